@@ -1,0 +1,1 @@
+"""Android-companion model packager and mobile test kit."""

@@ -1,0 +1,65 @@
+"""The `packager` command line: a thin group over one module per command (packager/commands/).
+
+Command modules are imported lazily so `packager --help` answers without loading TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from packager.errors import PackagerError
+
+# command name -> (module under packager.commands, attribute, short help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": ("build", "build", "Convert, quantize, evaluate, add metadata and write an app-ready bundle."),
+    "inspect": ("inspect", "inspect", "Show a .tflite model's tensors, metadata, operators and size."),
+    "demo": ("demo", "demo", "Train a small digits model and build it end to end (the embedded example)."),
+    "bundle": ("bundle", "bundle", "Install a bundle into an Android app's assets."),
+    "device": ("device", "device", "List handsets, benchmark bundles on them, start a virtual handset."),
+    "report": ("report", "report", "Regenerate a bundle's report, merging device results."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        try:
+            mod = importlib.import_module(f"packager.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"packager.commands.{module}":
+                return None  # not built yet
+            raise
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PackagerError as err:
+            click.secho(f"error: {err.one_line()}", fg="red", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="packager")
+def main() -> None:
+    """Package trained models for Android and test them on handsets."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up for a fresh machine: system packages, the Kotlin compiler,
+# and the locked Python environment. Called by `make demo` and `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- system packages: the real adb client (protocol-fidelity tests), Chromium (report test) ---
+APT_PACKAGES=(adb chromium)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || { echo "setup: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 2; }
+        SUDO="sudo -n"
+    fi
+    say "apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Kotlin compiler (npm package kotlin-compiler), pinned by tools/package-lock.json ---
+if [[ ! -x tools/node_modules/kotlin-compiler/bin/kotlinc ]]; then
+    say "npm ci (kotlin-compiler)"
+    npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# --- Python environment from uv.lock ---
+if ! command -v uv >/dev/null; then
+    say "pip install uv"
+    python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+say "uv sync --frozen"
+uv sync --frozen --quiet
