@@ -1,0 +1,78 @@
+"""Reading a bundle folder (DESIGN contract 1): the part every consumer needs.
+
+The build writes bundles (packager/bundle.py); the device kit, `packager bundle` and the report
+read them through `load_bundle`, which validates the manifest against its schema first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packager import schemas
+from packager.errors import PackagerError
+
+
+@dataclass(frozen=True)
+class GoldenFile:
+    path: Path
+    tensor: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """A bundle on disk: its folder and its validated manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / self.manifest["model"]["file"]
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["model"]["sha256"]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"]["values"])
+
+    @property
+    def golden_inputs(self) -> list[GoldenFile]:
+        return [self._golden(g) for g in self.manifest["golden"]["inputs"]]
+
+    @property
+    def golden_outputs(self) -> list[GoldenFile]:
+        return [self._golden(g) for g in self.manifest["golden"]["outputs"]]
+
+    def _golden(self, entry: dict[str, Any]) -> GoldenFile:
+        return GoldenFile(self.path / entry["file"], entry["tensor"], entry["dtype"], tuple(entry["shape"]))
+
+
+def load_bundle(path: str | Path) -> BundleRef:
+    """Open dist/<name>/ and validate its manifest; a clear PackagerError when it is not a bundle."""
+    folder = Path(path)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise PackagerError(f"bundle folder {folder} does not exist", "run `packager build` first or check the path")
+    if not manifest_path.is_file():
+        raise PackagerError(f"{folder} is not a bundle: no manifest.json", "point at a dist/<name>/ folder made by `packager build`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
+    schemas.validate("manifest", manifest, what=str(manifest_path))
+    ref = BundleRef(folder, manifest)
+    for needed in [ref.model_path, *(g.path for g in ref.golden_inputs), *(g.path for g in ref.golden_outputs)]:
+        if not needed.is_file():
+            raise PackagerError(f"bundle {folder} is incomplete: {needed.name} is missing", "rebuild the bundle")
+    return ref
