@@ -1,0 +1,266 @@
+"""Datasets for calibration and evaluation, turned into model inputs by the one Preprocessing.
+
+Accepted forms:
+- an image folder: one subfolder per class (names are the labels, sorted), .jpg/.jpeg/.png files;
+  or a folder of images without subfolders (unlabeled);
+- a .npz file with inputs under `x`/`images`/`inputs` and optional labels under `y`/`labels`
+  (optional `class_names`); or a .npy file of inputs.
+uint8 arrays are pixels (NHWC) and go through the preprocessing; float arrays are already model
+inputs and must match the model's input shape.
+
+Images must already have the model's input size unless resizing is allowed (`--resize`), and
+must be in a mode that matches the color space: nothing silently changes the data distribution.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from packager import progress
+from packager.errors import PackagerError
+from packager.preprocess import Preprocessing
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# PIL modes we accept per color space, and what they are converted with
+_MODES_FOR = {
+    "RGB": {"RGB": "RGB", "RGBA": "RGB", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "P": "RGB"},
+    "GRAYSCALE": {"L": "L", "LA": "L"},
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Normalized model inputs (float64, before any quantization) with optional labels."""
+
+    source: str
+    inputs: np.ndarray  # (N, ...) normalized values, float64
+    labels: np.ndarray | None  # (N,) int64 class indices
+    class_names: tuple[str, ...] | None
+    files: tuple[str, ...] = ()
+    pixels: bool = True  # False when the inputs came as float arrays (no image preprocessing)
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def take(self, count: int | None, seed: int = 0) -> "Dataset":
+        """A deterministic random subset of at most `count` samples (all when None)."""
+        if count is None or count >= len(self):
+            return self
+        order = np.sort(np.random.default_rng(seed).permutation(len(self))[:count])
+        return replace(
+            self,
+            inputs=self.inputs[order],
+            labels=None if self.labels is None else self.labels[order],
+            files=tuple(self.files[i] for i in order) if self.files else (),
+        )
+
+
+def load_dataset(
+    path: str | Path,
+    preprocessing: Preprocessing | None,
+    input_shape: tuple[int, ...],
+    *,
+    allow_resize: bool = False,
+    label_names: list[str] | None = None,
+    what: str = "dataset",
+    limit: int | None = None,
+) -> Dataset:
+    """Load `path` and produce normalized inputs for a model input of `input_shape` (no batch)."""
+    path = Path(path)
+    if not path.exists():
+        raise PackagerError(f"{what} {path} does not exist", "check the path")
+    if path.is_dir():
+        if preprocessing is None:
+            raise PackagerError(f"{what} {path} is an image folder but the model input is not an image", "pass .npy/.npz arrays instead")
+        data = _load_image_folder(path, preprocessing, allow_resize, what, limit)
+    elif path.suffix.lower() in (".npz", ".npy"):
+        data = _load_arrays(path, preprocessing, input_shape, allow_resize, what)
+    else:
+        raise PackagerError(f"{what} {path} is neither an image folder nor a .npy/.npz file", "pass a folder with one subfolder per class, or arrays")
+    if len(data) == 0:
+        raise PackagerError(f"{what} {path} is empty", "add samples (images in class subfolders, or a non-empty array)")
+    if tuple(data.inputs.shape[1:]) != tuple(input_shape):
+        raise PackagerError(
+            f"{what} {path} gives inputs of shape {list(data.inputs.shape[1:])} but the model takes {list(input_shape)}",
+            "check the preprocessing size and color space",
+        )
+    if label_names is not None and data.class_names is not None:
+        data = _map_labels(data, label_names, what)
+    return data.take(limit)
+
+
+def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
+    """Re-index labels so index i means label_names[i] (folder names must be known labels)."""
+    names = list(data.class_names)
+    if names == label_names[: len(names)] and len(names) == len(label_names):
+        return data
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        if all(n.isdigit() for n in names) and max(int(n) for n in names) < len(label_names):
+            mapping = np.array([int(n) for n in names])  # class folders named by index
+        else:
+            raise PackagerError(
+                f"{what} has classes {unknown[:5]} that are not in the labels file",
+                "name class folders after the labels (or by label index)",
+            )
+    else:
+        mapping = np.array([index[n] for n in names])
+    labels = None if data.labels is None else mapping[data.labels]
+    return replace(data, labels=labels, class_names=tuple(label_names))
+
+
+# --- image folders ------------------------------------------------------------------------------
+def _find_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subfolders:
+        files, labels = [], []
+        for index, folder in enumerate(subfolders):
+            found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            files.extend(found)
+            labels.extend([index] * len(found))
+        return files, labels, [p.name for p in subfolders]
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return files, None, None
+
+
+def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            if mode == "P":  # palette images: judge by what the palette holds
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+                if preprocessing.color_space == "GRAYSCALE" and _is_gray(image):
+                    image = image.convert("L")
+                mode = image.mode
+            accepted = _MODES_FOR[preprocessing.color_space]
+            if mode not in accepted:
+                raise PackagerError(
+                    f"image {path} is in mode {mode} but the model expects {preprocessing.color_space}",
+                    "convert the images, or set the color space (--color-space) to match the model",
+                )
+            image = image.convert(accepted[mode])
+            width, height = image.size
+            if (height, width) != tuple(preprocessing.size) and not allow_resize:
+                raise PackagerError(
+                    f"image {path} is {width}x{height} but the model input is {preprocessing.size[1]}x{preprocessing.size[0]}",
+                    f"resize the images, or pass --resize to resize them ({preprocessing.resize_method}) as the app will",
+                )
+            pixels = np.asarray(image, dtype=np.uint8)
+    except PackagerError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PackagerError(f"image {path} cannot be decoded ({exc})", "remove or replace the file") from None
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def _is_gray(image) -> bool:
+    rgb = np.asarray(image.convert("RGB"))
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None) -> Dataset:
+    files, labels, class_names = _find_images(root)
+    if not files:
+        raise PackagerError(
+            f"{what} {root} has no images",
+            "put .jpg/.png files in one subfolder per class (or directly in the folder, unlabeled)",
+        )
+    if limit is not None and limit < len(files):  # decode only what will be used
+        keep = np.sort(np.random.default_rng(0).permutation(len(files))[:limit])
+        files = [files[i] for i in keep]
+        labels = None if labels is None else [labels[i] for i in keep]
+    out = np.empty((len(files), *preprocessing.size, preprocessing.channels), dtype=np.float64)
+    with progress.task(f"Loading {what}", len(files)) as advance, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        # decode in parallel (PIL releases the GIL), preprocess in batches of equal size
+        batch: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
+            for item in batch:
+                by_shape.setdefault(item[1].shape, []).append(item)
+            for items in by_shape.values():
+                idx = [i for i, _ in items]
+                out[idx] = preprocessing.apply(np.stack([p for _, p in items]))
+            batch.clear()
+
+        for i, pixels in enumerate(pool.map(lambda p: _decode(p, preprocessing, allow_resize), files)):
+            batch.append((i, pixels))
+            advance(1)
+            if len(batch) >= 256:
+                flush()
+        flush()
+    return Dataset(
+        source=str(root),
+        inputs=out,
+        labels=None if labels is None else np.asarray(labels, dtype=np.int64),
+        class_names=None if class_names is None else tuple(class_names),
+        files=tuple(str(f.relative_to(root)) for f in files),
+    )
+
+
+# --- arrays -------------------------------------------------------------------------------------
+_INPUT_KEYS = ("x", "images", "inputs", "data")
+_LABEL_KEYS = ("y", "labels", "targets")
+
+
+def _load_arrays(path: Path, preprocessing: Preprocessing | None, input_shape: tuple[int, ...], allow_resize: bool, what: str) -> Dataset:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise PackagerError(f"{what} {path} cannot be read as a numpy file ({exc})", "save it with numpy.save/savez") from None
+    labels = class_names = None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            key = next((k for k in _INPUT_KEYS if k in loaded.files), None)
+            if key is None:
+                raise PackagerError(f"{what} {path} has no inputs array (keys: {loaded.files})", f"store inputs under one of {list(_INPUT_KEYS)}")
+            x = loaded[key]
+            label_key = next((k for k in _LABEL_KEYS if k in loaded.files), None)
+            if label_key is not None:
+                labels = np.asarray(loaded[label_key]).astype(np.int64).reshape(-1)
+            if "class_names" in loaded.files:
+                class_names = tuple(str(n) for n in loaded["class_names"])
+    else:
+        x = loaded
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise PackagerError(f"{what} {path} is empty", "save a non-empty array of samples")
+    if labels is not None and len(labels) != len(x):
+        raise PackagerError(f"{what} {path} has {len(x)} inputs but {len(labels)} labels", "save one label per sample")
+    if x.dtype == np.uint8 and preprocessing is not None:
+        if x.ndim == 3 and preprocessing.channels == 1:
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[-1] != preprocessing.channels:
+            raise PackagerError(
+                f"{what} {path} holds pixels of shape {list(x.shape[1:])}, not {preprocessing.color_space} images",
+                "store uint8 images as (N, height, width, channels)",
+            )
+        if tuple(x.shape[1:3]) != tuple(preprocessing.size) and not allow_resize:
+            raise PackagerError(
+                f"{what} {path} holds {x.shape[2]}x{x.shape[1]} images but the model input is {preprocessing.size[1]}x{preprocessing.size[0]}",
+                "resize them, or pass --resize",
+            )
+        inputs = preprocessing.apply(x)
+        pixels = True
+    elif x.dtype.kind == "f":
+        if tuple(x.shape[1:]) != tuple(input_shape):
+            raise PackagerError(
+                f"{what} {path} holds float inputs of shape {list(x.shape[1:])} but the model takes {list(input_shape)}",
+                "float arrays are used as model inputs as they are; save them in the model's input shape",
+            )
+        inputs = x.astype(np.float64)
+        pixels = False
+    else:
+        raise PackagerError(f"{what} {path} has dtype {x.dtype}", "use uint8 pixels or float32 model inputs")
+    if labels is not None and class_names is None:
+        class_names = None
+    return Dataset(str(path), inputs, labels, class_names, (), pixels)

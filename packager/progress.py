@@ -1,0 +1,46 @@
+"""Progress bars for long loops (calibration, evaluation, device runs), on stderr.
+
+Disabled when stderr is not a terminal or when a command prints --json, so scripts and logs get
+clean output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+_enabled: bool | None = None
+stderr_console = Console(stderr=True)
+
+
+def set_enabled(enabled: bool | None) -> None:
+    """True/False forces; None means 'when stderr is a terminal'."""
+    global _enabled
+    _enabled = enabled
+
+
+def enabled() -> bool:
+    return sys.stderr.isatty() if _enabled is None else _enabled
+
+
+@contextlib.contextmanager
+def task(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """`with task("Calibrating", n) as advance: ... advance(1)`."""
+    if not enabled():
+        yield lambda n=1: None
+        return
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=stderr_console, transient=True) as bar:
+        handle = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(handle, n)
+
+
+def status(message: str) -> None:
+    """A one-line step announcement (suppressed with progress)."""
+    if enabled():
+        stderr_console.print(f"[dim]•[/dim] {message}")

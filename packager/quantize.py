@@ -1,0 +1,257 @@
+"""Quantization recipes as data, and the engines that apply them.
+
+A `Recipe` says what a variant is (fp32, fp16, dynamic, int8, int16x8, or mixed int8 with some
+operators kept in float) and which I/O types it has. An engine turns the float model (plus
+calibration data) into the variant's bytes:
+
+- `ai-edge-quantizer` works on the float .tflite that was converted once; it derives fp16,
+  dynamic-range, int8, int16x8 and mixed variants in well under a second each and reuses one
+  calibration pass for every static variant.
+- `tf-converter` re-runs TFLiteConverter on the source model for each variant (the tutorials'
+  way); it is the only engine for the float model itself and is kept for comparison and as a
+  fallback (`--engine tf-converter`).
+
+The default engine per variant was chosen by measurement (benchmarks/engine_choice.py; see
+README): same accuracy within noise, ai-edge-quantizer several times faster.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from packager import quiet
+from packager.errors import PackagerError
+
+QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
+Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
+IoDtype = Literal["float32", "int8", "uint8", "int16"]
+
+QUANT_KINDS: tuple[str, ...] = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+ENGINES: tuple[str, ...] = ("tf-converter", "ai-edge-quantizer")
+DEFAULT_ENGINE: dict[str, Engine] = {
+    "fp32": "tf-converter",
+    "fp16": "ai-edge-quantizer",
+    "dynamic": "ai-edge-quantizer",
+    "int8": "ai-edge-quantizer",
+    "int16x8": "ai-edge-quantizer",
+    "mixed": "ai-edge-quantizer",
+}
+IO_DTYPES: dict[str, tuple[str, ...]] = {
+    "fp32": ("float32",),
+    "fp16": ("float32",),
+    "dynamic": ("float32",),
+    "int8": ("int8", "uint8", "float32"),
+    "mixed": ("int8", "uint8", "float32"),
+    "int16x8": ("float32", "int16"),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What one variant is. Data, not code: the engines read it."""
+
+    quant: QuantKind
+    io_dtype: IoDtype = "float32"
+    float_ops: tuple[str, ...] = ()  # output tensor names of ops kept in float (mixed only)
+    engine: Engine | None = None  # None: DEFAULT_ENGINE[quant]
+
+    def __post_init__(self) -> None:
+        if self.quant not in DEFAULT_ENGINE:
+            raise PackagerError(f"unknown quantization {self.quant!r}", f"use one of {', '.join(QUANT_KINDS)}, or auto")
+        if self.io_dtype not in IO_DTYPES[self.quant]:
+            raise PackagerError(
+                f"{self.quant} variants cannot have {self.io_dtype} inputs/outputs",
+                f"use one of {', '.join(IO_DTYPES[self.quant])}",
+            )
+        if self.quant == "mixed" and self.resolved_engine != "ai-edge-quantizer":
+            raise PackagerError("mixed-precision variants need the ai-edge-quantizer engine", "drop --engine tf-converter")
+        if self.quant == "fp32" and self.engine == "ai-edge-quantizer":
+            raise PackagerError("fp32 is the converted float model itself", "drop --engine for fp32")
+
+    @property
+    def resolved_engine(self) -> Engine:
+        return self.engine or DEFAULT_ENGINE[self.quant]
+
+    @property
+    def name(self) -> str:
+        if self.quant == "mixed":
+            return f"mixed-int8-f{len(self.float_ops)}"
+        return self.quant
+
+    @property
+    def needs_calibration(self) -> bool:
+        return self.quant in ("int8", "int16x8", "mixed")
+
+    def to_manifest(self, calibration_samples: int | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "quant": self.quant,
+            "engine": self.resolved_engine,
+            "io_dtype": self.io_dtype,
+            "calibration_samples": calibration_samples if self.needs_calibration else None,
+        }
+        if self.float_ops:
+            out["float_ops"] = list(self.float_ops)
+        return out
+
+
+@dataclass
+class Variant:
+    """A derived model and how it was made."""
+
+    recipe: Recipe
+    model: bytes
+    engine: Engine
+    seconds: float
+    calibration_samples: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.recipe.name
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.model)
+
+
+# --- ai-edge-quantizer --------------------------------------------------------------------------
+_NO_QUANT = "no_quantize"
+
+
+def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
+    from ai_edge_quantizer import recipe as aeq_recipes  # noqa: PLC0415
+
+    if recipe.quant == "fp16":
+        return [{
+            "regex": ".*", "operation": "*", "algorithm_key": "float_casting",
+            "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
+                          "compute_precision": "FLOAT", "explicit_dequantize": True},
+        }]
+    if recipe.quant == "dynamic":
+        return list(aeq_recipes.dynamic_wi8_afp32())
+    if recipe.quant == "int16x8":
+        entries = list(aeq_recipes.static_wi8_ai16())
+    else:  # int8, mixed
+        entries = list(aeq_recipes.static_wi8_ai8())
+    if recipe.io_dtype in ("float32", "uint8"):  # keep float I/O (uint8 is made from it afterwards)
+        entries += [{"regex": ".*", "operation": op, "algorithm_key": _NO_QUANT} for op in ("INPUT", "OUTPUT")]
+    for tensor in recipe.float_ops:
+        entries.append({"regex": f"^{re.escape(tensor)}$", "operation": "*", "algorithm_key": _NO_QUANT})
+    return entries
+
+
+class AeqEngine:
+    """ai-edge-quantizer over one float model; calibrates once for all static variants."""
+
+    def __init__(self, float_model: bytes):
+        self.float_model = float_model
+        self._calibration: dict[str, Any] | None = None
+        self._calibration_samples: int | None = None
+
+    def signature_input(self) -> tuple[str, str]:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+        signatures = Interpreter(model_content=self.float_model).get_signature_list()
+        if not signatures:
+            raise PackagerError("the float model has no signature, which ai-edge-quantizer needs", "convert from Keras/SavedModel, or use --engine tf-converter")
+        key = next(iter(signatures))
+        inputs = signatures[key]["inputs"]
+        if len(inputs) != 1:
+            raise PackagerError(f"calibration supports single-input models; this one has {len(inputs)} inputs", "quantize with fp16 or dynamic")
+        return key, inputs[0]
+
+    def calibrate(self, samples: np.ndarray) -> dict[str, Any]:
+        if self._calibration is None:
+            from ai_edge_quantizer import quantizer  # noqa: PLC0415
+
+            from packager import progress  # noqa: PLC0415
+
+            key, name = self.signature_input()
+            data = {key: [{name: samples[i : i + 1].astype(np.float32)} for i in range(len(samples))]}
+            q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
+            with progress.task("Calibrating", None), quiet.captured_output():
+                self._calibration = q.calibrate(data)
+            self._calibration_samples = len(samples)
+        return self._calibration
+
+    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+        from ai_edge_quantizer import quantizer  # noqa: PLC0415
+
+        started = time.perf_counter()
+        qsv = None
+        if recipe.needs_calibration:
+            if calibration is None or len(calibration) == 0:
+                raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
+            qsv = self.calibrate(calibration)
+        try:
+            with quiet.captured_output() as log:
+                q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe))
+                model = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
+        except PackagerError:
+            raise
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
+            raise PackagerError(f"ai-edge-quantizer could not make {recipe.name}: {detail}", "try --engine tf-converter for this variant") from None
+        if recipe.io_dtype == "uint8":
+            model = _with_io_type(model, "uint8")
+        variant = Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started, self._calibration_samples if recipe.needs_calibration else None)
+        del log
+        return variant
+
+
+def _with_io_type(model: bytes, io_dtype: str) -> bytes:
+    """Swap float I/O (with QUANTIZE/DEQUANTIZE at the edges) for integer I/O, with TFLite's tool."""
+    quiet.import_tensorflow()
+    from tensorflow.lite.python import _pywrap_modify_model_interface as modify  # noqa: PLC0415
+
+    tensor_type = {"int8": 9, "uint8": 3, "int16": 7}[io_dtype]  # tflite::TensorType
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.tflite"), Path(tmp, "out.tflite")
+        src.write_bytes(model)
+        with quiet.captured_output():
+            status = modify.modify_model_interface(str(src), str(dst), tensor_type, tensor_type)
+        if status != 0 or not dst.exists():
+            raise PackagerError(f"could not give the model {io_dtype} inputs/outputs", "use --int8-io int8 or float32")
+        return dst.read_bytes()
+
+
+# --- TF converter -------------------------------------------------------------------------------
+def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+    """Re-run TFLiteConverter with the variant's options (`converter` is a sources.Converter)."""
+    tf = quiet.import_tensorflow()
+    if recipe.needs_calibration and (calibration is None or len(calibration) == 0):
+        raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
+    io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[recipe.io_dtype]
+
+    def representative():
+        for i in range(len(calibration)):
+            yield [calibration[i : i + 1].astype(np.float32)]
+
+    def configure(c) -> None:
+        if recipe.quant == "fp32":
+            return
+        c.optimizations = [tf.lite.Optimize.DEFAULT]
+        if recipe.quant == "fp16":
+            c.target_spec.supported_types = [tf.float16]
+        elif recipe.quant == "int8":
+            c.representative_dataset = representative
+            c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            c.inference_input_type = io
+            c.inference_output_type = io
+        elif recipe.quant == "int16x8":
+            c.representative_dataset = representative
+            c.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            c.inference_input_type = io
+            c.inference_output_type = io
+
+    started = time.perf_counter()
+    model = converter.convert(configure, what=f"converting the {recipe.name} variant")
+    return Variant(recipe, model, "tf-converter", time.perf_counter() - started, len(calibration) if recipe.needs_calibration else None)

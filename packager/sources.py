@@ -1,0 +1,194 @@
+"""Load a source model and convert it, once, to float TFLite bytes.
+
+Formats: Keras v3 `.keras`, legacy Keras `.h5`, SavedModel folders, and existing `.tflite`
+files (those are used as they are: only metadata, evaluation and bundling apply).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from packager import quiet
+from packager.errors import PackagerError
+
+SourceFormat = Literal["keras", "h5", "saved_model", "tflite"]
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+TFLITE_IDENTIFIER = b"TFL3"
+SUPPORTED = ".keras, .h5, a SavedModel folder or .tflite"
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    path: Path
+    format: SourceFormat
+    sha256: str
+    size_bytes: int
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"path": str(self.path), "format": self.format, "sha256": self.sha256, "size_bytes": self.size_bytes}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_tree(folder: Path) -> tuple[str, int]:
+    digest, total = hashlib.sha256(), 0
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(folder)).encode())
+        digest.update(sha256_file(file).encode())
+        total += file.stat().st_size
+    return digest.hexdigest(), total
+
+
+def detect(path: str | Path) -> SourceModel:
+    """Identify the source's format by its content (not only its name) and fingerprint it."""
+    path = Path(path)
+    if not path.exists():
+        raise PackagerError(f"model {path} does not exist", "check the path")
+    if path.is_dir():
+        if not any((path / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")):
+            raise PackagerError(f"{path} is a folder but not a SavedModel (no saved_model.pb)", f"pass {SUPPORTED}")
+        sha, size = _sha256_tree(path)
+        return SourceModel(path, "saved_model", sha, size)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise PackagerError(f"cannot read model {path}: {exc.strerror}", "check its permissions") from None
+    size = path.stat().st_size
+    if size == 0:
+        raise PackagerError(f"model {path} is empty (0 bytes)", "re-export the model")
+    suffix = path.suffix.lower()
+    if head[4:8] == TFLITE_IDENTIFIER:
+        fmt: SourceFormat = "tflite"
+    elif head.startswith(HDF5_SIGNATURE):
+        fmt = "h5"
+    elif suffix == ".keras" and zipfile.is_zipfile(path):
+        fmt = "keras"
+    elif suffix in (".tflite", ".keras", ".h5", ".hdf5"):
+        raise PackagerError(
+            f"{path} is not a valid {suffix} file (its content is corrupt, truncated or another format)",
+            "re-export the model",
+        )
+    else:
+        raise PackagerError(f"{path} is not a model packager can read", f"pass {SUPPORTED}")
+    return SourceModel(path, fmt, sha256_file(path), size)
+
+
+# --- conversion ---------------------------------------------------------------------------------
+_UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+_FLEX_OPS = re.compile(r"Flex ops: ([\w., ]+)")
+
+
+def unsupported_ops_in(message: str) -> list[str]:
+    ops = set(_UNSUPPORTED_OP.findall(message))
+    for group in _FLEX_OPS.findall(message):
+        ops.update(op.strip().removeprefix("tf.") for op in group.split(",") if op.strip())
+    return sorted(ops)
+
+
+def conversion_error(exc: Exception, what: str) -> PackagerError:
+    text = str(exc)
+    ops = unsupported_ops_in(text)
+    if ops:
+        return PackagerError(
+            f"{what}: the model uses operators LiteRT has no builtin kernel for: {', '.join(ops)}",
+            "replace them with supported ops (see the LiteRT op compatibility list) and export again",
+        )
+    first = re.search(r'error_message: "([^"\\]*)', text)
+    detail = first.group(1) if first else (text.strip().splitlines() or ["unknown error"])[0]
+    return PackagerError(f"{what} failed: {detail[:300]}", "run with --verbose to see the converter's log")
+
+
+class Converter:
+    """Makes TFLiteConverter objects for one source; the loaded model is kept for reuse."""
+
+    def __init__(self, source: SourceModel):
+        if source.format == "tflite":
+            raise ValueError("a .tflite source needs no converter")
+        self.source = source
+        self._tf = quiet.import_tensorflow()
+        self._keras_model = None
+        if source.format in ("keras", "h5"):
+            self._keras_model = self._load_keras()
+
+    def _load_keras(self):
+        import keras  # noqa: PLC0415
+
+        try:
+            with quiet.captured_output():
+                return keras.models.load_model(self.source.path, compile=False)
+        except Exception as exc:  # keras raises many types for bad files
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise PackagerError(
+                f"cannot load Keras model {self.source.path}: {reason}",
+                "check that the file is complete and was saved with model.save()",
+            ) from None
+
+    def new(self):
+        """A fresh tf.lite.TFLiteConverter for this source."""
+        tf = self._tf
+        try:
+            with quiet.captured_output():
+                if self._keras_model is not None:
+                    return tf.lite.TFLiteConverter.from_keras_model(self._keras_model)
+                return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
+        except Exception as exc:
+            raise PackagerError(
+                f"cannot load SavedModel {self.source.path}: {str(exc).strip().splitlines()[0][:200]}",
+                "check the folder is a complete SavedModel with a serving signature",
+            ) from None
+
+    def convert(self, configure: Callable[[Any], None] | None = None, what: str = "conversion") -> bytes:
+        converter = self.new()
+        if configure:
+            configure(converter)
+        try:
+            with quiet.captured_output():
+                return bytes(converter.convert())
+        except PackagerError:
+            raise
+        except Exception as exc:
+            raise conversion_error(exc, what) from None
+
+
+def to_float_tflite(source: SourceModel, converter: Converter | None = None) -> bytes:
+    """The float32 TFLite model: converted once from Keras/SavedModel, or read from .tflite."""
+    if source.format == "tflite":
+        data = source.path.read_bytes()
+        check_tflite(data, str(source.path))
+        return data
+    converter = converter or Converter(source)
+    return converter.convert(what=f"converting {source.path.name} to TFLite")
+
+
+def check_tflite(data: bytes, what: str) -> None:
+    """Fail clearly when bytes are not a TFLite model LiteRT can load (truncated, custom ops...)."""
+    if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
+        raise PackagerError(f"{what} is not a TFLite model (no TFL3 identifier)", "pass a .tflite file made by a TFLite converter")
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    try:
+        with quiet.captured_output():
+            interpreter = Interpreter(model_content=data)
+            interpreter.allocate_tensors()
+    except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its log text
+        text = str(exc)
+        custom = sorted(set(re.findall(r"unresolved custom op: (\w+)", text, re.IGNORECASE)))
+        if custom:
+            raise PackagerError(
+                f"{what} uses custom operators LiteRT cannot run here: {', '.join(custom)}",
+                "rebuild the model with builtin ops, or register the custom ops' kernels",
+            ) from None
+        detail = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        raise PackagerError(f"{what} cannot be loaded by LiteRT ({detail}); it is corrupt or truncated", "re-export the model") from None

@@ -1,0 +1,142 @@
+"""BuildSpec: everything `packager build` needs, from flags or a TOML config file.
+
+The config file is validated against metadata/build-spec.schema.json; flags override it. Paths
+in a config file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from packager import schemas
+from packager.errors import PackagerError
+
+# config section -> keys that live in it (flattened into BuildSpec field names)
+_SECTIONS = {
+    "data": {"calib": "calib_data", "eval": "eval_data", "calib_samples": "calib_samples", "eval_samples": "eval_samples", "resize": "resize"},
+    "preprocessing": {"size": "size", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
+    "metadata": {"labels": "labels", "description": "description", "author": "author", "license": "license"},
+    "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
+}
+_PATH_FIELDS = ("model", "output", "calib_data", "eval_data", "labels")
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    model: Path
+    name: str | None = None
+    version: str = "1.0.0"
+    task: str = "auto"
+    output: Path = Path("dist")
+    quant: tuple[str, ...] = ("int8",)
+    select: str | None = None
+    max_accuracy_drop: float | None = None
+    golden_samples: int = 8
+    calib_data: Path | None = None
+    eval_data: Path | None = None
+    calib_samples: int = 200
+    eval_samples: int | None = None
+    resize: bool = False
+    size: tuple[int, int] | None = None
+    color_space: str | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize_method: str = "bilinear"
+    labels: Path | None = None
+    description: str = ""
+    author: str = ""
+    license: str = ""
+    int8_io: str = "int8"
+    int16_io: str = "float32"
+    engine: str | dict[str, str] = "auto"
+    measure_latency: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def auto(self) -> bool:
+        return "auto" in self.quant
+
+    @property
+    def bundle_name(self) -> str:
+        return self.name or safe_name(self.model.stem if self.model.suffix else self.model.name)
+
+    def engine_for(self, quant: str) -> str | None:
+        if isinstance(self.engine, dict):
+            return self.engine.get(quant)
+        return None if self.engine == "auto" else self.engine
+
+
+def safe_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "model"
+    return re.sub(r"\.{2,}", ".", name)[:64]
+
+
+def parse_quant(text: str) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(p.strip().lower() for p in re.split(r"[,\s]+", text) if p.strip()))
+    allowed = ("fp32", "fp16", "dynamic", "int8", "int16x8", "auto")
+    bad = [q for q in items if q not in allowed]
+    if bad or not items:
+        raise PackagerError(f"unknown --quant value {', '.join(bad) or repr(text)}", f"use one or several of {', '.join(allowed)}")
+    if "auto" in items and len(items) > 1:
+        raise PackagerError("--quant auto searches the variants itself", "pass auto alone")
+    return items
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read and validate a build.toml; returns flattened BuildSpec keyword arguments."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PackagerError(f"config file {path} does not exist", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackagerError(f"cannot read config file {path}: {exc}", "check the file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PackagerError(f"config file {path} is not valid TOML: {exc}", "fix the syntax") from None
+    schemas.validate("build-spec", document, what=f"config file {path}")
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        if key in _SECTIONS:
+            for sub, sub_value in value.items():
+                flat[_SECTIONS[key][sub]] = sub_value
+        else:
+            flat[key] = value
+    base = path.resolve().parent
+    for key in _PATH_FIELDS:
+        if key in flat:
+            flat[key] = (base / flat[key]) if not Path(flat[key]).is_absolute() else Path(flat[key])
+    return flat
+
+
+def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec:
+    """Merge a config (already flattened) with flags (None = not given) into a BuildSpec."""
+    merged = dict(config or {})
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    if "model" not in merged:
+        raise PackagerError("no model given", "pass MODEL or set model in the config file")
+    names = {f.name for f in fields(BuildSpec)}
+    unknown = set(merged) - names
+    if unknown:
+        raise PackagerError(f"unknown settings: {', '.join(sorted(unknown))}", "check the config file")
+    converters = {
+        "model": Path, "output": Path, "calib_data": Path, "eval_data": Path, "labels": Path,
+        "quant": lambda v: parse_quant(v) if isinstance(v, str) else parse_quant(",".join(v)),
+        "size": lambda v: (int(v[0]), int(v[1])),
+        "mean": lambda v: tuple(float(x) for x in v), "std": lambda v: tuple(float(x) for x in v),
+        "max_accuracy_drop": float,
+    }
+    for key, convert in converters.items():
+        if merged.get(key) is not None:
+            merged[key] = convert(merged[key])
+    spec = BuildSpec(**merged)
+    if spec.name is not None:
+        schemas.validate("build-spec", {"name": spec.name}, what="--name")
+    if spec.max_accuracy_drop is not None and spec.max_accuracy_drop < 0:
+        raise PackagerError("--max-accuracy-drop must not be negative", "give percentage points, e.g. 1.0")
+    if spec.auto and spec.max_accuracy_drop is None:
+        spec = replace(spec, max_accuracy_drop=1.0)
+    return spec
