@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# --- system packages: the real adb client (protocol-fidelity tests), Chromium (report test) ---
-APT_PACKAGES=(adb chromium)
+# --- system packages: the real adb client (protocol-fidelity tests), Chromium (report test),
+# Gson and JUnit 4 jars (android_app/core is compiled and unit-tested against /usr/share/java) ---
+APT_PACKAGES=(adb chromium libgoogle-gson-java junit4)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
