@@ -1,0 +1,400 @@
+"""`packager build` as a library: BuildSpec in, bundle out.
+
+source -> float TFLite (converted once) -> variants -> evaluate against float -> choose ->
+metadata (embedded, read back, verified) -> golden I/O -> dist/<name>/ (atomic) with manifest and
+report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from packager import progress, quiet, sources
+from packager.bundle import BundleFiles, check_writable, write_bundle
+from packager.data import Dataset, load_dataset
+from packager.errors import PackagerError
+from packager.evaluate import Latency, ModelRunner, TensorInfo, VariantMetrics, compare, run_all
+from packager.preprocess import Preprocessing
+from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.spec import BuildSpec
+
+FLOAT = "fp32"
+
+
+@dataclass
+class BuildResult:
+    bundle: Path
+    manifest: dict[str, Any]
+    chosen: VariantMetrics
+    float_metrics: VariantMetrics
+    variants: list[VariantMetrics]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ModelFacts:
+    """What the float model's tensors say about the task."""
+
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    task: str
+    num_classes: int | None
+    preprocessing: Preprocessing | None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.inputs[0].shape[1:])
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+def build(spec: BuildSpec) -> BuildResult:
+    clock = _Clock()
+    source = sources.detect(spec.model)
+    check_writable(spec.output)
+    if source.format == "tflite" and (spec.auto or set(spec.quant) - {FLOAT, "int8"} or len(spec.quant) > 1):
+        raise PackagerError(
+            f"{source.path.name} is already a .tflite model: it is bundled as it is",
+            "drop --quant (only metadata, evaluation and bundling apply), or start from the Keras/SavedModel source",
+        )
+
+    progress.status(f"Converting {source.path.name} ({source.format}) to float TFLite")
+    converter = None if source.format == "tflite" else sources.Converter(source)
+    float_model = sources.to_float_tflite(source, converter)
+    sources.check_tflite(float_model, "the converted float model")
+    clock.lap("convert")
+
+    facts = model_facts(float_model, spec)
+    labels = resolve_labels(spec, facts)
+    calib, evaluation = load_data(spec, facts, labels)
+    clock.lap("data")
+
+    variants = derive_variants(spec, source, float_model, converter, calib)
+    clock.lap("quantize")
+
+    eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
+    eval_labels = evaluation.labels if evaluation is not None else None
+    models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
+    outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
+    reference = outputs[FLOAT]
+    float_quant = "fp32" if source.format != "tflite" else infer_quant(float_model)
+    float_metrics = compare(FLOAT if source.format != "tflite" else "source", float_quant, "tf-converter" if converter else "none",
+                            len(float_model), reference, reference, eval_labels, facts.num_classes, latencies[FLOAT])
+    metrics = [
+        compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], reference, eval_labels, facts.num_classes, latencies[v.name])
+        for v in variants
+    ]
+    clock.lap("evaluate")
+
+    chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics)
+    check_budget(spec, chosen_metrics, float_metrics)
+
+    from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
+
+    meta_spec = tflite_metadata.MetadataSpec(
+        name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
+        author=spec.author, license=spec.license, labels=labels if facts.task == "image_classification" else (labels or None),
+        preprocessing=facts.preprocessing,
+    )
+    progress.status("Embedding and verifying TFLite metadata")
+    app_model = tflite_metadata.embed_metadata(chosen_variant.model if chosen_variant else float_model, meta_spec)
+    tflite_metadata.verify_metadata(app_model, meta_spec)
+    clock.lap("metadata")
+
+    golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
+    runner = ModelRunner(app_model)
+    semantics = output_semantics(facts, reference[0])
+    manifest = make_manifest(spec, source, facts, runner, labels, chosen_variant, chosen_metrics, float_metrics, metrics,
+                             selection, len(float_model), len(app_model), evaluation, semantics)
+    from packager import report  # noqa: PLC0415
+
+    files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
+    bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
+    clock.lap("bundle")
+    return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings)
+
+
+# --- model facts, labels, data ------------------------------------------------------------------
+def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
+    runner = ModelRunner(float_model)
+    inputs, outputs = runner.inputs, runner.outputs
+    shape = inputs[0].shape
+    is_image = len(shape) == 4 and shape[-1] in (1, 3) and inputs[0].dtype in ("float32", "uint8", "int8")
+    out_shape = outputs[0].shape
+    is_classifier = len(outputs) == 1 and len(out_shape) == 2 and out_shape[-1] >= 2
+    task = spec.task if spec.task != "auto" else ("image_classification" if is_image and is_classifier else "generic")
+    if task == "image_classification" and not (is_image and is_classifier):
+        raise PackagerError(
+            f"the model (input {list(shape)}, output {list(out_shape)}) is not an image classifier",
+            "use --task generic",
+        )
+    preprocessing = None
+    if is_image:
+        color = spec.color_space or ("GRAYSCALE" if shape[-1] == 1 else "RGB")
+        if (color == "GRAYSCALE") != (shape[-1] == 1):
+            raise PackagerError(f"--color-space {color} does not fit the model's {shape[-1]}-channel input", "drop --color-space or fix it")
+        size = spec.size or (shape[1], shape[2])
+        if tuple(size) != (shape[1], shape[2]):
+            raise PackagerError(f"--size {size[0]}x{size[1]} differs from the model input {shape[1]}x{shape[2]}", "drop --size")
+        if spec.mean is None or spec.std is None:
+            raise PackagerError(
+                "image models need the normalization used in training: --mean and --std (in 0-255 pixel units)",
+                "e.g. --mean 0 --std 255 for [0,1] inputs, --mean 127.5 --std 127.5 for [-1,1]",
+            )
+        preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
+    num_classes = int(out_shape[-1]) if is_classifier else None
+    return ModelFacts(inputs, outputs, task, num_classes, preprocessing)
+
+
+def read_labels(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise PackagerError(f"labels file {path} does not exist", "check --labels") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackagerError(f"cannot read labels file {path} ({exc})", "save it as UTF-8 text, one label per line") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    labels = [line.strip() for line in lines]
+    if not labels:
+        raise PackagerError(f"labels file {path} is empty", "write one label per line")
+    if any(not label for label in labels):
+        raise PackagerError(f"labels file {path} has empty lines", "write one label per line, no blanks")
+    return labels
+
+
+def _folder_class_names(path: Path | None) -> list[str] | None:
+    if path is None or not path.is_dir():
+        return None
+    names = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return names or None
+
+
+def resolve_labels(spec: BuildSpec, facts: ModelFacts) -> list[str]:
+    """Labels from --labels, else the class folders of the data; their count must fit the output."""
+    if spec.labels is not None:
+        labels, origin = read_labels(spec.labels), f"labels file {spec.labels}"
+    else:
+        names = _folder_class_names(spec.eval_data) or _folder_class_names(spec.calib_data)
+        labels, origin = (names, "the class folders of the data") if names else ([], "")
+    if facts.num_classes is None:
+        return labels
+    if not labels:
+        return [str(i) for i in range(facts.num_classes)]
+    if len(labels) != facts.num_classes:
+        raise PackagerError(
+            f"{origin} has {len(labels)} labels but the model outputs {facts.num_classes} classes",
+            "give exactly one label per output class, in output order",
+        )
+    return labels
+
+
+def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Dataset | None, Dataset | None]:
+    needs_calibration = spec.auto or any(q in ("int8", "int16x8") for q in spec.quant)
+    if needs_calibration and spec.calib_data is None and spec.eval_data is None:
+        raise PackagerError("int8 and int16x8 variants need calibration data", "pass --calib-data (an image folder or .npy/.npz)")
+    common = dict(allow_resize=spec.resize, label_names=labels or None)
+    evaluation = None
+    if spec.eval_data is not None:
+        evaluation = load_dataset(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
+    calib = None
+    if spec.calib_data is not None:
+        calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples, **common)
+    elif evaluation is not None and needs_calibration:
+        calib = evaluation.take(spec.calib_samples, seed=1)
+    return calib, evaluation
+
+
+def random_inputs(facts: ModelFacts, count: int = 64) -> np.ndarray:
+    """Without evaluation data, variants are still compared with float on seeded random inputs."""
+    return np.random.default_rng(0).standard_normal((count, *facts.input_shape))
+
+
+# --- variants -----------------------------------------------------------------------------------
+def recipes_for(spec: BuildSpec) -> list[Recipe]:
+    io = {"int8": spec.int8_io, "int16x8": spec.int16_io}
+    return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
+
+
+def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: bytes, converter, calib: Dataset | None) -> list[Variant]:
+    if source.format == "tflite":
+        return []
+    if spec.auto:
+        from packager import autoquant  # noqa: PLC0415
+
+        return autoquant.candidates(spec, float_model, calib)
+    calibration = calib.inputs if calib is not None else None
+    aeq = AeqEngine(float_model)
+    variants: list[Variant] = []
+    if FLOAT in spec.quant:
+        variants.append(Variant(Recipe(FLOAT), float_model, "tf-converter", 0.0))
+    recipes = recipes_for(spec)
+    with progress.task("Deriving variants", len(recipes)) as advance:
+        for recipe in recipes:
+            if recipe.resolved_engine == "tf-converter":
+                variants.append(tf_converter_variant(converter, recipe, calibration))
+            else:
+                variants.append(aeq.derive(recipe, calibration))
+            sources.check_tflite(variants[-1].model, f"the {recipe.name} variant")
+            advance(1)
+    return variants
+
+
+def infer_quant(model: bytes) -> str:
+    """What an existing .tflite is, judged by its tensor types."""
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    details = Interpreter(model_content=model).get_tensor_details()
+    types = {np.dtype(d["dtype"]).name for d in details}
+    if "int16" in types:
+        return "int16x8"
+    if "float16" in types:
+        return "fp16"
+    if "int8" in types or "uint8" in types:
+        interpreter = Interpreter(model_content=model)
+        io = np.dtype(interpreter.get_input_details()[0]["dtype"])
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        # full-integer models take integer inputs or quantize float inputs on entry
+        return "int8" if io.kind in "iu" or "QUANTIZE" in ops else "dynamic"
+    return "fp32"
+
+
+# --- choice and budget --------------------------------------------------------------------------
+def choose(spec, source, float_model, variants, float_metrics, metrics) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
+    if source.format == "tflite":
+        return None, float_metrics, {"mode": "explicit", "chosen": float_metrics.name, "max_accuracy_drop": spec.max_accuracy_drop,
+                                     "reason": "an existing .tflite model is bundled as it is", "candidates": []}
+    if spec.auto:
+        from packager import autoquant  # noqa: PLC0415
+
+        return autoquant.choose(spec, variants, float_metrics, metrics)
+    wanted = spec.select or spec.quant[0]
+    by_name = {v.name: (v, m) for v, m in zip(variants, metrics)}
+    if wanted not in by_name:
+        raise PackagerError(f"--select {wanted} is not one of the built variants ({', '.join(by_name)})", "add it to --quant")
+    variant, chosen = by_name[wanted]
+    candidates = [
+        {"name": m.name, "accepted": m.name == wanted, "size_bytes": m.size_bytes, "accuracy": m.accuracy,
+         "accuracy_drop": m.accuracy_drop(float_metrics), "top1_agreement": m.top1_agreement,
+         "reason": "selected" if m.name == wanted else "built for comparison"}
+        for m in metrics
+    ]
+    reason = "selected with --select" if spec.select else "the first variant of --quant"
+    return variant, chosen, {"mode": "explicit", "chosen": wanted, "max_accuracy_drop": spec.max_accuracy_drop, "reason": reason, "candidates": candidates}
+
+
+def loss_points(chosen: VariantMetrics, reference: VariantMetrics) -> tuple[float, str]:
+    """Percentage points lost; top-1 disagreement stands in when there are no labels."""
+    drop = chosen.accuracy_drop(reference)
+    if drop is not None:
+        return drop, "top-1 accuracy"
+    return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "top-1 agreement with float (no labels)"
+
+
+def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics) -> None:
+    if spec.max_accuracy_drop is None:
+        return
+    drop, what = loss_points(chosen, reference)
+    if drop > spec.max_accuracy_drop + 1e-9:
+        raise PackagerError(
+            f"{chosen.name} loses {drop:.2f} percentage points of {what}, more than --max-accuracy-drop {spec.max_accuracy_drop:g}",
+            "choose a less aggressive variant (fp16, dynamic), more calibration data, or --quant auto",
+        )
+
+
+# --- golden files, manifest ---------------------------------------------------------------------
+def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int):
+    """The first `count` evaluation inputs in the model's input dtype and the model's raw outputs.
+
+    Run one sample at a time, as the phone does, so parity compares like with like.
+    """
+    runner = ModelRunner(model)
+    picks = np.unique(np.linspace(0, len(inputs) - 1, min(count, len(inputs))).astype(int))  # spread over the data
+    tensor = runner.quantize_input(inputs[picks])
+    outs = [runner.run_raw(tensor[i : i + 1]) for i in range(len(tensor))]
+    golden_out = [np.concatenate([o[k] for o in outs]) for k in range(len(runner.outputs))]
+    images: list[tuple[str, bytes]] = []
+    if dataset is not None and dataset.files:
+        root = Path(dataset.source)
+        for i, pick in enumerate(picks):
+            rel = dataset.files[pick]
+            images.append((f"{i:02d}_{Path(rel).parent.name}_{Path(rel).name}", (root / rel).read_bytes()))
+    return [tensor], golden_out, images
+
+
+def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
+    if facts.task != "image_classification":
+        return "other"
+    if reference is not None and reference.size and (reference >= -1e-6).all() and np.allclose(reference.sum(axis=-1), 1.0, atol=1e-3):
+        return "probabilities"
+    return "logits"
+
+
+def tool_versions() -> dict[str, str | None]:
+    def version(dist: str) -> str | None:
+        try:
+            return importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "packager": version("packager"), "python": platform.python_version(), "tensorflow": version("tensorflow-cpu") or version("tensorflow"),
+        "ai_edge_litert": version("ai-edge-litert"), "ai_edge_quantizer": version("ai-edge-quantizer"),
+        "tflite_support": version("tflite-support"), "numpy": version("numpy"),
+    }
+
+
+def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
+    if facts.task == "image_classification":
+        h, w = facts.preprocessing.size
+        return f"Image classifier ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
+    return "Model packaged by packager."
+
+
+def make_manifest(spec, source, facts, runner: ModelRunner, labels, chosen_variant, chosen, float_metrics, metrics, selection,
+                  float_size, app_size, evaluation, semantics: str) -> dict[str, Any]:
+    recipe = chosen_variant.recipe.to_manifest(chosen_variant.calibration_samples) if chosen_variant else {
+        "name": chosen.name, "quant": chosen.quant, "engine": "none", "io_dtype": runner.input.dtype if runner.input.dtype in ("float32", "int8", "uint8", "int16") else "float32"}
+    return {
+        "schema_version": 1,
+        "name": spec.bundle_name,
+        "version": spec.version,
+        "task": facts.task,
+        "description": spec.description or default_description(spec, facts),
+        "author": spec.author,
+        "license": spec.license,
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "source": source.to_manifest(),
+        "model": {},
+        "recipe": recipe,
+        "inputs": [t.to_manifest("image" if facts.preprocessing is not None else "features") for t in runner.inputs],
+        "outputs": [t.to_manifest(semantics) for t in runner.outputs],
+        "preprocessing": None if facts.preprocessing is None else facts.preprocessing.to_dict(),
+        "labels": {"file": None, "values": labels},
+        "metrics": {
+            "float": float_metrics.to_dict(), "chosen": chosen.to_dict(), "variants": [m.to_dict() for m in metrics],
+            "eval_samples": int(len(evaluation)) if evaluation is not None else 0,
+            "eval_data": str(spec.eval_data) if spec.eval_data else None,
+        },
+        "selection": selection,
+        "sizes": {"source_bytes": source.size_bytes, "float_bytes": float_size, "chosen_bytes": app_size},
+        "golden": {},
+        "tools": tool_versions(),
+    }

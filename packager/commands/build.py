@@ -1,0 +1,103 @@
+"""`packager build`: a thin command over packager.build."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from packager import progress, quiet
+from packager.commands.common import json_option, print_json, verbose_option
+from packager.errors import PackagerError
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError:
+        raise PackagerError(f"{text!r} is not a list of numbers", "write e.g. 127.5 or 123.7,116.3,103.5") from None
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        height, width = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (int(parts[0]), int(parts[0]))
+    except (ValueError, IndexError):
+        raise PackagerError(f"--size {text!r} is not HEIGHTxWIDTH", "write e.g. 224x224") from None
+    return height, width
+
+
+@click.command("build")
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+@click.option("-c", "--config", type=click.Path(path_type=Path), help="TOML config file (flags override it).")
+@click.option("-n", "--name", help="Bundle name (default: the model's file name).")
+@click.option("--version", "version_", help="Model version recorded in metadata and manifest.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder receiving <name>/ (default dist).")
+@click.option("-q", "--quant", help="Variants to build and compare: fp32,fp16,dynamic,int8,int16x8, or auto.")
+@click.option("--select", help="Variant to bundle (default: the first of --quant).")
+@click.option("--max-accuracy-drop", type=float, help="Fail if the chosen variant loses more than P points of top-1 accuracy.")
+@click.option("--calib-data", type=click.Path(path_type=Path), help="Calibration data: image folder or .npy/.npz.")
+@click.option("--eval-data", type=click.Path(path_type=Path), help="Evaluation data: image folder (class subfolders) or .npz.")
+@click.option("--calib-samples", type=click.IntRange(min=1), help="Calibration samples to use (default 200).")
+@click.option("--eval-samples", type=click.IntRange(min=1), help="Evaluation samples to use (default all).")
+@click.option("--resize/--no-resize", default=None, help="Resize images of another size instead of refusing them.")
+@click.option("--size", "size_", help="Input size HEIGHTxWIDTH (default: the model's).")
+@click.option("--color-space", type=click.Choice(["RGB", "GRAYSCALE"], case_sensitive=False))
+@click.option("--mean", help="Normalization mean in 0-255 pixel units, one or per channel.")
+@click.option("--std", help="Normalization std in 0-255 pixel units, one or per channel.")
+@click.option("--resize-method", type=click.Choice(["bilinear", "nearest"]))
+@click.option("--labels", type=click.Path(path_type=Path), help="labels.txt, one label per output class.")
+@click.option("--description")
+@click.option("--author")
+@click.option("--license", "license_")
+@click.option("--int8-io", type=click.Choice(["int8", "uint8", "float32"]), help="Input/output type of int8 variants (default int8).")
+@click.option("--int16-io", type=click.Choice(["float32", "int16"]), help="Input/output type of int16x8 variants (default float32).")
+@click.option("--engine", type=click.Choice(["auto", "tf-converter", "ai-edge-quantizer"]), help="Quantization engine for every variant.")
+@click.option("--task", type=click.Choice(["auto", "image_classification", "generic"]))
+@click.option("--golden-samples", type=click.IntRange(1, 256), help="Host inputs/outputs kept for device parity (default 8).")
+@click.option("--latency/--no-latency", default=True, help="Measure host latency of each variant.")
+@json_option
+@verbose_option
+def build(model, config, json_output, **flags):
+    """Convert MODEL once, derive quantized variants, evaluate them against the float model,
+    embed metadata and write an app-ready bundle to dist/<name>/."""
+    from packager.spec import load_config, make_spec  # noqa: PLC0415
+
+    values = {
+        "model": model, "name": flags["name"], "version": flags["version_"], "output": flags["output"], "quant": flags["quant"],
+        "select": flags["select"], "max_accuracy_drop": flags["max_accuracy_drop"], "calib_data": flags["calib_data"],
+        "eval_data": flags["eval_data"], "calib_samples": flags["calib_samples"], "eval_samples": flags["eval_samples"],
+        "resize": flags["resize"], "size": _size(flags["size_"]), "color_space": flags["color_space"] and flags["color_space"].upper(),
+        "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": flags["labels"],
+        "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
+        "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
+        "measure_latency": None if flags["latency"] else False,
+    }
+    spec = make_spec(load_config(config) if config else None, values)
+    from packager.build import build as run_build  # noqa: PLC0415 - imports TensorFlow
+
+    result = run_build(spec)
+    if json_output:
+        print_json({
+            "bundle": str(result.bundle), "chosen": result.chosen.name, "model": str(result.bundle / result.manifest["model"]["file"]),
+            "size_bytes": result.manifest["model"]["size_bytes"], "metrics": result.manifest["metrics"],
+            "selection": result.manifest["selection"], "timings_s": result.timings,
+        })
+        return
+    from packager.commands.common import variants_table  # noqa: PLC0415
+
+    console = progress.stderr_console if not sys.stdout.isatty() else None
+    from rich.console import Console  # noqa: PLC0415
+
+    out = Console()
+    out.print(variants_table(result.manifest))
+    m = result.manifest
+    out.print(f"[bold green]Bundle[/] {result.bundle}/  ({m['model']['file']}, {m['model']['size_bytes'] / 1024:.1f} KiB, "
+              f"chosen [bold]{m['selection']['chosen']}[/])")
+    del console

@@ -1,0 +1,46 @@
+"""Options and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from packager import progress, quiet
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        progress.set_enabled(False)
+    return value
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    quiet.set_verbose(value)
+    return value
+
+
+json_option = click.option("--json", "json_output", is_flag=True, callback=_set_json, is_eager=True, help="Print machine-readable JSON on stdout.")
+verbose_option = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose, is_eager=True,
+                              help="Show TensorFlow's and the converter's own log output.")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def variants_table(manifest: dict[str, Any]):
+    """The variants side by side, as a rich Table."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from packager.report import HEADERS, variant_rows  # noqa: PLC0415
+
+    table = Table(title=f"{manifest['name']}: float model and variants", title_justify="left")
+    for i, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if i < 2 else "right")
+    chosen = manifest["selection"]["chosen"]
+    for row in variant_rows(manifest):
+        style = "bold green" if row[0].startswith(chosen + " ") else None
+        table.add_row(*row, style=style)
+    return table
