@@ -37,6 +37,7 @@ class BuildResult:
     float_metrics: VariantMetrics
     variants: list[VariantMetrics]
     timings: dict[str, float] = field(default_factory=dict)
+    models: dict[str, bytes] = field(default_factory=dict)  # float and every variant, as evaluated
 
 
 @dataclass
@@ -128,7 +129,7 @@ def build(spec: BuildSpec) -> BuildResult:
     files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
-    return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings)
+    return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings, models)
 
 
 # --- model facts, labels, data ------------------------------------------------------------------

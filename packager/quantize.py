@@ -177,8 +177,8 @@ class AeqEngine:
             key, name = self.signature_input()
             data = {key: [{name: samples[i : i + 1].astype(np.float32)} for i in range(len(samples))]}
             q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
-            with progress.task("Calibrating", None), quiet.captured_output():
-                self._calibration = q.calibrate(data)
+            with progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
+                self._calibration = floor_ranges(q.calibrate(data))
             self._calibration_samples = len(samples)
         return self._calibration
 
@@ -205,6 +205,26 @@ class AeqEngine:
         variant = Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started, self._calibration_samples if recipe.needs_calibration else None)
         del log
         return variant
+
+
+MIN_ACTIVATION_RANGE = 1e-3
+
+
+def floor_ranges(qsvs: dict[str, Any]) -> dict[str, Any]:
+    """Give every calibrated tensor a range of at least +-MIN_ACTIVATION_RANGE.
+
+    Activations that stay near zero on the calibration data (common in untrained or pruned
+    layers) would get scales so small that fused activation clamps (relu6 = 6 / scale) overflow
+    int32, and LiteRT then refuses the model (int16x8 in particular). The floor costs nothing for
+    real activations.
+    """
+    floored = {}
+    for name, qsv in qsvs.items():
+        if qsv and "min" in qsv and "max" in qsv:
+            # ranges always hold zero (it must be exactly representable); widen tiny ones
+            qsv = {**qsv, "min": np.minimum(qsv["min"], 0.0), "max": np.maximum(qsv["max"], MIN_ACTIVATION_RANGE)}
+        floored[name] = qsv
+    return floored
 
 
 def _with_io_type(model: bytes, io_dtype: str) -> bytes:

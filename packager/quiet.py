@@ -74,11 +74,16 @@ def captured_output() -> Iterator[Captured]:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink:
+        # Python-level writers (print, tqdm) may hold replaced sys.stdout/err objects: swap those too
+        text_sink = open(sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
         try:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
-            yield result
+            with contextlib.redirect_stdout(text_sink), contextlib.redirect_stderr(text_sink):
+                yield result
         finally:
+            text_sink.flush()
+            text_sink.close()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)

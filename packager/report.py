@@ -31,7 +31,7 @@ def variant_rows(manifest: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-HEADERS = ["variant", "engine", "size", "top-1 accuracy", "agreement", "max abs err", "mean abs err", "host p50"]
+HEADERS = ["variant", "engine", "size", "top-1 acc", "agreement", "max err", "mean err", "host p50"]
 
 
 def render_markdown(manifest: dict[str, Any]) -> str:

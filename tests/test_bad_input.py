@@ -118,7 +118,8 @@ def test_bad_calibration_images(case, mutate, needles, tmp_path, dist, digits_so
     folder = _bad_folder(digits_data, tmp_path, mutate)
     args = _common(digits_data)
     args[args.index("--calib-data") + 1] = str(folder)
-    result = run_cli(["build", str(digits_sources["keras"]), "-o", str(dist), "--quant", "int8", *args])
+    # every calibration image is read (the default takes a random 200)
+    result = run_cli(["build", str(digits_sources["keras"]), "-o", str(dist), "--quant", "int8", "--calib-samples", "100000", *args])
     assert_clean_failure(result, dist, *needles)
 
 
@@ -126,7 +127,7 @@ def test_resize_flag_accepts_other_sizes(tmp_path, digits_sources, digits_data):
     folder = _bad_folder(digits_data, tmp_path, lambda d: Image.new("L", (16, 16), 128).save(d / "big.png"))
     args = _common(digits_data)
     args[args.index("--calib-data") + 1] = str(folder)
-    result = run_cli(["build", str(digits_sources["keras"]), "-o", str(tmp_path / "ok"), "--quant", "dynamic", "--resize", *args])
+    result = run_cli(["build", str(digits_sources["keras"]), "-o", str(tmp_path / "ok"), "--quant", "int8", "--calib-samples", "100000", "--resize", *args])
     assert result.exit_code == 0, result.output
 
 

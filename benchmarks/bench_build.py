@@ -1,0 +1,200 @@
+"""packager build against the naive way, on the same model and the same data.
+
+Model: MobileNetV2 (alpha 0.35, 96x96 RGB, untrained weights: conversion and inference cost do
+not depend on what the weights learned). Data: JPEG photos (crops of scikit-learn's bundled
+sample photos), 128x128, so every image is decoded and resized.
+
+1. Conversion of fp32, fp16, dynamic, int8 and int16x8 with the same calibration images.
+   naive:    one tf.lite.TFLiteConverter.from_keras_model(...).convert() per variant, as the
+             tutorials do (the Keras model is already in memory; loading it is not timed).
+   packager: `packager build` (library call): load, convert to float once, one calibration
+             pass, ai-edge-quantizer for the variants.
+2. Evaluation of those five variants on the same N JPEG images, end to end (decode, preprocess,
+   inference, metrics).
+   naive:    for each variant, a per-image loop: PIL decode, resize, normalize, set_tensor, invoke.
+   packager: decode and preprocess once (threads, vectorized), batched multi-threaded inference.
+
+Run: uv run python benchmarks/bench_build.py [--images 500] [--calib 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import ratio, timer, write_photo_dataset  # noqa: E402
+from packager import quiet  # noqa: E402
+
+VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+MEAN = STD = 127.5
+SIZE = 96
+
+
+def naive_preprocess(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB").resize((SIZE, SIZE), Image.BILINEAR)
+    return ((np.asarray(image, dtype=np.float32) - MEAN) / STD)[None]
+
+
+def naive_convert(model, calib_files: list[Path]) -> dict[str, bytes]:
+    tf = quiet.import_tensorflow()
+
+    def representative():
+        for path in calib_files:
+            yield [naive_preprocess(path)]
+
+    out = {}
+    for variant in VARIANTS:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        if variant != "fp32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        if variant == "int8":
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
+        if variant == "int16x8":
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        with quiet.captured_output():
+            out[variant] = converter.convert()
+    return out
+
+
+def naive_evaluate(models: dict[str, bytes], files: list[Path], labels: np.ndarray) -> dict[str, dict]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    outputs = {}
+    for name, model in models.items():
+        interpreter = Interpreter(model_content=model)
+        interpreter.allocate_tensors()
+        tin, tout = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        rows = []
+        for path in files:
+            x = naive_preprocess(path)
+            if tin["dtype"] != np.float32:
+                scale, zero = tin["quantization"]
+                info = np.iinfo(tin["dtype"])
+                x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(tin["dtype"])
+            interpreter.set_tensor(tin["index"], x)
+            interpreter.invoke()
+            y = interpreter.get_tensor(tout["index"])[0]
+            if tout["dtype"] != np.float32:
+                scale, zero = tout["quantization"]
+                y = (y.astype(np.float32) - zero) * scale
+            rows.append(y)
+        outputs[name] = np.stack(rows)
+    reference = outputs["fp32"]
+    return {
+        name: {
+            "accuracy": float((out.argmax(1) == labels).mean()),
+            "agreement": float((out.argmax(1) == reference.argmax(1)).mean()),
+            "max_abs_error": float(np.abs(out - reference).max()),
+        }
+        for name, out in outputs.items()
+    }
+
+
+def packager_evaluate(models: dict[str, bytes], folder: Path, labels_list: list[str]) -> dict[str, dict]:
+    from packager.data import load_dataset
+    from packager.evaluate import compare, run_all
+    from packager.preprocess import Preprocessing
+
+    pre = Preprocessing(size=(SIZE, SIZE), color_space="RGB", mean=(MEAN,), std=(STD,))
+    data = load_dataset(folder, pre, (SIZE, SIZE, 3), allow_resize=True, label_names=labels_list)
+    outputs, _ = run_all(models, data.inputs, measure_latency=False)
+    reference = outputs["fp32"]
+    metrics = {}
+    for name, out in outputs.items():
+        m = compare(name, name, "", len(models[name]), out, reference, data.labels, len(labels_list), None)
+        metrics[name] = {"accuracy": m.accuracy, "agreement": m.top1_agreement, "max_abs_error": m.max_abs_error}
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--calib", type=int, default=100)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    quiet.quiet_environment()
+    tf = quiet.import_tensorflow()
+    import keras
+    from rich.console import Console
+    from rich.table import Table
+
+    from packager.build import build
+    from packager.spec import make_spec
+
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+        tmp = Path(tmp)
+        keras.utils.set_random_seed(0)
+        model = keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=0.35, weights=None)
+        model_path = tmp / "mobilenet_v2_035_96.keras"
+        model.save(model_path)
+        images = write_photo_dataset(tmp / "images", args.images)
+        calib = write_photo_dataset(tmp / "calib", args.calib, seed=1)
+        calib_files = sorted(calib.rglob("*.jpg"))
+        labels_file = tmp / "labels.txt"
+        labels_list = [f"class_{i}" for i in range(1000)]
+        labels_file.write_text("\n".join(labels_list) + "\n")
+
+        with timer(times, "convert_naive"):
+            naive_models = naive_convert(model, calib_files)
+        spec = make_spec(None, {
+            "model": model_path, "name": "mobilenet", "output": tmp / "dist", "quant": ",".join(VARIANTS), "calib_data": calib,
+            "calib_samples": args.calib, "resize": True, "labels": labels_file, "mean": (MEAN,), "std": (STD,), "measure_latency": False,
+        })
+        with timer(times, "build_packager"):
+            result = build(spec)
+        timings = result.timings
+        times["convert_packager"] = timings["convert"] + timings["data"] + timings["quantize"]
+        del tf
+        models = result.models  # the variants packager made, evaluated both ways on the same images
+        files = sorted(images.rglob("*.jpg"))
+        labels = np.array([int(p.parent.name) for p in files])
+        with timer(times, "eval_naive"):
+            naive_metrics = naive_evaluate(models, files, labels)
+        with timer(times, "eval_packager"):
+            ours_metrics = packager_evaluate(models, images, labels_list)
+
+    report = {
+        "workload": {"model": "MobileNetV2 alpha 0.35 96x96 (untrained)", "variants": VARIANTS, "calibration_images": args.calib,
+                     "eval_images": args.images, "cpus": os.cpu_count()},
+        "seconds": times,
+        "ratios": {"convert": times["convert_naive"] / times["convert_packager"], "convert_whole_build": times["convert_naive"] / times["build_packager"],
+                   "evaluate": times["eval_naive"] / times["eval_packager"]},
+        "agreement_check": {name: [naive_metrics[name]["agreement"], ours_metrics[name]["agreement"]] for name in naive_metrics},
+        "packager_stage_seconds": timings,
+        "sizes": {name: len(m) for name, m in models.items()},
+        "naive_sizes": {name: len(m) for name, m in naive_models.items()},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    console = Console()
+    table = Table(title="packager vs the naive way (same model, same data)")
+    for col in ("work", "naive", "packager", "speed-up"):
+        table.add_column(col, justify="right" if col != "work" else "left")
+    table.add_row("convert 5 variants", f"{times['convert_naive']:.1f} s", f"{times['convert_packager']:.1f} s", ratio(times["convert_naive"], times["convert_packager"]))
+    table.add_row("  (whole packager build incl. bundle)", "", f"{times['build_packager']:.1f} s", ratio(times["convert_naive"], times["build_packager"]))
+    table.add_row(f"evaluate 5 variants x {args.images} JPEGs", f"{times['eval_naive']:.1f} s", f"{times['eval_packager']:.1f} s", ratio(times["eval_naive"], times["eval_packager"]))
+    console.print(table)
+    console.print(f"packager stages (s): {', '.join(f'{k} {v:.2f}' for k, v in timings.items())}")
+    console.print("top-1 agreement with fp32 (naive / packager): " + ", ".join(f"{k} {a:.3f}/{b:.3f}" for k, (a, b) in report["agreement_check"].items()))
+
+
+if __name__ == "__main__":
+    main()
