@@ -545,3 +545,26 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
     elif found.labels is not None:
         raise mismatch("the labels", f"{len(found.labels)} labels", "none")
     return found
+
+
+def extract_associated_files(model: bytes, folder: Path | str) -> list[Path]:
+    """Write the files packed in the model into `folder` (each written to a temporary name, then
+    renamed, so no half-written file is left behind); returns the paths written."""
+    folder = Path(folder)
+    files = associated_files(model)
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            safe = Path(name).name  # never write outside `folder`, whatever the archive says
+            if safe in ("", ".", ".."):
+                continue
+            target = folder / safe
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{safe}.", delete=False) as tmp:
+                tmp.write(content)
+            Path(tmp.name).replace(target)
+            written.append(target)
+    except OSError as exc:
+        raise PackagerError(f"cannot write the associated files into {folder}: {exc.strerror}",
+                            "choose a folder you can write to") from None
+    return written
