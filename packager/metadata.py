@@ -231,7 +231,7 @@ def _validate_spec(spec: MetadataSpec, graph) -> None:
                                 "give --mean/--std/--color-space")
     if spec.preprocessing is not None:
         _check_image_input(spec.preprocessing, graph.inputs[0])
-    if spec.labels is not None:
+    if spec.labels:  # an empty list means no labels
         classes = output_classes(graph)
         if len(spec.labels) != classes:
             raise PackagerError(
@@ -532,7 +532,7 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
     elif spec.task == "image_classification":
         raise PackagerError("an image classifier needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
     classes = output_classes(graph)
-    if spec.labels is not None:
+    if spec.labels:
         if found.labels is None:
             raise mismatch("the label file", None, LABELS_FILE)
         if len(found.labels) != classes:

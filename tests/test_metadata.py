@@ -214,3 +214,11 @@ def test_extract_associated_files(models, tmp_path):
     assert written == [tmp_path / "out" / "labels.txt"]
     assert written[0].read_text().splitlines() == LABELS
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["labels.txt"]  # no temporary left behind
+
+
+def test_classifier_without_labels(models):
+    spec = classifier_spec(labels=[])  # no labels file: an empty list means none
+    found = metadata.verify_metadata(metadata.embed_metadata(models.float_gray, spec), spec)
+    assert found.labels is None and found.associated_files == () and found.normalization == ((127.5,), (127.5,))
+    with pytest.raises(PackagerError, match="the labels is '5 labels' but should be 'none'"):
+        metadata.verify_metadata(metadata.embed_metadata(models.float_gray, classifier_spec()), spec)
