@@ -23,7 +23,7 @@ _PASS_THROUGH = {"QUANTIZE", "DEQUANTIZE", "RESHAPE", "SQUEEZE"}  # ops that do 
 # leading bytes of files people pass by mistake, for a helpful error
 _SIGNATURES = {
     b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"PK\x03\x04": "a zip archive (a .keras model?)",
-    b"\x89HDF": "an HDF5 file (a Keras .h5 model?)", b"%PDF": "a PDF document", b"\x08": "possibly a protobuf (a SavedModel .pb?)",
+    b"\x89HDF": "an HDF5 file (a Keras .h5 model?)", b"%PDF": "a PDF document",
 }
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import io
+import struct
 import sys
 import tempfile
 import warnings
@@ -154,7 +155,6 @@ def _tflite_support() -> SimpleNamespace:
             image_classifier,
             metadata_info,
             metadata_writer,
-            writer_utils,
         )
     except ImportError as exc:
         raise PackagerError(
@@ -164,8 +164,7 @@ def _tflite_support() -> SimpleNamespace:
     finally:
         if hide_tf:
             del sys.modules["tensorflow"]
-    return SimpleNamespace(fb=metadata_fb, md=md, image_classifier=image_classifier, info=metadata_info,
-                           writer=metadata_writer, utils=writer_utils)
+    return SimpleNamespace(fb=metadata_fb, md=md, image_classifier=image_classifier, info=metadata_info, writer=metadata_writer)
 
 
 # --- write -----------------------------------------------------------------------------------------
@@ -415,7 +414,7 @@ def read_metadata(model: bytes) -> EmbeddedMetadata | None:
         root = tfs.fb.ModelMetadataT.InitFromObj(tfs.fb.ModelMetadata.GetRootAs(displayer.get_metadata_buffer(), 0))
         packed = displayer.get_packed_associated_file_list()
         files = {name: displayer.get_associated_file_buffer(name) for name in packed}
-    except (ValueError, IndexError, TypeError, zipfile.BadZipFile) as exc:
+    except (ValueError, IndexError, TypeError, struct.error, zipfile.BadZipFile) as exc:
         raise PackagerError(f"the model's TFLite metadata is corrupt ({exc})", "re-embed it with packager build") from None
     names = _enum_names(tfs.fb.AssociatedFileType)
     recorded: dict[str, Any] = {}
