@@ -74,6 +74,7 @@ class BenchmarkRunner(
                 if (deadline != null && nanoTime() > deadline) throw ContractException("timed out after ${request.timeoutS} s")
             }
 
+            opener.prepare(request.modelPath)
             val t0 = nanoTime()
             session = AcceleratorPlan.open(opener, request.modelPath, request.accelerator, request.threads)
             initMs = ms(nanoTime() - t0)

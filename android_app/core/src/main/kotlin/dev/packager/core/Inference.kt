@@ -12,6 +12,9 @@ interface InferenceSession : AutoCloseable {
 /** Opens a model on one accelerator, throwing when that accelerator cannot take it. */
 fun interface SessionOpener {
     fun open(modelPath: String, accelerator: Accelerator, threads: Int): InferenceSession
+
+    /** Work done once per model before timing starts (e.g. reading its tensor signature). */
+    fun prepare(modelPath: String) {}
 }
 
 /**

@@ -1,0 +1,59 @@
+package dev.packager.demo
+
+import android.content.res.AssetManager
+import android.graphics.Bitmap
+import android.os.SystemClock
+import dev.packager.core.Accelerator
+import dev.packager.core.AcceleratorOutcome
+import dev.packager.core.AcceleratorPlan
+import dev.packager.core.BundleManifest
+import dev.packager.core.Category
+import dev.packager.core.InferenceSession
+import dev.packager.core.InstalledBundle
+import dev.packager.core.Pixels
+import dev.packager.core.Postprocess
+import dev.packager.core.Preprocessor
+
+/** One classification: the top classes, how long the inference took, and what ran it. */
+data class Classification(val categories: List<Category>, val inferenceMs: Double, val preprocessMs: Double)
+
+/**
+ * Owns one loaded model (the thin-Activity-over-a-helper shape of Google's LiteRT samples).
+ * Preprocessing, labels and quantization all come from the bundle's manifest through core.
+ * Not thread-safe: the view model calls it from one thread.
+ */
+class ClassifierHelper(private val assets: AssetManager, val bundle: InstalledBundle, val manifest: BundleManifest) : AutoCloseable {
+    private var session: InferenceSession? = null
+    var initMs: Double = 0.0
+        private set
+
+    val outcome: AcceleratorOutcome? get() = session?.outcome
+
+    fun load(accelerator: Accelerator, threads: Int) {
+        close()
+        val signature = IoSignature(manifest.inputs, manifest.outputs)
+        val opener = LiteRtOpener({ ModelSource.Asset(assets, it) }, knownSignature = signature)
+        val start = SystemClock.elapsedRealtimeNanos()
+        session = AcceleratorPlan.open(opener, bundle.model, accelerator, threads)
+        initMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
+    }
+
+    fun classify(bitmap: Bitmap, topK: Int): Classification {
+        val current = session ?: throw IllegalStateException("no model loaded")
+        val spec = manifest.preprocessing ?: throw IllegalStateException("${manifest.name} takes arrays, not images")
+        if (manifest.inputs.size != 1) throw IllegalStateException("${manifest.name} has ${manifest.inputs.size} inputs; the demo feeds one image")
+        val t0 = SystemClock.elapsedRealtimeNanos()
+        val argb = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(argb, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        val input = Preprocessor.inputFor(manifest, Pixels.fromArgb(argb, bitmap.width, bitmap.height, spec.colorSpace))
+        val t1 = SystemClock.elapsedRealtimeNanos()
+        val outputs = current.run(listOf(input))
+        val t2 = SystemClock.elapsedRealtimeNanos()
+        return Classification(Postprocess.classify(manifest, outputs, topK), (t2 - t1) / 1e6, (t1 - t0) / 1e6)
+    }
+
+    override fun close() {
+        session?.close()
+        session = null
+    }
+}

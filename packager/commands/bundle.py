@@ -1,0 +1,61 @@
+"""`packager bundle DIST --app android_app`: a thin command over packager.android."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from packager.commands.common import json_option, print_json
+
+
+@click.command("bundle")
+@click.argument("dist", type=click.Path(path_type=Path))
+@click.option("--app", "app", type=click.Path(path_type=Path), default=Path("android_app"), show_default=True,
+              help="The Android Studio project to install into.")
+@click.option("--module", default="app", show_default=True, help="The app module inside the project.")
+@json_option
+def bundle(dist: Path, app: Path, module: str, json_output: bool) -> None:
+    """Install the bundle DIST (a dist/<name>/ folder) into the app's assets.
+
+    Copies the model, manifest, labels and golden files to
+    <app>/<module>/src/main/assets/models/<name>/, updates assets/models/index.json, makes sure
+    .tflite files stay uncompressed in the APK, and prints what the bundle adds to the APK.
+    Re-running with the same bundle changes nothing."""
+    from packager.android import install_bundle  # noqa: PLC0415
+
+    report = install_bundle(dist, app, module)
+    if json_output:
+        print_json(report.to_dict())
+        return
+    _print(report)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MiB"
+
+
+def _print(report) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console()
+    table = Table(title=f"{report.bundle} {report.version} → {report.destination}", title_justify="left")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    table.add_column("in APK", justify="right")
+    table.add_column("stored as")
+    table.add_column("status")
+    for f in report.files:
+        table.add_row(f.path, _size(f.size_bytes), _size(f.apk_bytes), "uncompressed" if f.stored else "deflated",
+                      "[green]copied[/]" if f.changed else "[dim]unchanged[/]")
+    console.print(table)
+    for removed in report.removed:
+        console.print(f"[yellow]removed[/] {removed} (not in this version of the bundle)")
+    if report.no_compress == "added":
+        console.print(f'[yellow]added[/] androidResources {{ noCompress += "tflite" }} to {report.gradle_file}')
+    else:
+        console.print(f"[dim].tflite stays uncompressed ({report.gradle_file} has noCompress \"tflite\")[/]")
+    console.print(f"[dim]index: {report.index_path} ({'updated' if report.index_changed else 'unchanged'})[/]")
+    state = "installed" if report.changed else "already installed, nothing changed"
+    console.print(f"[bold green]{report.bundle}[/] {state}; it adds [bold]{_size(report.apk_bytes)}[/] ({report.apk_bytes} bytes) to the APK.")
