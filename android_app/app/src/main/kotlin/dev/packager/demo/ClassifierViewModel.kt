@@ -62,9 +62,10 @@ class ClassifierViewModel(application: Application) : AndroidViewModel(applicati
 
     /** (Re)load the chosen bundle on the chosen accelerator; a fallback shows in state.outcome. */
     private fun reload(change: (UiState) -> UiState) {
-        _state.update { change(it).copy(busy = true, result = null, error = null) }
+        _state.update { change(it).copy(result = null, error = null) }
         val s = _state.value
         val bundle = s.bundle ?: return
+        _state.update { it.copy(busy = true) }
         viewModelScope.launch {
             val loaded = withContext(modelThread) {
                 runCatching {
