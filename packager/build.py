@@ -87,24 +87,27 @@ def build(spec: BuildSpec) -> BuildResult:
     calib, evaluation = load_data(spec, facts, labels)
     clock.lap("data")
 
-    variants = derive_variants(spec, source, float_model, converter, calib)
-    clock.lap("quantize")
-
     eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
     eval_labels = evaluation.labels if evaluation is not None else None
-    models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
-    outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
-    reference = outputs[FLOAT]
-    float_quant = "fp32" if source.format != "tflite" else infer_quant(float_model)
-    float_metrics = compare(FLOAT if source.format != "tflite" else "source", float_quant, "tf-converter" if converter else "none",
-                            len(float_model), reference, reference, eval_labels, facts.num_classes, latencies[FLOAT])
-    metrics = [
-        compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], reference, eval_labels, facts.num_classes, latencies[v.name])
-        for v in variants
-    ]
-    clock.lap("evaluate")
-
-    chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics)
+    if spec.auto:
+        variants, metrics, float_metrics, chosen_variant, chosen_metrics, selection, models, float_outputs = auto_search(
+            spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
+        clock.lap("quantize+evaluate")
+    else:
+        variants = derive_variants(spec, source, float_model, converter, calib)
+        clock.lap("quantize")
+        models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
+        outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
+        float_outputs = outputs[FLOAT]
+        float_quant = "fp32" if source.format != "tflite" else infer_quant(float_model)
+        float_metrics = compare(FLOAT if source.format != "tflite" else "source", float_quant, "tf-converter" if converter else "none",
+                                len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT])
+        metrics = [
+            compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes, latencies[v.name])
+            for v in variants
+        ]
+        clock.lap("evaluate")
+        chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics)
     check_budget(spec, chosen_metrics, float_metrics)
 
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -121,7 +124,7 @@ def build(spec: BuildSpec) -> BuildResult:
 
     golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
-    semantics = output_semantics(facts, reference[0])
+    semantics = output_semantics(facts, float_outputs[0])
     manifest = make_manifest(spec, source, facts, runner, labels, chosen_variant, chosen_metrics, float_metrics, metrics,
                              selection, len(float_model), len(app_model), evaluation, semantics)
     from packager import report  # noqa: PLC0415
@@ -237,10 +240,6 @@ def recipes_for(spec: BuildSpec) -> list[Recipe]:
 def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: bytes, converter, calib: Dataset | None) -> list[Variant]:
     if source.format == "tflite":
         return []
-    if spec.auto:
-        from packager import autoquant  # noqa: PLC0415
-
-        return autoquant.candidates(spec, float_model, calib)
     calibration = calib.inputs if calib is not None else None
     aeq = AeqEngine(float_model)
     variants: list[Variant] = []
@@ -256,6 +255,25 @@ def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: b
             sources.check_tflite(variants[-1].model, f"the {recipe.name} variant")
             advance(1)
     return variants
+
+
+def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, facts):
+    """--quant auto: evaluate float, then search the candidates (packager.autoquant)."""
+    from packager import autoquant  # noqa: PLC0415
+
+    if calib is None:
+        raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
+    outputs, latencies = run_all({FLOAT: float_model}, eval_inputs, spec.measure_latency)
+    float_metrics = compare(FLOAT, "fp32", "tf-converter", len(float_model), outputs[FLOAT], outputs[FLOAT], eval_labels,
+                            facts.num_classes, latencies[FLOAT])
+    search = autoquant.Search(spec, float_model, calib.inputs, eval_inputs, eval_labels, facts.num_classes, outputs[FLOAT],
+                              float_metrics, converter)
+    result = search.run()
+    variants = [t.variant for t in result.tried]
+    metrics = [t.metrics for t in result.tried]
+    selection = result.selection(search.budget, search.measure)
+    models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
+    return variants, metrics, float_metrics, result.chosen.variant, result.chosen.metrics, selection, models, outputs[FLOAT]
 
 
 def infer_quant(model: bytes) -> str:
@@ -282,10 +300,6 @@ def choose(spec, source, float_model, variants, float_metrics, metrics) -> tuple
     if source.format == "tflite":
         return None, float_metrics, {"mode": "explicit", "chosen": float_metrics.name, "max_accuracy_drop": spec.max_accuracy_drop,
                                      "reason": "an existing .tflite model is bundled as it is", "candidates": []}
-    if spec.auto:
-        from packager import autoquant  # noqa: PLC0415
-
-        return autoquant.choose(spec, variants, float_metrics, metrics)
     wanted = spec.select or spec.quant[0]
     by_name = {v.name: (v, m) for v, m in zip(variants, metrics)}
     if wanted not in by_name:

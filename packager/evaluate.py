@@ -183,13 +183,44 @@ def compare(
     )
 
 
-def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool = True) -> tuple[dict[str, list[np.ndarray]], dict[str, Latency | None]]:
-    """Outputs (dequantized) and host latency of every model on the same inputs, one progress bar."""
-    outputs: dict[str, list[np.ndarray]] = {}
-    latencies: dict[str, Latency | None] = {}
+def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool = True, workers: int | None = None,
+            chunk: int = 64) -> tuple[dict[str, list[np.ndarray]], dict[str, Latency | None]]:
+    """Outputs (dequantized) and host latency of every model on the same inputs.
+
+    The (model, chunk of samples) pairs are spread over a thread pool, one single-threaded
+    interpreter per model and worker (LiteRT releases the GIL in invoke), so a slow variant
+    (int16x8 runs on reference kernels) shares the cores with the fast ones instead of running
+    alone at the end. Latency is measured afterwards, one model at a time, on a quiet machine.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or os.cpu_count() or 1
+    local = threading.local()
+
+    def runner(name: str) -> ModelRunner:
+        cache = local.__dict__.setdefault("runners", {})
+        if name not in cache:
+            cache[name] = ModelRunner(models[name], threads=1)
+        return cache[name]
+
+    def work(task: tuple[str, int]) -> tuple[str, int, list[np.ndarray]]:
+        name, start = task
+        return name, start, runner(name).predict(inputs[start : start + chunk])
+
+    tasks = [(name, start) for start in range(0, len(inputs), chunk) for name in models]
+    parts: dict[str, dict[int, list[np.ndarray]]] = {name: {} for name in models}
     with progress.task(f"Evaluating {len(models)} model(s) on {len(inputs)} samples", len(models) * len(inputs)) as advance:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for name, start, outs in pool.map(work, tasks):
+                parts[name][start] = outs
+                advance(min(chunk, len(inputs) - start))
+    outputs = {
+        name: [np.concatenate([chunks[s][k] for s in sorted(chunks)]) for k in range(len(next(iter(chunks.values()))))]
+        for name, chunks in parts.items()
+    }
+    latencies: dict[str, Latency | None] = {name: None for name in models}
+    if measure_latency:
         for name, model in models.items():
-            runner = ModelRunner(model)
-            outputs[name] = runner.predict(inputs, advance)
-            latencies[name] = runner.latency(inputs[:1]) if measure_latency else None
+            latencies[name] = ModelRunner(model).latency(inputs[:1])
     return outputs, latencies

@@ -144,7 +144,8 @@ def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
     if recipe.io_dtype in ("float32", "uint8"):  # keep float I/O (uint8 is made from it afterwards)
         entries += [{"regex": ".*", "operation": op, "algorithm_key": _NO_QUANT} for op in ("INPUT", "OUTPUT")]
     for tensor in recipe.float_ops:
-        entries.append({"regex": f"^{re.escape(tensor)}$", "operation": "*", "algorithm_key": _NO_QUANT})
+        # an op's scope is its output tensor names, each followed by ';'
+        entries.append({"regex": f"(^|;){re.escape(tensor)};", "operation": "*", "algorithm_key": _NO_QUANT})
     return entries
 
 
@@ -168,8 +169,10 @@ class AeqEngine:
             raise PackagerError(f"calibration supports single-input models; this one has {len(inputs)} inputs", "quantize with fp16 or dynamic")
         return key, inputs[0]
 
-    def calibrate(self, samples: np.ndarray) -> dict[str, Any]:
+    def calibrate(self, samples: np.ndarray | None) -> dict[str, Any]:
         if self._calibration is None:
+            if samples is None or not len(samples):
+                raise PackagerError("static quantization needs calibration data", "pass --calib-data")
             from ai_edge_quantizer import quantizer  # noqa: PLC0415
 
             from packager import progress  # noqa: PLC0415
@@ -181,6 +184,16 @@ class AeqEngine:
                 self._calibration = floor_ranges(q.calibrate(data))
             self._calibration_samples = len(samples)
         return self._calibration
+
+    def only(self, op_output: str) -> bytes:
+        """The float model with just one operator (by output tensor name) in static int8."""
+        from ai_edge_quantizer import quantizer  # noqa: PLC0415
+
+        config = _aeq_recipe(Recipe("int8"))[0]
+        entry = {**config, "regex": f"(^|;){re.escape(op_output)};"}
+        with quiet.captured_output():
+            q = quantizer.Quantizer(self.float_model, [entry])
+            return bytes(q.quantize(self._calibration, enable_progress_report=False).quantized_model)
 
     def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
         from ai_edge_quantizer import quantizer  # noqa: PLC0415

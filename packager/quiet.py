@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -59,39 +60,73 @@ class Captured:
         self.text = ""
 
 
+class _Redirect:
+    """One process-wide redirect of fds 1/2 (and sys.stdout/err), shared by nested or concurrent
+    users: installed by the first, removed by the last (threads may overlap)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.sink = None
+        self.saved: tuple[int, int] | None = None
+        self.saved_streams = None
+        self.text_sink = None
+
+    def enter(self) -> int:
+        with self.lock:
+            if self.depth == 0:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                self.sink = tempfile.TemporaryFile(mode="w+b")
+                self.saved = os.dup(1), os.dup(2)
+                os.dup2(self.sink.fileno(), 1)
+                os.dup2(self.sink.fileno(), 2)
+                # Python-level writers (print, tqdm) may hold replaced sys.stdout/err objects
+                self.text_sink = open(self.sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+                self.saved_streams = sys.stdout, sys.stderr
+                sys.stdout = sys.stderr = self.text_sink
+            self.depth += 1
+            self.text_sink.flush()
+            return os.fstat(self.sink.fileno()).st_size
+
+    def leave(self, start: int) -> str:
+        with self.lock:
+            self.text_sink.flush()
+            end = os.fstat(self.sink.fileno()).st_size
+            text = os.pread(self.sink.fileno(), max(end - start, 0), start).decode("utf-8", errors="replace")
+            self.depth -= 1
+            if self.depth == 0:
+                sys.stdout, sys.stderr = self.saved_streams
+                self.text_sink.close()
+                os.dup2(self.saved[0], 1)
+                os.dup2(self.saved[1], 2)
+                os.close(self.saved[0])
+                os.close(self.saved[1])
+                self.sink.close()
+                self.sink = self.text_sink = self.saved = self.saved_streams = None
+            return text
+
+
+_redirect = _Redirect()
+
+
 @contextlib.contextmanager
 def captured_output() -> Iterator[Captured]:
     """Redirect fds 1 and 2 into a temporary file for the duration (unless verbose).
 
-    Rich progress bars write to sys.stderr's Python object; this redirect is only used around
-    native calls (conversion, quantization) that run without progress output of their own.
+    Used around native calls (conversion, quantization, interpreter creation) that print on
+    their own; rich progress bars are not inside these blocks. Safe to nest and to use from
+    several threads at once.
     """
     result = Captured()
     if _verbose:
         yield result
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        # Python-level writers (print, tqdm) may hold replaced sys.stdout/err objects: swap those too
-        text_sink = open(sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            with contextlib.redirect_stdout(text_sink), contextlib.redirect_stderr(text_sink):
-                yield result
-        finally:
-            text_sink.flush()
-            text_sink.close()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            sink.seek(0)
-            result.text = sink.read().decode("utf-8", errors="replace")
+    start = _redirect.enter()
+    try:
+        yield result
+    finally:
+        result.text = _redirect.leave(start)
 
 
 def import_tensorflow():

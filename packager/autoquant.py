@@ -1,0 +1,158 @@
+"""`--quant auto`: the smallest, fastest variant within the accuracy budget.
+
+Candidates, most compressed first: full int8; int8 with the most quantization-sensitive
+operators kept in float (as few as the budget needs); dynamic range; fp16; fp32. The first one
+within `--max-accuracy-drop` wins. Sensitive operators come from packager.sensitivity
+(per-operator, per-channel error against the float model), re-measured after each operator is
+moved to float, because keeping one operator in float changes what its neighbours see.
+Every candidate tried is recorded with its size, accuracy, agreement and why it was rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from packager import progress
+from packager.errors import PackagerError
+from packager.evaluate import VariantMetrics, compare, run_all
+from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.sensitivity import OpError, operator_errors
+
+MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
+SENSITIVITY_SAMPLES = 64
+
+
+@dataclass
+class Tried:
+    variant: Variant
+    metrics: VariantMetrics
+    drop: float
+    accepted: bool
+    reason: str
+
+    def to_dict(self, measure: str) -> dict[str, Any]:
+        out = {
+            "name": self.variant.name, "accepted": self.accepted, "size_bytes": self.variant.size_bytes,
+            "accuracy": self.metrics.accuracy, "accuracy_drop": round(self.drop, 6) if measure == "accuracy" else None,
+            "top1_agreement": self.metrics.top1_agreement, "reason": self.reason,
+        }
+        if self.variant.recipe.float_ops:
+            out["float_ops"] = list(self.variant.recipe.float_ops)
+        return out
+
+
+@dataclass
+class AutoResult:
+    tried: list[Tried]
+    chosen: Tried
+    sensitivity: list[OpError] = field(default_factory=list)
+
+    def selection(self, budget: float, measure: str) -> dict[str, Any]:
+        return {
+            "mode": "auto",
+            "chosen": self.chosen.variant.name,
+            "max_accuracy_drop": budget,
+            "reason": self.chosen.reason,
+            "candidates": [t.to_dict(measure) for t in self.tried],
+            "operator_sensitivity": [e.to_dict() for e in self.sensitivity[:20]],
+        }
+
+
+class Search:
+    """One auto search over a float model, with fixed evaluation data."""
+
+    def __init__(self, spec, float_model: bytes, calibration: np.ndarray, eval_inputs: np.ndarray, labels: np.ndarray | None,
+                 num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None):
+        self.spec = spec
+        self.budget = float(spec.max_accuracy_drop)
+        self.float_model = float_model
+        self.calibration = calibration
+        self.eval_inputs = eval_inputs
+        self.labels = labels
+        self.num_classes = num_classes
+        self.reference = reference
+        self.float_metrics = float_metrics
+        self.engine = AeqEngine(float_model)
+        self.converter = converter
+        self.tried: list[Tried] = []
+        self.measure = "accuracy" if labels is not None else "agreement"
+
+    # --- measuring one candidate ----------------------------------------------------------------
+    def _loss(self, metrics: VariantMetrics) -> float:
+        if self.measure == "accuracy":
+            return metrics.accuracy_drop(self.float_metrics)
+        return (1.0 - metrics.top1_agreement) * 100.0
+
+    def evaluate(self, variant: Variant) -> Tried:
+        outputs, latency = run_all({variant.name: variant.model}, self.eval_inputs, measure_latency=self.spec.measure_latency)
+        metrics = compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs[variant.name],
+                          self.reference, self.labels, self.num_classes, latency[variant.name])
+        drop = self._loss(metrics)
+        within = drop <= self.budget + 1e-9
+        what = "top-1 accuracy" if self.measure == "accuracy" else "top-1 agreement with float"
+        reason = (f"loses {drop:.2f} points of {what}, within the {self.budget:g}-point budget" if within
+                  else f"loses {drop:.2f} points of {what}, more than the {self.budget:g}-point budget")
+        tried = Tried(variant, metrics, drop, within, reason)
+        self.tried.append(tried)
+        return tried
+
+    def _derive(self, recipe: Recipe) -> Variant:
+        if recipe.resolved_engine == "tf-converter":
+            return tf_converter_variant(self.converter, recipe, self.calibration)
+        return self.engine.derive(recipe, self.calibration)
+
+    # --- the search -----------------------------------------------------------------------------
+    def run(self) -> AutoResult:
+        int8_io = self.spec.int8_io
+        sensitivity: list[OpError] = []
+        with progress.task("Searching for the smallest variant within budget", None):
+            full = self.evaluate(self._derive(Recipe("int8", io_dtype=int8_io)))
+            if full.accepted:
+                return self._finish(full, sensitivity)
+            dynamic = self._derive(Recipe("dynamic", engine=self.spec.engine_for("dynamic")))
+            fp16 = self._derive(Recipe("fp16", engine=self.spec.engine_for("fp16")))
+            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes)
+            if mixed is not None and mixed.variant.size_bytes <= dynamic.size_bytes:
+                return self._finish(mixed, sensitivity)
+            for candidate in (dynamic, fp16):
+                tried = self.evaluate(candidate)
+                if tried.accepted:
+                    return self._finish(tried, sensitivity)
+                if mixed is not None and candidate is dynamic:
+                    return self._finish(mixed, sensitivity)  # dynamic failed: the (larger) mixed one stands
+            fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
+            return self._finish(self.evaluate(fp32), sensitivity)
+
+    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int) -> tuple[Tried | None, list[OpError]]:
+        """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
+        samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
+        errors = operator_errors(self.engine, samples)
+        ranked = [e for e in errors if e.error > 0][:MAX_FLOAT_OPS]
+        float_ops: list[str] = []
+        for worst in ranked:
+            float_ops.append(worst.op)
+            try:
+                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops)))
+            except PackagerError:
+                break
+            if current.size_bytes >= size_limit:
+                tried = self.evaluate(current)
+                tried.accepted = False
+                tried.reason = f"keeping {len(float_ops)} operators in float makes it as large as fp16 ({size_limit} bytes)"
+                break
+            tried = self.evaluate(current)
+            if tried.accepted:
+                tried.reason += f"; {len(float_ops)} most sensitive operator(s) kept in float"
+                return tried, errors
+        return None, errors
+
+    def _finish(self, chosen: Tried, sensitivity: list[OpError]) -> AutoResult:
+        for tried in self.tried:
+            if tried is not chosen and tried.accepted:
+                tried.accepted = False
+                tried.reason += "; a more compressed candidate was chosen"
+        chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
+        return AutoResult(self.tried, chosen, sensitivity)
