@@ -111,7 +111,15 @@ def conversion_error(exc: Exception, what: str) -> PackagerError:
 
 
 class Converter:
-    """Makes TFLiteConverter objects for one source; the loaded model is kept for reuse."""
+    """Converts one source to TFLite; the loaded model and its frozen graph are kept for reuse.
+
+    TFLiteConverter.from_keras_model exports a whole SavedModel to a temporary folder before
+    converting (about 6 of its 8-10 s on MobileNetV2). Freezing the model's inference function
+    into constants and converting that concrete function gives the same model in well under 2 s;
+    the serving signature that from_keras_model would have written is added back afterwards
+    (ai-edge-quantizer and the LiteRT signature runner need it). Should freezing fail (unusual
+    control flow), the standard path is used.
+    """
 
     def __init__(self, source: SourceModel):
         if source.format == "tflite":
@@ -119,6 +127,7 @@ class Converter:
         self.source = source
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
+        self._frozen = None  # (concrete function, input names, output names) or False when freezing failed
         if source.format in ("keras", "h5"):
             self._keras_model = self._load_keras()
 
@@ -135,11 +144,54 @@ class Converter:
                 "check that the file is complete and was saved with model.save()",
             ) from None
 
+    def _freeze(self):
+        """(frozen concrete function, input names, output names), or None if it cannot be frozen."""
+        if self._frozen is None:
+            try:
+                with quiet.captured_output():
+                    self._frozen = self._freeze_keras() if self._keras_model is not None else self._freeze_saved_model()
+            except PackagerError:
+                raise
+            except Exception:  # noqa: BLE001 - anything odd: fall back to the converter's own path
+                self._frozen = False
+        return self._frozen or None
+
+    def _freeze_keras(self):
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
+
+        tf, model = self._tf, self._keras_model
+        names = [getattr(t, "name", f"input_{i}").split(":")[0] for i, t in enumerate(model.inputs)]
+        specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for t, n in zip(model.inputs, names)]
+        single = len(specs) == 1
+
+        def serve(*xs):
+            return model(xs[0] if single else list(xs), training=False)
+
+        concrete = tf.function(serve).get_concrete_function(*specs)
+        frozen = convert_variables_to_constants_v2(concrete)
+        outputs = [f"output_{i}" for i in range(len(frozen.outputs))]
+        return frozen, names, outputs
+
+    def _freeze_saved_model(self):
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
+
+        loaded = self._tf.saved_model.load(str(self.source.path))
+        signature = loaded.signatures.get("serving_default") or next(iter(loaded.signatures.values()))
+        frozen = convert_variables_to_constants_v2(signature)
+        _, kwargs = signature.structured_input_signature
+        inputs = sorted(kwargs)  # the concrete function takes its keyword inputs in sorted order
+        outputs = sorted(signature.structured_outputs)
+        self._keepalive = loaded
+        return frozen, inputs, outputs
+
     def new(self):
         """A fresh tf.lite.TFLiteConverter for this source."""
         tf = self._tf
+        frozen = self._freeze()
         try:
             with quiet.captured_output():
+                if frozen is not None:
+                    return tf.lite.TFLiteConverter.from_concrete_functions([frozen[0]])
                 if self._keras_model is not None:
                     return tf.lite.TFLiteConverter.from_keras_model(self._keras_model)
                 return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
@@ -155,11 +207,41 @@ class Converter:
             configure(converter)
         try:
             with quiet.captured_output():
-                return bytes(converter.convert())
+                model = bytes(converter.convert())
         except PackagerError:
             raise
         except Exception as exc:
             raise conversion_error(exc, what) from None
+        frozen = self._freeze()
+        if frozen is not None:
+            model = with_signature(model, frozen[1], frozen[2])
+        return model
+
+
+def with_signature(model: bytes, input_names: list[str], output_names: list[str], key: str = "serving_default") -> bytes:
+    """Add a serving signature naming the main subgraph's inputs and outputs (in their order)."""
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
+
+    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    if tree.signatureDefs:
+        return model
+    graph = tree.subgraphs[0]
+    if len(graph.inputs) != len(input_names) or len(graph.outputs) != len(output_names):
+        return model  # cannot name them reliably: leave the model as the converter made it
+
+    def tensor_map(name: str, index: int):
+        entry = schema.TensorMapT()
+        entry.name, entry.tensorIndex = name, int(index)
+        return entry
+
+    signature = schema.SignatureDefT()
+    signature.signatureKey = key
+    signature.subgraphIndex = 0
+    signature.inputs = [tensor_map(n, i) for n, i in zip(input_names, graph.inputs)]
+    signature.outputs = [tensor_map(n, i) for n, i in zip(output_names, graph.outputs)]
+    tree.signatureDefs = [signature]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
 
 
 def to_float_tflite(source: SourceModel, converter: Converter | None = None) -> bytes:
