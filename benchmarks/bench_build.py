@@ -169,13 +169,25 @@ def main() -> None:
             naive_metrics = naive_evaluate(models, files, labels)
         with timer(times, "eval_packager"):
             ours_metrics = packager_evaluate(models, images, labels_list)
+        # where the time goes: int16x8 runs on LiteRT's reference kernels (no XNNPACK, no threads)
+        fast = {k: v for k, v in models.items() if k != "int16x8"}
+        with timer(times, "eval4_naive"):
+            naive_evaluate(fast, files, labels)
+        with timer(times, "eval4_packager"):
+            packager_evaluate(fast, images, labels_list)
+        with timer(times, "eval_int16_naive"):
+            naive_evaluate({"fp32": models["fp32"], "int16x8": models["int16x8"]}, files, labels)
+        with timer(times, "eval_int16_packager"):
+            packager_evaluate({"fp32": models["fp32"], "int16x8": models["int16x8"]}, images, labels_list)
 
     report = {
         "workload": {"model": "MobileNetV2 alpha 0.35 96x96 (untrained)", "variants": VARIANTS, "calibration_images": args.calib,
                      "eval_images": args.images, "cpus": os.cpu_count()},
         "seconds": times,
         "ratios": {"convert": times["convert_naive"] / times["convert_packager"], "convert_whole_build": times["convert_naive"] / times["build_packager"],
-                   "evaluate": times["eval_naive"] / times["eval_packager"]},
+                   "evaluate": times["eval_naive"] / times["eval_packager"],
+                   "evaluate_without_int16x8": times["eval4_naive"] / times["eval4_packager"],
+                   "evaluate_fp32_and_int16x8": times["eval_int16_naive"] / times["eval_int16_packager"]},
         "agreement_check": {name: [naive_metrics[name]["agreement"], ours_metrics[name]["agreement"]] for name in naive_metrics},
         "packager_stage_seconds": timings,
         "sizes": {name: len(m) for name, m in models.items()},
@@ -191,6 +203,8 @@ def main() -> None:
     table.add_row("convert 5 variants", f"{times['convert_naive']:.1f} s", f"{times['convert_packager']:.1f} s", ratio(times["convert_naive"], times["convert_packager"]))
     table.add_row("  (whole packager build incl. bundle)", "", f"{times['build_packager']:.1f} s", ratio(times["convert_naive"], times["build_packager"]))
     table.add_row(f"evaluate 5 variants x {args.images} JPEGs", f"{times['eval_naive']:.1f} s", f"{times['eval_packager']:.1f} s", ratio(times["eval_naive"], times["eval_packager"]))
+    table.add_row("  of which: fp32, fp16, dynamic, int8", f"{times['eval4_naive']:.1f} s", f"{times['eval4_packager']:.1f} s", ratio(times["eval4_naive"], times["eval4_packager"]))
+    table.add_row("  of which: fp32 + int16x8 (reference kernels)", f"{times['eval_int16_naive']:.1f} s", f"{times['eval_int16_packager']:.1f} s", ratio(times["eval_int16_naive"], times["eval_int16_packager"]))
     console.print(table)
     console.print(f"packager stages (s): {', '.join(f'{k} {v:.2f}' for k, v in timings.items())}")
     console.print("top-1 agreement with fp32 (naive / packager): " + ", ".join(f"{k} {a:.3f}/{b:.3f}" for k, (a, b) in report["agreement_check"].items()))
