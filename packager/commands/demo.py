@@ -14,7 +14,7 @@ from packager.commands.common import json_option, print_json, verbose_option
 @click.command("demo")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("dist"), show_default=True, help="Where the bundle goes.")
 @click.option("--workdir", type=click.Path(path_type=Path), help="Keep the example's data and model here (default: a temporary folder).")
-@click.option("--quant", default="fp32,fp16,dynamic,int8,int16x8", show_default=True, help="Variants to build; the first is bundled unless it is 'int8'-first.")
+@click.option("--quant", default="fp32,fp16,dynamic,int8,int16x8", show_default=True, help="Variants to build and compare; int8 is bundled when it is among them, else the first.")
 @click.option("--device/--no-device", default=True, help="Also run the bundle on a virtual handset.")
 @json_option
 @verbose_option
