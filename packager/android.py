@@ -12,12 +12,9 @@ the app's build file is checked for `noCompress += "tflite"` and the line is add
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
 import re
-import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any
 
 from packager import bundle_io
 from packager.errors import PackagerError
+from packager.fileio import sha256_bytes, sha256_file, write_atomic
 
 INDEX_NAME = "index.json"
 INDEX_SCHEMA_VERSION = 1
@@ -95,10 +93,10 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
         source = _inside(ref.path.resolve(), relative, what=f"bundle file {relative}")
         target = _inside(destination, relative, what=f"bundle file {relative}")
         data = source.read_bytes()
-        changed = not (target.is_file() and _sha256_file(target) == hashlib.sha256(data).hexdigest())
+        changed = not (target.is_file() and sha256_file(target) == sha256_bytes(data))
         if changed:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, data)
+            write_atomic(target, data)
         stored = relative.lower().endswith(STORED_SUFFIXES)
         report.files.append(InstalledFile(f"models/{name}/{relative}", len(data), _zip_entry_cost(f"assets/models/{name}/{relative}", data, stored), stored, changed))
     report.removed = _remove_stale(destination, set(wanted))
@@ -137,7 +135,7 @@ def ensure_no_compress(module_dir: Path) -> tuple[Path, str]:
     quote = '"' if kotlin_dsl else "'"
     block = f"    // Added by `packager bundle`: LiteRT memory-maps models, so they must stay uncompressed.\n" \
             f"    androidResources {{\n        noCompress += {quote}tflite{quote}\n    }}\n\n"
-    _write_atomic(gradle, (text[: match.end()] + block + text[match.end():]).encode("utf-8"))
+    write_atomic(gradle, (text[: match.end()] + block + text[match.end():]).encode("utf-8"))
     return gradle, "added"
 
 
@@ -203,26 +201,6 @@ def _zip_entry_cost(name: str, data: bytes, stored: bool) -> int:
     return buffer.tell() - 22  # minus the end-of-central-directory record every zip has once
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _remove_stale(destination: Path, wanted: set[str]) -> list[str]:
     """Files of an earlier install of this bundle that the new one does not have (empty folders too)."""
     removed = []
@@ -258,6 +236,6 @@ def _update_index(index_path: Path, models: Path, manifest: dict[str, Any], size
     data = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8")
     if index_path.is_file() and index_path.read_bytes() == data:
         return False
-    _write_atomic(index_path, data)
+    write_atomic(index_path, data)
     return True
 

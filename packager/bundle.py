@@ -6,7 +6,6 @@ file is written and the manifest validates, so a failed build never leaves a hal
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import numpy as np
 
 from packager import schemas
 from packager.errors import PackagerError
+from packager.fileio import sha256_bytes
 
 
 @dataclass
@@ -35,10 +35,6 @@ class BundleFiles:
     reports: dict[str, str] = field(default_factory=dict)  # file name -> text
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def check_writable(output: Path) -> None:
     """Fail before any heavy work when the output folder cannot be written."""
     try:
@@ -47,19 +43,6 @@ def check_writable(output: Path) -> None:
             pass
     except OSError as exc:
         raise PackagerError(f"output folder {output} cannot be written ({exc.strerror or exc})", "choose another folder with --output") from None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file via a temporary name in the same folder, then rename."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Literal
 
 from packager import quiet
 from packager.errors import PackagerError
+from packager.fileio import sha256_file
 
 SourceFormat = Literal["keras", "h5", "saved_model", "tflite"]
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -31,14 +32,6 @@ class SourceModel:
 
     def to_manifest(self) -> dict[str, Any]:
         return {"path": str(self.path), "format": self.format, "sha256": self.sha256, "size_bytes": self.size_bytes}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sha256_tree(folder: Path) -> tuple[str, int]:
