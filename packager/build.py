@@ -200,8 +200,8 @@ def resolve_labels(spec: BuildSpec, facts: ModelFacts) -> list[str]:
         labels, origin = (names, "the class folders of the data") if names else ([], "")
     if facts.num_classes is None:
         return labels
-    if not labels:
-        return [str(i) for i in range(facts.num_classes)]
+    if not labels:  # an image classifier needs labels in its metadata: name the classes by index
+        return [str(i) for i in range(facts.num_classes)] if facts.task == "image_classification" else []
     if len(labels) != facts.num_classes:
         raise PackagerError(
             f"{origin} has {len(labels)} labels but the model outputs {facts.num_classes} classes",

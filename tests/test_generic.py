@@ -1,0 +1,59 @@
+"""Models that are not image classifiers: generic metadata, float-array data, no labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from packager import quiet, schemas
+
+
+@pytest.fixture(scope="session")
+def regression_model(tmp_path_factory):
+    quiet.import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((512, 6)).astype(np.float32)
+    y = np.stack([x @ rng.standard_normal(6), np.sin(x[:, 0])], axis=1).astype(np.float32)
+    model = keras.Sequential([keras.Input((6,), name="features"), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=5, verbose=0)
+    root = tmp_path_factory.mktemp("regression")
+    with quiet.captured_output():
+        model.save(root / "regressor.keras")
+    np.savez(root / "data.npz", x=x)
+    return root
+
+
+def test_generic_model_with_float_arrays(regression_model, tmp_path):
+    from packager.build import build
+    from packager.metadata import read_metadata
+    from packager.spec import make_spec
+
+    spec = make_spec(None, {"model": regression_model / "regressor.keras", "output": tmp_path, "quant": "dynamic,int8",
+                            "calib_data": regression_model / "data.npz", "eval_data": regression_model / "data.npz",
+                            "description": "two regression outputs", "measure_latency": False})
+    result = build(spec)
+    manifest = result.manifest
+    assert manifest["task"] == "generic" and manifest["preprocessing"] is None
+    assert manifest["labels"]["values"] == [] and manifest["labels"]["file"] is None
+    assert manifest["inputs"][0]["semantics"] == "features" and manifest["outputs"][0]["semantics"] == "other"
+    assert result.chosen.accuracy is None and result.chosen.top1_agreement is not None
+    assert result.chosen.max_abs_error < 1.0  # dynamic range stays close to float on a small MLP
+    assert schemas.errors("manifest", json.loads((result.bundle / "manifest.json").read_text())) == []
+    meta = read_metadata((result.bundle / "regressor.tflite").read_bytes())
+    assert meta.name == "regressor" and meta.description == "two regression outputs"
+
+
+def test_generic_model_without_data_is_compared_on_random_inputs(regression_model, tmp_path):
+    from packager.build import build
+    from packager.spec import make_spec
+
+    result = build(make_spec(None, {"model": regression_model / "regressor.keras", "output": tmp_path, "quant": "fp16",
+                                    "measure_latency": False}))
+    assert result.manifest["metrics"]["eval_samples"] == 0
+    assert result.chosen.max_abs_error < 0.05
