@@ -143,3 +143,25 @@ def test_config_file_equals_flags(digits_data, digits_sources, tmp_path):
 
     result = build(spec)
     assert result.bundle == tmp_path / "out" / "cfg" and result.manifest["recipe"]["quant"] == "dynamic"
+
+
+def test_cli_json_output_is_clean(digits_data, digits_sources, tmp_path):
+    """The console script, as a script would call it: JSON on stdout, no TensorFlow log noise."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("packager")
+    proc = subprocess.run(
+        [str(exe), "build", str(digits_sources["keras"]), "-o", str(tmp_path), "--quant", "int8,fp16", "--json",
+         "--calib-data", str(digits_data.train_dir), "--eval-data", str(digits_data.test_dir),
+         "--labels", str(digits_data.labels_file), "--mean", "0", "--std", "255"],
+        capture_output=True, text=True, timeout=300, env={k: v for k, v in os.environ.items() if not k.startswith("TF_")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["chosen"] == "int8" and Path(summary["bundle"]).is_dir()
+    assert {v["name"] for v in summary["metrics"]["variants"]} == {"int8", "fp16"}
+    for noise in ("oneDNN", "cuda", "W0000", "I0000", "absl", "Saved artifact", "Calibration", "Traceback"):
+        assert noise not in proc.stderr, proc.stderr
