@@ -1,4 +1,212 @@
-"""pytest plugin (registered through the pytest11 entry point): device fixtures and options.
+"""pytest plugin (registered through the pytest11 entry point): run bundles on handsets in tests.
 
-Kept import-light: pytest loads it in every session.
+Options: `--device SERIAL|all|HOST:PORT` (repeatable), `--virtual-device`, `--bundle DIST`
+(repeatable), `--accelerator cpu,gpu,...`, `--budgets budgets.toml`, `--device-results FILE`.
+Fixtures: `handset`, `bundle`, `accelerator` (each parametrized over what the options name),
+`device_run` (the RunRecord of this handset x bundle x accelerator) and `budgets`. A user's test:
+
+    def test_on_device(device_run, budgets):
+        budgets.check(device_run)
+
+Every run of a session lands in one results JSON (with pytest-xdist too: each test is grouped to
+its handset, so `-n <handsets> --dist loadgroup` gives one worker per handset, and the workers'
+files are merged at the end). Tests marked `phone` skip, saying so, when no real handset is
+attached. Nothing here imports TensorFlow; without device options, other tests are untouched.
 """
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+VIRTUAL = "virtual"
+_STATE_KEY = "_packager_device_state"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("packager", "Android handsets (packager device kit)")
+    group.addoption("--device", action="append", default=[], metavar="SERIAL|all|HOST:PORT",
+                    help="handset to run device tests on (repeatable); 'all' = every device the adb server holds")
+    group.addoption("--virtual-device", action="store_true", help="start a virtual handset for device tests")
+    group.addoption("--bundle", dest="packager_bundles", action="append", default=[], metavar="DIST",
+                    help="bundle folder(s) (dist/<name>/) for the `bundle` fixture")
+    group.addoption("--accelerator", dest="packager_accelerators", default="cpu,xnnpack",
+                    help="accelerators to run on, comma-separated (default cpu,xnnpack)")
+    group.addoption("--budgets", dest="packager_budgets", metavar="FILE", help="budgets.toml: limits that become assertions")
+    group.addoption("--device-results", dest="packager_results", metavar="FILE", default="device-results.json",
+                    help="where the session's device results JSON goes (default device-results.json)")
+    group.addoption("--device-runs", dest="packager_runs", type=int, default=20, help="measured runs per benchmark (default 20)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "phone: needs a real Android handset attached (skipped, with the reason, when none is)")
+    config.addinivalue_line("markers", "xdist_group(name): run in the same pytest-xdist worker as its group (one per handset)")
+    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}})
+
+
+def _targets(config: pytest.Config) -> list[str]:
+    targets: list[str] = []
+    for value in config.getoption("--device"):
+        if value == "all":
+            from packager.device.transport import list_devices  # noqa: PLC0415
+
+            targets += [e.serial for e in list_devices() if e.state == "device"]
+        else:
+            targets += [v for v in value.split(",") if v]
+    if config.getoption("--virtual-device"):
+        targets.append(VIRTUAL)
+    return list(dict.fromkeys(targets))
+
+
+def _ours(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Only parametrize fixtures this plugin defines: a project's own `bundle` fixture is left alone."""
+    if name not in metafunc.fixturenames:
+        return False
+    definitions = metafunc.definition._fixtureinfo.name2fixturedefs.get(name)  # noqa: SLF001
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    config = metafunc.config
+    if _ours(metafunc, "handset"):
+        targets = _targets(config)
+        params = [pytest.param(t, id=t, marks=pytest.mark.xdist_group(name=f"handset-{t}")) for t in targets] or \
+            [pytest.param(None, id="no-handset")]
+        metafunc.parametrize("handset", params, indirect=True, scope="session")
+    if _ours(metafunc, "bundle"):
+        bundles = config.getoption("packager_bundles")
+        metafunc.parametrize("bundle", [pytest.param(b, id=Path(b).name) for b in bundles] or [pytest.param(None, id="no-bundle")],
+                             indirect=True, scope="session")
+    if _ours(metafunc, "accelerator"):
+        accelerators = [a.strip() for a in config.getoption("packager_accelerators").split(",") if a.strip()]
+        metafunc.parametrize("accelerator", accelerators, indirect=True, scope="session")
+
+
+def _real_handsets(config: pytest.Config) -> list[str]:
+    return [t for t in _targets(config) if t != VIRTUAL]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("phone") and not _real_handsets(item.config):
+        pytest.skip("needs a real Android phone: none attached (pass --device SERIAL, HOST:PORT or all)")
+
+
+@pytest.fixture(scope="session")
+def handset(request: pytest.FixtureRequest):
+    """A connected packager.device.handset.Handset (parametrized over --device / --virtual-device)."""
+    target = request.param
+    if target is None:
+        pytest.skip("no handset: pass --device SERIAL|all|HOST:PORT or --virtual-device")
+    state = getattr(request.config, _STATE_KEY)
+    if target not in state["handsets"]:
+        from packager.device.handset import Handset  # noqa: PLC0415
+        from packager.errors import PackagerError  # noqa: PLC0415
+
+        address = target
+        if target == VIRTUAL:
+            from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+
+            state["virtual"] = VirtualHandset().start()
+            request.config.add_cleanup(state["virtual"].stop)
+            address = state["virtual"].address
+        try:
+            state["handsets"][target] = Handset.open(address)
+        except PackagerError as exc:
+            pytest.fail(f"cannot use handset {target}: {exc.one_line()}", pytrace=False)
+        request.config.add_cleanup(state["handsets"][target].close)
+    return state["handsets"][target]
+
+
+@pytest.fixture(scope="session")
+def bundle(request: pytest.FixtureRequest):
+    """A packager.bundle_io.BundleRef (parametrized over --bundle)."""
+    if request.param is None:
+        pytest.skip("no bundle: pass --bundle dist/<name>")
+    from packager.bundle_io import load_bundle  # noqa: PLC0415
+
+    return load_bundle(request.param)
+
+
+@pytest.fixture(scope="session")
+def accelerator(request: pytest.FixtureRequest) -> str:
+    """An accelerator name (parametrized over --accelerator)."""
+    return request.param
+
+
+@pytest.fixture()
+def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
+    """Run `bundle` on `handset` with `accelerator`; the RunRecord, also kept for the session JSON."""
+    from packager.device.bench import bench  # noqa: PLC0415
+
+    state = getattr(request.config, _STATE_KEY)
+    results = bench(handset, [bundle], [accelerator], runs=request.config.getoption("packager_runs"))
+    state["records"] += results.runs
+    for apk in results.apks:
+        state["apks"][(apk.serial, apk.package)] = apk
+    record = results.runs[0]
+    record.apk_bytes = results.apks[0].installed_bytes if results.apks else None
+    return record
+
+
+class _BudgetChecker:
+    def __init__(self, budgets):
+        self.budgets = budgets
+
+    def check(self, run) -> None:
+        """Assert `run` (a RunRecord) stays within budget; the message lists every violation."""
+        if self.budgets is None:
+            return
+        problems = self.budgets.violations(run, getattr(run, "apk_bytes", None))
+        assert not problems, "over budget:\n  " + "\n  ".join(problems)
+
+
+@pytest.fixture(scope="session")
+def budgets(request: pytest.FixtureRequest):
+    """`budgets.check(device_run)` asserts the limits of --budgets (no limits: passes)."""
+    path = request.config.getoption("packager_budgets")
+    if not path:
+        return _BudgetChecker(None)
+    from packager.device.budgets import Budgets  # noqa: PLC0415
+    from packager.errors import PackagerError  # noqa: PLC0415
+
+    try:
+        return _BudgetChecker(Budgets.load(path))
+    except PackagerError as exc:
+        pytest.fail(exc.one_line(), pytrace=False)
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = getattr(config, _STATE_KEY, None)
+    if state is None:
+        return
+    target = Path(config.getoption("packager_results"))
+    if not target.is_absolute():
+        target = Path(config.invocation_params.dir) / target
+    worker = _worker_id(config)
+    from packager.device.results import DeviceResults  # noqa: PLC0415
+
+    if state["records"]:
+        results = DeviceResults(runs=state["records"], apks=list(state["apks"].values()))
+        written = results.write(target.with_name(f"{target.name}.{worker}.part") if worker else target)
+        state["written"] = written
+    if worker is None:  # the controller (or a run without xdist) merges what workers wrote
+        parts = sorted(target.parent.glob(f"{target.name}.*.part"))
+        if parts:
+            merged = DeviceResults()
+            for part in parts:
+                merged.extend(DeviceResults.load(part))
+                os.unlink(part)
+            state["written"] = merged.write(target)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state = getattr(config, _STATE_KEY, None)
+    if state and state.get("written") and _worker_id(config) is None:
+        terminalreporter.write_line(f"packager: device results in {state['written']}")

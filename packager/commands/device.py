@@ -1,0 +1,148 @@
+"""`packager device ...`: thin commands over packager.device."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import click
+
+from packager.commands.common import json_option, print_json, verbose_option
+from packager.errors import PackagerError
+
+
+@click.group("device")
+def device() -> None:
+    """Android handsets: list them, benchmark bundles on them, start a virtual one."""
+
+
+@device.command("list")
+@json_option
+def list_cmd(json_output: bool) -> None:
+    """Devices the adb server holds, with their state and properties."""
+    from packager.device.handset import Handset  # noqa: PLC0415
+    from packager.device.transport import list_devices, server_running  # noqa: PLC0415
+
+    rows = []
+    for entry in list_devices():
+        row = {"serial": entry.serial, "state": entry.state, "transport": entry.transport}
+        if entry.state == "device":
+            try:
+                props = Handset.open(entry.serial, prefer="server").props()
+                row.update(props.to_dict())
+            except PackagerError as exc:
+                row["error"] = exc.one_line()
+        rows.append(row)
+    if json_output:
+        print_json({"adb_server": server_running(), "devices": rows})
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console()
+    if not rows:
+        console.print("No devices: " + ("the adb server holds none (check `adb devices`)." if server_running()
+                                        else "no adb server is running. Use --device HOST:PORT for TCP devices, or `packager device virtual`."))
+        return
+    table = Table(title="Android devices")
+    for col in ("serial", "state", "manufacturer", "model", "soc", "abi", "sdk", "android"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["serial"], r["state"], r.get("manufacturer", ""), r.get("model", ""), str(r.get("soc") or ""),
+                      r.get("abi", ""), str(r.get("sdk", "")), r.get("android_version", r.get("error", "")))
+    console.print(table)
+
+
+@device.command("bench")
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-d", "--device", "devices", multiple=True, help="SERIAL, HOST:PORT or 'all' (repeatable).")
+@click.option("--virtual", is_flag=True, help="Also run on a virtual handset started for this command.")
+@click.option("-a", "--accelerator", default="cpu,xnnpack", show_default=True, help="cpu, xnnpack, gpu, nnapi, npu (comma-separated).")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 10000))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--benchmark-model", type=click.Path(path_type=Path), help="Run with this TFLite benchmark_model binary instead of the app.")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10), help="Retries after a lost connection.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the results JSON here.")
+@json_option
+@verbose_option
+def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, out, json_output) -> None:
+    """Run BUNDLES on handsets: latency, memory, parity with the host, APK size."""
+    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.device.bench import bench  # noqa: PLC0415
+    from packager.device.contract import ACCELERATORS  # noqa: PLC0415
+    from packager.device.handset import Handset  # noqa: PLC0415
+    from packager.device.results import DeviceResults, table  # noqa: PLC0415
+    from packager.device.runner import AppRunner, BenchmarkModelRunner  # noqa: PLC0415
+    from packager.device.transport import list_devices  # noqa: PLC0415
+
+    refs = [load_bundle(b) for b in bundles]
+    accelerators = [a.strip() for a in accelerator.split(",") if a.strip()]
+    unknown = [a for a in accelerators if a not in ACCELERATORS]
+    if unknown:
+        raise PackagerError(f"unknown accelerator {', '.join(unknown)}", f"use {', '.join(ACCELERATORS)}")
+    targets: list[str] = []
+    for d in devices:
+        targets += [e.serial for e in list_devices() if e.state == "device"] if d == "all" else [d]
+    virtual_handset = None
+    if virtual:
+        from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+
+        virtual_handset = VirtualHandset().start()
+        targets.append(virtual_handset.address)
+    if not targets:
+        raise PackagerError("no device to run on", "pass --device SERIAL|HOST:PORT|all, or --virtual")
+
+    def one(target: str) -> DeviceResults:
+        handset = Handset.open(target)
+        try:
+            runner = BenchmarkModelRunner(benchmark_model) if benchmark_model else AppRunner()
+            return bench(handset, refs, accelerators, runner, threads=threads, warmup=warmup, runs=runs, retries=retries)
+        finally:
+            handset.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:  # one thread per handset: a rack runs in parallel
+            per_device = list(pool.map(one, dict.fromkeys(targets)))
+    finally:
+        if virtual_handset is not None:
+            virtual_handset.stop()
+    results = DeviceResults()
+    for r in per_device:
+        results.extend(r)
+    if out:
+        results.write(out)
+    if json_output:
+        print_json(results.to_dict())
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    console = Console()
+    console.print(table(results))
+    for apk in results.apks:
+        if apk.breakdown:
+            b = apk.breakdown
+            console.print(f"{apk.package} on {apk.serial}: installed {apk.installed_bytes / 1e6:.1f} MB; "
+                          + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in b["categories"].items() if v) + f"; models {b['model_share']:.1%}")
+    console.print(f"transferred {results.bytes_pushed} bytes, skipped {results.bytes_skipped} unchanged bytes"
+                  + (f"; results in {out}" if out else ""))
+    if any(r.status != "ok" for r in results.runs):
+        raise PackagerError("some runs failed (see the table)", "check the errors column and the device's logcat")
+
+
+@device.command("virtual")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
+@click.option("--root", type=click.Path(path_type=Path), help="Sandbox folder for the device's files (default: temporary).")
+def virtual_cmd(port: int, root: Path | None) -> None:
+    """Start a virtual handset (ADB over TCP on 127.0.0.1) and print its HOST:PORT; Ctrl-C stops it."""
+    from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+
+    handset = VirtualHandset(root=root, port=port)
+    try:
+        handset.start()
+    except OSError as exc:
+        raise PackagerError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", "choose another --port") from None
+    click.echo(handset.address, nl=True)
+    click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
+               f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)
+    handset.serve_forever()

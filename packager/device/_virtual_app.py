@@ -1,0 +1,207 @@
+"""The demo app's process on the virtual handset: runs benchmark requests (DESIGN contract 2).
+
+It is a separate, long-lived process, as an Android app process is: the first launch is cold
+(start Python, import LiteRT), later ones are warm; a crash kills it without taking the handset
+down; its peak memory is its own VmHWM (reset at the start of each request through
+/proc/self/clear_refs), as the Kotlin app reports its process's VmHWM.
+
+The parent sends one JSON job per line on stdin and reads one JSON line back per job. Paths in
+requests are device paths; the job carries the sandbox root to map them. Accelerators: cpu is
+LiteRT's builtin kernels without XNNPACK, xnnpack is LiteRT's default CPU path; gpu, nnapi and
+npu do not exist on a host, so they fall back (to xnnpack, else cpu) and the result says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ORDER = ("xnnpack", "cpu")  # fallback order when the requested accelerator is missing
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _peak_kb() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+class Job:
+    def __init__(self, job: dict[str, Any]):
+        self.root = Path(job["root"]).resolve()
+        self.app_dir = job["app_dir"]
+        self.device = job["device"]
+        self.unavailable = set(job.get("unavailable", []))
+        self.fault = job.get("fault")
+        self.request_path = job["request"]
+        self.logs: list[list[str]] = []
+
+    def log(self, level: str, message: str) -> None:
+        self.logs.append([level, message])
+
+    def host(self, device_path: str) -> Path:
+        """Apps only reach their own data folder (Android 10+ scoped storage)."""
+        norm = os.path.normpath(device_path)
+        if not (norm == self.app_dir or norm.startswith(self.app_dir + "/")):
+            raise PermissionError(f"{device_path}: the app cannot read outside its data folder {self.app_dir}")
+        host = (self.root / norm.lstrip("/")).resolve()
+        if self.root not in host.parents:
+            raise PermissionError(f"{device_path}: outside the sandbox")
+        return host
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def run_request(job: Job) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from packager import schemas
+    from packager.device.contract import ACCELERATORS
+
+    started = _now()
+    _reset_peak()
+    request: dict[str, Any] = {}
+    result: dict[str, Any] = {
+        "schema_version": 1, "request_id": "unknown", "status": "error", "runner": "app", "virtual": True,
+        "device": job.device, "model_path": "", "model_sha256": None,
+        "accelerator": {"requested": "cpu", "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None},
+        "threads": 1, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
+        "output_files": [], "errors": [], "started": started, "runner_version": "virtual-handset-1",
+    }
+    try:
+        request = json.loads(job.host(job.request_path).read_text())
+        result["request_id"] = str(request.get("request_id", "unknown"))
+        problems = schemas.errors("bench-request", request)
+        if problems:
+            raise ValueError(f"invalid request: {problems[0]}")
+        result.update(model_path=request["model_path"], threads=request["threads"])
+        requested = request["accelerator"]
+        result["accelerator"]["requested"] = requested
+        model_path = job.host(request["model_path"])
+        data = model_path.read_bytes()
+        if request.get("model_sha256"):
+            import hashlib
+
+            digest = hashlib.sha256(data).hexdigest()
+            result["model_sha256"] = digest
+            if digest != request["model_sha256"]:
+                raise ValueError(f"model sha256 {digest[:12]}... does not match the request's {request['model_sha256'][:12]}...")
+        applied, reason = requested, None
+        if requested in job.unavailable or requested not in ACCELERATORS:
+            applied = next((a for a in ORDER if a not in job.unavailable), None)
+            reason = f"{requested} is not available on this device ({'virtual handset: no ' + requested.upper() if requested in ('gpu', 'npu', 'nnapi') else 'missing'}); ran on {applied}"
+            job.log("W", f"{requested} delegate failed to apply: {reason}")
+        if applied is None:
+            raise RuntimeError("no accelerator left to run the model")
+        inputs = [np.load(job.host(p), allow_pickle=False) for p in request["input_files"]]
+        t0 = time.perf_counter()
+        resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if applied == "cpu" else OpResolverType.AUTO
+        interpreter = Interpreter(model_content=data, num_threads=request["threads"], experimental_op_resolver_type=resolver)
+        interpreter.allocate_tensors()
+        result["init_ms"] = (time.perf_counter() - t0) * 1000
+        details = interpreter.get_input_details()
+        if len(inputs) != len(details):
+            raise ValueError(f"the model has {len(details)} inputs but the request gives {len(inputs)} input files")
+        ops = interpreter._get_ops_details()  # noqa: SLF001
+        total = len(Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)._get_ops_details())  # noqa: SLF001
+        remaining = sum(1 for op in ops if op["op_name"] != "DELEGATE")
+        result["accelerator"].update(applied=applied, fallback_reason=reason, total_ops=total,
+                                     delegated_ops=(total - remaining) if applied != "cpu" else 0)
+        samples = inputs[0].shape[0]
+        outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
+
+        def feed(i: int) -> None:
+            for detail, array in zip(details, inputs):
+                sample = array[i % samples : i % samples + 1]
+                if sample.dtype != detail["dtype"] or tuple(sample.shape) != tuple(detail["shape"]):
+                    raise ValueError(f"input {detail['name']}: got {sample.dtype}{list(sample.shape)}, the model takes {np.dtype(detail['dtype'])}{list(detail['shape'])}")
+                interpreter.set_tensor(detail["index"], sample)
+
+        for i in range(samples):  # one pass over the samples: their outputs, and the first inference
+            feed(i)
+            t0 = time.perf_counter()
+            interpreter.invoke()
+            if i == 0:
+                result["first_inference_ms"] = (time.perf_counter() - t0) * 1000
+            for k, detail in enumerate(interpreter.get_output_details()):
+                outputs[k].append(interpreter.get_tensor(detail["index"])[0].copy())
+        for i in range(request["warmup_runs"]):
+            feed(i)
+            interpreter.invoke()
+        latencies = []
+        for i in range(request["measured_runs"]):
+            feed(i)
+            t0 = time.perf_counter()
+            interpreter.invoke()
+            latencies.append((time.perf_counter() - t0) * 1000)
+        result["latencies_ms"] = latencies
+        if request.get("save_outputs", True):
+            out_dir = job.host(request["output_dir"])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for k, rows in enumerate(outputs):
+                target = out_dir / f"output_{k}.npy"
+                import io
+
+                buffer = io.BytesIO()
+                np.save(buffer, np.stack(rows), allow_pickle=False)
+                _write_atomic(target, buffer.getvalue())
+                result["output_files"].append(f"{request['output_dir'].rstrip('/')}/output_{k}.npy")
+        result["status"] = "ok"
+        job.log("I", f"request {result['request_id']}: {requested} -> {applied}, {len(latencies)} runs, mean {np.mean(latencies):.3f} ms")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an honest error result
+        result["errors"].append(f"{type(exc).__name__}: {exc}")
+        job.log("E", f"request {result['request_id']} failed: {exc}")
+    result["peak_memory_kb"] = _peak_kb()
+    result["finished"] = _now()
+    return result
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for line in sys.stdin:
+        job = Job(json.loads(line))
+        if job.fault == "crash":
+            job.log("I", "BenchmarkActivity: loading request")
+            print(json.dumps({"logs": job.logs, "crashing": True}), flush=True)
+            os._exit(1)  # the process dies: no result, the parent writes the AndroidRuntime tail
+        try:
+            result = run_request(job)
+            if job.fault != "missing_result":
+                result_path = job.host(json.loads(job.host(job.request_path).read_text())["result_path"])
+                result_path.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomic(result_path, (json.dumps(result, indent=2) + "\n").encode())
+            else:
+                job.log("I", "BenchmarkActivity finished")
+        except Exception:  # noqa: BLE001 - report, keep serving
+            job.log("E", traceback.format_exc().strip().splitlines()[-1])
+        print(json.dumps({"logs": job.logs}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

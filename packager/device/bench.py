@@ -1,0 +1,76 @@
+"""Benchmark bundles on a handset: the library behind `packager device bench`, the pytest plugin
+and the demo. Runs every bundle x accelerator, computes statistics and parity with the bundle's
+golden host outputs, and records the app's APK size and make-up."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from packager import progress
+from packager.bundle_io import BundleRef
+from packager.device.apk import breakdown
+from packager.device.handset import Handset
+from packager.device.results import ApkInfo, DeviceResults, LatencyStats, RunRecord, parity
+from packager.device.runner import AppRunner, Runner, RunOutcome, RunSpec
+from packager.device.transport import DeviceLost
+
+
+def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
+    result, spec = outcome.result, outcome.spec
+    bundle = spec.bundle
+    stats = LatencyStats.of(result["latencies_ms"]) or (LatencyStats.of_summary(result["summary"]) if result.get("summary") else None)
+    agreement = None
+    if outcome.outputs is not None:
+        golden = [np.load(g.path, allow_pickle=False) for g in bundle.golden_outputs]
+        quant = [t["quantization"] for t in bundle.manifest["outputs"]]
+        agreement = parity(outcome.outputs, golden, quant)
+    device = {**result["device"], "virtual": bool(result.get("virtual"))}
+    device.setdefault("serial", handset.serial)
+    accelerator = result["accelerator"]
+    return RunRecord(
+        device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest["recipe"]["name"],
+        runner=result["runner"], virtual=bool(result.get("virtual")), status=result["status"],
+        accelerator_requested=accelerator["requested"], accelerator_applied=accelerator["applied"],
+        fallback_reason=accelerator.get("fallback_reason"), threads=result["threads"], init_ms=result["init_ms"],
+        first_inference_ms=result["first_inference_ms"], latency=stats, peak_memory_kb=result["peak_memory_kb"],
+        parity=agreement, errors=list(result["errors"]), latencies_ms=list(result["latencies_ms"]),
+    )
+
+
+def apk_info(handset: Handset, package: str) -> ApkInfo:
+    paths = handset.apk_paths(package)
+    installed = handset.installed_apk_bytes(package)
+    details = None
+    if paths:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = handset.pull(paths[0], Path(tmp) / "base.apk")
+            details = breakdown(local).to_dict()
+    return ApkInfo(handset.serial, package, installed, details)
+
+
+def bench(handset: Handset, bundles: list[BundleRef], accelerators: list[str], runner: Runner | None = None,
+          threads: int = 1, warmup: int = 3, runs: int = 20, retries: int = 0) -> DeviceResults:
+    runner = runner or AppRunner()
+    specs = [RunSpec(b, a, threads, warmup, runs) for b in bundles for a in accelerators]
+    pushed_before, skipped_before = handset.bytes_pushed, handset.bytes_skipped
+    attempt = 0
+    while True:
+        try:
+            runner.prepare(handset)
+            with progress.task(f"Running {len(specs)} benchmark(s) on {handset.props().model}", len(specs)) as advance:
+                outcomes = runner.run(handset, specs, advance)
+            break
+        except DeviceLost:
+            attempt += 1
+            if attempt > retries:
+                raise
+            handset.transport.close()  # reconnect on the next command
+    results = DeviceResults(runs=[record(o, handset) for o in outcomes])
+    if isinstance(runner, AppRunner):
+        results.apks.append(apk_info(handset, runner.package))
+    results.bytes_pushed = handset.bytes_pushed - pushed_before
+    results.bytes_skipped = handset.bytes_skipped - skipped_before
+    return results

@@ -1,0 +1,304 @@
+"""Runners: how a bundle gets executed on a handset, behind one interface.
+
+- `AppRunner` drives the demo app's headless BenchmarkActivity (DESIGN contract 2): stage the
+  model and golden inputs (only what changed), copy them into the app with run-as, write the
+  requests, launch the activity once for all of them, wait for the results, read them back.
+- `BenchmarkModelRunner` runs a user-supplied TFLite `benchmark_model` binary and parses what
+  it prints into the same result.
+
+Both return the bench-result JSON of every request, validated against its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from packager import schemas
+from packager.bundle_io import BundleRef
+from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
+from packager.device.handset import Handset, quote
+from packager.errors import PackagerError
+from packager.fileio import sha256_file
+
+COMMAND_CHUNK = 16 * 1024  # keep single shell commands well under old adbd payload limits
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    bundle: BundleRef
+    accelerator: str
+    threads: int = 1
+    warmup: int = 3
+    runs: int = 20
+
+    def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise PackagerError(f"unknown accelerator {self.accelerator!r}", f"use one of {', '.join(ACCELERATORS)}")
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    result: dict[str, Any]  # bench-result.schema.json
+    outputs: list[np.ndarray] | None
+
+
+class DeviceRunError(PackagerError):
+    """The app crashed or did not answer; the message carries the logcat tail."""
+
+
+class Runner(Protocol):
+    name: str
+
+    def prepare(self, handset: Handset) -> None: ...
+    def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]: ...
+
+
+def _batched(commands: list[str], joiner: str = " && ") -> list[str]:
+    batches, current = [], ""
+    for command in commands:
+        if current and len(current) + len(command) > COMMAND_CHUNK:
+            batches.append(current)
+            current = ""
+        current = f"{current}{joiner}{command}" if current else command
+    return batches + ([current] if current else [])
+
+
+class AppRunner:
+    """The demo app's BenchmarkActivity, over any handset."""
+
+    name = "app"
+
+    def __init__(self, package: str = APP_PACKAGE, timeout_s: float = 180.0, poll_s: float = 0.05):
+        self.package = package
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+
+    def prepare(self, handset: Handset) -> None:
+        if not handset.is_installed(self.package):
+            raise PackagerError(f"the demo app {self.package} is not installed on {handset.serial}",
+                                "build android_app (./gradlew assembleDebug) and `adb install` its debug APK")
+        handset.run_as(self.package, "mkdir", "-p", APP_WORK_DIR)  # also proves it is debuggable
+
+    # --- staging --------------------------------------------------------------------------------
+    def _stage(self, handset: Handset, specs: list[RunSpec]) -> dict[str, str]:
+        """Push each distinct model and golden input once, only if the device lacks it; returns
+        local path -> device staging path."""
+        staged: dict[str, str] = {}
+        for spec in specs:
+            files = [spec.bundle.model_path, *(g.path for g in spec.bundle.golden_inputs)]
+            for local in files:
+                key = str(local)
+                if key in staged:
+                    continue
+                digest = spec.bundle.model_sha256 if local == spec.bundle.model_path else sha256_file(local)
+                remote = f"{STAGING_DIR}/blobs/{digest}{Path(local).suffix}"
+                handset.push_if_changed(Path(local), remote)
+                staged[key] = remote
+        return staged
+
+    def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]:
+        if not specs:
+            return []
+        handset.clean_partials(STAGING_DIR)
+        handset.clean_partials(f"{STAGING_DIR}/blobs")
+        staged = self._stage(handset, specs)
+        run_id = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        app_dir = f"{APP_WORK_DIR}/{run_id}"
+        blobs = f"{APP_WORK_DIR}/blobs"
+
+        # copy what the app needs into its own folder (apps cannot read /data/local/tmp)
+        copies = [quote("mkdir", "-p", app_dir, blobs)]
+        in_app: dict[str, str] = {}
+        for local, remote in staged.items():
+            target = f"{blobs}/{posixpath.basename(remote)}"
+            copies.append(f"{quote('test', '-f', target)} || {quote('cp', remote, target)}")
+            in_app[local] = target
+        requests, result_paths = [], []
+        for i, spec in enumerate(specs):
+            request = {
+                "schema_version": 1, "request_id": f"{run_id}-{i}", "bundle": spec.bundle.name,
+                "model_path": in_app[str(spec.bundle.model_path)], "model_sha256": spec.bundle.model_sha256,
+                "accelerator": spec.accelerator, "threads": spec.threads, "warmup_runs": spec.warmup,
+                "measured_runs": spec.runs, "input_files": [in_app[str(g.path)] for g in spec.bundle.golden_inputs],
+                "output_dir": f"{app_dir}/out-{i}", "save_outputs": True, "result_path": f"{app_dir}/result-{i}.json",
+            }
+            schemas.validate("bench-request", request, what="benchmark request")
+            path = f"{app_dir}/request-{i}.json"
+            copies.append(f"echo {quote(json.dumps(request))} > {quote(path)}")
+            requests.append(path)
+            result_paths.append(request["result_path"])
+        # the shell of run-as runs these in the app's folder, as the app's user
+        for batch in _batched(copies[1:], " ; "):
+            handset.run(quote("run-as", self.package, "sh", "-c", copies[0] + " && " + batch))
+
+        handset.shell("am", "start", "-W", "-n", BENCHMARK_ACTIVITY, "--esa", EXTRA_REQUESTS, ",".join(requests))
+        done = self._wait(handset, app_dir, result_paths, advance)
+        outcomes = self._collect(handset, specs, result_paths, run_id, done)
+        handset.run(quote("run-as", self.package, "rm", "-rf", app_dir), check=False)
+        handset.run(quote("rm", "-rf", f"{STAGING_DIR}/{run_id}"), check=False)
+        return outcomes
+
+    def _wait(self, handset: Handset, app_dir: str, result_paths: list[str], advance) -> set[str]:
+        names = {posixpath.basename(p) for p in result_paths}
+        deadline = time.monotonic() + self.timeout_s
+        seen: set[str] = set()
+        gone_since = None
+        while True:
+            probe = handset.run(quote("run-as", self.package, "ls", app_dir) + "; " + quote("pidof", self.package), check=False)
+            present = names & set(probe.output.split())
+            if advance and len(present) > len(seen):
+                advance(len(present) - len(seen))
+            seen = present
+            if seen == names:
+                return seen
+            alive = probe.exit_code == 0  # pidof's status: the app process exists
+            if not alive:
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > 1.0:  # not a launch race: the process is gone
+                    tail = handset.logcat_tail(30)
+                    crashed = "FATAL EXCEPTION" in tail or "has died" in tail
+                    what = "crashed" if crashed else "exited"
+                    raise DeviceRunError(
+                        f"the app {what} on {handset.serial} after {len(seen)} of {len(names)} results; logcat tail:\n{_tail(tail)}",
+                        "fix the crash shown above (adb logcat -s AndroidRuntime), then retry",
+                    )
+            else:
+                gone_since = None
+            if time.monotonic() > deadline:
+                missing = sorted(names - seen)
+                tail = handset.logcat_tail(30, [LOG_TAG, "AndroidRuntime"])
+                raise DeviceRunError(
+                    f"the app wrote no result for {', '.join(missing)} on {handset.serial} within {self.timeout_s:.0f} s; logcat tail:\n{_tail(tail)}",
+                    "check the app handles the request (adb logcat -s PackagerBench) or raise the timeout",
+                )
+            time.sleep(self.poll_s)
+
+    def _collect(self, handset: Handset, specs: list[RunSpec], result_paths: list[str], run_id: str, done: set[str]) -> list[RunOutcome]:
+        marker = f"=====packager-{uuid.uuid4().hex[:8]}====="
+        line = " ; ".join(f"{quote('run-as', self.package, 'cat', p)} ; echo {marker}" for p in result_paths)
+        texts = handset.run(line, check=False).output.split(marker)
+        results = []
+        for i, spec in enumerate(specs):
+            try:
+                result = json.loads(texts[i].strip())
+            except (IndexError, json.JSONDecodeError):
+                raise DeviceRunError(f"the result of request {i} on {handset.serial} is not JSON: {texts[i].strip()[:200] if i < len(texts) else ''}",
+                                     "check the app's benchmark entry point") from None
+            schemas.validate("bench-result", result, what=f"result {i} from {handset.serial}")
+            results.append(result)
+        # bring outputs back through the staging folder (run-as's `cat` feeds the shell's redirect)
+        stage = f"{STAGING_DIR}/{run_id}"
+        wanted = [(i, k, remote) for i, r in enumerate(results) for k, remote in enumerate(r["output_files"]) if r["status"] == "ok"]
+        copies = [f"{quote('run-as', self.package, 'cat', remote)} > {quote(f'{stage}/out-{i}-{k}.npy')}" for i, k, remote in wanted]
+        outputs: dict[int, list[np.ndarray]] = {}
+        if copies:
+            for batch in _batched(copies, " && "):
+                handset.run(quote("mkdir", "-p", stage) + " && " + batch)
+            with tempfile.TemporaryDirectory() as tmp:
+                for i, k, _ in wanted:
+                    local = Path(tmp) / f"out-{i}-{k}.npy"
+                    handset.pull(f"{stage}/out-{i}-{k}.npy", local)
+                    outputs.setdefault(i, []).append(np.load(local, allow_pickle=False))
+        return [RunOutcome(spec, results[i], outputs.get(i)) for i, spec in enumerate(specs)]
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --- benchmark_model --------------------------------------------------------------------------------
+_DELEGATES = {"gpu": "TfLiteGpuDelegate", "nnapi": "TfLiteNnapiDelegate", "xnnpack": "TfLiteXNNPackDelegate"}
+
+
+def benchmark_model_flags(spec: RunSpec, graph: str) -> list[str]:
+    flags = [f"--graph={graph}", f"--num_threads={spec.threads}", f"--warmup_runs={spec.warmup}", f"--num_runs={spec.runs}",
+             "--min_secs=0", "--warmup_min_secs=0"]
+    flags.append(f"--use_xnnpack={'false' if spec.accelerator == 'cpu' else 'true'}")
+    if spec.accelerator == "gpu":
+        flags.append("--use_gpu=true")
+    if spec.accelerator == "nnapi":
+        flags.append("--use_nnapi=true")
+    return flags
+
+
+def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], graph: str) -> dict[str, Any]:
+    """benchmark_model's log -> a bench-result (runner benchmark_model, summary instead of runs)."""
+    errors = [line.strip() for line in text.splitlines() if re.match(r"\s*(ERROR|E tflite)", line)]
+    result: dict[str, Any] = {
+        "schema_version": 1, "request_id": f"benchmark_model-{uuid.uuid4().hex[:6]}", "status": "error", "runner": "benchmark_model",
+        "virtual": bool(device.get("virtual")), "device": device, "model_path": graph, "model_sha256": None,
+        "accelerator": {"requested": spec.accelerator, "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None},
+        "threads": spec.threads, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
+        "output_files": [], "errors": errors, "runner_version": "benchmark_model",
+    }
+    timings = re.search(r"Inference timings in us: Init: ([\d.]+), First inference: ([\d.]+), Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)", text)
+    runs = re.findall(r"count=(\d+) first=(\d+) curr=(\d+) min=(\d+) max=(\d+) avg=([\d.e+]+) std=(\d+)", text)
+    replaced = {name: (int(a), int(b)) for a, b, name in re.findall(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+?)(?:V2)?\)", text)}
+    memory = re.search(r"Overall peak memory footprint \(MB\) via periodic monitoring: ([\d.]+)", text) or \
+        re.search(r"overall=([\d.]+)", text)
+    def delegate(accel: str) -> tuple[int, int] | None:
+        return next((v for k, v in replaced.items() if k.startswith(_DELEGATES[accel]) and v[0] > 0), None)
+
+    applied = "xnnpack" if delegate("xnnpack") else "cpu"
+    if spec.accelerator in ("gpu", "nnapi") and delegate(spec.accelerator):
+        applied = spec.accelerator
+    if applied != "cpu":
+        result["accelerator"].update(delegated_ops=delegate(applied)[0], total_ops=delegate(applied)[1])
+    if spec.accelerator == "npu":
+        result["errors"].append("benchmark_model has no NPU option; use the app runner")
+    if applied != spec.accelerator and spec.accelerator != "cpu":
+        reason = next((e for e in errors if spec.accelerator.upper() in e.upper() or "delegate" in e.lower()), None)
+        result["accelerator"]["fallback_reason"] = reason or f"no {spec.accelerator} delegate was applied (see benchmark_model's log)"
+    if timings and runs:
+        init_us, first_us = float(timings.group(1)), float(timings.group(2))
+        count, _first, _curr, min_us, max_us, avg_us, std_us = runs[-1]
+        result.update(init_ms=init_us / 1000, first_inference_ms=first_us / 1000, status="ok")
+        result["summary"] = {"count": int(count), "mean_ms": float(avg_us) / 1000, "std_ms": float(std_us) / 1000,
+                             "min_ms": float(min_us) / 1000, "max_ms": float(max_us) / 1000}
+        result["accelerator"]["applied"] = applied
+    elif not result["errors"]:
+        result["errors"].append("benchmark_model printed no timings")
+    if memory:
+        result["peak_memory_kb"] = int(float(memory.group(1)) * 1024)
+    return result
+
+
+class BenchmarkModelRunner:
+    """A user-supplied TFLite benchmark_model binary for the device's ABI."""
+
+    name = "benchmark_model"
+
+    def __init__(self, binary: Path):
+        self.binary = Path(binary)
+        if not self.binary.is_file():
+            raise PackagerError(f"benchmark_model binary {binary} does not exist", "download it for the phone's ABI from the LiteRT releases")
+
+    def prepare(self, handset: Handset) -> None:
+        self.remote = f"{STAGING_DIR}/benchmark_model"
+        handset.push_if_changed(self.binary, self.remote)
+        handset.shell("chmod", "755", self.remote)
+
+    def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]:
+        outcomes = []
+        device = {**handset.props().to_dict()}
+        for spec in specs:
+            graph = f"{STAGING_DIR}/blobs/{spec.bundle.model_sha256}.tflite"
+            handset.push_if_changed(spec.bundle.model_path, graph)
+            output = handset.run(quote(self.remote, *benchmark_model_flags(spec, graph)) + " 2>&1", check=False, timeout=600).output
+            result = parse_benchmark_model(output, spec, device, graph)
+            schemas.validate("bench-result", result, what="benchmark_model result")
+            outcomes.append(RunOutcome(spec, result, None))
+            if advance:
+                advance(1)
+        return outcomes

@@ -1,0 +1,308 @@
+"""ADB transports: one small interface over two ways of reaching a handset.
+
+- `DirectTransport` talks ADB itself with adb-shell: TCP (`host:port`, phones in `adb tcpip`
+  mode, device farms, the virtual handset) or USB through libusb (the library shipped by the
+  libusb-package wheel, so nothing needs installing).
+- `ServerTransport` goes through the adb server on localhost:5037 with adbutils, because on a
+  developer's desk the adb server usually already holds the USB phones.
+
+Both give: shell (with the exit code), push, pull. Failures become one-line PackagerErrors that
+say what to do (unlock the phone and accept the prompt, check the cable, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from packager.errors import PackagerError
+
+EXIT_MARK = "__packager_exit__"
+DEFAULT_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    output: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    serial: str
+    state: str  # device, unauthorized, offline, ...
+    transport: str  # "server" or "direct"
+
+
+class Transport(Protocol):
+    serial: str
+    kind: str
+
+    def shell(self, command: str, timeout: float = DEFAULT_TIMEOUT_S) -> ShellResult: ...
+    def push(self, local: Path, remote: str) -> None: ...
+    def pull(self, remote: str, local: Path) -> None: ...
+    def close(self) -> None: ...
+
+
+class DeviceLost(PackagerError):
+    """The connection dropped in the middle of something; a retry may succeed."""
+
+
+# --- keys -----------------------------------------------------------------------------------------
+def android_user_home() -> Path:
+    for variable in ("ANDROID_USER_HOME",):
+        if os.environ.get(variable):
+            return Path(os.environ[variable])
+    if os.environ.get("ANDROID_SDK_HOME"):
+        return Path(os.environ["ANDROID_SDK_HOME"]) / ".android"
+    return Path.home() / ".android"
+
+
+def adb_key_path() -> Path:
+    """~/.android/adbkey (what the adb tool uses), created with 0600 permissions when missing."""
+    path = android_user_home() / "adbkey"
+    if not path.exists():
+        from adb_shell.auth.keygen import keygen  # noqa: PLC0415
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        old_umask = os.umask(0o077)
+        try:
+            keygen(str(path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    return path
+
+
+def load_signer(path: Path | None = None):
+    from adb_shell.auth.sign_pythonrsa import PythonRSASigner  # noqa: PLC0415
+
+    path = path or adb_key_path()
+    public = Path(str(path) + ".pub")
+    if not public.exists():
+        from adb_shell.auth.keygen import write_public_keyfile  # noqa: PLC0415
+
+        write_public_keyfile(str(path), str(public))
+    return PythonRSASigner(public.read_text(), path.read_text())
+
+
+# --- direct ADB with adb-shell -------------------------------------------------------------------
+def _parse_exit(raw: str) -> ShellResult:
+    output, mark, tail = raw.rpartition(EXIT_MARK)
+    if not mark:
+        return ShellResult(raw, 255)
+    try:
+        code = int(tail.strip() or "255")
+    except ValueError:
+        code = 255
+    return ShellResult(output[:-1] if output.endswith("\n") else output, code)
+
+
+class DirectTransport:
+    """adb-shell's AdbDeviceTcp (host:port) or AdbDeviceUsb (serial), authenticated with our key."""
+
+    kind = "direct"
+
+    def __init__(self, target: str, auth_timeout_s: float = 10.0, transport_timeout_s: float = 30.0):
+        self.serial = target
+        self.auth_timeout_s = auth_timeout_s
+        self.transport_timeout_s = transport_timeout_s
+        self._device = None
+        self.connect()
+
+    def connect(self) -> None:
+        from adb_shell import exceptions as adb_errors  # noqa: PLC0415
+
+        host, _, port = self.serial.rpartition(":")
+        try:
+            if host and port.isdigit():
+                from adb_shell.adb_device import AdbDeviceTcp  # noqa: PLC0415
+
+                device = AdbDeviceTcp(host, int(port), default_transport_timeout_s=self.transport_timeout_s)
+            else:
+                device = _usb_device(self.serial, self.transport_timeout_s)
+            device.connect(rsa_keys=[load_signer()], auth_timeout_s=self.auth_timeout_s)
+        except (ConnectionRefusedError, socket.gaierror) as exc:
+            raise PackagerError(f"cannot reach {self.serial} ({exc.strerror or exc})",
+                                "check the address and that the device (or `adb tcpip`) is listening") from None
+        except (adb_errors.DeviceAuthError, adb_errors.TcpTimeoutException, socket.timeout, TimeoutError):
+            raise PackagerError(f"device {self.serial} is unauthorized: it did not accept this computer's ADB key",
+                                "unlock the phone and accept the 'Allow USB debugging?' prompt, then retry") from None
+        except (OSError, adb_errors.AdbConnectionError, adb_errors.InvalidResponseError) as exc:
+            raise PackagerError(f"cannot connect to {self.serial}: {exc}", "check the cable or network, then retry") from None
+        self._device = device
+
+    def _ensure(self):
+        if self._device is None or not self._device.available:
+            self.connect()
+        return self._device
+
+    def _lost(self, what: str, exc: Exception) -> DeviceLost:
+        self.close()
+        return DeviceLost(f"lost the connection to {self.serial} while {what} ({type(exc).__name__})",
+                          "check the cable or network; the operation can be retried")
+
+    def shell(self, command: str, timeout: float = DEFAULT_TIMEOUT_S) -> ShellResult:
+        device = self._ensure()
+        try:
+            raw = device.shell(f"{command}; echo {EXIT_MARK}$?", read_timeout_s=timeout, timeout_s=timeout)
+        except Exception as exc:  # noqa: BLE001 - adb-shell raises many kinds on a dropped link
+            raise self._lost(f"running `{command[:60]}`", exc) from None
+        return _parse_exit(raw)
+
+    def push(self, local: Path, remote: str) -> None:
+        device = self._ensure()
+        try:
+            device.push(str(local), remote, read_timeout_s=self.transport_timeout_s)
+        except Exception as exc:  # noqa: BLE001
+            raise self._lost(f"pushing {Path(local).name}", exc) from None
+
+    def pull(self, remote: str, local: Path) -> None:
+        device = self._ensure()
+        try:
+            device.pull(remote, str(local), read_timeout_s=self.transport_timeout_s)
+        except Exception as exc:  # noqa: BLE001
+            raise self._lost(f"pulling {remote}", exc) from None
+
+    def close(self) -> None:
+        if self._device is not None:
+            try:
+                self._device.close()
+            except Exception:  # noqa: BLE001 - closing a dead link
+                pass
+        self._device = None
+
+
+def _usb_device(serial: str, timeout: float):
+    """AdbDeviceUsb with libusb loaded from the libusb-package wheel."""
+    try:
+        import libusb_package  # noqa: PLC0415
+        import usb.backend.libusb1  # noqa: PLC0415
+
+        backend = usb.backend.libusb1.get_backend(find_library=lambda _: libusb_package.get_library_path())
+        import usb.core  # noqa: PLC0415
+
+        usb.core.find(backend=backend)
+        from adb_shell.adb_device import AdbDeviceUsb  # noqa: PLC0415
+    except ImportError as exc:
+        raise PackagerError(f"USB support is not installed ({exc.name})", "reinstall packager with its dependencies") from None
+    try:
+        return AdbDeviceUsb(serial=serial or None, default_transport_timeout_s=timeout)
+    except Exception as exc:  # noqa: BLE001
+        raise PackagerError(f"no USB device {serial or ''} found ({exc})",
+                            "plug the phone in, enable USB debugging, or use the adb server transport") from None
+
+
+# --- the adb server, with adbutils ---------------------------------------------------------------
+def adb_server_address() -> tuple[str, int]:
+    socket_spec = os.environ.get("ADB_SERVER_SOCKET", "")
+    if socket_spec.startswith("tcp:"):
+        host, _, port = socket_spec[4:].rpartition(":")
+        return host or "127.0.0.1", int(port)
+    return "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
+
+
+def server_client():
+    import adbutils  # noqa: PLC0415
+
+    host, port = adb_server_address()
+    return adbutils.AdbClient(host=host, port=port, socket_timeout=DEFAULT_TIMEOUT_S)
+
+
+class ServerTransport:
+    """A device held by the adb server (localhost:5037 unless ADB_SERVER_SOCKET says otherwise)."""
+
+    kind = "server"
+
+    def __init__(self, serial: str):
+        import adbutils  # noqa: PLC0415
+
+        self.serial = serial
+        self._errors = (adbutils.AdbError, adbutils.AdbTimeout, OSError)
+        if not server_running():
+            raise PackagerError(f"no adb server is running to reach {serial}", "start it with `adb start-server`, or pass --device HOST:PORT")
+        client = server_client()
+        try:
+            states = {d.serial: d.state for d in client.list()}
+        except self._errors as exc:
+            raise PackagerError(f"the adb server at {':'.join(map(str, adb_server_address()))} does not answer ({exc})",
+                                "start it with `adb start-server`") from None
+        state = states.get(serial)
+        if state is None:
+            raise PackagerError(f"device {serial} is not attached to the adb server", "check `adb devices`; for a TCP device run `adb connect HOST:PORT`")
+        if state == "unauthorized":
+            raise PackagerError(f"device {serial} is unauthorized", "unlock the phone and accept the 'Allow USB debugging?' prompt, then retry")
+        if state != "device":
+            raise PackagerError(f"device {serial} is {state}", "reconnect it (cable, `adb reconnect`) and retry")
+        self._device = client.device(serial)
+
+    def shell(self, command: str, timeout: float = DEFAULT_TIMEOUT_S) -> ShellResult:
+        try:
+            result = self._device.shell2(command, timeout=timeout, rstrip=False, v2=True)
+        except self._errors as exc:
+            raise DeviceLost(f"lost the connection to {self.serial} while running `{command[:60]}` ({exc})",
+                             "check the cable or network; the operation can be retried") from None
+        output = result.output if isinstance(result.output, str) else result.output.decode("utf-8", "replace")
+        return ShellResult(output[:-1] if output.endswith("\n") else output, result.returncode)
+
+    def push(self, local: Path, remote: str) -> None:
+        try:
+            self._device.sync.push(str(local), remote)
+        except self._errors as exc:
+            raise DeviceLost(f"lost the connection to {self.serial} while pushing {Path(local).name} ({exc})",
+                             "check the cable or network; the operation can be retried") from None
+
+    def pull(self, remote: str, local: Path) -> None:
+        try:
+            self._device.sync.pull(remote, str(local))
+        except self._errors as exc:
+            raise DeviceLost(f"lost the connection to {self.serial} while pulling {remote} ({exc})",
+                             "check the cable or network; the operation can be retried") from None
+
+    def close(self) -> None:
+        pass
+
+
+def server_running() -> bool:
+    """Is an adb server listening? (adbutils would otherwise start one as a side effect.)"""
+    try:
+        with socket.create_connection(adb_server_address(), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# --- choosing -------------------------------------------------------------------------------------
+def list_devices(include_server: bool = True) -> list[DeviceEntry]:
+    """Devices the adb server knows (with their state); empty when no server runs."""
+    entries: list[DeviceEntry] = []
+    if include_server and server_running():
+        import adbutils  # noqa: PLC0415
+
+        try:
+            entries += [DeviceEntry(d.serial, d.state, "server") for d in server_client().list()]
+        except (adbutils.AdbError, adbutils.AdbTimeout, OSError):
+            pass
+    return entries
+
+
+def open_transport(target: str, prefer: str = "auto") -> Transport:
+    """`host:port` goes direct (adb-shell) unless the adb server already holds it; a serial goes
+    through the adb server, or direct over USB with prefer='direct'."""
+    if prefer == "direct":
+        return DirectTransport(target)
+    if prefer == "server":
+        return ServerTransport(target)
+    held = {e.serial: e for e in list_devices()}
+    if target in held:
+        return ServerTransport(target)
+    if ":" in target:
+        return DirectTransport(target)
+    if not held:
+        raise PackagerError(f"no adb server is running and {target} is not a host:port",
+                            "start the adb server (`adb start-server`) or pass --device HOST:PORT")
+    raise PackagerError(f"device {target} is not attached", f"attached: {', '.join(held) or 'none'}; check `adb devices`")
