@@ -9,17 +9,19 @@ control (one WRTE in flight until the peer's OKAY), and the services `shell:` (v
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 import socket
 import struct
 import tempfile
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adb_shell import constants as C
 from adb_shell.adb_message import AdbMessage, unpack
-from adb_shell.auth.keygen import decode_pubkey
+from adb_shell.auth.keygen import ANDROID_PUBKEY_MODULUS_SIZE_WORDS, ANDROID_RSAPUBLICKEY_STRUCT
 
 from packager.device import _virtual_shell as shell
 
@@ -35,6 +37,20 @@ SHA1_DIGEST_INFO = bytes.fromhex("3021300906052b0e03021a05000414")
 
 class Disconnected(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    n: int
+    e: int
+
+
+def decode_public_key(text: str) -> PublicKey:
+    """Android's RSAPublicKey struct (base64): modulus words, n0inv, modulus, rr, exponent."""
+    words, _n0inv, modulus, _rr, exponent = struct.unpack(ANDROID_RSAPUBLICKEY_STRUCT, base64.b64decode(text))
+    if words != ANDROID_PUBKEY_MODULUS_SIZE_WORDS:
+        raise ValueError("unexpected RSA key size")
+    return PublicKey(int.from_bytes(modulus, "little"), exponent)
 
 
 def verify_signature(public_key, token: bytes, signature: bytes) -> bool:
@@ -202,7 +218,7 @@ class Connection:
                     self.handset.log("I", "adbd", "USB debugging not authorized: the prompt was not accepted")
                     continue  # like a phone whose user never taps "allow": wait, say nothing
                 try:
-                    key = decode_pubkey(data.rstrip(b"\0").split(b" ")[0].decode())
+                    key = decode_public_key(data.rstrip(b"\0").split(b" ")[0].decode())
                 except Exception:  # noqa: BLE001 - a malformed key is just not accepted
                     continue
                 self.handset.accept_key(key)
@@ -273,8 +289,10 @@ def shell_service(conn: Connection, stream: Stream, service: str) -> None:
     if v2:  # drain stdin packets (we run commands without interactive input)
         threading.Thread(target=_drain, args=(stream,), daemon=True).start()
     ctx = shell.Context(conn.handset)
+    if not v2:
+        ctx.stderr = ctx.stdout  # v1 has one stream: keep stdout and stderr in the order they came
     status = shell.run(ctx, command)
-    _shell_reply(stream, v2, ctx.stdout.getvalue(), ctx.stderr.getvalue(), status)
+    _shell_reply(stream, v2, ctx.stdout.getvalue(), b"" if not v2 else ctx.stderr.getvalue(), status)
 
 
 def _drain(stream: Stream) -> None:

@@ -53,8 +53,8 @@ class Handset:
         self.bytes_skipped = 0
 
     @classmethod
-    def open(cls, target: str, prefer: str = "auto") -> "Handset":
-        return cls(open_transport(target, prefer))
+    def open(cls, target: str, prefer: str = "auto", auth_timeout_s: float = 10.0) -> "Handset":
+        return cls(open_transport(target, prefer, auth_timeout_s=auth_timeout_s))
 
     @property
     def serial(self) -> str:

@@ -120,9 +120,9 @@ class DirectTransport:
         host, _, port = self.serial.rpartition(":")
         try:
             if host and port.isdigit():
-                from adb_shell.adb_device import AdbDeviceTcp  # noqa: PLC0415
+                from adb_shell.adb_device import AdbDevice  # noqa: PLC0415
 
-                device = AdbDeviceTcp(host, int(port), default_transport_timeout_s=self.transport_timeout_s)
+                device = AdbDevice(_EofAwareTcpTransport(host, int(port)), default_transport_timeout_s=self.transport_timeout_s)
             else:
                 device = _usb_device(self.serial, self.transport_timeout_s)
             device.connect(rsa_keys=[load_signer()], auth_timeout_s=self.auth_timeout_s)
@@ -175,6 +175,26 @@ class DirectTransport:
             except Exception:  # noqa: BLE001 - closing a dead link
                 pass
         self._device = None
+
+
+def _eof_aware_transport_class():
+    from adb_shell.transport.tcp_transport import TcpTransport  # noqa: PLC0415
+
+    class EofAwareTcpTransport(TcpTransport):
+        """adb-shell's TCP transport, but a closed connection is an error at once (adb-shell
+        would keep reading an empty socket until its read timeout)."""
+
+        def bulk_read(self, numbytes, transport_timeout_s):
+            data = super().bulk_read(numbytes, transport_timeout_s)
+            if numbytes and not data:
+                raise ConnectionResetError("the device closed the connection")
+            return data
+
+    return EofAwareTcpTransport
+
+
+def _EofAwareTcpTransport(host: str, port: int):  # noqa: N802 - a factory that reads as a class
+    return _eof_aware_transport_class()(host, port)
 
 
 def _usb_device(serial: str, timeout: float):
@@ -290,18 +310,18 @@ def list_devices(include_server: bool = True) -> list[DeviceEntry]:
     return entries
 
 
-def open_transport(target: str, prefer: str = "auto") -> Transport:
+def open_transport(target: str, prefer: str = "auto", auth_timeout_s: float = 10.0) -> Transport:
     """`host:port` goes direct (adb-shell) unless the adb server already holds it; a serial goes
     through the adb server, or direct over USB with prefer='direct'."""
     if prefer == "direct":
-        return DirectTransport(target)
+        return DirectTransport(target, auth_timeout_s=auth_timeout_s)
     if prefer == "server":
         return ServerTransport(target)
     held = {e.serial: e for e in list_devices()}
     if target in held:
         return ServerTransport(target)
     if ":" in target:
-        return DirectTransport(target)
+        return DirectTransport(target, auth_timeout_s=auth_timeout_s)
     if not held:
         raise PackagerError(f"no adb server is running and {target} is not a host:port",
                             "start the adb server (`adb start-server`) or pass --device HOST:PORT")

@@ -317,6 +317,10 @@ class VirtualHandset:
         listener, self._listener = self._listener, None
         if listener is not None:
             try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
+            try:
                 listener.close()
             except OSError:
                 pass

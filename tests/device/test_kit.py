@@ -1,0 +1,208 @@
+"""The device kit against the virtual handset: runs, statistics, parity, transfers, faults."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from packager import schemas
+from packager.bundle_io import load_bundle
+from packager.device.bench import bench
+from packager.device.results import DeviceResults
+from packager.device.runner import AppRunner, DeviceRunError
+from packager.errors import PackagerError
+
+
+@pytest.fixture(scope="module")
+def digits(digits_bundle):
+    return load_bundle(digits_bundle)
+
+
+def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
+    results = bench(kit_handset, [digits], ["cpu", "xnnpack", "gpu"], runs=15, warmup=2)
+    by_accel = {r.accelerator_requested: r for r in results.runs}
+    for accel in ("cpu", "xnnpack"):
+        run = by_accel[accel]
+        assert run.status == "ok" and run.accelerator_applied == accel and run.fallback_reason is None
+        assert run.latency.count == 15 and 0 < run.latency.min <= run.latency.p50 <= run.latency.p90 <= run.latency.p99 <= run.latency.max
+        assert run.init_ms > 0 and run.first_inference_ms > 0 and run.peak_memory_kb > 1000
+        # the device ran the same model on the same golden inputs: identical outputs
+        assert run.parity.samples == 8 and run.parity.top1_agreement == 1.0 and run.parity.max_abs_error == 0.0
+        assert run.virtual and run.device["model"] == "Virtual Handset"
+    gpu = by_accel["gpu"]
+    assert gpu.status == "ok" and gpu.accelerator_applied != "gpu" and "not available" in gpu.fallback_reason
+    # APK as installed, and what it is made of
+    apk = results.apks[0]
+    assert apk.installed_bytes > 1_000_000
+    assert apk.breakdown["categories"]["native"] > apk.breakdown["categories"]["dex"] > 0
+    assert sum(apk.breakdown["categories"].values()) <= apk.breakdown["total_bytes"]
+    # one schema-valid results JSON
+    path = results.write(tmp_path / "results.json")
+    assert schemas.errors("device-results", json.loads(path.read_text())) == []
+    assert DeviceResults.load(path).runs[0].latency == results.runs[0].latency
+
+
+def test_unchanged_bundles_transfer_nothing_the_second_time(kit_handset, digits):
+    first = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    model_and_inputs = digits.model_path.stat().st_size + sum(g.path.stat().st_size for g in digits.golden_inputs)
+    assert first.bytes_pushed == model_and_inputs
+    second = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    assert second.bytes_pushed == 0 and second.bytes_skipped == model_and_inputs
+
+
+def test_through_the_adb_server_with_adbutils(adb, virtual_handset, digits):
+    from packager.device.handset import Handset
+    from packager.device.transport import ServerTransport, list_devices
+
+    adb("connect", virtual_handset.address)
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(e.serial == virtual_handset.address and e.state == "device" for e in list_devices()):
+        time.sleep(0.1)
+    handset = Handset.open(virtual_handset.address)  # auto: the adb server holds it, so it goes through the server
+    assert isinstance(handset.transport, ServerTransport)
+    assert handset.run("ls /nope", check=False).exit_code == 1  # shell v2 exit codes through the server
+    results = bench(handset, [digits], ["xnnpack"], runs=3, warmup=0)
+    assert results.runs[0].status == "ok" and results.runs[0].parity.top1_agreement == 1.0
+
+
+def test_every_argument_is_quoted(kit_handset, virtual_handset, tmp_path):
+    evil = "x; touch pwned; rm -rf sdcard; echo $(id) `id`"  # a file name, never a command
+    local = tmp_path / "model.tflite"
+    local.write_bytes(b"not really a model")
+    kit_handset.push(local, f"/data/local/tmp/{evil}")
+    assert kit_handset.shell("ls", "/data/local/tmp").splitlines() == [evil]
+    assert kit_handset.shell("cat", f"/data/local/tmp/{evil}") == "not really a model"
+    assert not list(virtual_handset.root.rglob("pwned")) and (virtual_handset.root / "sdcard").is_dir()
+
+
+def test_disconnect_mid_push_leaves_nothing_and_a_retry_succeeds(kit_handset, virtual_handset, digits):
+    from packager.device.transport import DeviceLost
+
+    virtual_handset.faults.disconnect_after_bytes = 10_000  # the model is ~46 kB
+    with pytest.raises(DeviceLost, match="lost the connection"):
+        bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    staged = list((virtual_handset.root / "data/local/tmp").rglob("*"))
+    assert not [p for p in staged if p.is_file()], staged  # no partial files on the device
+    retried = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    assert retried.runs[0].status == "ok"
+
+
+def test_automatic_retry_after_a_disconnect(kit_handset, virtual_handset, digits):
+    virtual_handset.faults.disconnect_after_bytes = 10_000
+    results = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0, retries=1)
+    assert results.runs[0].status == "ok"
+
+
+def test_unauthorized_device(virtual_handset):
+    from packager.device.handset import Handset
+
+    virtual_handset.faults.unauthorized = True
+    started = time.time()
+    with pytest.raises(PackagerError, match="unauthorized.*accept"):
+        Handset.open(virtual_handset.address, prefer="direct", auth_timeout_s=2)
+    assert time.time() - started < 10
+
+
+def test_slow_device_is_slower(kit_handset, virtual_handset, tmp_path):
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(1_000_000))
+    started = time.perf_counter()
+    kit_handset.push(blob, "/data/local/tmp/fast.bin")
+    fast = time.perf_counter() - started
+    virtual_handset.faults.throughput_bytes_per_s = 4_000_000
+    started = time.perf_counter()
+    kit_handset.push(blob, "/data/local/tmp/slow.bin")
+    slow = time.perf_counter() - started
+    assert slow >= 0.25 and slow > 2 * fast
+
+
+def test_crashing_app_gives_the_logcat_tail(kit_handset, virtual_handset, digits):
+    virtual_handset.faults.crash_app = True
+    with pytest.raises(DeviceRunError) as error:
+        bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    message = str(error.value)
+    assert "crashed" in message and "FATAL EXCEPTION" in message and "AndroidRuntime" in message
+    assert bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0).runs[0].status == "ok"  # next launch is cold, and fine
+
+
+def test_missing_result_times_out_clearly(kit_handset, virtual_handset, digits):
+    virtual_handset.faults.missing_result = True
+    with pytest.raises(DeviceRunError, match="wrote no result"):
+        bench(kit_handset, [digits], ["cpu"], runner=AppRunner(timeout_s=2))
+
+
+def test_missing_accelerator_is_reported_not_applied(kit_handset, virtual_handset, digits):
+    virtual_handset.faults.missing_accelerators = {"xnnpack"}
+    run = bench(kit_handset, [digits], ["xnnpack"], runs=2, warmup=0).runs[0]
+    assert run.accelerator_requested == "xnnpack" and run.accelerator_applied == "cpu"
+    assert "not available" in run.fallback_reason and run.fell_back
+
+
+def test_app_not_installed(kit_handset, virtual_handset, digits):
+    virtual_handset.uninstall("dev.packager.demo")
+    with pytest.raises(PackagerError, match="not installed"):
+        bench(kit_handset, [digits], ["cpu"])
+
+
+BENCHMARK_MODEL_GPU = """\
+STARTING!
+Log parameter values verbosely: [0]
+Num threads: [4]
+Graph: [/data/local/tmp/packager/blobs/m.tflite]
+Use gpu: [1]
+Loaded model /data/local/tmp/packager/blobs/m.tflite
+INFO: Initialized TensorFlow Lite runtime.
+INFO: Created TensorFlow Lite delegate for GPU.
+GPU delegate created.
+INFO: Replacing 66 out of 66 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 1 partitions for the whole graph.
+INFO: Initialized OpenCL-based API.
+Explicitly applied GPU delegate, and the model graph will be completely executed by the delegate.
+The input model file size (MB): 3.57776
+Initialized session in 1234.56ms.
+Running benchmark for at least 1 iterations and at least 0 seconds but terminate if exceeding 150 seconds.
+count=3 first=21000 curr=9000 min=8900 max=21000 avg=12966.7 std=5680
+Running benchmark for at least 20 iterations and at least 0 seconds but terminate if exceeding 150 seconds.
+count=20 first=9100 curr=8950 min=8800 max=9400 avg=9012.5 std=150
+Inference timings in us: Init: 1234560, First inference: 21000, Warmup (avg): 12966.7, Inference (avg): 9012.5
+Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.
+Memory footprint delta from the start of the tool (MB): init=45.1211 overall=52.8828
+Overall peak memory footprint (MB) via periodic monitoring: 61.5
+"""
+
+BENCHMARK_MODEL_NNAPI_FAILED = """\
+INFO: Initialized TensorFlow Lite runtime.
+INFO: Created TensorFlow Lite XNNPACK delegate for CPU.
+ERROR: NN API returned error ANEURALNETWORKS_BAD_DATA at line 1095 while adding operation.
+ERROR: Failed to apply NNAPI delegate.
+INFO: Replacing 64 out of 66 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 3 partitions.
+count=10 first=30000 curr=25000 min=24000 max=30000 avg=25500 std=1700
+Inference timings in us: Init: 50000, First inference: 30000, Warmup (avg): 27000, Inference (avg): 25500
+"""
+
+
+def test_benchmark_model_output_is_parsed(digits):
+    from packager.device.runner import RunSpec, benchmark_model_flags, parse_benchmark_model
+
+    device = {"serial": "R5X", "manufacturer": "samsung", "model": "SM-S911B", "abi": "arm64-v8a", "sdk": 34}
+    gpu = RunSpec(digits, "gpu", threads=4, warmup=3, runs=20)
+    assert "--use_gpu=true" in benchmark_model_flags(gpu, "/g.tflite") and "--num_runs=20" in benchmark_model_flags(gpu, "/g.tflite")
+    result = parse_benchmark_model(BENCHMARK_MODEL_GPU, gpu, device, "/g.tflite")
+    schemas.validate("bench-result", result)
+    assert result["status"] == "ok" and result["accelerator"]["applied"] == "gpu"
+    assert result["accelerator"]["delegated_ops"] == 66 and result["init_ms"] == pytest.approx(1234.56)
+    assert result["first_inference_ms"] == pytest.approx(21.0) and result["summary"]["mean_ms"] == pytest.approx(9.0125)
+    assert result["peak_memory_kb"] == int(61.5 * 1024)
+    failed = parse_benchmark_model(BENCHMARK_MODEL_NNAPI_FAILED, RunSpec(digits, "nnapi"), device, "/g.tflite")
+    assert failed["status"] == "ok" and failed["accelerator"]["applied"] == "xnnpack"
+    assert "NNAPI" in failed["accelerator"]["fallback_reason"]
+
+
+def test_stats_match_numpy():
+    from packager.device.results import LatencyStats
+
+    data = list(np.random.default_rng(0).gamma(2.0, 3.0, 101))
+    stats = LatencyStats.of(data)
+    assert stats.p90 == pytest.approx(np.percentile(data, 90)) and stats.std == pytest.approx(np.std(data))
