@@ -1,0 +1,110 @@
+"""The pytest plugin (as a user's few-line test file uses it) and the `packager device` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from packager.cli import main
+
+pytest_plugins = ["pytester"]
+
+USER_TEST = """
+def test_model_on_device(device_run, budgets):
+    budgets.check(device_run)
+"""
+
+
+def _run_user_suite(pytester, digits_bundle, *extra):
+    pytester.makepyfile(test_user=USER_TEST)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--virtual-device", "--bundle", str(digits_bundle), "--accelerator", "cpu,gpu",
+        "--device-runs", "5", *extra,
+    )
+
+
+def test_plugin_runs_a_users_test_on_the_virtual_handset(pytester, digits_bundle):
+    pytester.makefile(".toml", budgets="[default]\np90_ms = 1000.0\nmin_top1_agreement = 1.0\nmax_abs_error = 0.0\n")
+    result = _run_user_suite(pytester, digits_bundle, "--budgets", "budgets.toml")
+    result.assert_outcomes(passed=2)  # cpu and gpu (gpu falls back: allowed unless require_accelerator)
+    data = json.loads((pytester.path / "device-results.json").read_text())
+    assert {r["accelerator_requested"] for r in data["runs"]} == {"cpu", "gpu"}
+    assert all(r["virtual"] and r["parity"]["top1_agreement"] == 1.0 for r in data["runs"])
+
+
+def test_budgets_become_assertions(pytester, digits_bundle):
+    pytester.makefile(".toml", budgets="[default]\np90_ms = 0.000001\n[accelerator.gpu]\nrequire_accelerator = true\n")
+    result = _run_user_suite(pytester, digits_bundle, "--budgets", "budgets.toml")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*over budget*", "*p90 latency * ms > budget 1e-06 ms*", "*gpu was requested but*"])
+
+
+def test_plugin_with_xdist_merges_one_results_file(pytester, digits_bundle):
+    result = _run_user_suite(pytester, digits_bundle, "-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(passed=2)
+    data = json.loads((pytester.path / "device-results.json").read_text())
+    assert len(data["runs"]) == 2
+    assert not list(pytester.path.glob("*.part"))
+
+
+def test_without_device_options_device_tests_skip_with_the_reason(pytester, digits_bundle):
+    pytester.makepyfile(test_user=USER_TEST + """
+import pytest
+
+@pytest.mark.phone
+def test_on_a_real_phone(handset):
+    assert handset.props().virtual is False
+
+def test_unrelated():
+    assert 1 + 1 == 2
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(passed=1, skipped=3)  # device_run x 2 default accelerators, and the phone test
+    result.stdout.fnmatch_lines(["*no handset: pass --device*", "*needs a real Android phone: none attached*"])
+
+
+def test_device_bench_command(digits_bundle, tmp_path):
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu,nnapi", "--runs", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "nnapi→" in result.stdout and "100%/0" in result.stdout and "transferred" in result.stdout
+    data = json.loads(out.read_text())
+    assert [r["accelerator_requested"] for r in data["runs"]] == ["cpu", "nnapi"]
+    as_json = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu", "--runs", "3", "--json"])
+    assert json.loads(as_json.stdout)["runs"][0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["device", "bench", "/no/such/bundle", "--virtual"], "does not exist"),
+        (["device", "bench", "{bundle}"], "no device to run on"),
+        (["device", "bench", "{bundle}", "--virtual", "-a", "tpu"], "unknown accelerator"),
+        (["device", "bench", "{bundle}", "--device", "127.0.0.1:1"], "cannot reach"),
+    ],
+)
+def test_device_bench_bad_input(args, needle, digits_bundle):
+    result = CliRunner().invoke(main, [a.replace("{bundle}", str(digits_bundle)) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.output
+
+
+def test_device_list_without_a_server(monkeypatch):
+    monkeypatch.setenv("ADB_SERVER_SOCKET", "tcp:127.0.0.1:1")
+    result = CliRunner().invoke(main, ["device", "list", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"adb_server": False, "devices": []}
+
+
+def test_device_list_through_the_adb_server(adb, virtual_handset):
+    import time
+
+    adb("connect", virtual_handset.address)
+    deadline = time.time() + 10
+    while time.time() < deadline and "\tdevice" not in adb("devices").stdout:
+        time.sleep(0.1)
+    result = CliRunner().invoke(main, ["device", "list", "--json"])
+    devices = json.loads(result.stdout)["devices"]
+    assert devices[0]["serial"] == virtual_handset.address and devices[0]["model"] == "Virtual Handset" and devices[0]["sdk"] == 34
