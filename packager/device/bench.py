@@ -40,14 +40,22 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
     )
 
 
+_BREAKDOWNS: dict[str, dict] = {}  # APK sha256 -> breakdown: the same APK is not pulled twice
+
+
 def apk_info(handset: Handset, package: str) -> ApkInfo:
     paths = handset.apk_paths(package)
     installed = handset.installed_apk_bytes(package)
     details = None
     if paths:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = handset.pull(paths[0], Path(tmp) / "base.apk")
-            details = breakdown(local).to_dict()
+        digest = handset.sha256(paths[0])
+        if digest is None or digest not in _BREAKDOWNS:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = handset.pull(paths[0], Path(tmp) / "base.apk")
+                details = breakdown(local).to_dict()
+            if digest:
+                _BREAKDOWNS[digest] = details
+        details = dict(_BREAKDOWNS.get(digest) or details)
     return ApkInfo(handset.serial, package, installed, details)
 
 

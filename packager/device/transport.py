@@ -181,8 +181,14 @@ def _eof_aware_transport_class():
     from adb_shell.transport.tcp_transport import TcpTransport  # noqa: PLC0415
 
     class EofAwareTcpTransport(TcpTransport):
-        """adb-shell's TCP transport, but a closed connection is an error at once (adb-shell
-        would keep reading an empty socket until its read timeout)."""
+        """adb-shell's TCP transport, with TCP_NODELAY, and a closed connection is an error at
+        once (adb-shell would keep reading an empty socket until its read timeout)."""
+
+        def connect(self, transport_timeout_s):
+            super().connect(transport_timeout_s)
+            # ADB sends a 24-byte header, then the payload: with Nagle's algorithm and delayed
+            # ACKs every command would stall ~40 ms
+            self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def bulk_read(self, numbytes, transport_timeout_s):
             data = super().bulk_read(numbytes, transport_timeout_s)
