@@ -6,7 +6,7 @@ virtual handset caps throughput at --link-mbps (default 30 MB/s, USB 2 in practi
 
 naive: the Debian `adb` client, per run: `adb push` the model and the input, copy them in with
        run-as, push the request, `am start`, poll for the result, read it, pull the outputs; runs
-       in sequence (what a hand-rolled script does).
+       in sequence (what a hand-rolled script does); then the APK pulled once for its breakdown.
 kit:   `packager.device.bench`: push only what the device lacks (sha256 on both sides), one app
        launch for all requests, results and outputs read back in batches.
 
@@ -96,6 +96,14 @@ def naive_run(adb: Adb, bundle: Path, accelerator: str, index: int, runs: int, w
     return result
 
 
+def naive_apk(adb: Adb, work: Path) -> dict:
+    from packager.device.apk import breakdown
+
+    path = adb("shell", f"pm path {PACKAGE}").strip().split(":", 1)[1]
+    adb("pull", path, str(work / "base.apk"))
+    return breakdown(work / "base.apk").to_dict()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -139,6 +147,7 @@ def main() -> None:
             work.mkdir()
             naive_results = [naive_run(adb, b, a, i * 10 + j, args.runs, work)
                              for i, b in enumerate(bundles) for j, a in enumerate(ACCELERATORS)]
+            naive_apk(adb, work)  # the same work as the kit: the APK's size and make-up, once
             naive_s = time.perf_counter() - t0
             naive_bytes = sum((next(b.glob("*.tflite")).stat().st_size + (b / "golden/input_0.npy").stat().st_size) * len(ACCELERATORS)
                               for b in bundles)
