@@ -107,3 +107,12 @@ def outlier_model_path(tmp_path_factory, digits_keras_model) -> Path:
     with quiet.captured_output():
         make_outlier_model(digits_keras_model).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def outlier_builds(tmp_path_factory, digits_data, outlier_model_path):
+    """The outlier model built plainly (int8 and fp16 for reference) and with auto, 1-point budget."""
+    root = tmp_path_factory.mktemp("outliers")
+    plain = build_digits(digits_data, outlier_model_path, root / "plain", quant="int8,fp16", name="plain", measure_latency=False)
+    auto = build_digits(digits_data, outlier_model_path, root / "auto", quant="auto", max_accuracy_drop=1.0, name="auto", measure_latency=False)
+    return plain, auto

@@ -11,15 +11,6 @@ from packager.sensitivity import operator_errors
 from tests.conftest import build_digits
 
 
-@pytest.fixture(scope="session")
-def outlier_builds(tmp_path_factory, digits_data, outlier_model_path):
-    """The outlier model built plainly (int8 and fp16 for reference) and with auto, 1-point budget."""
-    root = tmp_path_factory.mktemp("outliers")
-    plain = build_digits(digits_data, outlier_model_path, root / "plain", quant="int8,fp16", name="plain", measure_latency=False)
-    auto = build_digits(digits_data, outlier_model_path, root / "auto", quant="auto", max_accuracy_drop=1.0, name="auto", measure_latency=False)
-    return plain, auto
-
-
 def test_auto_on_digits_picks_int8_within_a_third_of_a_point(digits_data, digits_sources, tmp_path):
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="auto", max_accuracy_drop=0.5, measure_latency=False)
     selection = result.manifest["selection"]

@@ -27,8 +27,8 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
         golden = [np.load(g.path, allow_pickle=False) for g in bundle.golden_outputs]
         quant = [t["quantization"] for t in bundle.manifest["outputs"]]
         agreement = parity(outcome.outputs, golden, quant)
-    device = {**result["device"], "virtual": bool(result.get("virtual"))}
-    device.setdefault("serial", handset.serial)
+    # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)
+    device = {**result["device"], "serial": handset.serial, "virtual": bool(result.get("virtual"))}
     accelerator = result["accelerator"]
     return RunRecord(
         device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest["recipe"]["name"],
