@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from packager import progress, quiet, sources
+from packager import progress, sources
 from packager.bundle import BundleFiles, check_writable, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
-from packager.evaluate import Latency, ModelRunner, TensorInfo, VariantMetrics, compare, run_all
+from packager.evaluate import ModelRunner, TensorInfo, VariantMetrics, compare, run_all
 from packager.preprocess import Preprocessing
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from packager import schemas
 from packager.sensitivity import operator_errors

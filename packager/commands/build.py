@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from packager import progress, quiet
 from packager.commands.common import json_option, print_json, verbose_option
 from packager.errors import PackagerError
 
@@ -92,12 +89,11 @@ def build(model, config, json_output, **flags):
         return
     from packager.commands.common import variants_table  # noqa: PLC0415
 
-    console = progress.stderr_console if not sys.stdout.isatty() else None
     from rich.console import Console  # noqa: PLC0415
 
     out = Console()
     out.print(variants_table(result.manifest))
     m = result.manifest
     out.print(f"[bold green]Bundle[/] {result.bundle}/  ({m['model']['file']}, {m['model']['size_bytes'] / 1024:.1f} KiB, "
-              f"chosen [bold]{m['selection']['chosen']}[/])")
-    del console
+              f"chosen [bold]{m['selection']['chosen']}[/]): {m['selection'].get('reason', '')}")
+    out.print(f"Report: {result.bundle / 'report.html'}")

@@ -36,7 +36,8 @@ def variants_table(manifest: dict[str, Any]):
 
     from packager.report import HEADERS, variant_rows  # noqa: PLC0415
 
-    table = Table(title=f"{manifest['name']}: float model and variants", title_justify="left")
+    table = Table(title=f"{manifest['name']}: float model and variants", title_justify="left",
+                  caption="engines: TF = TFLite converter, AEQ = ai-edge-quantizer; errors vs float; host p50 latency", caption_justify="left")
     for i, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if i < 2 else "right")
     chosen = manifest["selection"]["chosen"]
