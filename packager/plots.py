@@ -105,6 +105,12 @@ def operator_errors(sensitivity: list[dict[str, Any]], float_ops: list[str], top
     return _png(fig)
 
 
+def _p50_bars(ax, x: list, p50: list[float], p90: list[float], colours: list[str]) -> None:
+    """Bars at p50 with a whisker up to p90."""
+    ax.bar(x, p50, color=colours)
+    ax.errorbar(x, p50, yerr=[[0] * len(p50), [max(b - a, 0) for a, b in zip(p50, p90)]], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+
+
 def host_latency(variants: list[dict[str, Any]], chosen: str, float_name: str) -> bytes | None:
     rows = [v for v in variants if v.get("latency")]
     if not rows:
@@ -114,8 +120,7 @@ def host_latency(variants: list[dict[str, Any]], chosen: str, float_name: str) -
     names = [v["name"] for v in rows]
     p50 = [v["latency"]["p50_ms"] for v in rows]
     p90 = [v["latency"]["p90_ms"] for v in rows]
-    ax.bar(names, p50, color=[_colour(n, chosen, float_name) for n in names])
-    ax.errorbar(names, p50, yerr=[[0] * len(p50), [max(b - a, 0) for a, b in zip(p50, p90)]], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+    _p50_bars(ax, names, p50, p90, [_colour(n, chosen, float_name) for n in names])
     ax.set_ylabel("host latency, batch 1 (ms): p50, whisker to p90")
     ax.set_title("Host latency (LiteRT on this machine's CPU)")
     return _png(fig)
@@ -134,8 +139,7 @@ def device_latency(runs: list[dict[str, Any]]) -> bytes | None:
     p50 = [r["latency"]["p50"] for r in rows]
     p90 = [r["latency"]["p90"] for r in rows]
     colours = [MUTED if r["accelerator_applied"] != r["accelerator_requested"] else OTHER for r in rows]
-    ax.bar(range(len(rows)), p50, color=colours)
-    ax.errorbar(range(len(rows)), p50, yerr=[[0] * len(p50), [max(b - a, 0) for a, b in zip(p50, p90)]], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+    _p50_bars(ax, list(range(len(rows))), p50, p90, colours)
     ax.set_xticks(range(len(rows)), labels, fontsize=7)
     ax.set_ylabel("latency (ms): p50, whisker to p90")
     ax.set_title("On-device latency (grey: the accelerator fell back)")
