@@ -8,9 +8,9 @@ Fixtures: `handset`, `bundle`, `accelerator` (each parametrized over what the op
     def test_on_device(device_run, budgets):
         budgets.check(device_run)
 
-Every run of a session lands in one results JSON (with pytest-xdist too: each test is grouped to
-its handset, so `-n <handsets> --dist loadgroup` gives one worker per handset, and the workers'
-files are merged at the end). Tests marked `phone` skip, saying so, when no real handset is
+Every run of a session lands in one results JSON. With pytest-xdist, `-n <handsets>` gives one
+worker per handset (the plugin schedules a handset's tests as one unit) and the workers' files
+are merged at the end. Tests marked `phone` skip, saying so, when no real handset is
 attached. Nothing here imports TensorFlow; without device options, other tests are untouched.
 """
 
@@ -42,11 +42,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "phone: needs a real Android handset attached (skipped, with the reason, when none is)")
-    config.addinivalue_line("markers", "xdist_group(name): run in the same pytest-xdist worker as its group (one per handset)")
-    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}})
+    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}, "targets": None})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist (controller): one worker per handset. `-n N` alone would scatter a handset's
+    tests over workers (two workers racing on one phone); this schedules every test that uses a
+    handset as part of that handset's work unit, so one worker drives it from start to end. Tests
+    without a handset are spread as usual. (xdist's own `loadgroup` would do this with marks, but
+    it does not rename test ids under pytest 9, so the groups it relies on never form.)"""
+    targets = _targets(config)
+    if not targets or config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415
+
+    class HandsetScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            target = handset_of(nodeid, targets)
+            return f"handset {target}" if target else nodeid
+
+    return HandsetScheduling(config, log)
+
+
+def handset_of(nodeid: str, targets: list[str]) -> str | None:
+    """The handset a parametrized test id runs on: its parameter ids are joined by '-'."""
+    start = nodeid.find("[")
+    if start < 0 or not nodeid.endswith("]"):
+        return None
+    params = f"-{nodeid[start + 1:-1]}-"
+    return next((t for t in sorted(targets, key=len, reverse=True) if f"-{t}-" in params), None)
 
 
 def _targets(config: pytest.Config) -> list[str]:
+    """Handsets named by --device/--virtual-device, resolved once per process ('all' asks the adb server)."""
+    state = getattr(config, _STATE_KEY)
+    if state["targets"] is None:
+        state["targets"] = _resolve_targets(config)
+    return state["targets"]
+
+
+def _resolve_targets(config: pytest.Config) -> list[str]:
     targets: list[str] = []
     for value in config.getoption("--device"):
         if value == "all":
@@ -72,8 +108,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     if _ours(metafunc, "handset"):
         targets = _targets(config)
-        params = [pytest.param(t, id=t, marks=pytest.mark.xdist_group(name=f"handset-{t}")) for t in targets] or \
-            [pytest.param(None, id="no-handset")]
+        params = [pytest.param(t, id=t) for t in targets] or [pytest.param(None, id="no-handset")]
         metafunc.parametrize("handset", params, indirect=True, scope="session")
     if _ours(metafunc, "bundle"):
         bundles = config.getoption("packager_bundles")
@@ -111,10 +146,13 @@ def handset(request: pytest.FixtureRequest):
             state["virtual"] = VirtualHandset().start()
             request.config.add_cleanup(state["virtual"].stop)
             address = state["virtual"].address
+        problem = None
         try:
             state["handsets"][target] = Handset.open(address)
         except PackagerError as exc:
-            pytest.fail(f"cannot use handset {target}: {exc.one_line()}", pytrace=False)
+            problem = exc.one_line()
+        if problem:  # failed outside the except block: one clear line, no chained traceback
+            pytest.fail(f"cannot use handset {target}: {problem}", pytrace=False)
         request.config.add_cleanup(state["handsets"][target].close)
     return state["handsets"][target]
 

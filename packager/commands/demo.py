@@ -56,7 +56,7 @@ def demo(output, workdir, quant, device, json_output):
     console.print(variants_table(result.manifest))
     if device_summary:
         console.print(f"Virtual handset: {device_summary}")
-    console.print(f"[bold green]Bundle ready:[/] {result.bundle}/")
+    console.print(f"[bold green]Bundle ready:[/] {result.bundle.resolve()}/  (report: {result.bundle.resolve() / 'report.html'})")
 
 
 def _run_on_virtual_handset(bundle: Path):

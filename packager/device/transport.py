@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -118,20 +119,29 @@ class DirectTransport:
         from adb_shell import exceptions as adb_errors  # noqa: PLC0415
 
         host, _, port = self.serial.rpartition(":")
+        prompted = []  # adb-shell calls back just before it offers our public key: the phone shows its prompt
         try:
             if host and port.isdigit():
+                _load_libusb()  # importing adb_device loads libusb: make it the wheel's library
                 from adb_shell.adb_device import AdbDevice  # noqa: PLC0415
 
                 device = AdbDevice(_EofAwareTcpTransport(host, int(port)), default_transport_timeout_s=self.transport_timeout_s)
             else:
                 device = _usb_device(self.serial, self.transport_timeout_s)
-            device.connect(rsa_keys=[load_signer()], auth_timeout_s=self.auth_timeout_s)
-        except (ConnectionRefusedError, socket.gaierror) as exc:
-            raise PackagerError(f"cannot reach {self.serial} ({exc.strerror or exc})",
+            device.connect(rsa_keys=[load_signer()], auth_timeout_s=self.auth_timeout_s, auth_callback=prompted.append)
+        except _Unreachable as exc:
+            raise PackagerError(f"cannot reach {self.serial} ({exc})",
                                 "check the address and that the device (or `adb tcpip`) is listening") from None
-        except (adb_errors.DeviceAuthError, adb_errors.TcpTimeoutException, socket.timeout, TimeoutError):
-            raise PackagerError(f"device {self.serial} is unauthorized: it did not accept this computer's ADB key",
-                                "unlock the phone and accept the 'Allow USB debugging?' prompt, then retry") from None
+        except adb_errors.DeviceAuthError:
+            raise _unauthorized(self.serial) from None
+        except (adb_errors.TcpTimeoutException, adb_errors.UsbReadFailedError, socket.timeout, TimeoutError):
+            if prompted:  # the key was offered and never accepted
+                raise _unauthorized(self.serial) from None
+            raise PackagerError(f"{self.serial} does not answer ADB (timed out waiting for its reply)",
+                                "check that it is an ADB endpoint (`adb tcpip 5555` on the phone) and that it is awake") from None
+        except (adb_errors.InvalidCommandError, adb_errors.InvalidChecksumError, struct.error):
+            raise PackagerError(f"{self.serial} is not an ADB device: it answered something that is not ADB",
+                                "check the port (the phone's `adb tcpip` port, usually 5555)") from None
         except (OSError, adb_errors.AdbConnectionError, adb_errors.InvalidResponseError) as exc:
             raise PackagerError(f"cannot connect to {self.serial}: {exc}", "check the cable or network, then retry") from None
         self._device = device
@@ -177,6 +187,15 @@ class DirectTransport:
         self._device = None
 
 
+class _Unreachable(OSError):
+    """No TCP connection could be made (refused, unknown host, timed out)."""
+
+
+def _unauthorized(serial: str) -> PackagerError:
+    return PackagerError(f"device {serial} is unauthorized: it did not accept this computer's ADB key",
+                         "unlock the phone and accept the 'Allow USB debugging?' prompt, then retry")
+
+
 def _eof_aware_transport_class():
     from adb_shell.transport.tcp_transport import TcpTransport  # noqa: PLC0415
 
@@ -185,7 +204,10 @@ def _eof_aware_transport_class():
         once (adb-shell would keep reading an empty socket until its read timeout)."""
 
         def connect(self, transport_timeout_s):
-            super().connect(transport_timeout_s)
+            try:
+                super().connect(transport_timeout_s)
+            except (ConnectionRefusedError, socket.gaierror, socket.timeout, TimeoutError) as exc:
+                raise _Unreachable(exc.strerror or str(exc) or "timed out") from None
             # ADB sends a 24-byte header, then the payload: with Nagle's algorithm and delayed
             # ACKs every command would stall ~40 ms
             self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -203,24 +225,56 @@ def _EofAwareTcpTransport(host: str, port: int):  # noqa: N802 - a factory that 
     return _eof_aware_transport_class()(host, port)
 
 
-def _usb_device(serial: str, timeout: float):
-    """AdbDeviceUsb with libusb loaded from the libusb-package wheel."""
+def _load_libusb() -> str | None:
+    """Make python-libusb1 (adb-shell's USB layer) use the libusb shipped by the libusb-package
+    wheel, so USB works without a system libusb. Must run before adb_shell's USB transport is
+    imported (it opens a libusb context at import). Returns the library's path."""
     try:
+        import ctypes  # noqa: PLC0415
+
         import libusb_package  # noqa: PLC0415
-        import usb.backend.libusb1  # noqa: PLC0415
+        import usb1  # noqa: PLC0415
+    except ImportError:
+        return None
+    path = libusb_package.get_library_path()
+    if path is None:
+        return None
+    usb1.loadLibrary(ctypes.CDLL(str(path), use_errno=True, use_last_error=True))  # no-op once a library is loaded
+    return str(path)
 
-        backend = usb.backend.libusb1.get_backend(find_library=lambda _: libusb_package.get_library_path())
-        import usb.core  # noqa: PLC0415
 
-        usb.core.find(backend=backend)
-        from adb_shell.adb_device import AdbDeviceUsb  # noqa: PLC0415
-    except ImportError as exc:
-        raise PackagerError(f"USB support is not installed ({exc.name})", "reinstall packager with its dependencies") from None
+def _usb_device(serial: str, timeout: float):
+    """adb-shell over USB (python-libusb1), on the first ADB interface with this serial."""
+    _load_libusb()
     try:
-        return AdbDeviceUsb(serial=serial or None, default_transport_timeout_s=timeout)
-    except Exception as exc:  # noqa: BLE001
-        raise PackagerError(f"no USB device {serial or ''} found ({exc})",
-                            "plug the phone in, enable USB debugging, or use the adb server transport") from None
+        import usb1  # noqa: PLC0415
+        from adb_shell import exceptions as adb_errors  # noqa: PLC0415
+        from adb_shell.adb_device import AdbDevice  # noqa: PLC0415
+        from adb_shell.transport.usb_transport import UsbTransport  # noqa: PLC0415
+    except (ImportError, OSError) as exc:
+        raise PackagerError(f"USB support is not available ({exc})", "reinstall packager with its dependencies, or use the adb server") from None
+    try:
+        transport = UsbTransport.find_adb(serial=serial or None, default_transport_timeout_s=timeout)
+    except adb_errors.UsbDeviceNotFoundError:
+        raise PackagerError(f"no USB device {serial or ''} with USB debugging found".replace("  ", " "),
+                            "plug the phone in and enable USB debugging, or check the serial (`adb devices`)") from None
+    except usb1.USBError as exc:
+        raise PackagerError(f"cannot scan USB devices ({exc})", "use the adb server transport (`adb start-server`)") from None
+    device = AdbDevice(transport, default_transport_timeout_s=timeout)
+    original_connect = transport.connect
+
+    def connect(transport_timeout_s=None):  # opening the interface is where USB access problems show
+        try:
+            original_connect(transport_timeout_s)
+        except usb1.USBErrorBusy:
+            raise PackagerError(f"USB device {serial} is held by another program (usually the adb server)",
+                                "use the adb server transport, or stop it with `adb kill-server`") from None
+        except usb1.USBErrorAccess:
+            raise PackagerError(f"no permission to open USB device {serial}",
+                                "add a udev rule for Android devices (plugdev group), or use the adb server") from None
+
+    transport.connect = connect
+    return device
 
 
 # --- the adb server, with adbutils ---------------------------------------------------------------

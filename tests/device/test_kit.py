@@ -206,3 +206,55 @@ def test_stats_match_numpy():
     data = list(np.random.default_rng(0).gamma(2.0, 3.0, 101))
     stats = LatencyStats.of(data)
     assert stats.p90 == pytest.approx(np.percentile(data, 90)) and stats.std == pytest.approx(np.std(data))
+
+
+def test_adb_key_is_created_private_and_then_reused(tmp_path, monkeypatch):
+    import stat
+
+    from packager.device.transport import adb_key_path
+
+    monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "fresh"))
+    key = adb_key_path()
+    assert key == tmp_path / "fresh" / "adbkey" and stat.S_IMODE(key.stat().st_mode) == 0o600
+    content = key.read_bytes()
+    assert adb_key_path().read_bytes() == content  # an existing key (e.g. adb's own) is reused, never replaced
+
+
+def test_install_and_uninstall_an_apk(kit_handset, virtual_handset, tmp_path):
+    import zipfile
+
+    apk = tmp_path / "tool.apk"
+    with zipfile.ZipFile(apk, "w") as z:
+        z.writestr("AndroidManifest.xml", '<manifest package="org.example.tool"/>')
+        z.writestr("classes.dex", b"dex\n035\0")
+    kit_handset.install(apk)
+    assert kit_handset.is_installed("org.example.tool") and kit_handset.installed_apk_bytes("org.example.tool") == apk.stat().st_size
+    with pytest.raises(PackagerError, match="not debuggable"):
+        kit_handset.run_as("org.example.tool", "ls")
+    assert kit_handset.uninstall("org.example.tool") and not kit_handset.is_installed("org.example.tool")
+    broken = tmp_path / "broken.apk"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(PackagerError, match="installing broken.apk"):
+        kit_handset.install(broken)
+
+
+def test_device_virtual_command_serves_until_stopped(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from packager.device.handset import Handset
+
+    exe = Path(sys.executable).with_name("packager")
+    proc = subprocess.Popen([str(exe), "device", "virtual", "--root", str(tmp_path / "dev")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:")
+        handset = Handset.open(address, prefer="direct")
+        assert handset.props().virtual and handset.shell("echo", "ready") == "ready"
+        handset.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode in (0, -signal.SIGINT, 130) and (tmp_path / "dev" / "data" / "local" / "tmp").is_dir()

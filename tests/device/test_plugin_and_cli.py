@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -41,11 +42,20 @@ def test_budgets_become_assertions(pytester, digits_bundle):
     result.stdout.fnmatch_lines(["*over budget*", "*p90 latency * ms > budget 1e-06 ms*", "*gpu was requested but*"])
 
 
-def test_plugin_with_xdist_merges_one_results_file(pytester, digits_bundle):
-    result = _run_user_suite(pytester, digits_bundle, "-n", "2", "--dist", "loadgroup")
-    result.assert_outcomes(passed=2)
+def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_bundle, virtual_handset):
+    """Two handsets (one started here, one by --virtual-device), plain `-n 2`: the plugin schedules by
+    handset, so each handset's tests run in one worker, and the workers' results merge into one file."""
+    result = _run_user_suite(pytester, digits_bundle, "--device", virtual_handset.address, "-n", "2", "-v")
+    result.assert_outcomes(passed=4)  # 2 handsets x (cpu, gpu)
+    workers: dict[str, set[str]] = {}
+    for line in result.stdout.lines:
+        match = re.match(r"\[(gw\d+)\].* PASSED test_user\.py::test_model_on_device\[([^\]-]+(?::\d+)?)-", line)
+        if match:
+            workers.setdefault(match.group(2), set()).add(match.group(1))
+    assert sorted(workers) == sorted([virtual_handset.address, "virtual"]), result.stdout.str()
+    assert all(len(w) == 1 for w in workers.values()) and len(set().union(*workers.values())) == 2, workers
     data = json.loads((pytester.path / "device-results.json").read_text())
-    assert len(data["runs"]) == 2
+    assert len(data["runs"]) == 4 and len({r["device"]["serial"] for r in data["runs"]}) == 2
     assert not list(pytester.path.glob("*.part"))
 
 
