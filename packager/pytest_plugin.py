@@ -212,7 +212,8 @@ def budgets(request: pytest.FixtureRequest):
     try:
         return _BudgetChecker(Budgets.load(path))
     except PackagerError as exc:
-        pytest.fail(exc.one_line(), pytrace=False)
+        problem = exc.one_line()
+    pytest.fail(problem, pytrace=False)
 
 
 def _worker_id(config: pytest.Config) -> str | None:

@@ -62,10 +62,12 @@ class Faults:
     crash_app: bool = False  # the app process dies on its next request
     missing_result: bool = False  # the app finishes without writing its result
     missing_accelerators: set[str] = field(default_factory=set)  # e.g. {"xnnpack"}
+    delayed_s: float = 0.0  # total delay injected so far (what the slow link cost)
 
     def delay(self, size: int) -> None:
         wait = self.latency_s + (size / self.throughput_bytes_per_s if self.throughput_bytes_per_s else 0.0)
         if wait > 0:
+            self.delayed_s += wait
             time.sleep(wait)
 
     def should_disconnect(self, received: int) -> bool:
