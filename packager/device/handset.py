@@ -189,6 +189,31 @@ class Handset:
                                 "see the device's message above")
         return result.output
 
+    def push_to_app(self, package: str, local: Path, app_path: str) -> None:
+        """Copy a file into a debuggable app's private folder (apps cannot read /data/local/tmp
+        on Android 10+): push it to the staging folder, then `run-as <package> cp` it in."""
+        staged = f"{STAGING_DIR}/to-app-{uuid.uuid4().hex[:8]}{Path(local).suffix}"
+        self.push(Path(local), staged)
+        try:
+            self.run_as(package, "mkdir", "-p", posixpath.dirname(app_path) or ".")
+            self.run_as(package, "cp", staged, app_path)
+        finally:
+            self.run(quote("rm", "-f", staged), check=False)
+
+    def pull_from_app(self, package: str, app_path: str, local: Path) -> Path:
+        """Copy a file out of a debuggable app's private folder: `run-as <package> cat` into the
+        staging folder (the shell user writes there), then pull it."""
+        staged = f"{STAGING_DIR}/from-app-{uuid.uuid4().hex[:8]}"
+        self.shell("mkdir", "-p", STAGING_DIR)
+        try:
+            result = self.run(quote("run-as", package, "cat", app_path) + " > " + quote(staged), check=False)
+            if result.exit_code != 0:
+                raise PackagerError(f"cannot read {app_path} as {package} on {self.serial}: {result.output.strip()[:200]}",
+                                    "check the path and that the app is a debuggable build")
+            return self.pull(staged, Path(local))
+        finally:
+            self.run(quote("rm", "-f", staged), check=False)
+
     def app_running(self, package: str) -> bool:
         return self.run(quote("pidof", package), check=False).exit_code == 0
 

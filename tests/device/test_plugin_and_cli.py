@@ -42,6 +42,15 @@ def test_budgets_become_assertions(pytester, digits_bundle):
     result.stdout.fnmatch_lines(["*over budget*", "*p90 latency * ms > budget 1e-06 ms*", "*gpu was requested but*"])
 
 
+def test_a_bad_budgets_file_is_one_clear_failure(pytester):
+    pytester.makepyfile(test_user="def test_budgets_load(budgets):\n    pass\n")
+    pytester.makefile(".toml", budgets="[default]\np90 = 5.0\n")  # a typo for p90_ms
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--budgets", "budgets.toml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*budgets file budgets.toml is not valid against metadata/budgets.schema.json*p90*"])
+    assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
+
+
 def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_bundle, virtual_handset):
     """Two handsets (one started here, one by --virtual-device), plain `-n 2`: the plugin schedules by
     handset, so each handset's tests run in one worker, and the workers' results merge into one file."""

@@ -1,0 +1,68 @@
+"""The Handset API on the virtual handset: properties, files in and out of a debuggable app, APKs."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import pytest
+
+from packager.device.apk import breakdown
+from packager.device.contract import APP_PACKAGE, APP_WORK_DIR
+from packager.errors import PackagerError
+
+
+def test_properties(kit_handset, virtual_handset):
+    props = kit_handset.props()
+    assert props.serial == virtual_handset.address and props.virtual
+    assert (props.manufacturer, props.model, props.sdk, props.android_version) == ("Packager", "Virtual Handset", 34, "14")
+    assert props.abi and props.soc
+
+
+def test_files_into_and_out_of_a_debuggable_app(kit_handset, virtual_handset, tmp_path):
+    payload = os.urandom(200_000) + b"\n\r\n\0 trailing newline\n"  # binary-safe both ways
+    local = tmp_path / "input.npy"
+    local.write_bytes(payload)
+    kit_handset.push_to_app(APP_PACKAGE, local, f"{APP_WORK_DIR}/in/input.npy")
+    # it landed in the app's private folder, owned there, and nothing stayed in the staging folder
+    assert (virtual_handset.root / f"{APP_WORK_DIR.lstrip('/')}/in/input.npy").read_bytes() == payload
+    assert kit_handset.shell("ls", "/data/local/tmp/packager").split() == []
+    back = kit_handset.pull_from_app(APP_PACKAGE, f"{APP_WORK_DIR}/in/input.npy", tmp_path / "back.npy")
+    assert back.read_bytes() == payload
+    assert kit_handset.shell("ls", "/data/local/tmp/packager").split() == []
+    with pytest.raises(PackagerError, match="cannot read .*nope.npy"):
+        kit_handset.pull_from_app(APP_PACKAGE, f"{APP_WORK_DIR}/nope.npy", tmp_path / "nope.npy")
+    assert not (tmp_path / "nope.npy").exists()
+
+
+def _apk(path, package: str, debuggable: bool = True):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("AndroidManifest.xml", f'<manifest package="{package}"><application android:debuggable="{str(debuggable).lower()}"/></manifest>')
+        z.writestr("classes.dex", b"dex\n035\0" + os.urandom(4000))
+        z.writestr("lib/arm64-v8a/libdemo.so", os.urandom(9000))
+        z.writestr("lib/x86_64/libdemo.so", os.urandom(7000))
+        z.writestr("assets/models/digits/digits.tflite", os.urandom(20000), compress_type=zipfile.ZIP_STORED)
+        z.writestr("assets/models/digits/labels.txt", "0\n1\n")
+        z.writestr("res/layout/main.xml", "<x/>" * 100)
+        z.writestr("resources.arsc", os.urandom(1000))
+    return path
+
+
+def test_install_quotes_the_file_name_and_apk_make_up(kit_handset, virtual_handset, tmp_path):
+    """(Install, uninstall and their errors: test_kit.py.) An APK whose name is shell syntax installs
+    as a file name; its make-up is measured by category, per ABI, with the model's share."""
+    apk = _apk(tmp_path / "hello world; touch pwned.apk", "com.example.hello")
+    kit_handset.install(apk)
+    assert kit_handset.installed_apk_bytes("com.example.hello") == apk.stat().st_size
+    assert not list(virtual_handset.root.rglob("pwned"))
+    parts = breakdown(apk)
+    assert parts.native_by_abi.keys() == {"arm64-v8a", "x86_64"} and parts.native_by_abi["arm64-v8a"] > 9000
+    assert parts.categories["native"] == sum(parts.native_by_abi.values())
+    assert parts.categories["models"] > 20000 and parts.categories["assets"] > 0 and parts.categories["resources"] > 1000
+    assert parts.categories["dex"] > 4000 and parts.categories["other"] > 0  # AndroidManifest.xml
+    assert 0 < sum(parts.categories.values()) <= parts.total_bytes
+    assert parts.model_share == pytest.approx(parts.model_bytes / apk.stat().st_size) and 0.2 < parts.model_share < 0.6
+    bogus = tmp_path / "bogus.apk"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(PackagerError, match="not an APK"):
+        breakdown(bogus)

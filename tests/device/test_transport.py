@@ -1,0 +1,93 @@
+"""Transports: the user's own ADB key, USB through the wheel's libusb, and every way of not reaching
+a handset as one clear line. (Key creation with 0600: test_kit.py.)"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from packager.device import transport
+from packager.errors import PackagerError
+
+
+def test_an_existing_adbkey_is_used_as_it_is(tmp_path, monkeypatch):
+    from adb_shell.auth.keygen import keygen
+
+    home = tmp_path / ".android"
+    home.mkdir()
+    keygen(str(home / "adbkey"))  # as the adb tool leaves it
+    before = (home / "adbkey").read_bytes()
+    monkeypatch.delenv("ANDROID_USER_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert transport.adb_key_path() == home / "adbkey" and (home / "adbkey").read_bytes() == before
+    assert transport.load_signer().GetPublicKey().split()[0] == (home / "adbkey.pub").read_text().split()[0]
+
+
+def _listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    return server, f"127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_nobody_listening():
+    server, address = _listener()
+    server.close()
+    with pytest.raises(PackagerError) as error:
+        transport.DirectTransport(address)
+    assert re.fullmatch(r"cannot reach 127\.0\.0\.1:\d+ \(Connection refused\); check the address .*\.", error.value.one_line())
+
+
+def test_something_that_is_not_adb():
+    server, address = _listener()
+
+    def answer_http():
+        conn, _ = server.accept()
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" + bytes(32))
+        conn.close()
+
+    threading.Thread(target=answer_http, daemon=True).start()
+    with pytest.raises(PackagerError) as error:
+        transport.DirectTransport(address)
+    assert "is not an ADB device" in error.value.one_line() and "check the port" in error.value.one_line()
+    server.close()
+
+
+def test_an_endpoint_that_never_answers():
+    server, address = _listener()  # accepts (the kernel does), never speaks
+    with pytest.raises(PackagerError, match="does not answer ADB") as error:
+        transport.DirectTransport(address, transport_timeout_s=0.5)
+    assert "unauthorized" not in str(error.value)
+    server.close()
+
+
+def test_usb_goes_through_the_wheels_libusb():
+    """Direct USB in a fresh interpreter: libusb comes from libusb-package (no system library
+    needed), the bus is scanned, and an absent phone is a clear error."""
+    code = (
+        "import usb1._libusb1 as L, libusb_package\n"
+        "from packager.device.transport import DirectTransport\n"
+        "from packager.errors import PackagerError\n"
+        "try:\n    DirectTransport('NOSUCHSERIAL0')\n"
+        "except PackagerError as e:\n    print(e.one_line())\n"
+        "print(L.libusb._name == str(libusb_package.get_library_path()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    message, same_library = out.stdout.strip().splitlines()
+    assert message.startswith("no USB device NOSUCHSERIAL0 with USB debugging found; plug the phone in")
+    assert same_library == "True"
+
+
+def test_server_transport_without_a_server(monkeypatch):
+    monkeypatch.setenv("ADB_SERVER_SOCKET", "tcp:127.0.0.1:1")
+    with pytest.raises(PackagerError, match="no adb server is running"):
+        transport.open_transport("R5CT12345")
+    with pytest.raises(PackagerError, match="no adb server is running to reach R5CT12345"):
+        transport.open_transport("R5CT12345", prefer="server")
