@@ -75,7 +75,12 @@ class Budgets:
         lat = run.latency
 
         def over(name: str, value: float | None, limit: float | None, unit: str = "ms") -> None:
-            if limit is not None and value is not None and value > limit:
+            if limit is None:
+                return
+            if value is None:  # a budget that cannot be checked must not pass silently
+                problems.append(f"{where}: {name} was not measured by the {run.runner} runner, so its budget {limit:g} {unit} "
+                                "cannot be checked")
+            elif value > limit:
                 problems.append(f"{where}: {name} {value:.3f} {unit} > budget {limit:g} {unit}")
 
         if lat is not None:
@@ -83,8 +88,7 @@ class Budgets:
             over("p99 latency", lat.p99, limits.p99_ms)
             over("mean latency", lat.mean, limits.mean_ms)
         over("init time", run.init_ms, limits.init_ms)
-        if run.peak_memory_kb is not None:
-            over("peak memory", run.peak_memory_kb / 1024, limits.peak_memory_mb, "MiB")
+        over("peak memory", None if run.peak_memory_kb is None else run.peak_memory_kb / 1024, limits.peak_memory_mb, "MiB")
         if run.parity is not None:
             if limits.min_top1_agreement is not None and run.parity.top1_agreement < limits.min_top1_agreement:
                 problems.append(f"{where}: top-1 agreement with the host {run.parity.top1_agreement:.3f} < budget {limits.min_top1_agreement:g}")

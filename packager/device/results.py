@@ -22,14 +22,15 @@ from packager.preprocess import dequantize
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Milliseconds. Percentiles: numpy's default (linear); std: population."""
+    """Milliseconds. Percentiles: numpy's default (linear); std: population. Percentiles are None
+    when the runner reports no single runs (benchmark_model prints mean, std, min and max only)."""
 
     count: int
     mean: float
     std: float
-    p50: float
-    p90: float
-    p99: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
     min: float
     max: float
 
@@ -43,9 +44,9 @@ class LatencyStats:
 
     @classmethod
     def of_summary(cls, summary: dict[str, Any]) -> "LatencyStats":
-        """benchmark_model prints no single runs: mean/std/min/max only; percentiles unknown (mean stands in)."""
+        """benchmark_model prints no single runs: mean/std/min/max only; percentiles stay unknown."""
         mean = float(summary["mean_ms"])
-        return cls(int(summary["count"]), mean, float(summary.get("std_ms", 0.0)), mean, mean, mean,
+        return cls(int(summary["count"]), mean, float(summary.get("std_ms", 0.0)), None, None, None,
                    float(summary.get("min_ms", mean)), float(summary.get("max_ms", mean)))
 
 

@@ -243,10 +243,13 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
         "output_files": [], "errors": errors, "runner_version": "benchmark_model",
     }
     timings = re.search(r"Inference timings in us: Init: ([\d.]+), First inference: ([\d.]+), Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)", text)
-    runs = re.findall(r"count=(\d+) first=(\d+) curr=(\d+) min=(\d+) max=(\d+) avg=([\d.e+]+) std=(\d+)", text)
+    # the stat lines (warm-up, then measured runs): "count=20 first=.. curr=.. min=.. max=.. avg=.. std=..",
+    # or "count=20 curr=9000(all same)" when every run took the same time
+    runs = [dict(re.findall(r"(\w+)=([-\d.e+]+)", line)) for line in text.splitlines() if re.search(r"\bcount=\d+", line)]
     replaced = {name: (int(a), int(b)) for a, b, name in re.findall(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+?)(?:V2)?\)", text)}
+    # newer builds sample the peak; older ones print "(Peak) memory footprint ... (MB): init=.. overall=.."
     memory = re.search(r"Overall peak memory footprint \(MB\) via periodic monitoring: ([\d.]+)", text) or \
-        re.search(r"overall=([\d.]+)", text)
+        re.search(r"emory footprint.*\(MB\):.*overall=([\d.]+)", text)
     def delegate(accel: str) -> tuple[int, int] | None:
         return next((v for k, v in replaced.items() if k.startswith(_DELEGATES[accel]) and v[0] > 0), None)
 
@@ -260,12 +263,14 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
     if applied != spec.accelerator and spec.accelerator != "cpu":
         reason = next((e for e in errors if spec.accelerator.upper() in e.upper() or "delegate" in e.lower()), None)
         result["accelerator"]["fallback_reason"] = reason or f"no {spec.accelerator} delegate was applied (see benchmark_model's log)"
-    if timings and runs:
+    if timings and runs and int(runs[-1]["count"]) > 0:
         init_us, first_us = float(timings.group(1)), float(timings.group(2))
-        count, _first, _curr, min_us, max_us, avg_us, std_us = runs[-1]
+        measured = runs[-1]
+        same = float(measured["curr"])  # all runs equal: only count and curr are printed
         result.update(init_ms=init_us / 1000, first_inference_ms=first_us / 1000, status="ok")
-        result["summary"] = {"count": int(count), "mean_ms": float(avg_us) / 1000, "std_ms": float(std_us) / 1000,
-                             "min_ms": float(min_us) / 1000, "max_ms": float(max_us) / 1000}
+        result["summary"] = {"count": int(measured["count"]), "mean_ms": float(measured.get("avg", same)) / 1000,
+                             "std_ms": float(measured.get("std", 0)) / 1000, "min_ms": float(measured.get("min", same)) / 1000,
+                             "max_ms": float(measured.get("max", same)) / 1000}
         result["accelerator"]["applied"] = applied
     elif not result["errors"]:
         result["errors"].append("benchmark_model printed no timings")

@@ -181,6 +181,20 @@ Inference timings in us: Init: 50000, First inference: 30000, Warmup (avg): 2700
 """
 
 
+BENCHMARK_MODEL_ALL_SAME = """\
+INFO: Initialized TensorFlow Lite runtime.
+INFO: The input model file size (MB): 0.046
+INFO: Initialized session in 3.2ms.
+INFO: Running benchmark for at least 1 iterations and at least 0 seconds but terminate if exceeding 150 seconds.
+INFO: count=1 curr=2100
+INFO: Running benchmark for at least 5 iterations and at least 0 seconds but terminate if exceeding 150 seconds.
+INFO: count=5 curr=1000(all same)
+INFO: Inference timings in us: Init: 3200, First inference: 2100, Warmup (avg): 2100, Inference (avg): 1000
+INFO: Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.
+INFO: Peak memory footprint (MB): init=2.5 overall=3.5
+"""
+
+
 def test_benchmark_model_output_is_parsed(digits):
     from packager.device.runner import RunSpec, benchmark_model_flags, parse_benchmark_model
 
@@ -196,6 +210,35 @@ def test_benchmark_model_output_is_parsed(digits):
     failed = parse_benchmark_model(BENCHMARK_MODEL_NNAPI_FAILED, RunSpec(digits, "nnapi"), device, "/g.tflite")
     assert failed["status"] == "ok" and failed["accelerator"]["applied"] == "xnnpack"
     assert "NNAPI" in failed["accelerator"]["fallback_reason"]
+    same = parse_benchmark_model(BENCHMARK_MODEL_ALL_SAME, RunSpec(digits, "cpu"), device, "/g.tflite")
+    schemas.validate("bench-result", same)
+    assert same["accelerator"]["applied"] == "cpu" and same["accelerator"]["fallback_reason"] is None
+    assert same["summary"] == {"count": 5, "mean_ms": 1.0, "std_ms": 0.0, "min_ms": 1.0, "max_ms": 1.0}  # not the warm-up line
+    assert same["peak_memory_kb"] == int(3.5 * 1024)
+    broken = parse_benchmark_model("ERROR: Could not open '/g.tflite'.\nERROR: Failed to initialize the interpreter\n",
+                                   RunSpec(digits, "cpu"), device, "/g.tflite")
+    assert broken["status"] == "error" and broken["accelerator"]["applied"] is None and "Could not open" in broken["errors"][0]
+
+
+def test_benchmark_model_results_have_no_invented_percentiles(digits, tmp_path):
+    """benchmark_model prints mean/std/min/max only: p50/p90/p99 stay unknown (null in the JSON), and a
+    p90 budget on such a run fails as unverifiable instead of passing silently."""
+    from packager.device.budgets import Budgets
+    from packager.device.results import LatencyStats, RunRecord
+
+    stats = LatencyStats.of_summary({"count": 20, "mean_ms": 9.0, "std_ms": 0.2, "min_ms": 8.8, "max_ms": 9.4})
+    assert (stats.p50, stats.p90, stats.p99) == (None, None, None) and stats.mean == 9.0
+    run = RunRecord(device={"serial": "R5X", "manufacturer": "samsung", "model": "SM-S911B", "abi": "arm64-v8a", "sdk": 34},
+                    bundle="digits", bundle_sha256=digits.model_sha256, recipe="int8", runner="benchmark_model", virtual=False,
+                    status="ok", accelerator_requested="cpu", accelerator_applied="cpu", fallback_reason=None, threads=1,
+                    init_ms=12.0, first_inference_ms=20.0, latency=stats, peak_memory_kb=None, parity=None)
+    assert schemas.errors("device-results", DeviceResults(runs=[run]).to_dict()) == []
+    budgets_file = tmp_path / "budgets.toml"
+    budgets_file.write_text("[default]\nmean_ms = 10.0\n")
+    assert Budgets.load(budgets_file).violations(run) == []
+    budgets_file.write_text("[default]\np90_ms = 10.0\npeak_memory_mb = 100\n")
+    problems = Budgets.load(budgets_file).violations(run)
+    assert len(problems) == 2 and all("was not measured by the benchmark_model runner" in p for p in problems)
 
 
 def test_stats_match_numpy():
