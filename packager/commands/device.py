@@ -19,7 +19,7 @@ def device() -> None:
 @device.command("list")
 @json_option
 def list_cmd(json_output: bool) -> None:
-    """Devices the adb server holds, with their state and properties."""
+    """Devices the adb server holds (or, without a server, USB phones reached directly), with their properties."""
     from packager.device.handset import Handset  # noqa: PLC0415
     from packager.device.transport import list_devices, server_running  # noqa: PLC0415
 
@@ -28,7 +28,7 @@ def list_cmd(json_output: bool) -> None:
         row = {"serial": entry.serial, "state": entry.state, "transport": entry.transport}
         if entry.state == "device":
             try:
-                props = Handset.open(entry.serial, prefer="server").props()
+                props = Handset.open(entry.serial, prefer="direct" if entry.transport == "usb" else "server").props()
                 row.update(props.to_dict())
             except PackagerError as exc:
                 row["error"] = exc.one_line()

@@ -357,8 +357,9 @@ def server_running() -> bool:
 
 
 # --- choosing -------------------------------------------------------------------------------------
-def list_devices(include_server: bool = True) -> list[DeviceEntry]:
-    """Devices the adb server knows (with their state); empty when no server runs."""
+def list_devices(include_server: bool = True, include_usb: bool = True) -> list[DeviceEntry]:
+    """Devices the adb server holds (with their state); when no adb server runs (it would hold the
+    USB phones itself), the USB devices with an ADB interface that adb-shell can reach directly."""
     entries: list[DeviceEntry] = []
     if include_server and server_running():
         import adbutils  # noqa: PLC0415
@@ -367,22 +368,35 @@ def list_devices(include_server: bool = True) -> list[DeviceEntry]:
             entries += [DeviceEntry(d.serial, d.state, "server") for d in server_client().list()]
         except (adbutils.AdbError, adbutils.AdbTimeout, OSError):
             pass
+    elif include_usb:
+        entries += [DeviceEntry(serial, "device", "usb") for serial in usb_serials()]
     return entries
 
 
+def usb_serials() -> list[str]:
+    """Serial numbers of the USB devices that offer ADB; empty when USB cannot be scanned here."""
+    _load_libusb()
+    try:
+        from adb_shell.transport.usb_transport import UsbTransport  # noqa: PLC0415
+
+        return [t.serial_number for t in UsbTransport.find_all_adb_devices()]
+    except Exception:  # noqa: BLE001 - no libusb, no permission, no bus: nothing to list
+        return []
+
+
 def open_transport(target: str, prefer: str = "auto", auth_timeout_s: float = 10.0) -> Transport:
-    """`host:port` goes direct (adb-shell) unless the adb server already holds it; a serial goes
-    through the adb server, or direct over USB with prefer='direct'."""
+    """Through the adb server when it holds `target`; otherwise direct with adb-shell: `host:port`
+    over TCP, a serial over USB (only when no adb server runs: it holds the USB phones itself).
+    prefer='direct' or 'server' forces one way."""
     if prefer == "direct":
         return DirectTransport(target, auth_timeout_s=auth_timeout_s)
     if prefer == "server":
         return ServerTransport(target)
-    held = {e.serial: e for e in list_devices()}
+    running = server_running()
+    held = {e.serial: e for e in list_devices(include_usb=False)} if running else {}
     if target in held:
         return ServerTransport(target)
-    if ":" in target:
+    if ":" in target or not running:
         return DirectTransport(target, auth_timeout_s=auth_timeout_s)
-    if not held:
-        raise PackagerError(f"no adb server is running and {target} is not a host:port",
-                            "start the adb server (`adb start-server`) or pass --device HOST:PORT")
-    raise PackagerError(f"device {target} is not attached", f"attached: {', '.join(held) or 'none'}; check `adb devices`")
+    raise PackagerError(f"device {target} is not attached to the adb server",
+                        f"attached: {', '.join(held) or 'none'}; check `adb devices` (for a TCP device: `adb connect HOST:PORT`)")

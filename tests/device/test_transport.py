@@ -85,9 +85,19 @@ def test_usb_goes_through_the_wheels_libusb():
     assert same_library == "True"
 
 
-def test_server_transport_without_a_server(monkeypatch):
+def test_choosing_a_transport(monkeypatch, adb, virtual_handset):
+    # no adb server: a serial is a USB phone reached directly, a host:port a TCP one
     monkeypatch.setenv("ADB_SERVER_SOCKET", "tcp:127.0.0.1:1")
-    with pytest.raises(PackagerError, match="no adb server is running"):
+    with pytest.raises(PackagerError, match="no USB device R5CT12345"):
         transport.open_transport("R5CT12345")
     with pytest.raises(PackagerError, match="no adb server is running to reach R5CT12345"):
         transport.open_transport("R5CT12345", prefer="server")
+    assert transport.list_devices() == []  # and no USB phones here
+    direct = transport.open_transport(virtual_handset.address)
+    assert isinstance(direct, transport.DirectTransport)
+    direct.close()
+    # a running adb server that does not hold the serial: say so, and what it does hold
+    monkeypatch.setenv("ADB_SERVER_SOCKET", f"tcp:127.0.0.1:{adb.port}")
+    with pytest.raises(PackagerError) as error:
+        transport.open_transport("R5CT12345")
+    assert error.value.one_line().startswith("device R5CT12345 is not attached to the adb server; attached: none")
