@@ -14,6 +14,8 @@ npu do not exist on a host, so they fall back (to xnnpack, else cpu) and the res
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
 import os
 import sys
@@ -82,7 +84,6 @@ def run_request(job: Job) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from packager import schemas
-    from packager.device.contract import ACCELERATORS
 
     started = _now()
     _reset_peak()
@@ -105,21 +106,22 @@ def run_request(job: Job) -> dict[str, Any]:
         result["accelerator"]["requested"] = requested
         model_path = job.host(request["model_path"])
         data = model_path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        result["model_sha256"] = digest  # what ran, always recorded; checked when the request gives one
         if request.get("model_sha256"):
-            import hashlib
-
-            digest = hashlib.sha256(data).hexdigest()
-            result["model_sha256"] = digest
             if digest != request["model_sha256"]:
                 raise ValueError(f"model sha256 {digest[:12]}... does not match the request's {request['model_sha256'][:12]}...")
         applied, reason = requested, None
-        if requested in job.unavailable or requested not in ACCELERATORS:
+        if requested in job.unavailable:
             applied = next((a for a in ORDER if a not in job.unavailable), None)
-            reason = f"{requested} is not available on this device ({'virtual handset: no ' + requested.upper() if requested in ('gpu', 'npu', 'nnapi') else 'missing'}); ran on {applied}"
+            why = f"the virtual handset has no {requested.upper()}" if requested in ("gpu", "nnapi", "npu") else "missing on this device"
+            reason = f"{requested} is not available on this device ({why}); ran on {applied or 'nothing'}"
             job.log("W", f"{requested} delegate failed to apply: {reason}")
         if applied is None:
-            raise RuntimeError("no accelerator left to run the model")
+            raise RuntimeError(f"{requested} is not available and no CPU path is left to run the model")
         inputs = [np.load(job.host(p), allow_pickle=False) for p in request["input_files"]]
+        if not inputs:
+            raise ValueError("the request names no input files")
         t0 = time.perf_counter()
         resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if applied == "cpu" else OpResolverType.AUTO
         interpreter = Interpreter(model_content=data, num_threads=request["threads"], experimental_op_resolver_type=resolver)
@@ -130,7 +132,11 @@ def run_request(job: Job) -> dict[str, Any]:
             raise ValueError(f"the model has {len(details)} inputs but the request gives {len(inputs)} input files")
         total = len(Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)._get_ops_details())  # noqa: SLF001
         # LiteRT's Python API lists a delegate's node but not which nodes it took over: say
-        # "unknown" for XNNPACK rather than a made-up count
+        # "unknown" for XNNPACK rather than a made-up count. No DELEGATE node at all means
+        # XNNPACK took nothing and the builtin kernels ran the model: say that instead.
+        if applied == "xnnpack" and not any(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details()):  # noqa: SLF001
+            reason = (reason + "; " if reason else "") + "XNNPACK took no operator of this model; the builtin kernels ran it"
+            applied = "cpu"
         result["accelerator"].update(applied=applied, fallback_reason=reason, total_ops=total,
                                      delegated_ops=0 if applied == "cpu" else None)
         samples = inputs[0].shape[0]
@@ -155,19 +161,21 @@ def run_request(job: Job) -> dict[str, Any]:
             feed(i)
             interpreter.invoke()
         latencies = []
+        deadline = time.monotonic() + request["timeout_s"] if request.get("timeout_s") else None
         for i in range(request["measured_runs"]):
             feed(i)
             t0 = time.perf_counter()
             interpreter.invoke()
             latencies.append((time.perf_counter() - t0) * 1000)
+            if deadline is not None and time.monotonic() > deadline and i + 1 < request["measured_runs"]:
+                result["latencies_ms"] = latencies
+                raise TimeoutError(f"timed out after {len(latencies)} of {request['measured_runs']} measured runs ({request['timeout_s']} s)")
         result["latencies_ms"] = latencies
         if request.get("save_outputs", True):
             out_dir = job.host(request["output_dir"])
             out_dir.mkdir(parents=True, exist_ok=True)
             for k, rows in enumerate(outputs):
                 target = out_dir / f"output_{k}.npy"
-                import io
-
                 buffer = io.BytesIO()
                 np.save(buffer, np.stack(rows), allow_pickle=False)
                 _write_atomic(target, buffer.getvalue())

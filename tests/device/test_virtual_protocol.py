@@ -75,7 +75,7 @@ def test_adb_shell_library_with_auth(virtual_handset, tmp_path):
     signer = PythonRSASigner((tmp_path / "key.pub").read_text(), (tmp_path / "key").read_text())
     device = AdbDeviceTcp("127.0.0.1", virtual_handset.port, default_transport_timeout_s=10)
     assert device.connect(rsa_keys=[signer], auth_timeout_s=5)
-    assert device.shell("echo $((1+1)) ok; id").startswith("$((1+1)) ok")  # no arithmetic: but quoting intact
+    assert device.shell("echo '$((1+1))' ok; id").startswith("$((1+1)) ok\nuid=2000(shell)")  # quoting intact
     (tmp_path / "a.txt").write_bytes(b"x" * 100_000)
     device.push(str(tmp_path / "a.txt"), "/sdcard/a.txt")
     assert device.stat("/sdcard/a.txt")[1] == 100_000
