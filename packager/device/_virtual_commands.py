@@ -262,17 +262,22 @@ def _rm(ctx: Context, args: list[str]) -> int:
     return status
 
 
+def _destination(ctx: Context, dest: str, name: str) -> "Path":
+    """Where cp/mv put `name`: inside `dest` when it is a folder (writing into it), else `dest`."""
+    if ctx.path(dest).is_dir():
+        return ctx.path(f"{ctx.device_path(dest)}/{name}", write=True)
+    return ctx.path(dest, write=True)
+
+
 @command("mv")
 def _mv(ctx: Context, args: list[str]) -> int:
     _, paths = _flags(args, "fnv")
     if len(paths) != 2:
         raise ShellError("usage: mv SOURCE DEST")
-    source, dest = ctx.path(paths[0], write=True), ctx.path(paths[1], write=True)
+    source = ctx.path(paths[0], write=True)
     if not source.exists():
         return _missing(ctx, "mv", paths[0])
-    if dest.is_dir():
-        dest = ctx.path(f"{ctx.device_path(paths[1])}/{source.name}", write=True)
-    os.replace(source, dest)
+    os.replace(source, _destination(ctx, paths[1], source.name))
     return 0
 
 
@@ -281,12 +286,11 @@ def _cp(ctx: Context, args: list[str]) -> int:
     flags, paths = _flags(args, "rRfpa")
     if len(paths) < 2:
         raise ShellError("usage: cp SOURCE... DEST")
-    dest = ctx.path(paths[-1], write=True)
     for arg in paths[:-1]:
         source = ctx.path(arg)
         if not source.exists():
             return _missing(ctx, "cp", arg)
-        target = ctx.path(f"{ctx.device_path(paths[-1])}/{source.name}", write=True) if dest.is_dir() else dest
+        target = _destination(ctx, paths[-1], source.name)
         if source.is_dir():
             if not flags & {"r", "R", "a"}:
                 ctx.err(f"cp: {arg}: Is a directory\n")  # toybox: needs -r

@@ -1,6 +1,7 @@
 """The virtual handset's shell: the language of /system/bin/sh that harnesses and people use.
 
 POSIX quoting ('...' literal; "..." with \\ escapes and $ expansion; \\x), `;` `&&` `||` `|`,
+new lines and `#` comments (so scripts run),
 redirects `>` `>>` `2>` `2>>` `2>&1` `<`, `$?`, `$NAME`/`${NAME}` from a small environment,
 exit codes, `cd`/`exit`. Commands live in a table (`_virtual_commands.COMMANDS`) where adding
 one is one function. Command substitution (`$(...)`, backquotes) is refused with a syntax error
@@ -120,9 +121,16 @@ def tokenize(line: str, env: dict[str, str] | None = None) -> list[tuple[str, bo
 
     while i < len(line):
         c = line[i]
-        if c in " \t\n":
+        if c in " \t":
             finish()
             i += 1
+        elif c == "\n":  # a new line ends a command, like ';'
+            finish()
+            tokens.append((";", True))
+            i += 1
+        elif c == "#" and not in_word:  # a comment runs to the end of the line
+            end = line.find("\n", i)
+            i = len(line) if end < 0 else end
         elif c == "'":
             end = line.find("'", i + 1)
             if end < 0:

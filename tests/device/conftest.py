@@ -28,6 +28,28 @@ def virtual_handset(tmp_path):
         yield handset
 
 
+@pytest.fixture(scope="session")
+def adb_signer(tmp_path_factory):
+    """An ADB RSA key pair as adb-shell uses it, made once per session."""
+    from adb_shell.auth.keygen import keygen
+    from adb_shell.auth.sign_pythonrsa import PythonRSASigner
+
+    folder = tmp_path_factory.mktemp("adb-key")
+    keygen(str(folder / "adbkey"))
+    return PythonRSASigner((folder / "adbkey.pub").read_text(), (folder / "adbkey").read_text())
+
+
+@pytest.fixture()
+def adb_device(virtual_handset, adb_signer):
+    """adb-shell's AdbDeviceTcp, authenticated, on the virtual handset (no kit code involved)."""
+    from adb_shell.adb_device import AdbDeviceTcp
+
+    device = AdbDeviceTcp("127.0.0.1", virtual_handset.port, default_transport_timeout_s=10)
+    assert device.connect(rsa_keys=[adb_signer], auth_timeout_s=5)
+    yield device
+    device.close()
+
+
 @pytest.fixture()
 def kit_handset(virtual_handset):
     """The kit's Handset on the virtual handset, over direct ADB (adb-shell)."""
