@@ -1,167 +1,318 @@
-"""The report's figures, drawn with matplotlib (Agg) and returned as PNG bytes.
+"""The report's figures, drawn with matplotlib (Agg, imported lazily) and returned as PNG bytes.
 
-One colour for the chosen variant everywhere (CHOSEN), a quiet one for the rest.
+Every function takes plain data (no manifest dicts) and returns None when there is nothing to
+draw, so the report shows a section only when it has data. One colour marks the chosen variant
+everywhere (CHOSEN); the float reference is grey, other variants a quiet blue.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from dataclasses import dataclass, field
 
 CHOSEN = "#d9480f"
 OTHER = "#4c6ef5"
 FLOAT = "#868e96"
-MUTED = "#adb5bd"
+MUTED = "#ced4da"
+INK = "#343a40"
+DPI = 144  # crisp on high-density screens at the report's ~560 CSS px figure width
+
+# roles of a variant in the figures
+ROLE_CHOSEN, ROLE_FLOAT, ROLE_OTHER = "chosen", "float", "other"
+_ROLE_COLOUR = {ROLE_CHOSEN: CHOSEN, ROLE_FLOAT: FLOAT, ROLE_OTHER: OTHER}
 
 
 def _pyplot():
-    import matplotlib  # noqa: PLC0415
+    import matplotlib  # noqa: PLC0415 - costs ~0.5 s; only reports need it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 110})
+    plt.rcParams.update({
+        "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.top": False,
+        "axes.spines.right": False, "axes.edgecolor": "#adb5bd", "axes.labelcolor": INK, "xtick.color": INK,
+        "ytick.color": INK, "figure.dpi": DPI, "savefig.dpi": DPI, "svg.fonttype": "none",
+    })
     return plt
 
 
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.12, facecolor="white")
     _pyplot().close(fig)
     return buffer.getvalue()
 
 
-def _colour(name: str, chosen: str, float_name: str) -> str:
-    return CHOSEN if name == chosen else (FLOAT if name == float_name else OTHER)
+def _ms_text(value: float) -> str:
+    return f"{value:.3g}"
 
 
-def size_vs_accuracy(variants: list[dict[str, Any]], chosen: str, float_name: str) -> bytes:
+# --- size against accuracy -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    name: str
+    size_kib: float
+    value: float  # percent
+    role: str = ROLE_OTHER
+    rejected: bool = False  # an auto-mode candidate outside the budget
+
+
+def _place_labels(ax, points: list[Point]) -> None:
+    """Annotate each point where its label overlaps neither another label nor a marker."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    to_px = ax.transData.transform
+    taken = []
+    from matplotlib.transforms import Bbox  # noqa: PLC0415
+
+    for p in points:  # markers are obstacles too
+        x, y = to_px((p.size_kib, p.value))
+        taken.append(Bbox.from_extents(x - 5, y - 5, x + 5, y + 5))
+    right = [(7, 5), (7, -13), (7, 19), (7, -27), (7, 33), (7, -41)]
+    left = [(-dx, dy) for dx, dy in right]
+    for p in sorted(points, key=lambda p: (p.role != ROLE_CHOSEN, p.size_kib)):
+        # in a cluster, the leftmost point's label goes left and the others' right, so labels do not cross
+        x, y = to_px((p.size_kib, p.value))
+        near = [q for q in points if q is not p and abs(to_px((q.size_kib, q.value))[1] - y) < 20 and abs(to_px((q.size_kib, q.value))[0] - x) < 40]
+        go_left = bool(near) and all(to_px((q.size_kib, q.value))[0] >= x for q in near)
+        label = None
+        for dx, dy in [item for pair in zip(left, right) for item in pair] if go_left else [*right[:2], *left[:2], *right[2:], *left[2:]]:
+            if label is not None:
+                label.remove()
+            far = abs(dy) > 13
+            label = ax.annotate(
+                p.name, (p.size_kib, p.value), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top",
+                color=CHOSEN if p.role == ROLE_CHOSEN else INK, fontweight="bold" if p.role == ROLE_CHOSEN else "normal",
+                arrowprops={"arrowstyle": "-", "color": "#adb5bd", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3} if far else None,
+            )
+            box = label.get_window_extent(renderer).expanded(1.04, 1.12)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(t) for t in taken):
+                break
+        taken.append(label.get_window_extent(renderer))
+
+
+def size_vs_accuracy(points: list[Point], ylabel: str, floor: float | None = None) -> bytes | None:
+    """Annotated scatter: every variant's size against its accuracy; `floor` is the budget line."""
+    if not points:
+        return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.4))
-    use_accuracy = all(v.get("accuracy") is not None for v in variants)
-    ys = []
-    for i, v in enumerate(sorted(variants, key=lambda v: v["size_bytes"])):
-        y = (v["accuracy"] if use_accuracy else v["top1_agreement"]) * 100
-        x = v["size_bytes"] / 1024
-        ys.append(y)
-        ax.scatter([x], [y], s=70 if v["name"] == chosen else 40, color=_colour(v["name"], chosen, float_name), zorder=3)
-        # neighbours in size get their labels staggered so they do not overprint
-        ax.annotate(v["name"], (x, y), textcoords="offset points", xytext=(6, 6 + 11 * (i % 3)), fontsize=8,
-                    arrowprops={"arrowstyle": "-", "color": MUTED, "linewidth": 0.6})
-    low = min(ys)
-    ax.set_ylim(max(0.0, low - max(2.0, (100 - low) * 0.5)), min(100.5, max(ys) + 1.5))
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    for p in points:
+        colour = _ROLE_COLOUR[p.role]
+        if p.rejected:
+            ax.scatter([p.size_kib], [p.value], marker="X", s=60, color=colour, alpha=0.85, zorder=3, linewidths=0)
+        else:
+            ax.scatter([p.size_kib], [p.value], s=90 if p.role == ROLE_CHOSEN else 50, color=colour, zorder=4,
+                       edgecolors="white", linewidths=0.8)
+    values = [p.value for p in points] + ([floor] if floor is not None else [])
+    low, high = min(values), max(values)
+    pad = max(0.6, (high - low) * 0.18)
+    ax.set_ylim(max(0.0, low - pad), min(100.0, high) + pad)
+    sizes = [p.size_kib for p in points]
+    span = max(sizes) - min(sizes) or max(sizes) * 0.2
+    ax.set_xlim(max(0.0, min(sizes) - span * 0.22), max(sizes) + span * 0.25)  # room for labels on both sides
+    if floor is not None:
+        ax.axhline(floor, color=CHOSEN, linestyle="--", linewidth=0.9, alpha=0.7)
+        ax.annotate("accuracy budget floor", (1.0, floor), xycoords=("axes fraction", "data"), xytext=(-4, -3),
+                    textcoords="offset points", ha="right", va="top", fontsize=7, color=CHOSEN)
     ax.set_xlabel("model size (KiB)")
-    ax.set_ylabel("top-1 accuracy (%)" if use_accuracy else "top-1 agreement with float (%)")
-    ax.set_title("Size against accuracy (up and left is better)")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel(ylabel)
+    title = "Size against accuracy: up and to the left is better"
+    if any(p.rejected for p in points):
+        title += "\n(× rejected candidates)"
+    ax.set_title(title)
+    ax.grid(alpha=0.25)
+    _place_labels(ax, points)
     return _png(fig)
 
 
-def per_class_change(variants: list[dict[str, Any]], reference: dict[str, Any], labels: list[str], chosen: str) -> bytes | None:
-    base = reference.get("per_class_accuracy")
-    rows = [v for v in variants if v.get("per_class_accuracy") and v["name"] != reference["name"]]
-    if not base or not rows:
+# --- per-class accuracy change ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClassChange:
+    variant: str
+    changes: list[float]  # points, one per class shown
+    role: str = ROLE_OTHER
+
+
+def per_class_change(classes: list[str], series: list[ClassChange], title: str) -> bytes | None:
+    """Grouped bars: each variant's per-class accuracy minus float's, in points."""
+    if not classes or not series:
         return None
     import numpy as np  # noqa: PLC0415
 
     plt = _pyplot()
-    classes = len(base)
-    fig, ax = plt.subplots(figsize=(max(5.6, classes * 0.55), 3.2))
-    width = 0.8 / len(rows)
-    for i, v in enumerate(rows):
-        change = [((a if a is not None else 0) - (b if b is not None else 0)) * 100 for a, b in zip(v["per_class_accuracy"], base)]
-        ax.bar(np.arange(classes) + (i - (len(rows) - 1) / 2) * width, change, width,
-               color=CHOSEN if v["name"] == chosen else OTHER, alpha=1.0 if v["name"] == chosen else 0.45, label=v["name"])
-    ax.axhline(0, color="black", linewidth=0.8)
-    if not any(ax.patches[i].get_height() for i in range(len(ax.patches))):
-        ax.text(0.5, 0.75, "no class changed: every variant matches float on every class", transform=ax.transAxes, ha="center", color=FLOAT)
-    ax.set_xticks(range(classes), [str(l)[:10] for l in (labels or range(classes))][:classes], rotation=45 if classes > 10 else 0, ha="right" if classes > 10 else "center")
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.2, n * 0.45 + 1.5)), 3.4))
+    width = 0.8 / len(series)
+    for i, s in enumerate(series):
+        chosen = s.role == ROLE_CHOSEN
+        ax.bar(np.arange(n) + (i - (len(series) - 1) / 2) * width, s.changes, width * 0.95,
+               color=CHOSEN if chosen else OTHER, alpha=1.0 if chosen else 0.25 + 0.5 * (i + 1) / len(series),
+               label=s.variant + (" (chosen)" if chosen else ""), zorder=3)
+    ax.axhline(0, color=INK, linewidth=0.8)
+    ax.set_xticks(range(n), [c if len(c) <= 12 else c[:11] + "…" for c in classes],
+                  rotation=40 if n > 8 or max(len(c) for c in classes) > 6 else 0, ha="right" if n > 8 else "center")
     ax.set_ylabel("accuracy change vs float (points)")
-    ax.set_title("Per-class accuracy change against the float model")
-    ax.legend(fontsize=7, ncols=min(len(rows), 5), frameon=False)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.25, zorder=0)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="variant", title_fontsize=7)
     return _png(fig)
 
 
-def short_op_name(name: str, limit: int = 48) -> str:
-    """TFLite tensor names are long ('model/block_3/conv/Relu;model/block_3/...'): keep the layer."""
-    first = name.split(";")[0]
-    parts = [p for p in first.split("/") if p]
-    text = "/".join(parts[-2:]) if len(parts) > 1 else first
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+# --- per-operator error -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OperatorBar:
+    label: str
+    error: float
+    disagreement: float | None
+    kept_in_float: bool
 
 
-def operator_errors(sensitivity: list[dict[str, Any]], float_ops: list[str], top: int = 15) -> bytes | None:
-    if not sensitivity:
-        return None
-    plt = _pyplot()
-    rows = sensitivity[:top][::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
-    colours = [CHOSEN if r["op"] in float_ops else OTHER for r in rows]
-    ax.barh([f"{short_op_name(r['op'])} ({r.get('op_type', '')})" for r in rows], [r["error"] for r in rows], color=colours)
-    ax.set_xscale("symlog", linthresh=1e-3)
-    ax.set_xlabel("output error with only this operator in int8 (relative RMS)")
-    ax.set_title("Per-operator quantization error (orange: kept in float)")
-    return _png(fig)
-
-
-def _p50_bars(ax, x: list, p50: list[float], p90: list[float], colours: list[str]) -> None:
-    """Bars at p50 with a whisker up to p90."""
-    ax.bar(x, p50, color=colours)
-    ax.errorbar(x, p50, yerr=[[0] * len(p50), [max(b - a, 0) for a, b in zip(p50, p90)]], fmt="none", ecolor="black", capsize=3, linewidth=0.8)
-
-
-def host_latency(variants: list[dict[str, Any]], chosen: str, float_name: str) -> bytes | None:
-    rows = [v for v in variants if v.get("latency")]
+def operator_errors(rows: list[OperatorBar]) -> bytes | None:
+    """Horizontal bars, most sensitive at the top; operators kept in float in the chosen colour."""
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.0))
-    names = [v["name"] for v in rows]
-    p50 = [v["latency"]["p50_ms"] for v in rows]
-    p90 = [v["latency"]["p90_ms"] for v in rows]
-    _p50_bars(ax, names, p50, p90, [_colour(n, chosen, float_name) for n in names])
-    ax.set_ylabel("host latency, batch 1 (ms): p50, whisker to p90")
-    ax.set_title("Host latency (LiteRT on this machine's CPU)")
+    rows = rows[::-1]
+    fig, ax = plt.subplots(figsize=(6.2, 0.3 * len(rows) + 1.3))
+    bars = ax.barh(range(len(rows)), [max(r.error, 1e-9) for r in rows], color=[CHOSEN if r.kept_in_float else OTHER for r in rows], zorder=3)
+    ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
+    ax.set_xscale("log")
+    for bar, r in zip(bars, rows):
+        text = f"{r.error:.2g}"
+        if r.disagreement:
+            text += f", top-1 changes on {r.disagreement:.0%}"
+        ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=7, color=INK)
+    left, right = ax.get_xlim()
+    ax.set_xlim(left, right * 30)  # room for the annotations
+    ax.set_xlabel("output error with only this operator in int8 (RMS, relative to float; log scale)")
+    ax.set_title("Per-operator quantization error" + (" (orange: kept in float)" if any(r.kept_in_float for r in rows) else ""))
+    ax.grid(axis="x", alpha=0.25, zorder=0)
     return _png(fig)
 
 
-def device_latency(runs: list[dict[str, Any]]) -> bytes | None:
-    rows = [r for r in runs if r.get("latency")]
+# --- latency --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatencyBar:
+    name: str
+    p50: float
+    p90: float
+    role: str = ROLE_OTHER
+
+
+def host_latency(rows: list[LatencyBar], title: str) -> bytes | None:
+    """Bars at p50 with a whisker to p90, value on top."""
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(5.6, 0.7 * len(rows) + 2), 3.3))
-    labels = []
-    for r in rows:
-        accel = r["accelerator_requested"] if r["accelerator_applied"] == r["accelerator_requested"] else f"{r['accelerator_requested']}→{r['accelerator_applied']}"
-        labels.append(f"{r['device'].get('model', '?')[:14]}\n{r['bundle'][:14]}\n{accel}")
-    p50 = [r["latency"]["p50"] for r in rows]
-    p90 = [r["latency"]["p90"] for r in rows]
-    colours = [MUTED if r["accelerator_applied"] != r["accelerator_requested"] else OTHER for r in rows]
-    _p50_bars(ax, list(range(len(rows))), p50, p90, colours)
-    ax.set_xticks(range(len(rows)), labels, fontsize=7)
-    ax.set_ylabel("latency (ms): p50, whisker to p90")
-    ax.set_title("On-device latency (grey: the accelerator fell back)")
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    x = range(len(rows))
+    p50 = [r.p50 for r in rows]
+    bars = ax.bar(x, p50, color=[_ROLE_COLOUR[r.role] for r in rows], zorder=3, width=0.6)
+    ax.errorbar(x, p50, yerr=[[0] * len(rows), [max(r.p90 - r.p50, 0) for r in rows]], fmt="none", ecolor=INK, capsize=3, linewidth=0.8, zorder=4)
+    for bar, r in zip(bars, rows):
+        ax.annotate(_ms_text(r.p50), (bar.get_x() + bar.get_width() / 2, r.p90), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=7, color=INK)
+    ax.set_xticks(list(x), [r.name for r in rows], rotation=20 if len(rows) > 5 else 0, ha="right" if len(rows) > 5 else "center")
+    ax.set_ylabel("latency per inference (ms)")
+    ax.set_ylim(0, max(r.p90 for r in rows) * 1.18 or 1)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.25, zorder=0)
     return _png(fig)
 
 
-def apk_breakdown(apks: list[dict[str, Any]]) -> bytes | None:
-    rows = [a for a in apks if a.get("breakdown")]
+@dataclass(frozen=True)
+class LatencyBox:
+    label: str
+    samples: list[float] = field(default_factory=list)  # every measured latency (ms), when the runner kept them
+    mean: float | None = None  # otherwise the summary (benchmark_model prints mean/min/max only)
+    minimum: float | None = None
+    maximum: float | None = None
+    fell_back: bool = False
+    highlight: bool = True  # this bundle's runs; runs of other bundles are quieter
+
+
+def device_latency(boxes: list[LatencyBox], title: str) -> bytes | None:
+    """Box plots of the measured latencies per bundle x accelerator on one device."""
+    boxes = [b for b in boxes if b.samples or b.mean is not None]
+    if not boxes:
+        return None
+    import numpy as np  # noqa: PLC0415
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.2, 1.1 * len(boxes) + 1.5)), 3.5))
+    stats = []
+    for b in boxes:
+        if b.samples:
+            a = np.asarray(b.samples, dtype=float)
+            q1, med, q3, p5, p95 = np.percentile(a, [25, 50, 75, 5, 95])
+            stats.append({"med": med, "q1": q1, "q3": q3, "whislo": p5, "whishi": p95, "fliers": a[(a < p5) | (a > p95)], "label": b.label})
+        else:
+            stats.append({"med": b.mean, "q1": b.mean, "q3": b.mean, "whislo": b.minimum or b.mean, "whishi": b.maximum or b.mean,
+                          "fliers": [], "label": b.label})
+    parts = ax.bxp(stats, patch_artist=True, widths=0.55, showfliers=True,
+                   flierprops={"marker": ".", "markersize": 3, "markerfacecolor": INK, "markeredgecolor": "none", "alpha": 0.5},
+                   medianprops={"color": INK, "linewidth": 1.2})
+    for patch, b in zip(parts["boxes"], boxes):
+        patch.set_facecolor(MUTED if b.fell_back else (OTHER if b.highlight else "#a5b4fc"))
+        patch.set_edgecolor(INK)
+        patch.set_linewidth(0.7)
+        if b.fell_back:
+            patch.set_hatch("///")
+    top = max(s["whishi"] for s in stats)
+    for i, s in enumerate(stats, start=1):
+        ax.annotate(f"p50 {_ms_text(s['med'])}", (i, s["whishi"]), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=7, color=INK)
+    ax.set_ylim(0, top * 1.2 or 1)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_ylabel("latency per inference (ms)")
+    note = "box: p25–p75, line: p50, whiskers: p5–p95"
+    if any(b.fell_back for b in boxes):
+        note += "; hatched grey: the accelerator fell back"
+    ax.set_title(title, pad=16)
+    ax.annotate(note, (0.5, 1.0), xycoords="axes fraction", xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
+                fontsize=7, color=FLOAT)
+    ax.grid(axis="y", alpha=0.25, zorder=0)
+    return _png(fig)
+
+
+# --- APK make-up ------------------------------------------------------------------------------------------
+APK_CATEGORIES = ("models", "native", "dex", "resources", "assets", "other")
+APK_COLOURS = {"models": CHOSEN, "native": "#5c7cfa", "dex": "#20c997", "resources": "#fab005", "assets": "#845ef7", "other": MUTED}
+
+
+@dataclass(frozen=True)
+class ApkBar:
+    label: str
+    categories: dict[str, int]  # bytes per APK_CATEGORIES
+
+
+def apk_breakdown(rows: list[ApkBar]) -> bytes | None:
+    """One stacked bar per APK, MB per category, shares written on the larger pieces."""
+    rows = [r for r in rows if sum(r.categories.values())]
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 0.5 * len(rows) + 1.8))
-    order = ("models", "native", "dex", "resources", "assets", "other")
-    palette = {"models": CHOSEN, "native": "#5c7cfa", "dex": "#20c997", "resources": "#fab005", "assets": "#845ef7", "other": MUTED}
-    for i, apk in enumerate(rows):
+    fig, ax = plt.subplots(figsize=(6.2, 0.55 * len(rows) + 1.6))
+    for i, r in enumerate(rows):
+        total = sum(r.categories.values())
         left = 0.0
-        for cat in order:
-            mb = apk["breakdown"]["categories"][cat] / 1e6
-            ax.barh([i], [mb], left=left, color=palette[cat], label=cat if i == 0 else None)
+        for cat in APK_CATEGORIES:
+            mb = r.categories.get(cat, 0) / 1e6
+            ax.barh([i], [mb], left=left, color=APK_COLOURS[cat], label=cat if i == 0 else None, height=0.55, zorder=3)
+            share = r.categories.get(cat, 0) / total
+            if share >= 0.08:
+                ax.text(left + mb / 2, i, f"{cat} {share:.0%}", ha="center", va="center", fontsize=7,
+                        color="white" if cat != "resources" else INK)
             left += mb
-    ax.set_yticks(range(len(rows)), [f"{a['package']}\n{a['serial']}" for a in rows], fontsize=7)
-    ax.set_xlabel("MB in the APK")
-    ax.set_title("APK make-up")
-    ax.legend(fontsize=7, ncols=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.45))
+    ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
+    ax.set_xlabel("size in the APK file (MB)")
+    ax.set_title("What the APK is made of")
+    ax.grid(axis="x", alpha=0.25, zorder=0)
+    ax.legend(fontsize=7, ncols=len(APK_CATEGORIES), frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3 - 0.05 / len(rows)))
     return _png(fig)

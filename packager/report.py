@@ -1,287 +1,548 @@
-"""The bundle's report: report.html (self-contained: inline CSS, plots as data URIs, no script)
-and report.md (the same facts as tables), rendered from the manifest and, once they exist, the
-device results kept in the bundle's device/ folder."""
+"""The bundle's report: what it says, from the manifest and the device results kept beside it.
+
+`render_all(manifest, bundle_dir)` returns {"report.md": ..., "report.html": ...}. The content is
+assembled once as a packager.report_doc.Document (sections of facts, tables and figures) and
+rendered twice, so both files say the same. Figures are embedded in the HTML; when a bundle
+folder is given they are also written as PNG files beside report.md (report-plots/), which
+`packager bundle` leaves on the host like the reports themselves.
+"""
 
 from __future__ import annotations
 
-import base64
-import html
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packager import plots
+from packager.report_device import DEVICE_FOLDER, DeviceData, DeviceRun, load_kept  # noqa: F401 - DEVICE_FOLDER re-exported
+from packager.report_doc import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
 
-DEVICE_FOLDER = "device"
-HEADERS = ["variant", "engine", "KiB", "top-1", "agree", "max err", "mean err", "p50 ms"]
+PLOTS_FOLDER = "report-plots"
+DASH = "–"
 
 
-# --- numbers ------------------------------------------------------------------------------------------
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.2f}%"
+# --- numbers as text ------------------------------------------------------------------------------
+def _pct(fraction: float | None, digits: int = 2) -> str:
+    return DASH if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+def _points(value: float | None) -> str:
+    return DASH if value is None else f"{value:+.2f}".replace("-", "−")
 
 
 def _kib(size: int | None) -> str:
-    return "–" if size is None else f"{size / 1024:.1f}"
+    return DASH if size is None else f"{size / 1024:.1f}"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return DASH
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _mb(size: int | None) -> str:
+    return DASH if size is None else f"{size / 1e6:.2f}"
 
 
 def _ms(value: float | None) -> str:
     if value is None:
-        return "–"
-    return f"{value:.3f}" if value < 1 else (f"{value:.2f}" if value < 100 else f"{value:.0f}")
+        return DASH
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else (f"{value:.2f}" if value >= 1 else f"{value:.3g}")
+
+
+def _duration(ms: float) -> str:
+    """For headline numbers: µs below a millisecond."""
+    return f"{ms * 1000:.3g} µs" if ms < 1 else f"{_ms(ms)} ms"
 
 
 def _err(value: float | None) -> str:
-    return "–" if value is None else ("0" if value == 0 else f"{value:.2g}")
+    return DASH if value is None else ("0" if value == 0 else f"{value:.2g}")
 
 
-def _engine(name: str) -> str:
-    return {"ai-edge-quantizer": "AEQ", "tf-converter": "TF", "none": "–"}.get(name, name)
+ENGINES = {"ai-edge-quantizer": "AEQ", "tf-converter": "TF", "none": DASH}
+ENGINE_NAMES = {"ai-edge-quantizer": "ai-edge-quantizer", "tf-converter": "the TFLite converter", "none": "no engine (bundled as it is)"}
 
 
-def variants_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The float model first, then every variant built or tried (no duplicates)."""
-    metrics = manifest["metrics"]
+# --- the variants -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VariantView:
+    name: str
+    quant: str
+    engine: str
+    size_bytes: int
+    accuracy: float | None
+    per_class: list[float | None] | None
+    agreement: float | None
+    max_err: float
+    mean_err: float
+    p50_ms: float | None
+    p90_ms: float | None
+    role: str  # plots.ROLE_*
+
+    @classmethod
+    def of(cls, m: dict[str, Any], role: str) -> "VariantView":
+        latency = m.get("latency") or {}
+        return cls(m["name"], m.get("quant", ""), m.get("engine", ""), m["size_bytes"], m["accuracy"], m["per_class_accuracy"],
+                   m["top1_agreement"], m["max_abs_error"], m["mean_abs_error"], latency.get("p50_ms"), latency.get("p90_ms"), role)
+
+
+def variants_of(manifest: dict[str, Any]) -> list[VariantView]:
+    """The float reference first, then every variant built or tried (once each)."""
+    metrics, chosen = manifest["metrics"], manifest["selection"]["chosen"]
+    reference = metrics["float"]["name"]
     seen, out = set(), []
-    for v in [metrics["float"], *metrics["variants"]]:
-        if v["name"] not in seen:
-            seen.add(v["name"])
-            out.append(v)
+    for m in [metrics["float"], *metrics["variants"]]:
+        if m["name"] in seen:
+            continue
+        seen.add(m["name"])
+        role = plots.ROLE_CHOSEN if m["name"] == chosen else (plots.ROLE_FLOAT if m["name"] == reference else plots.ROLE_OTHER)
+        out.append(VariantView.of(m, role))
     return out
 
 
+# The terminal table (`packager build`, `packager demo`): short headers, fits 80 columns.
+HEADERS = ["variant", "eng", "KiB", "acc %", "agree %", "max err", "mean err", "p50 ms"]
+
+
 def variant_rows(manifest: dict[str, Any]) -> list[list[str]]:
-    chosen = manifest["selection"]["chosen"]
-    rows = []
-    for m in variants_of(manifest):
-        latency = m.get("latency")
-        rows.append([
-            m["name"] + (" ✓" if m["name"] == chosen else ""), _engine(m.get("engine", "")), _kib(m["size_bytes"]),
-            _pct(m["accuracy"]), _pct(m["top1_agreement"]), _err(m["max_abs_error"]), _err(m["mean_abs_error"]),
-            _ms(latency["p50_ms"]) if latency else "–",
-        ])
-    return rows
+    def pct(v: float | None) -> str:
+        return DASH if v is None else f"{v * 100:.2f}"
+
+    return [[v.name + (" ✓" if v.role == plots.ROLE_CHOSEN else ""), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
+             pct(v.accuracy), pct(v.agreement), _err(v.max_err), _err(v.mean_err), _ms(v.p50_ms)]
+            for v in variants_of(manifest)]
 
 
-# --- device results -------------------------------------------------------------------------------------
-def device_results(manifest: dict[str, Any], bundle_dir: Path | None) -> dict[str, Any] | None:
-    """Runs of this bundle (by model sha256) from every results file in <bundle>/device/."""
-    if bundle_dir is None or not (Path(bundle_dir) / DEVICE_FOLDER).is_dir():
-        return None
-    runs, apks = [], {}
-    for path in sorted((Path(bundle_dir) / DEVICE_FOLDER).glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        mine = [r for r in data["runs"] if r["bundle_sha256"] == manifest["model"]["sha256"]] or \
-            [r for r in data["runs"] if r["bundle"] == manifest["name"]]
-        runs += mine
-        serials = {r["device"].get("serial") for r in mine}
-        for apk in data["apks"]:
-            if apk["serial"] in serials or not mine:
-                apks[(apk["serial"], apk["package"])] = apk
-    if not runs:
-        return None
-    return {"runs": runs, "apks": list(apks.values())}
+# --- operator names ------------------------------------------------------------------------------------------
+_OP_HINTS = {
+    "CONV_2D": ("conv",), "DEPTHWISE_CONV_2D": ("depthwise", "dwconv", "conv"), "TRANSPOSE_CONV": ("transpose", "deconv"),
+    "FULLY_CONNECTED": ("dense", "matmul", "fc", "linear", "logits", "classifier"), "MAX_POOL_2D": ("pool",),
+    "AVERAGE_POOL_2D": ("pool",), "SOFTMAX": ("softmax",), "ADD": ("add",), "MUL": ("mul",), "CONCATENATION": ("concat",),
+}
 
 
-def _device_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
-    rows = []
-    for r in runs:
-        lat = r.get("latency") or {}
-        applied = r["accelerator_applied"] or "none"
-        accel = r["accelerator_requested"] if applied == r["accelerator_requested"] else f"{r['accelerator_requested']} → {applied} (fallback)"
-        parity = r.get("parity")
-        rows.append([
-            f"{r['device'].get('manufacturer', '')} {r['device'].get('model', '?')}{' (virtual)' if r.get('virtual') else ''}",
-            accel, _ms(r.get("init_ms")), _ms(r.get("first_inference_ms")), _ms(lat.get("mean")), _ms(lat.get("std")),
-            _ms(lat.get("p50")), _ms(lat.get("p90")), _ms(lat.get("p99")), _ms(lat.get("min")), _ms(lat.get("max")),
-            "–" if r.get("peak_memory_kb") is None else f"{r['peak_memory_kb'] / 1024:.0f}",
-            "–" if not parity else f"{parity['top1_agreement'] * 100:.1f}%", "–" if not parity else _err(parity["max_abs_error"]),
-            r["status"] + (f": {r['errors'][0]}" if r.get("errors") else ""),
-        ])
-    return rows
+def short_op_name(name: str, op_type: str = "", limit: int = 36) -> str:
+    """A readable name for a TFLite operator, which is named after its output tensor: TensorFlow
+    joins the names of every fused op ('model/re_lu_2/Relu;model/batch_normalization_2/...;
+    model/conv2d_2/convolution'). Keep the layer doing the op's work and count the fused rest."""
+    layers: list[str] = []
+    for part in filter(None, name.split(";")):
+        segments = [s for s in part.split("/") if s]
+        layer = segments[1] if len(segments) >= 3 else segments[0]  # model/layer/op[/...] or layer/op
+        if layer not in layers:
+            layers.append(layer)
+    if not layers:
+        return name[:limit]
+    hints = _OP_HINTS.get(op_type, ())
+    primary = next((layer for hint in hints for layer in layers if hint in layer.lower()), layers[0])
+    text = primary + (f" (+{len(layers) - 1} fused)" if len(layers) > 1 else "")
+    return text if len(text) <= limit else text[: limit // 2 - 1] + "…" + text[-(limit - limit // 2):]
 
 
-DEVICE_HEADERS = ["device", "accelerator", "init", "1st", "mean", "std", "p50", "p90", "p99", "min", "max", "MiB", "top-1 agree", "max err", "status"]
+# --- sections ---------------------------------------------------------------------------------------------
+class _Report:
+    """Builds the Document from one manifest (and the device results kept with it)."""
+
+    def __init__(self, manifest: dict[str, Any], bundle_dir: Path | None):
+        self.m = manifest
+        self.sel = manifest["selection"]
+        self.variants = variants_of(manifest)
+        self.reference = self.variants[0]
+        self.chosen = next((v for v in self.variants if v.role == plots.ROLE_CHOSEN), VariantView.of(manifest["metrics"]["chosen"], plots.ROLE_CHOSEN))
+        self.labelled = self.reference.accuracy is not None
+        self.device = load_kept(bundle_dir, manifest["name"], manifest["model"]["sha256"]) if manifest.get("model") else None
+
+    def document(self) -> Document:
+        sections = [self.header(), self.variants_section(), self.per_class_section(), self.auto_section(),
+                    self.operator_section(), *self.device_sections()]
+        m = self.m
+        footer = (f"Generated by packager {m['tools'].get('packager') or '?'} from manifest.json (bundle built {m['created']}). "
+                  "Regenerate with: packager report <bundle folder>.")
+        return Document(f"{m['name']} {m['version']}", m.get("description", ""), [s for s in sections if s and s.blocks], footer)
+
+    # header ------------------------------------------------------------------------------------------
+    def header(self) -> Section:
+        m, chosen, ref = self.m, self.chosen, self.reference
+        sizes = m["sizes"]
+        cards = [("chosen variant", chosen.name), ("model size", f"{_size(m['model']['size_bytes'])}"),
+                 ("of float size", f"{sizes['chosen_bytes'] / sizes['float_bytes']:.0%}")]
+        if self.labelled:
+            drop = None if chosen.accuracy is None else (chosen.accuracy - ref.accuracy) * 100
+            cards += [("top-1 accuracy", _pct(chosen.accuracy)), ("change vs float", f"{_points(drop)} pt")]
+        cards.append(("agreement with float", _pct(chosen.agreement)))
+        if chosen.p50_ms is not None:
+            cards.append(("host latency p50", _duration(chosen.p50_ms)))
+        return Section("", [Cards(cards, highlight=0), Facts(self.facts())])
+
+    def facts(self) -> list[tuple[str, str]]:
+        m, sel = self.m, self.sel
+        recipe, src, sizes = m["recipe"], m["source"], m["sizes"]
+        labels = m["labels"]["values"]
+        task = m["task"].replace("_", " ") + (f", {len(labels)} classes" if labels else "")
+        how = f"{recipe['quant']} by {ENGINE_NAMES.get(recipe['engine'], recipe['engine'])}"
+        if recipe.get("io_dtype"):
+            how += f", {recipe['io_dtype']} input and output"
+        if recipe.get("calibration_samples"):
+            how += f", calibrated on {recipe['calibration_samples']} samples"
+        facts = [
+            ("task", task),
+            ("source", f"{src['path']} ({src['format']}, {_size(src['size_bytes'])}), sha256 {src['sha256']}"),
+            ("chosen variant", f"{recipe['name']}: {how}"),
+        ]
+        if recipe.get("float_ops"):
+            facts.append(("kept in float", ", ".join(short_op_name(op) for op in recipe["float_ops"])))
+        facts.append(("why chosen", f"{sel.get('reason') or DASH} ({sel['mode']} mode)"))
+        if sel.get("max_accuracy_drop") is not None:
+            what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
+            facts.append(("accuracy budget", f"at most {sel['max_accuracy_drop']:g} points of {what} lost"))
+        facts += [
+            ("sizes", f"source {_size(sizes['source_bytes'])} → float TFLite {_size(sizes['float_bytes'])} → chosen "
+                      f"{_size(sizes['chosen_bytes'])} ({sizes['chosen_bytes'] / sizes['float_bytes']:.0%} of float, metadata included)"),
+            ("model file", f"{m['model']['file']}, sha256 {m['model']['sha256']}"),
+            ("inputs", "; ".join(_tensor(t) for t in m["inputs"])),
+            ("outputs", "; ".join(_tensor(t) for t in m["outputs"])),
+        ]
+        if labels:
+            facts.append(("labels", ", ".join(labels[:12]) + (f", … ({len(labels)} in all)" if len(labels) > 12 else "")))
+        pre = m.get("preprocessing")
+        facts.append(("preprocessing", DASH + " (arrays fed as they are)" if not pre else
+                      f"convert to {pre['color_space']}, resize to {pre['size'][0]}x{pre['size'][1]} ({pre['resize_method']}), "
+                      f"(x − mean {_nums(pre['mean'])}) / std {_nums(pre['std'])} on 0–255 pixel values, {pre['layout']}"))
+        metrics = m["metrics"]
+        samples = metrics.get("eval_samples") or 0
+        facts.append(("evaluated on", f"{samples} samples from {metrics['eval_data']}" if samples and metrics.get("eval_data")
+                      else "seeded random inputs (no evaluation data): agreement and errors only"))
+        facts.append(("tools", ", ".join(f"{k.replace('_', '-')} {v}" for k, v in m["tools"].items() if v)))
+        facts.append(("built", m["created"]))
+        return facts
+
+    # variants ------------------------------------------------------------------------------------------
+    def variants_section(self) -> Section:
+        vs, ref = self.variants, self.reference
+        timed = any(v.p50_ms is not None for v in vs)
+        named_by_quant = all(v.quant in ("", v.name) for v in vs)  # else show the quantization column
+        headers = ["variant", *([] if named_by_quant else ["quantization"]), "engine", "size (KiB)", "of float"]
+        if self.labelled:
+            headers += ["top-1 accuracy", "change (pt)"]
+        headers += ["agreement with float", "max abs error", "mean abs error"]
+        if timed:
+            headers += ["host p50 (ms)", "host p90 (ms)"]
+        rows = []
+        for v in vs:
+            row = [v.name, *([] if named_by_quant else [v.quant or DASH]), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
+                   f"{v.size_bytes / ref.size_bytes:.0%}"]
+            if self.labelled:
+                row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
+            row += [_pct(v.agreement), _err(v.max_err), _err(v.mean_err)]
+            if timed:
+                row += [_ms(v.p50_ms), _ms(v.p90_ms)]
+            rows.append(row)
+        highlight = {i for i, v in enumerate(vs) if v.role == plots.ROLE_CHOSEN}
+        blocks = [
+            Table(headers, rows, highlight=highlight, text_columns={0, 1} if named_by_quant else {0, 1, 2}),
+            Paragraph(f"{ref.name} is the float reference; the chosen variant is highlighted. Agreement is the share of inputs "
+                      "whose top-1 class matches the float model's; errors are absolute differences of the outputs from float's. "
+                      + ("Host latency: LiteRT on the build machine's CPU, batch 1. " if timed else "")
+                      + "Engines: AEQ = ai-edge-quantizer, TF = TFLite converter. Sizes are the variants as evaluated, "
+                      "before metadata is embedded.", note=True),
+        ]
+        floor = None
+        if self.sel.get("max_accuracy_drop") is not None:
+            base = ref.accuracy if self.labelled else 1.0
+            floor = None if base is None else base * 100 - self.sel["max_accuracy_drop"]
+        rejected = {c["name"] for c in self.sel.get("candidates", []) if not c["accepted"]} if self.sel["mode"] == "auto" else set()
+        points = [plots.Point(v.name, v.size_bytes / 1024, ((v.accuracy if self.labelled else v.agreement) or 0) * 100, v.role, v.name in rejected)
+                  for v in vs]
+        ylabel = "top-1 accuracy (%)" if self.labelled else "top-1 agreement with float (%)"
+        blocks.append(_figure("size-vs-accuracy", plots.size_vs_accuracy(points, ylabel, floor),
+                              "Size against accuracy per variant; the chosen one in orange"
+                              + ("; dashed: the accuracy budget" if floor is not None else "")))
+        if timed:
+            bars = [plots.LatencyBar(v.name, v.p50_ms, v.p90_ms if v.p90_ms is not None else v.p50_ms, v.role) for v in vs if v.p50_ms is not None]
+            blocks.append(_figure("host-latency", plots.host_latency(bars, "Host latency per variant (LiteRT, CPU, batch 1)"),
+                                  "Host latency per variant: bar at p50, whisker to p90"))
+        return Section("Variants side by side", [b for b in blocks if b], anchor="variants")
+
+    # per class ------------------------------------------------------------------------------------------
+    def per_class_section(self) -> Section | None:
+        ref, labels = self.reference, self.m["labels"]["values"]
+        if not ref.per_class:
+            return None
+        n = len(ref.per_class)
+        names = labels if len(labels) == n else [str(i) for i in range(n)]
+        series = []
+        for v in self.variants[1:]:
+            if not v.per_class or len(v.per_class) != n:
+                continue
+            changes = [None if a is None or b is None else (a - b) * 100 for a, b in zip(v.per_class, ref.per_class)]
+            series.append((v, changes))
+        if not series:
+            return None
+        changed = [(v, c) for v, c in series if any(x for x in c)]
+        section = Section("Per-class accuracy against float", anchor="per-class")
+        if not changed:
+            section.blocks.append(Paragraph(f"No variant changes the accuracy of any class: every variant is as accurate as {ref.name} "
+                                            f"on each of the {n} classes."))
+            return section
+        # the classes that change most (all of them when there are few)
+        worst = sorted(range(n), key=lambda k: -max(abs(c[k] or 0) for _, c in changed))
+        shown = sorted(worst[:20]) if n > 20 else list(range(n))
+        title = "Per-class accuracy change against float" + (f" (the {len(shown)} classes that change most, of {n})" if n > 20 else "")
+        bars = [plots.ClassChange(v.name, [c[k] or 0.0 for k in shown], v.role) for v, c in changed]
+        section.blocks.append(_figure("per-class-change", plots.per_class_change([names[k] for k in shown], bars, title),
+                                      "Accuracy change per class against the float model, in percentage points; below zero is worse"))
+        unchanged = [v.name for v, c in series if not any(x for x in c)]
+        if unchanged:
+            section.blocks.append(Paragraph(f"Unchanged on every class: {', '.join(unchanged)}.", note=True))
+        rows_at = [k for k in worst if any(c[k] for _, c in changed)][:50]
+        rows = [[names[k], _pct(ref.per_class[k], 1), *(_points(c[k]) for _, c in changed)] for k in sorted(rows_at)]
+        section.blocks.append(Table(["class", f"{ref.name} accuracy", *(f"{v.name} (pt)" for v, _ in changed)], rows,
+                                    collapsed=f"Per-class numbers ({len(rows)} classes that change)"))
+        return section
+
+    # auto mode ------------------------------------------------------------------------------------------
+    def auto_section(self) -> Section | None:
+        sel = self.sel
+        if sel["mode"] != "auto" or not sel.get("candidates"):
+            return None
+        what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
+        budget = sel.get("max_accuracy_drop")
+        intro = (f"--quant auto tries candidates from the most compressed (full int8; int8 with the most quantization-sensitive "
+                 f"operators kept in float; dynamic range; fp16; fp32) and keeps the first that loses at most "
+                 f"{budget:g} points of {what}. Every candidate tried:")
+        headers = ["candidate", "verdict", "size (KiB)", "top-1 accuracy", "loss (pt)", "agreement with float", "kept in float", "why"]
+        rows, highlight, warn, hover = [], set(), set(), {}
+        for i, c in enumerate(sel["candidates"]):
+            chosen = c["name"] == sel["chosen"]
+            verdict = "chosen" if chosen else ("within budget" if c["accepted"] else "rejected")
+            ops = c.get("float_ops") or []
+            rows.append([c["name"], verdict, _kib(c.get("size_bytes")), _pct(c.get("accuracy")),
+                         DASH if c.get("accuracy_drop") is None else f"{c['accuracy_drop']:.2f}", _pct(c.get("top1_agreement")),
+                         ", ".join(short_op_name(op) for op in ops) or DASH, c.get("reason", "")])
+            if ops:
+                hover[(i, 6)] = "\n".join(ops)
+            if chosen:
+                highlight.add(i)
+            elif not c["accepted"]:
+                warn.add((i, 1))
+        return Section("How the variant was chosen", [Paragraph(intro), Table(headers, rows, highlight, warn, hover, {0, 1, 6}, {7})],
+                       anchor="auto")
+
+    def operator_section(self) -> Section | None:
+        sens = self.sel.get("operator_sensitivity") or []
+        if not sens:
+            return None
+        kept = set(self.m["recipe"].get("float_ops") or [])
+        ranked = sorted(sens, key=lambda s: -s["error"])[:15]
+        bars = [plots.OperatorBar(short_op_name(s["op"], s.get("op_type", "")) + (f" · {s['op_type']}" if s.get("op_type") else ""),
+                                  s["error"], s.get("top1_disagreement"), s["op"] in kept) for s in ranked]
+        rows = [[short_op_name(s["op"], s.get("op_type", "")), s.get("op_type", DASH), f"{s['error']:.3g}", _pct(s.get("top1_disagreement"), 1),
+                 "yes" if s["op"] in kept else ""] for s in ranked]
+        hover = {(i, 0): s["op"] for i, s in enumerate(ranked)}
+        highlight = {i for i, s in enumerate(ranked) if s["op"] in kept}
+        blocks = [
+            Paragraph("Each operator quantized to int8 alone, everything else in float, on calibration samples: the error of the "
+                      "model's output (RMS, relative to float's) and how often its top-1 class changes. The most sensitive ones "
+                      "are the candidates for staying in float in a mixed variant."),
+            _figure("operator-error", plots.operator_errors(bars), "Per-operator quantization error, most sensitive first"
+                    + ("; orange: kept in float in the chosen variant" if kept else "")),
+            Table(["operator", "type", "output error", "top-1 changes", "kept in float"], rows, highlight, set(), hover, {0, 1, 4},
+                  collapsed=f"Per-operator numbers ({len(rows)} most sensitive operators)"),
+        ]
+        return Section("Per-operator quantization error", [b for b in blocks if b], anchor="operators")
+
+    # device ------------------------------------------------------------------------------------------
+    def device_sections(self) -> list[Section]:
+        data = self.device
+        if data is None:
+            return []
+        devices = list(dict.fromkeys(r.device.serial for r in data.runs))
+        intro = (f"{len(data.runs)} runs on {len(devices)} device{'s' if len(devices) != 1 else ''}, from the results kept in "
+                 f"{DEVICE_FOLDER}/ ({', '.join(data.files)}). Times in ms; init is loading the model and applying the "
+                 "accelerator's delegate; latency is per inference, batch 1, after warm-up. Parity compares the device's outputs "
+                 "with the bundle's golden host outputs. An accelerator that did not apply shows as 'requested → applied'.")
+        if data.superseded:
+            intro += f" {data.superseded} older run(s) of the same device, bundle and accelerator are left out."
+        sections = [Section("On device", [Paragraph(intro)], anchor="device")]
+        for serial in devices:
+            runs = [r for r in data.runs if r.device.serial == serial]
+            sections.append(self.device_section(runs))
+        if data.apks:
+            sections.append(self.apk_section(data))
+        return sections
+
+    def _bundle_label(self, run: DeviceRun) -> str:
+        if run.bundle_sha256 == self.m["model"]["sha256"]:
+            return run.bundle
+        if run.bundle == self.m["name"]:
+            return f"{run.bundle} (earlier build {run.bundle_sha256[:8]})"
+        return run.bundle
+
+    def device_section(self, runs: list[DeviceRun]) -> Section:
+        device = runs[0].device
+        mine = self.m["model"]["sha256"]
+        others = any(r.bundle_sha256 != mine for r in runs)
+        highlight = {i for i, r in enumerate(runs) if r.bundle_sha256 == mine} if others else set()
+        timing, quality, warn_t, warn_q = [], [], set(), set()
+        for i, r in enumerate(runs):
+            lat = r.latency
+
+            def get(key: str, lat=lat) -> float | None:
+                return None if lat is None else getattr(lat, key)
+
+            timing.append([self._bundle_label(r), r.accelerator, f"{r.runner}, {r.threads} thread{'s' if r.threads != 1 else ''}",
+                           _ms(r.init_ms), _ms(r.first_inference_ms), _ms(get("mean")), _ms(get("std")), _ms(get("p50")),
+                           _ms(get("p90")), _ms(get("p99")), _ms(get("min")), _ms(get("max")), str(lat.count) if lat else DASH])
+            p = r.parity
+            notes = [f"fell back: {r.fallback_reason}" if r.fell_back and r.fallback_reason else ("fell back" if r.fell_back else ""),
+                     *r.errors]
+            quality.append([self._bundle_label(r), r.accelerator, DASH if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.1f}",
+                            _err(p.max_abs_error) if p else DASH, _err(p.mean_abs_error) if p else DASH,
+                            _pct(p.top1_agreement, 1) if p else DASH, str(p.samples) if p else DASH, r.status,
+                            "; ".join(n for n in notes if n) or DASH])
+            if r.fell_back:
+                warn_t.add((i, 1))
+                warn_q.add((i, 1))
+            if r.status != "ok":
+                warn_q.add((i, 7))
+            if p is not None and p.top1_agreement < 1.0:
+                warn_q.add((i, 5))
+        boxes = [plots.LatencyBox(f"{r.bundle}\n{r.requested}" + (f"→{r.applied or 'none'}" if r.fell_back else "") if others
+                                  else r.requested + (f"→{r.applied or 'none'}" if r.fell_back else ""),
+                                  list(r.samples), r.latency.mean if r.latency else None, r.latency.min if r.latency else None,
+                                  r.latency.max if r.latency else None, r.fell_back, r.bundle_sha256 == mine) for r in runs if r.latency]
+        key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
+        blocks = [
+            Paragraph(device.details),
+            Table(["bundle", "accelerator", "runner", "init", "1st inference", "mean", "std", "p50", "p90", "p99", "min", "max", "runs"],
+                  timing, highlight, warn_t, text_columns={0, 1, 2}),
+            Table(["bundle", "accelerator", "peak memory (MiB)", "max abs error", "mean abs error", "top-1 agreement", "samples",
+                   "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 7}, wrap_columns={8}),
+            _figure(f"device-latency-{key}", plots.device_latency(boxes, f"{device.title}: latency per accelerator"),
+                    f"Latency on {device.title} per bundle and accelerator"),
+        ]
+        return Section(f"{device.title} · {device.serial}", [b for b in blocks if b], level=3)
+
+    def apk_section(self, data: DeviceData) -> Section:
+        names = {r.device.serial: r.device.model for r in data.runs}
+        cats = plots.APK_CATEGORIES
+        rows, bars, hover = [], [], {}
+        for i, a in enumerate(data.apks):
+            total = a.total_bytes or sum(a.categories.values()) or 0
+            shares = [f"{a.categories.get(c, 0) / total:.0%}" if total else DASH for c in cats]
+            if a.native_by_abi and total:
+                shares[cats.index("native")] += " (" + ", ".join(a.native_by_abi) + ")"
+                hover[(i, 4 + cats.index("native"))] = ", ".join(f"{abi}: {_mb(n)} MB" for abi, n in a.native_by_abi.items())
+            rows.append([names.get(a.serial, a.serial), a.package, _mb(a.installed_bytes), _mb(a.total_bytes), *shares,
+                         DASH if a.model_share is None else f"{_mb(a.model_bytes)} MB ({a.model_share:.1%})"])
+            if a.categories:
+                bars.append(plots.ApkBar(f"{a.package}\n{names.get(a.serial, a.serial)}", a.categories))
+        blocks = [
+            Paragraph("Installed size is what the device reports for the app; the breakdown is of the APK file by category, "
+                      "with the share taken by models."),
+            Table(["device", "package", "installed MB", "APK MB", *(f"{c} %" for c in cats), "models in the APK"], rows,
+                  hover=hover, text_columns={0, 1}),
+            _figure("apk-breakdown", plots.apk_breakdown(bars), "APK make-up by category"),
+        ]
+        return Section("APK size", [b for b in blocks if b], level=3)
 
 
-def _apk_rows(apks: list[dict[str, Any]]) -> list[list[str]]:
-    rows = []
-    for a in apks:
-        b = a.get("breakdown") or {}
-        cats = b.get("categories", {})
-        total = b.get("total_bytes") or 1
-        rows.append([
-            a["serial"], a["package"], "–" if a.get("installed_bytes") is None else f"{a['installed_bytes'] / 1e6:.2f}",
-            *(f"{cats.get(k, 0) / total:.0%}" for k in ("dex", "native", "models", "assets", "resources", "other")),
-            ", ".join(f"{abi} {n / 1e6:.1f} MB" for abi, n in b.get("native_by_abi", {}).items()) or "–",
-            f"{b.get('model_share', 0):.1%}" if b else "–",
-        ])
-    return rows
+def _tensor(t: dict[str, Any]) -> str:
+    text = f"{t['name']} {t['dtype']} {t['shape']} ({t['semantics']})"
+    q = t.get("quantization")
+    if q:
+        text += f", scale {q['scale']:.4g}, zero point {q['zero_point']}"
+    return text
 
 
-APK_HEADERS = ["serial", "package", "installed MB", "dex", "native", "models", "assets", "res", "other", "native by ABI", "model share"]
+def _nums(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
-# --- markdown ----------------------------------------------------------------------------------------------
-def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    esc = lambda c: str(c).replace("|", "\\|")  # noqa: E731
-    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(esc(c) for c in row) + " |" for row in rows)]
+def _figure(name: str, png: bytes | None, caption: str) -> Figure | None:
+    return Figure(name, png, caption) if png else None
 
 
-def _facts(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    pre = manifest.get("preprocessing")
-    sel = manifest["selection"]
-    sizes = manifest["sizes"]
-    facts = [
-        ("task", manifest["task"]),
-        ("source", f"{Path(manifest['source']['path']).name} ({manifest['source']['format']}, {_kib(manifest['source']['size_bytes'])} KiB)"),
-        ("chosen", f"{sel['chosen']} ({manifest['recipe']['engine']}, {sel['mode']})"),
-        ("why", sel.get("reason", "")),
-        ("sizes", f"source {_kib(sizes['source_bytes'])} KiB → float {_kib(sizes['float_bytes'])} KiB → chosen {_kib(sizes['chosen_bytes'])} KiB "
-                  f"({sizes['chosen_bytes'] / sizes['float_bytes']:.0%} of float)"),
-        ("model", f"{manifest['model']['file']}, sha256 {manifest['model']['sha256']}"),
-        ("inputs", ", ".join(f"{t['name']} {t['dtype']}{t['shape']}" + (f" q={t['quantization']['scale']:.4g}/{t['quantization']['zero_point']}" if t["quantization"] else "") for t in manifest["inputs"])),
-        ("outputs", ", ".join(f"{t['name']} {t['dtype']}{t['shape']} ({t['semantics']})" for t in manifest["outputs"])),
-    ]
-    if pre:
-        facts.append(("preprocessing", f"{pre['size'][0]}x{pre['size'][1]} {pre['color_space']}, mean {pre['mean']}, std {pre['std']}, {pre['resize_method']} resize"))
-    if manifest["selection"].get("max_accuracy_drop") is not None:
-        facts.append(("accuracy budget", f"{manifest['selection']['max_accuracy_drop']:.2f} points of top-1 accuracy"))
-    facts.append(("tools", ", ".join(f"{k} {v}" for k, v in manifest["tools"].items() if v)))
-    return facts
+# --- entry points -----------------------------------------------------------------------------------------
+def build_document(manifest: dict[str, Any], bundle_dir: Path | None = None) -> Document:
+    return _Report(manifest, None if bundle_dir is None else Path(bundle_dir)).document()
 
 
-def _candidate_rows(manifest: dict[str, Any]) -> list[list[str]]:
-    return [[c["name"], "✓" if c["accepted"] else "✗", _kib(c.get("size_bytes")), _pct(c.get("accuracy")),
-             "–" if c.get("accuracy_drop") is None else f"{c['accuracy_drop']:.2f}", _pct(c.get("top1_agreement")),
-             str(len(c.get("float_ops", []))) if c.get("float_ops") else "–", c.get("reason", "")]
-            for c in manifest["selection"].get("candidates", [])]
+def write_figures(doc: Document, bundle_dir: Path) -> dict[str, str]:
+    """The figures as PNG files in <bundle>/report-plots/ (atomic; stale ones removed)."""
+    from packager.fileio import write_atomic  # noqa: PLC0415
 
-
-CANDIDATE_HEADERS = ["candidate", "", "KiB", "top-1", "drop (pt)", "agree", "ops in float", "why"]
-
-
-def render_markdown(manifest: dict[str, Any], bundle_dir: Path | None = None) -> str:
-    lines = [f"# {manifest['name']} {manifest['version']}", "", manifest.get("description", ""), ""]
-    lines += [f"- **{k}**: {v}" for k, v in _facts(manifest)]
-    lines += ["", "## Variants", "", *_md_table(HEADERS, variant_rows(manifest))]
-    evaluated = manifest["metrics"].get("eval_samples", 0)
-    source = manifest["metrics"].get("eval_data")
-    lines += ["", f"Evaluated on {evaluated} samples" + (f" from `{source}`." if source else " (seeded random inputs: no evaluation data).")
-              + " Errors are absolute output differences from the float model; host latency is LiteRT on the build machine, batch 1."]
-    if manifest["selection"]["mode"] == "auto":
-        lines += ["", "## How the variant was chosen", "", *_md_table(CANDIDATE_HEADERS, _candidate_rows(manifest))]
-        sens = manifest["selection"].get("operator_sensitivity") or []
-        if sens:
-            lines += ["", "Most quantization-sensitive operators (output error with only that operator in int8):", ""]
-            lines += _md_table(["operator", "type", "error", "top-1 changes"],
-                               [[plots.short_op_name(s["op"]), s.get("op_type", ""), f"{s['error']:.3g}", _pct(s.get("top1_disagreement"))] for s in sens[:10]])
-    device = device_results(manifest, bundle_dir)
-    if device:
-        lines += ["", "## On device", "", "Latency in ms, memory in MiB; parity against the bundle's golden host outputs.", ""]
-        lines += _md_table(DEVICE_HEADERS, _device_rows(device["runs"]))
-        if device["apks"]:
-            lines += ["", *_md_table(APK_HEADERS, _apk_rows(device["apks"]))]
-    lines += ["", "Plots: see report.html."]
-    return "\n".join(lines) + "\n"
-
-
-# --- html ----------------------------------------------------------------------------------------------------
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#212529;background:#f8f9fa}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #dee2e6;padding-bottom:4px}
-.lead{color:#495057;margin:0 0 16px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:10px;margin:12px 0}
-.card{background:#fff;border:1px solid #dee2e6;border-radius:8px;padding:10px 12px}
-.card .k{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#868e96}.card .v{font-size:20px;font-weight:600}
-.card.chosen .v{color:#d9480f}
-table{border-collapse:collapse;background:#fff;width:100%;margin:8px 0;font-size:13px}
-th,td{border-bottom:1px solid #e9ecef;padding:5px 8px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td.text,th.text{text-align:left}td.wrap{white-space:normal;text-align:left}
-tr.chosen td{background:#fff4e6;font-weight:600}tr.bad td{color:#c92a2a}td.fallback{color:#e67700;font-weight:600}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;background:#fff;border:1px solid #dee2e6;border-radius:8px;padding:12px;font-size:13px}
-dt{color:#868e96}dd{margin:0;word-break:break-all}
-.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:12px}
-.scroll{overflow-x:auto}
-figure{margin:0;background:#fff;border:1px solid #dee2e6;border-radius:8px;padding:8px}figure img{width:100%;height:auto}
-figcaption{font-size:12px;color:#868e96;padding:4px}
-.note{font-size:12px;color:#868e96}
-"""
-
-
-def _img(png: bytes | None, caption: str) -> str:
-    if not png:
-        return ""
-    data = base64.b64encode(png).decode("ascii")
-    return f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-
-
-def _html_table(headers: list[str], rows: list[list[str]], row_class=None, cell_class=None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        cls = row_class(i, row) if row_class else ""
-        cells = "".join(f'<td class="{cell_class(j, c) if cell_class else ""}">{html.escape(str(c))}</td>' for j, c in enumerate(row))
-        body.append(f'<tr class="{cls}">{cells}</tr>')
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-
-
-def render_html(manifest: dict[str, Any], bundle_dir: Path | None = None) -> str:
-    sel = manifest["selection"]
-    chosen_name = sel["chosen"]
-    variants = variants_of(manifest)
-    float_metrics = manifest["metrics"]["float"]
-    chosen = manifest["metrics"]["chosen"]
-    drop = None if chosen["accuracy"] is None or float_metrics["accuracy"] is None else (float_metrics["accuracy"] - chosen["accuracy"]) * 100
-    cards = [
-        ("chosen", chosen_name, "chosen"), ("model size", f"{manifest['model']['size_bytes'] / 1024:.1f} KiB", ""),
-        ("of float size", f"{manifest['sizes']['chosen_bytes'] / manifest['sizes']['float_bytes']:.0%}", ""),
-        ("top-1 accuracy", _pct(chosen["accuracy"]), ""), ("accuracy drop", "–" if drop is None else f"{drop:.2f} pt", ""),
-        ("agreement with float", _pct(chosen["top1_agreement"]), ""),
-    ]
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{html.escape(manifest['name'])} {html.escape(manifest['version'])}: packager report</title>",
-        f"<style>{CSS}</style></head><body><main>",
-        f"<h1>{html.escape(manifest['name'])} <small>{html.escape(manifest['version'])}</small></h1>",
-        f"<p class='lead'>{html.escape(manifest.get('description', ''))}</p>",
-        "<div class='cards'>" + "".join(f"<div class='card {c}'><div class='k'>{html.escape(k)}</div><div class='v'>{html.escape(v)}</div></div>" for k, v, c in cards) + "</div>",
-        "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in _facts(manifest)) + "</dl>",
-        "<h2>Variants side by side</h2>",
-        _html_table(HEADERS, variant_rows(manifest), row_class=lambda i, row: "chosen" if row[0].endswith("✓") else ""),
-        f"<p class='note'>Evaluated on {manifest['metrics'].get('eval_samples', 0)} samples. Errors are absolute output differences from the float model. "
-        "Host latency: LiteRT on the build machine, batch 1. Engines: TF = TensorFlow Lite converter, AEQ = ai-edge-quantizer.</p>",
-        "<div class='plots'>",
-        _img(plots.size_vs_accuracy(variants, chosen_name, float_metrics["name"]), "Size against accuracy per variant; orange is the chosen one"),
-        _img(plots.per_class_change([v for v in variants if v["name"] != float_metrics["name"]], float_metrics, manifest["labels"]["values"], chosen_name),
-             "Per-class accuracy change against the float model"),
-        _img(plots.host_latency(variants, chosen_name, float_metrics["name"]), "Host latency per variant"),
-    ]
-    if sel["mode"] == "auto" and sel.get("operator_sensitivity"):
-        parts.append(_img(plots.operator_errors(sel["operator_sensitivity"], manifest["recipe"].get("float_ops", [])),
-                          "Per-operator quantization error; operators kept in float in orange"))
-    parts.append("</div>")
-    if sel["mode"] == "auto":
-        parts += ["<h2>How the variant was chosen</h2>",
-                  f"<p>Budget: at most {sel['max_accuracy_drop']:g} points of top-1 accuracy lost. Candidates are tried from the most compressed; the first within budget wins.</p>",
-                  _html_table(CANDIDATE_HEADERS, _candidate_rows(manifest), row_class=lambda i, row: "chosen" if row[1] == "✓" else "",
-                              cell_class=lambda j, c: "wrap" if j == 7 else "")]
-    device = device_results(manifest, bundle_dir)
-    if device:
-        parts += ["<h2>On device</h2>", "<p class='note'>Latency and times in ms, peak memory in MiB (the app process); parity against the bundle's golden host outputs. "
-                  "A requested accelerator that did not apply is shown as a fallback.</p>",
-                  _html_table(DEVICE_HEADERS, _device_rows(device["runs"]),
-                              row_class=lambda i, row: "bad" if not row[-1].startswith("ok") else "",
-                              cell_class=lambda j, c: "fallback" if j == 1 and "fallback" in c else ("text" if j in (0, 14) else ""))]
-        parts.append("<div class='plots'>" + _img(plots.device_latency(device["runs"]), "On-device latency per device and accelerator")
-                     + _img(plots.apk_breakdown(device["apks"]), "What the APK is made of") + "</div>")
-        if device["apks"]:
-            parts.append(_html_table(APK_HEADERS, _apk_rows(device["apks"]), cell_class=lambda j, c: "text" if j < 2 else ""))
-    parts.append(f"<p class='note'>Made by packager {html.escape(str(manifest['tools'].get('packager')))} on {html.escape(manifest['created'])}.</p></main></body></html>\n")
-    return "".join(parts)
+    folder = Path(bundle_dir) / PLOTS_FOLDER
+    figures = doc.figures()
+    if not figures and not folder.exists():
+        return {}
+    folder.mkdir(exist_ok=True)
+    files = {}
+    for fig in figures:
+        write_atomic(folder / f"{fig.name}.png", fig.png)
+        files[fig.name] = f"{PLOTS_FOLDER}/{fig.name}.png"
+    for old in folder.glob("*.png"):
+        if f"{PLOTS_FOLDER}/{old.name}" not in files.values():
+            old.unlink()
+    return files
 
 
 def render_all(manifest: dict[str, Any], bundle_dir: Path | None = None) -> dict[str, str]:
-    return {"report.md": render_markdown(manifest, bundle_dir), "report.html": render_html(manifest, bundle_dir)}
+    """{file name: text} of the reports. With a bundle folder, device results kept in it are
+    included and the figures are written beside report.md."""
+    doc = build_document(manifest, bundle_dir)
+    figure_files = write_figures(doc, Path(bundle_dir)) if bundle_dir is not None else {}
+    return {"report.md": to_markdown(doc, figure_files), "report.html": to_html(doc)}
+
+
+@dataclass
+class Regenerated:
+    bundle: str
+    reports: list[str]
+    plots: list[str]
+    merged: list[str]  # device results newly kept in <bundle>/device/
+    already_kept: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bundle": self.bundle, "reports": self.reports, "plots": self.plots, "device_results": self.merged + self.already_kept,
+                "newly_merged": self.merged}
+
+
+def regenerate(bundle_dir: Path | str, results: list[Path] | None = None) -> Regenerated:
+    """`packager report`: validate every results file first (nothing is written when one is bad),
+    keep them in <bundle>/device/, then rewrite the reports from the manifest."""
+    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.errors import PackagerError  # noqa: PLC0415
+    from packager.fileio import write_atomic  # noqa: PLC0415
+    from packager.report_device import is_run_of, keep, read_results_file, runs_of  # noqa: PLC0415
+
+    bundle = load_bundle(bundle_dir)
+    documents = []
+    for path in results or []:
+        data = read_results_file(Path(path))
+        runs, _ = runs_of(data)
+        if not any(is_run_of(r, bundle.name, bundle.model_sha256) for r in runs):
+            measured = sorted({r.bundle for r in runs}) or ["none"]
+            raise PackagerError(f"{path} has no runs of bundle {bundle.name} (it measured: {', '.join(measured)})",
+                                f"pass results of `packager device bench {bundle.path}`")
+        documents.append((Path(path), data))
+    merged, already = [], []
+    for path, data in documents:
+        target, new = keep(bundle.path, data, path)
+        (merged if new else already).append(str(target))
+    try:
+        texts = render_all(bundle.manifest, bundle.path)
+        written = []
+        for name, text in texts.items():
+            write_atomic(bundle.path / name, text)
+            written.append(str(bundle.path / name))
+    except OSError as exc:
+        raise PackagerError(f"cannot write the report into {bundle.path} ({exc.strerror or exc})", "check the folder's permissions") from None
+    plots_dir = bundle.path / PLOTS_FOLDER
+    figures = sorted(str(p) for p in plots_dir.glob("*.png")) if plots_dir.is_dir() else []
+    return Regenerated(str(bundle.path), written, figures, merged, already)

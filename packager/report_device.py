@@ -1,0 +1,234 @@
+"""Device results for the report: kept in <bundle>/device/, read through one small adapter.
+
+`packager device bench --out` and the pytest plugin write results JSON valid against
+metadata/device-results.schema.json (packager.device.results). `runs_of` is the only function
+that knows that format: it turns a results document into the flat rows the report shows, so a
+change of format is matched in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packager.errors import PackagerError
+from packager.fileio import sha256_bytes, write_atomic
+
+DEVICE_FOLDER = "device"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    serial: str
+    manufacturer: str
+    model: str
+    soc: str | None
+    abi: str
+    sdk: int | None
+    android: str | None
+    virtual: bool
+
+    @property
+    def title(self) -> str:
+        name = f"{self.manufacturer} {self.model}".strip()
+        return f"{name} (virtual handset)" if self.virtual and "virtual" not in name.lower() else name
+
+    @property
+    def details(self) -> str:
+        parts = [f"serial {self.serial}"]
+        if self.soc:
+            parts.append(f"SoC {self.soc}")
+        parts.append(f"ABI {self.abi}")
+        if self.android or self.sdk:
+            parts.append(f"Android {self.android or '?'} (SDK {self.sdk if self.sdk is not None else '?'})")
+        if self.virtual:
+            parts.append("runs the benchmark contract with the host's LiteRT")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds; percentiles are None when the runner kept no single runs."""
+
+    count: int
+    mean: float
+    std: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Parity:
+    samples: int
+    max_abs_error: float
+    mean_abs_error: float
+    top1_agreement: float
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """One device x bundle x accelerator."""
+
+    device: DeviceInfo
+    bundle: str
+    bundle_sha256: str
+    recipe: str
+    runner: str
+    threads: int
+    requested: str
+    applied: str | None
+    fallback_reason: str | None
+    status: str
+    errors: tuple[str, ...]
+    init_ms: float | None
+    first_inference_ms: float | None
+    latency: Latency | None
+    samples: tuple[float, ...]
+    peak_memory_kb: int | None
+    parity: Parity | None
+    created: str = ""
+
+    @property
+    def fell_back(self) -> bool:
+        return self.applied != self.requested
+
+    @property
+    def accelerator(self) -> str:
+        """'gpu', or 'gpu → xnnpack' / 'gpu → none' when it did not apply."""
+        return self.requested if not self.fell_back else f"{self.requested} → {self.applied or 'none'}"
+
+
+@dataclass(frozen=True)
+class ApkSize:
+    serial: str
+    package: str
+    installed_bytes: int | None
+    file: str | None = None
+    total_bytes: int | None = None
+    categories: dict[str, int] = field(default_factory=dict)
+    native_by_abi: dict[str, int] = field(default_factory=dict)
+    model_bytes: int | None = None
+    model_share: float | None = None
+
+
+@dataclass
+class DeviceData:
+    runs: list[DeviceRun]
+    apks: list[ApkSize]
+    files: list[str]
+    superseded: int = 0  # older runs of the same device x bundle x accelerator left out
+
+
+# --- the adapter ----------------------------------------------------------------------------------------
+def runs_of(data: dict[str, Any]) -> tuple[list[DeviceRun], list[ApkSize]]:
+    """A validated device-results document -> report rows."""
+    runs = []
+    for r in data["runs"]:
+        d = r["device"]
+        device = DeviceInfo(
+            serial=d.get("serial", "?"), manufacturer=d.get("manufacturer", ""), model=d.get("model", "?"), soc=d.get("soc"),
+            abi=d.get("abi", "?"), sdk=d.get("sdk"), android=d.get("android_version"), virtual=bool(r.get("virtual") or d.get("virtual")),
+        )
+        latency = Latency(**r["latency"]) if r.get("latency") else None
+        parity = Parity(**r["parity"]) if r.get("parity") else None
+        runs.append(DeviceRun(
+            device=device, bundle=r["bundle"], bundle_sha256=r["bundle_sha256"], recipe=r.get("recipe", ""), runner=r["runner"],
+            threads=r["threads"], requested=r["accelerator_requested"], applied=r["accelerator_applied"],
+            fallback_reason=r.get("fallback_reason"), status=r["status"], errors=tuple(r.get("errors") or ()),
+            init_ms=r.get("init_ms"), first_inference_ms=r.get("first_inference_ms"), latency=latency,
+            samples=tuple(r.get("latencies_ms") or ()), peak_memory_kb=r.get("peak_memory_kb"), parity=parity,
+            created=data.get("created", ""),
+        ))
+    apks = []
+    for a in data["apks"]:
+        b = a.get("breakdown") or {}
+        apks.append(ApkSize(
+            serial=a["serial"], package=a["package"], installed_bytes=a.get("installed_bytes"), file=b.get("file"),
+            total_bytes=b.get("total_bytes"), categories=dict(b.get("categories") or {}), native_by_abi=dict(b.get("native_by_abi") or {}),
+            model_bytes=b.get("model_bytes"), model_share=b.get("model_share"),
+        ))
+    return runs, apks
+
+
+def read_results_file(path: Path) -> dict[str, Any]:
+    """Read and validate one results file; PackagerError when it is not one."""
+    from packager.device.results import DeviceResults  # noqa: PLC0415 - the device kit owns the format
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PackagerError(f"device results file {path} does not exist", "check the --device-results path") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PackagerError(f"cannot read device results {path} ({exc})", "pass a file written by `packager device bench --out`") from None
+    if not isinstance(data, dict):
+        raise PackagerError(f"{path} is not a device results file (a JSON object is expected)", "pass a file written by `packager device bench --out`")
+    from packager import schemas  # noqa: PLC0415
+
+    schemas.validate("device-results", data, what=f"device results {path}")
+    DeviceResults.from_dict(data)  # and it loads as the device kit's own model
+    return data
+
+
+def is_run_of(run: DeviceRun, name: str, sha256: str) -> bool:
+    return run.bundle_sha256 == sha256 or run.bundle == name
+
+
+# --- kept results -------------------------------------------------------------------------------------------
+def keep(bundle_dir: Path, data: dict[str, Any], origin: Path) -> tuple[Path, bool]:
+    """Copy a validated results document into <bundle>/device/ (atomically, named by content so
+    merging the same file twice keeps one copy). Returns (path, newly written)."""
+    folder = Path(bundle_dir) / DEVICE_FOLDER
+    text = json.dumps(data, indent=2) + "\n"
+    target = folder / f"{Path(origin).stem}-{sha256_bytes(text.encode())[:10]}.json"
+    if target.is_file():
+        return target, False
+    try:
+        folder.mkdir(exist_ok=True)
+        write_atomic(target, text)
+    except OSError as exc:
+        raise PackagerError(f"cannot write into {folder} ({exc.strerror or exc})", "check the bundle folder's permissions") from None
+    return target, True
+
+
+def load_kept(bundle_dir: Path | None, name: str, sha256: str) -> DeviceData | None:
+    """Every run kept in <bundle>/device/: this bundle's first, then older builds and other bundles
+    measured in the same sessions. The newest run of each device x bundle x accelerator wins."""
+    folder = None if bundle_dir is None else Path(bundle_dir) / DEVICE_FOLDER
+    if folder is None or not folder.is_dir():
+        return None
+    documents = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PackagerError(f"kept device results {path} cannot be read ({exc})", "delete it and merge the results again") from None
+        from packager import schemas  # noqa: PLC0415
+
+        schemas.validate("device-results", data, what=str(path))
+        documents.append((data.get("created", ""), path.name, data))
+    documents.sort(key=lambda d: (d[0], d[1]))
+    latest: dict[tuple, DeviceRun] = {}
+    apks: dict[tuple[str, str], ApkSize] = {}
+    total = 0
+    for _, _, data in documents:
+        runs, sizes = runs_of(data)
+        total += len(runs)
+        for run in runs:
+            latest[(run.device.serial, run.bundle_sha256, run.requested, run.runner, run.threads)] = run
+        for apk in sizes:
+            apks[(apk.serial, apk.package)] = apk
+    if not latest:
+        return None
+
+    def order(run: DeviceRun) -> tuple:
+        kind = 0 if run.bundle_sha256 == sha256 else (1 if run.bundle == name else 2)
+        return kind, run.bundle, run.device.serial
+
+    runs = sorted(latest.values(), key=order)  # stable: accelerators keep their measured order
+    serials = {r.device.serial for r in runs}
+    return DeviceData(runs, [a for a in apks.values() if a.serial in serials], [d[1] for d in documents], total - len(runs))
