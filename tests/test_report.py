@@ -1,7 +1,11 @@
-"""The report: every variant side by side, plots inline, renders in Chromium without errors."""
+"""The report: every variant side by side, plots embedded and self-contained, device results
+merged by `packager report`, rendered in headless Chromium without errors."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import re
 import shutil
@@ -11,131 +15,315 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from packager.cli import main
-from packager.report import render_all
+from packager.report import PLOTS_FOLDER, render_all, short_op_name
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"]
 
 
-class _Collector(HTMLParser):
-    def __init__(self):
+# --- helpers -------------------------------------------------------------------------------------------
+class _Page(HTMLParser):
+    """What an HTML report loads: images, scripts, links, and any reference that is not inline."""
+
+    def __init__(self, text: str):
         super().__init__()
-        self.images, self.external, self.scripts = [], [], 0
+        self.images: dict[str, str] = {}  # figure id -> src
+        self.scripts = self.links = 0
+        self.external: list[str] = []
+        self.csp = None
+        self._figure = None
+        self.feed(text)
+        self.external += re.findall(r"url\((?!['\"]?data:)[^)]*\)|@import", text)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "figure":
+            self._figure = attrs.get("id")
         if tag == "img":
-            self.images.append(attrs.get("src", ""))
-        if tag == "script":
-            self.scripts += 1
-        for key in ("src", "href"):
+            self.images[self._figure or f"img{len(self.images)}"] = attrs.get("src", "")
+        self.scripts += tag == "script"
+        self.links += tag == "link"
+        if tag == "meta" and attrs.get("http-equiv", "").lower() == "content-security-policy":
+            self.csp = attrs.get("content")
+        for key in ("src", "href", "srcset", "poster", "data"):
             value = attrs.get(key) or ""
             if value and not value.startswith(("data:", "#")):
-                self.external.append(value)
+                self.external.append(f"{tag} {key}={value}")
 
 
-def _parse(text: str) -> _Collector:
-    collector = _Collector()
-    collector.feed(text)
-    return collector
+def _decoded(src: str) -> Image.Image:
+    assert src.startswith("data:image/png;base64,"), src[:40]
+    return Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)))
+
+
+def _md_rows(md: str, section: str) -> list[list[str]]:
+    """The table rows (cells) of one '## section' of report.md, header and rule left out."""
+    body = md.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in body.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def _render_in_chromium(page: Path, tmp: Path) -> dict:
+    """Open a copy of `page` with a probe that records, after load, each image's decoded width and
+    every error or Content-Security-Policy violation; the page's CSP admits the probe by its hash
+    and nothing else. Returns {"images": [...], "problems": [...], "console": [...]}."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is installed by scripts/setup.sh"
+    probe = ("const seen=[];"
+             "window.addEventListener('error',e=>seen.push('error '+(e.target&&e.target.tagName?e.target.tagName:e.message)),true);"
+             "document.addEventListener('securitypolicyviolation',e=>seen.push('csp '+e.blockedURI));"
+             "window.addEventListener('load',()=>document.body.setAttribute('data-probe',JSON.stringify("
+             "{images:Array.from(document.images).map(i=>i.complete?i.naturalWidth:-1),problems:seen})));")
+    digest = base64.b64encode(hashlib.sha256(probe.encode()).digest()).decode()
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r'(http-equiv="Content-Security-Policy" content=")([^"]*)"', rf"""\1\2; script-src 'sha256-{digest}'" """, text, count=1)
+    text = text.replace("<body>", f"<body><script>{probe}</script>", 1)
+    copy = tmp / f"probe-{page.parent.name}.html"
+    copy.write_text(text, encoding="utf-8")
+    proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'chromium-profile'}", "--dump-dom", copy.as_uri()],
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'data-probe="([^"]*)"', proc.stdout)
+    assert found, f"the probe did not run: {proc.stdout[:300]} {proc.stderr[-1000:]}"
+    result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    result["console"] = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+    return result
+
+
+# --- fixtures -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def device_results(tmp_path_factory, digits_bundle) -> Path:
+    """`packager device bench --virtual` on the digits bundle: cpu runs, gpu falls back."""
+    root = tmp_path_factory.mktemp("report-device")
+    out = root / "results.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANDROID_USER_HOME", str(root / "android-home"))
+        result = _cli("device", "bench", str(digits_bundle), "--virtual", "--accelerator", "cpu,gpu", "--runs", "12",
+                      "--warmup", "1", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    return out
 
 
 @pytest.fixture(scope="module")
-def device_bundle(tmp_path_factory, digits_bundle):
-    """A copy of the digits bundle with real device results merged by `packager report`."""
-    import os
-
-    from packager.bundle_io import load_bundle
-    from packager.device.bench import bench
-    from packager.device.handset import Handset
-    from packager.device.virtual import VirtualHandset
-
-    root = tmp_path_factory.mktemp("report-bundle")
-    bundle = Path(shutil.copytree(digits_bundle, root / "digits"))
-    os.environ.setdefault("ANDROID_USER_HOME", str(root / "android-home"))
-    with VirtualHandset(root=root / "device") as virtual:
-        handset = Handset.open(virtual.address, prefer="direct")
-        results = bench(handset, [load_bundle(bundle)], ["cpu", "gpu"], runs=10, warmup=1)
-        handset.close()
-    results_file = results.write(root / "results.json")
-    outcome = CliRunner().invoke(main, ["report", str(bundle), "--device-results", str(results_file), "--json"])
-    assert outcome.exit_code == 0, outcome.output
-    return bundle, json.loads(outcome.stdout)
+def merged(tmp_path_factory, digits_bundle, device_results):
+    """A copy of the digits bundle with the device results merged by `packager report --json`."""
+    bundle = Path(shutil.copytree(digits_bundle, tmp_path_factory.mktemp("report-bundle") / "digits"))
+    result = _cli("report", str(bundle), "--device-results", str(device_results), "--json")
+    assert result.exit_code == 0, result.output
+    return bundle, json.loads(result.stdout)
 
 
-def test_markdown_has_every_variant(digits_build):
-    md = render_all(digits_build.manifest)["report.md"]
-    for variant in ("fp32", "fp16", "dynamic", "int8 ✓", "int16x8"):
-        assert re.search(rf"^\| {re.escape(variant)} \|", md, re.M), variant
-    assert "Evaluated on 540 samples" in md
+# --- the variants ------------------------------------------------------------------------------------------
+def test_markdown_has_a_row_per_variant_with_its_numbers(digits_build):
+    manifest = digits_build.manifest
+    md = render_all(manifest)["report.md"]
+    rows = {row[0].strip("*"): row for row in _md_rows(md, "Variants side by side")}
+    expected = [manifest["metrics"]["float"], *manifest["metrics"]["variants"]]
+    assert set(rows) == {m["name"] for m in expected}
+    for m in expected:
+        row = rows[m["name"]]
+        assert f"{m['size_bytes'] / 1024:.1f}" in row and f"{m['accuracy'] * 100:.2f}%" in row, row
+        assert f"{m['top1_agreement'] * 100:.2f}%" in row
+    chosen = manifest["selection"]["chosen"]
+    assert f"| **{chosen}** |" in md  # the chosen variant is marked
+    assert manifest["selection"]["reason"] in md and manifest["model"]["sha256"] in md and manifest["source"]["sha256"] in md
+    assert "![" not in md  # no bundle folder given: no figure files to link, the numbers are in the tables
 
 
-def test_html_is_self_contained_with_plots(digits_build):
-    page = render_all(digits_build.manifest)["report.html"]
-    found = _parse(page)
-    assert len(found.images) >= 3 and all(src.startswith("data:image/png;base64,") for src in found.images)
-    assert found.external == [] and found.scripts == 0
-    assert "Size against accuracy" in page and "Per-class accuracy change" in page and "Host latency" in page
+def test_terminal_table_fits_80_columns(digits_build, outlier_builds):
+    from rich.console import Console
+
+    from packager.commands.common import variants_table
+
+    for manifest in (digits_build.manifest, outlier_builds[1].manifest):
+        console = Console(width=80, record=True, color_system=None)
+        console.print(variants_table(manifest))
+        lines = console.export_text().splitlines()
+        assert max(len(line) for line in lines) <= 80
+        names = [m["name"] for m in manifest["metrics"]["variants"]]
+        for name in names:  # one line per variant, nothing cut short
+            assert sum(1 for line in lines if re.match(rf"\s*{re.escape(name)}( ✓)?\s", line)) == 1, (name, lines)
+        assert "…" not in "\n".join(lines)
 
 
-def test_auto_mode_shows_candidates_and_operator_errors(outlier_builds):
+def test_html_is_self_contained_and_embeds_its_plots(digits_build):
+    page = _Page(render_all(digits_build.manifest)["report.html"])
+    assert page.external == [] and page.scripts == 0 and page.links == 0
+    assert page.csp and "default-src 'none'" in page.csp and "img-src data:" in page.csp
+    assert {"fig-size-vs-accuracy", "fig-host-latency"} <= set(page.images)
+    for src in page.images.values():
+        image = _decoded(src)
+        assert image.format == "PNG" and image.width > 400 and image.height > 200
+
+
+def test_report_without_labels_plots_agreement(digits_build):
+    """A generic model evaluated without labels: no accuracy columns; agreement takes their place."""
+    manifest = json.loads(json.dumps(digits_build.manifest))
+    for m in [manifest["metrics"]["float"], manifest["metrics"]["chosen"], *manifest["metrics"]["variants"]]:
+        m["accuracy"], m["per_class_accuracy"] = None, None
+    manifest["labels"]["values"] = []
+    reports = render_all(manifest)
+    assert "top-1 accuracy" not in reports["report.md"].split("## Variants side by side")[1]
+    assert "Per-class" not in reports["report.md"]
+    assert "fig-size-vs-accuracy" in _Page(reports["report.html"]).images
+
+
+def test_short_operator_names():
+    fused = ("model_1/re_lu_2/Relu;model_1/batch_normalization_2/batchnorm/add_1;model_1/conv2d_2/convolution;"
+             "model_1/batch_normalization_2/batchnorm/sub1")
+    assert short_op_name(fused, "CONV_2D") == "conv2d_2 (+2 fused)"
+    assert short_op_name(fused, "") == "re_lu_2 (+2 fused)"  # no hint: the op's output layer
+    assert short_op_name("model/outliers/MatMul1", "FULLY_CONNECTED") == "outliers"
+    assert short_op_name("dense/BiasAdd") == "dense"
+    assert short_op_name("Identity", "SOFTMAX") == "Identity"
+    long = short_op_name("m/" + "x" * 80 + "/op")
+    assert len(long) <= 36 and "…" in long
+
+
+# --- auto mode ------------------------------------------------------------------------------------------
+def test_auto_report_shows_every_candidate_and_operator_errors(outlier_builds):
     _, auto = outlier_builds
-    md = (auto.bundle / "report.md").read_text()
-    page = (auto.bundle / "report.html").read_text()
-    assert "How the variant was chosen" in md and "more than the 1-point budget" in md
-    assert "Most quantization-sensitive operators" in md and "outliers_1" in md
-    assert "Per-operator quantization error" in page and len(_parse(page).images) >= 3  # no latency plot: built without it
-
-
-def test_report_command_merges_device_results(device_bundle):
-    bundle, summary = device_bundle
-    assert len(summary["device_results"]) == 1 and Path(summary["device_results"][0]).parent == bundle / "device"
+    manifest, bundle = auto.manifest, auto.bundle
     md = (bundle / "report.md").read_text()
-    assert "## On device" in md and "gpu → " in md and "(fallback)" in md and "100.0%" in md
-    page = (bundle / "report.html").read_text()
-    assert "On-device latency per device" in page and "What the APK is made of" in page and "fallback" in page
-    # a later regeneration keeps the device section
-    assert CliRunner().invoke(main, ["report", str(bundle)]).exit_code == 0
-    assert "## On device" in (bundle / "report.md").read_text()
+    candidates = manifest["selection"]["candidates"]
+    rows = _md_rows(md, "How the variant was chosen")
+    assert [r[0].strip("*") for r in rows] == [c["name"] for c in candidates]
+    for row, c in zip(rows, candidates):
+        verdict = "chosen" if c["name"] == manifest["selection"]["chosen"] else ("within budget" if c["accepted"] else "rejected")
+        assert row[1].strip("*") == verdict and row[-1].strip("*") == c["reason"].replace("|", "\\|")
+        assert row[2].strip("*") == f"{c['size_bytes'] / 1024:.1f}"
+    ops = _md_rows(md, "Per-operator quantization error")
+    kept = set(manifest["recipe"]["float_ops"])
+    assert len(ops) == len(manifest["selection"]["operator_sensitivity"][:15])
+    assert all(";" not in r[0] and len(r[0].strip("*")) <= 36 for r in ops)  # fused TFLite names shortened
+    assert sum(r[-1] == "yes" for r in ops) == len(kept) and all(r[0].startswith("**") == (r[-1] == "yes") for r in ops)
+    page = _Page((bundle / "report.html").read_text())
+    assert {"fig-size-vs-accuracy", "fig-per-class-change", "fig-operator-error"} <= set(page.images)
+    assert "fig-host-latency" not in page.images  # built without latency: no latency plot
+    # report.md links its plots, written beside it
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert links and all((bundle / link).is_file() for link in links)
+    assert sorted(links) == sorted(f"{PLOTS_FOLDER}/{p.name}" for p in (bundle / PLOTS_FOLDER).iterdir())
 
 
-def test_report_renders_in_chromium_without_errors(device_bundle, tmp_path):
-    bundle, _ = device_bundle
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is installed by scripts/setup.sh"
-    page = (bundle / "report.html").read_text()
-    # a probe appended to a copy: records each image's decoded width into the DOM
-    probe = ("<script>window.addEventListener('load',()=>{document.body.setAttribute('data-images',"
-             "Array.from(document.images).map(i=>i.complete?i.naturalWidth:-1).join(','));});</script>")
-    copy = tmp_path / "report.html"
-    copy.write_text(page.replace("</body>", probe + "</body>"))
-    proc = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=3000", "--dump-dom", copy.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    widths = re.search(r'data-images="([^"]*)"', proc.stdout)
-    assert widths, proc.stdout[:500]
-    values = [int(v) for v in widths.group(1).split(",")]
-    assert len(values) >= 5 and all(v > 100 for v in values), values  # every plot decoded
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line or "Failed to load resource" in line]
-    assert console == [], console
+# --- device results -------------------------------------------------------------------------------------------
+def test_report_command_merges_device_results(merged, device_results):
+    bundle, summary = merged
+    kept = [Path(p) for p in summary["device_results"]]
+    assert len(kept) == 1 and kept[0].parent == bundle / "device" and summary["newly_merged"] == summary["device_results"]
+    assert json.loads(kept[0].read_text()) == json.loads(device_results.read_text())
+    assert sorted(summary["reports"]) == sorted(str(bundle / n) for n in ("report.md", "report.html"))
+    runs = json.loads(device_results.read_text())["runs"]
+    md = (bundle / "report.md").read_text()
+    assert "## On device" in md
+    rows = [r for r in re.findall(r"^\| (digits \| .*)$", md, re.M)]
+    timing = [r.split(" | ") for r in rows if "thread" in r]
+    assert [t[1] for t in timing] == ["cpu", "gpu → xnnpack"]  # the fallback is visible, not reported as gpu
+    for cells, run in zip(timing, runs):
+        assert cells[7] == _fmt(run["latency"]["p50"]) and cells[9] == _fmt(run["latency"]["p99"])
+        assert cells[3] == _fmt(run["init_ms"]) and cells[12].rstrip(" |") == str(run["latency"]["count"])
+    quality = [r.split(" | ") for r in rows if "thread" not in r]
+    assert all(q[5] == f"{run['parity']['top1_agreement']:.1%}" for q, run in zip(quality, runs))
+    assert "fell back" in quality[1][-1] and quality[1][-1].count("gpu")
+    assert "### APK size" in md and "dev.packager.demo" in md
+    page = _Page((bundle / "report.html").read_text())
+    assert any(k.startswith("fig-device-latency-") for k in page.images) and "fig-apk-breakdown" in page.images
+    # a later regeneration keeps the device section; merging the same file again keeps one copy
+    again = _cli("report", str(bundle), "--device-results", str(device_results), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["newly_merged"] == []
+    assert len(list((bundle / "device").iterdir())) == 1
+    assert _cli("report", str(bundle)).exit_code == 0 and (bundle / "report.md").read_text() == md
 
 
-@pytest.mark.parametrize("make_bad, needle", [
-    (lambda tmp: (tmp / "x").mkdir() or tmp / "x", "not a bundle"),
+def _fmt(ms: float) -> str:
+    from packager.report import _ms
+
+    return _ms(ms)
+
+
+def test_device_section_shows_summary_only_runs_and_failures(merged, device_results, tmp_path):
+    """benchmark_model keeps no single runs (no percentiles); a failed run shows its error."""
+    bundle = Path(shutil.copytree(merged[0], tmp_path / "digits"))
+    shutil.rmtree(bundle / "device")
+    data = json.loads(device_results.read_text())
+    summary_run, failed = data["runs"]
+    summary_run.update(runner="benchmark_model", latencies_ms=[])
+    summary_run["latency"].update(p50=None, p90=None, p99=None)
+    failed.update(status="error", latency=None, parity=None, init_ms=None, first_inference_ms=None, latencies_ms=[],
+                  errors=["the app crashed: java.lang.OutOfMemoryError"])
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    result = _cli("report", str(bundle), "--device-results", str(edited))
+    assert result.exit_code == 0, result.output
+    md = (bundle / "report.md").read_text()
+    timing = [r.split(" | ") for r in re.findall(r"^\| (digits \| .*)$", md, re.M) if "thread" in r]
+    assert timing[0][2] == "benchmark_model, 1 thread" and timing[0][7:10] == ["–", "–", "–"]
+    assert timing[0][5] == _fmt(summary_run["latency"]["mean"])
+    failed_row = next(r for r in re.findall(r"^\| digits \| .*$", md, re.M) if "| error |" in r)
+    assert "the app crashed: java.lang.OutOfMemoryError" in failed_row
+    page = _Page((bundle / "report.html").read_text())
+    assert any(k.startswith("fig-device-latency-") for k in page.images)  # drawn from mean/min/max
+
+
+# --- in a browser ----------------------------------------------------------------------------------------
+def test_reports_render_in_chromium_without_errors(merged, outlier_builds, tmp_path):
+    for page in (merged[0] / "report.html", outlier_builds[1].bundle / "report.html"):
+        expected = len(_Page(page.read_text()).images)
+        result = _render_in_chromium(page, tmp_path)
+        assert result["problems"] == [] and result["console"] == [], result
+        assert len(result["images"]) == expected >= 3 and all(w > 400 for w in result["images"]), result
+
+
+def test_chromium_probe_catches_broken_and_external_images(merged, tmp_path):
+    """The render check can fail: a corrupt plot and an external image are both reported."""
+    page = tmp_path / "bad" / "report.html"
+    page.parent.mkdir()
+    text = (merged[0] / "report.html").read_text()
+    text = text.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
+    page.write_text(text.replace("</main>", '<img src="http://127.0.0.1:9/x.png"></main>'))
+    result = _render_in_chromium(page, tmp_path)
+    assert 0 in result["images"] and any(p.startswith("csp http://127.0.0.1:9") for p in result["problems"]), result
+    assert any("Content Security Policy" in line for line in result["console"]), result
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, needle", [
+    (lambda tmp: (tmp / "x").mkdir() or tmp / "x", "is not a bundle"),
     (lambda tmp: tmp / "missing", "does not exist"),
 ])
-def test_report_bad_bundle(make_bad, needle, tmp_path):
-    result = CliRunner().invoke(main, ["report", str(make_bad(tmp_path))])
+def test_report_on_something_not_a_bundle(make, needle, tmp_path):
+    result = _cli("report", str(make(tmp_path)))
     assert result.exit_code == 2 and needle in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_report_bad_results_file(digits_bundle, tmp_path):
+@pytest.mark.parametrize("content, needle", [
+    ('{"runs": []}', "device-results.schema.json"),
+    ("not json", "cannot read device results"),
+    ("[1, 2]", "not a device results file"),
+    (None, "does not exist"),
+    ("OTHER", "has no runs of bundle digits"),
+])
+def test_report_rejects_bad_device_results(content, needle, digits_bundle, device_results, tmp_path):
+    bundle = Path(shutil.copytree(digits_bundle, tmp_path / "digits"))
+    before = {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
     bad = tmp_path / "results.json"
-    bad.write_text(json.dumps({"runs": []}))
-    copy = Path(shutil.copytree(digits_bundle, tmp_path / "digits"))
-    result = CliRunner().invoke(main, ["report", str(copy), "--device-results", str(bad)])
-    assert result.exit_code == 2 and "device-results.schema.json" in result.stderr
-    assert not (copy / "device").exists()
+    if content == "OTHER":  # valid results, but of another bundle
+        data = json.loads(device_results.read_text())
+        for run in data["runs"]:
+            run.update(bundle="other", bundle_sha256="0" * 64)
+        content = json.dumps(data)
+    if content is not None:
+        bad.write_text(content)
+    good = str(device_results)  # a good file first: nothing is kept when any file is bad
+    result = _cli("report", str(bundle), "--device-results", good, "--device-results", str(bad))
+    assert result.exit_code == 2 and needle in result.stderr and "Traceback" not in result.output, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()} == before and not (bundle / "device").exists()
