@@ -77,6 +77,7 @@ class LazyInput:
 @dataclass
 class Simple:
     argv: list[str]
+    patterns: dict[int, str] = field(default_factory=dict)  # argv index -> glob pattern
     redirects: list[tuple[str, str]] = field(default_factory=list)  # (op, target); '2>&1' has no target
 
 
@@ -105,19 +106,32 @@ def _variable(line: str, i: int, env: dict[str, str]) -> tuple[str, int]:
     return env.get(rest[:length], ""), i + 1 + length
 
 
-def tokenize(line: str, env: dict[str, str] | None = None) -> list[tuple[str, bool]]:
-    """(token, is_operator) pairs, quotes removed and variables expanded."""
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def tokenize(line: str, env: dict[str, str] | None = None) -> list[tuple[str, bool, str | None]]:
+    """(token, is_operator, glob pattern) triples, quotes removed and variables expanded. The
+    pattern is set only for words with an unquoted * ? or [ (quoted parts escaped in it)."""
     env = ENVIRONMENT if env is None else env
-    tokens: list[tuple[str, bool]] = []
-    word: list[str] = []
+    tokens: list[tuple[str, bool, str | None]] = []
+    parts: list[tuple[str, bool]] = []  # (text, quoted): quoted text never globs
     in_word = False
     i = 0
 
+    def add(text: str, quoted: bool = True) -> None:
+        nonlocal in_word
+        parts.append((text, quoted))
+        in_word = True
+
     def finish() -> None:
-        nonlocal word, in_word
+        nonlocal parts, in_word
         if in_word:
-            tokens.append(("".join(word), False))
-        word, in_word = [], False
+            text = "".join(t for t, _ in parts)
+            magic = any(not quoted and any(c in t for c in "*?[") for t, quoted in parts)
+            pattern = "".join(t if not quoted else _glob_escape(t) for t, quoted in parts) if magic else None
+            tokens.append((text, False, pattern))
+        parts, in_word = [], False
 
     while i < len(line):
         c = line[i]
@@ -126,7 +140,7 @@ def tokenize(line: str, env: dict[str, str] | None = None) -> list[tuple[str, bo
             i += 1
         elif c == "\n":  # a new line ends a command, like ';'
             finish()
-            tokens.append((";", True))
+            tokens.append((";", True, None))
             i += 1
         elif c == "#" and not in_word:  # a comment runs to the end of the line
             end = line.find("\n", i)
@@ -135,43 +149,43 @@ def tokenize(line: str, env: dict[str, str] | None = None) -> list[tuple[str, bo
             end = line.find("'", i + 1)
             if end < 0:
                 raise ShellError("syntax error: unterminated quoted string", 2)
-            word.append(line[i + 1 : end])
-            in_word, i = True, end + 1
+            add(line[i + 1 : end])
+            i = end + 1
         elif c == '"':
             i += 1
+            add("")
             while i < len(line) and line[i] != '"':
                 if line[i] == "$":
                     text, i = _variable(line, i, env)
-                    word.append(text)
+                    add(text)
                     continue
                 if line[i] == "`":
                     raise ShellError("syntax error: command substitution `...` is not supported by the virtual handset", 2)
                 if line[i] == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
                     i += 1
-                word.append(line[i])
+                add(line[i])
                 i += 1
             if i >= len(line):
                 raise ShellError("syntax error: unterminated quoted string", 2)
-            in_word, i = True, i + 1
+            i += 1
         elif c == "$":
             text, i = _variable(line, i, env)
-            word.append(text)
-            in_word = True
+            add(text)
         elif c == "`":
             raise ShellError("syntax error: command substitution `...` is not supported by the virtual handset", 2)
         elif c == "\\" and i + 1 < len(line):
-            word.append(line[i + 1])
-            in_word, i = True, i + 2
+            add(line[i + 1])
+            i += 2
         else:
             operator = next((op for op in OPERATORS if line.startswith(op, i)), None)
             # '2>' is an operator only where a word starts (in 'a2>b', '2' belongs to the word)
             if operator and not (operator.startswith("2") and in_word):
                 finish()
-                tokens.append((operator, True))
+                tokens.append((operator, True, None))
                 i += len(operator)
             else:
-                word.append(c)
-                in_word, i = True, i + 1
+                add(c, quoted=False)
+                i += 1
     finish()
     return tokens
 
@@ -184,8 +198,10 @@ def parse(line: str, env: dict[str, str] | None = None) -> list[tuple[str, Pipel
     tokens = tokenize(line, env)
     i = 0
     while i < len(tokens):
-        token, is_op = tokens[i]
+        token, is_op, pattern = tokens[i]
         if not is_op:
+            if pattern is not None:
+                current[-1].patterns[len(current[-1].argv)] = pattern
             current[-1].argv.append(token)
         elif token in (";", "&&", "||", "&"):
             if current[-1].argv or len(current) > 1:
@@ -301,7 +317,12 @@ def _run_pipeline(ctx: Context, pipeline: Pipeline) -> int:
 def _run_simple(ctx: Context, simple: Simple) -> int:
     from packager.device._virtual_commands import lookup  # the command table imports this module
 
-    argv = [a.replace(STATUS_MARK, str(ctx.status)) for a in simple.argv]
+    status_text = str(ctx.status)
+    argv: list[str] = []
+    for index, arg in enumerate(simple.argv):
+        pattern = simple.patterns.get(index)
+        matches = _glob(ctx, pattern.replace(_glob_escape(STATUS_MARK), status_text)) if pattern else []
+        argv.extend(matches or [arg.replace(STATUS_MARK, status_text)])  # no match: the word stays as written
     if not argv:
         return 0
     name, args = argv[0], argv[1:]
@@ -329,6 +350,40 @@ def _run_simple(ctx: Context, simple: Simple) -> int:
     except OSError as exc:
         ctx.err(f"/system/bin/sh: {_shown(ctx, exc.filename) if exc.filename else ''}: {exc.strerror or exc}\n")
         return 1
+
+
+def _glob(ctx: Context, pattern: str) -> list[str]:
+    """Paths matching a glob pattern, as written (relative stays relative), sorted; hidden
+    names only when the pattern part starts with '.'."""
+    import fnmatch  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    absolute = pattern.startswith("/")
+    found = [("/" if absolute else "", "/" if absolute else ctx.cwd)]  # (as written, device path)
+    for part in [p for p in pattern.split("/") if p]:
+        literal = re.sub(r"\[([*?\[])\]", r"\1", part)
+        step = []
+        for shown, device in found:
+            if not any(c in re.sub(r"\[[*?\[]\]", "", part) for c in "*?["):
+                step.append((shown + ("" if shown.endswith("/") or not shown else "/") + literal, device.rstrip("/") + "/" + literal))
+                continue
+            try:
+                folder = ctx.path(device)
+                names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+            except OSError:
+                names = []
+            for name in names:
+                if fnmatch.fnmatchcase(name, part) and (not name.startswith(".") or part.startswith(".")):
+                    step.append((shown + ("" if shown.endswith("/") or not shown else "/") + name, device.rstrip("/") + "/" + name))
+        found = step
+    results = []
+    for shown, device in found:
+        try:
+            if ctx.path(device).exists():
+                results.append(shown)
+        except OSError:
+            continue
+    return results
 
 
 def _shown(ctx: Context, filename) -> str:

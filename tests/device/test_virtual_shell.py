@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import zipfile
 
 import pytest
@@ -165,8 +166,6 @@ def test_package_manager(device):
 @pytest.mark.parametrize("utf8", [False, True], ids=["utf16-pool", "utf8-pool"])
 def test_binary_manifest_of_a_real_apk_layout(device, utf8):
     """pm reads the compiled (AXML) AndroidManifest.xml that aapt writes into real APKs."""
-    from tests.device.axml import compiled_manifest
-
     manifest = compiled_manifest("com.example.compiled", debuggable=True, activities=[".Main", "com.example.compiled.Second"], utf8=utf8)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as apk:
@@ -202,3 +201,68 @@ def test_file_modes_survive(device):
     (device.root / "data/local/tmp/native").write_bytes(b"\x7fELF" + bytes(60))
     sh(device, "chmod 755 /data/local/tmp/native")
     assert sh(device, "/data/local/tmp/native") == (126, "", "/system/bin/sh: /data/local/tmp/native: can't execute: Exec format error\n")
+
+
+def test_globs(device):
+    sh(device, "mkdir -p /data/local/tmp/g/sub && touch /data/local/tmp/g/a.txt /data/local/tmp/g/b.txt /data/local/tmp/g/.hidden /data/local/tmp/g/sub/c.txt")
+    assert sh(device, "echo /data/local/tmp/g/*")[1] == "/data/local/tmp/g/a.txt /data/local/tmp/g/b.txt /data/local/tmp/g/sub\n"
+    assert sh(device, "cd /data/local/tmp/g && echo *.txt [b].txt ?.txt sub/* .h*")[1] == "a.txt b.txt b.txt a.txt b.txt sub/c.txt .hidden\n"
+    assert sh(device, "echo '/data/local/tmp/g/*' /data/local/tmp/g/none*")[1] == "/data/local/tmp/g/* /data/local/tmp/g/none*\n"
+    assert sh(device, "run-as dev.packager.demo sh -c 'cp /data/local/tmp/g/*.txt files/ && ls files'")[1] == "a.txt\nb.txt\n"
+    assert sh(device, "rm -rf /data/local/tmp/g/* && ls -a /data/local/tmp/g")[1] == ".\n..\n.hidden\n"
+
+
+# --- a compiled (binary XML) AndroidManifest.xml, as aapt writes it into APKs -----------------------
+# No Android SDK here to run aapt, so this writes the documented chunk layout of androidfw's
+# ResourceTypes.h: an XML chunk with a string pool (UTF-16 or UTF-8), a resource map, namespace
+# and element chunks, attributes as raw strings or typed values.
+ANDROID_NS = "http://schemas.android.com/apk/res/android"
+ATTR_IDS = {"name": 0x01010003, "debuggable": 0x0101000F, "testOnly": 0x01010272, "versionCode": 0x0101021B}
+NO_INDEX = 0xFFFFFFFF
+
+
+def _pool(strings: list[str], utf8: bool) -> bytes:
+    data, offsets = bytearray(), []
+    for text in strings:
+        offsets.append(len(data))
+        if utf8:
+            raw = text.encode("utf-8")
+            data += bytes([len(text), len(raw)]) + raw + b"\0"
+        else:
+            data += struct.pack("<H", len(text)) + text.encode("utf-16-le") + b"\0\0"
+    data += bytes(-len(data) % 4)
+    header_size = 28
+    strings_start = header_size + 4 * len(strings)
+    size = strings_start + len(data)
+    return (struct.pack("<HHIIIIII", 0x0001, header_size, size, len(strings), 0, 0x100 if utf8 else 0, strings_start, 0)
+            + struct.pack(f"<{len(strings)}I", *offsets) + bytes(data))
+
+
+def compiled_manifest(package: str, debuggable: bool, activities: list[str], utf8: bool = False) -> bytes:
+    # attribute names first, in resource-map order, as aapt lays them out
+    strings = ["name", "debuggable", "versionCode", "android", ANDROID_NS, "", "manifest", "package", "application",
+               "activity", package, *activities]
+    index = {s: i for i, s in enumerate(strings)}
+    ns = index[ANDROID_NS]
+
+    def start(tag: str, attrs: list[tuple[int, str, int, int, int]]) -> bytes:
+        body = struct.pack("<IIHHHHHH", NO_INDEX, index[tag], 20, 20, len(attrs), 0, 0, 0)
+        for a_ns, a_name, raw, vtype, vdata in attrs:
+            body += struct.pack("<IIIHBBI", a_ns, index[a_name], raw, 8, 0, vtype, vdata)
+        return struct.pack("<HHIII", 0x0102, 16, 16 + len(body), 1, NO_INDEX) + body
+
+    def end(tag: str) -> bytes:
+        return struct.pack("<HHIIIII", 0x0103, 16, 24, 1, NO_INDEX, NO_INDEX, index[tag])
+
+    chunks = _pool(strings, utf8)
+    ids = [ATTR_IDS["name"], ATTR_IDS["debuggable"], ATTR_IDS["versionCode"]]
+    chunks += struct.pack("<HHI", 0x0180, 8, 8 + 4 * len(ids)) + struct.pack(f"<{len(ids)}I", *ids)
+    chunks += struct.pack("<HHIIIII", 0x0100, 16, 24, 1, NO_INDEX, index["android"], ns)
+    chunks += start("manifest", [(NO_INDEX, "package", index[package], 0x03, index[package]),
+                                 (ns, "versionCode", NO_INDEX, 0x10, 7)])
+    chunks += start("application", [(ns, "debuggable", NO_INDEX, 0x12, NO_INDEX if debuggable else 0)])
+    for activity in activities:
+        chunks += start("activity", [(ns, "name", index[activity], 0x03, index[activity])]) + end("activity")
+    chunks += end("application") + end("manifest")
+    chunks += struct.pack("<HHIIIII", 0x0101, 16, 24, 1, NO_INDEX, index["android"], ns)
+    return struct.pack("<HHI", 0x0003, 8, 8 + len(chunks)) + chunks
