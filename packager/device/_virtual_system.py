@@ -435,6 +435,11 @@ class AppProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
         with self._state_lock:
             if self.proc is proc:
                 self.proc = None
