@@ -205,7 +205,7 @@ class LatencyBar:
     role: str = ROLE_OTHER
 
 
-def host_latency(rows: list[LatencyBar], title: str) -> bytes | None:
+def host_latency(rows: list[LatencyBar], title: str, unit: str = "ms") -> bytes | None:
     """Bars at p50 with a whisker to p90, value on top."""
     if not rows:
         return None
@@ -219,7 +219,7 @@ def host_latency(rows: list[LatencyBar], title: str) -> bytes | None:
         ax.annotate(_ms_text(r.p50), (bar.get_x() + bar.get_width() / 2, r.p90), xytext=(0, 3), textcoords="offset points",
                     ha="center", va="bottom", fontsize=7, color=INK)
     ax.set_xticks(list(x), [r.name for r in rows], rotation=20 if len(rows) > 5 else 0, ha="right" if len(rows) > 5 else "center")
-    ax.set_ylabel("latency per inference (ms)")
+    ax.set_ylabel(f"latency per inference ({unit})")
     ax.set_ylim(0, max(r.p90 for r in rows) * 1.18 or 1)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.25, zorder=0)
@@ -229,7 +229,7 @@ def host_latency(rows: list[LatencyBar], title: str) -> bytes | None:
 @dataclass(frozen=True)
 class LatencyBox:
     label: str
-    samples: list[float] = field(default_factory=list)  # every measured latency (ms), when the runner kept them
+    samples: list[float] = field(default_factory=list)  # every measured latency, when the runner kept them
     mean: float | None = None  # otherwise the summary (benchmark_model prints mean/min/max only)
     minimum: float | None = None
     maximum: float | None = None
@@ -237,7 +237,7 @@ class LatencyBox:
     highlight: bool = True  # this bundle's runs; runs of other bundles are quieter
 
 
-def device_latency(boxes: list[LatencyBox], title: str) -> bytes | None:
+def device_latency(boxes: list[LatencyBox], title: str, unit: str = "ms") -> bytes | None:
     """Box plots of the measured latencies per bundle x accelerator on one device."""
     boxes = [b for b in boxes if b.samples or b.mean is not None]
     if not boxes:
@@ -270,7 +270,7 @@ def device_latency(boxes: list[LatencyBox], title: str) -> bytes | None:
                     va="bottom", fontsize=7, color=INK)
     ax.set_ylim(0, top * 1.2 or 1)
     ax.tick_params(axis="x", labelsize=7)
-    ax.set_ylabel("latency per inference (ms)")
+    ax.set_ylabel(f"latency per inference ({unit})")
     note = "box: p25–p75, line: p50, whiskers: p5–p95"
     if any(b.fell_back for b in boxes):
         note += "; hatched grey: the accelerator fell back"

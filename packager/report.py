@@ -55,6 +55,27 @@ def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value >= 10 else (f"{value:.2f}" if value >= 1 else f"{value:.3g}")
 
 
+@dataclass(frozen=True)
+class TimeUnit:
+    """Milliseconds, or microseconds when every value of a table is under one (small models, fast chips)."""
+
+    name: str
+    per_ms: float
+
+    def __call__(self, ms: float | None) -> str:
+        return _ms(None if ms is None else ms * self.per_ms)
+
+    def scale(self, ms: float | None) -> float | None:
+        return None if ms is None else ms * self.per_ms
+
+
+MS, US = TimeUnit("ms", 1.0), TimeUnit("µs", 1000.0)
+
+
+def unit_for(values: list[float | None]) -> TimeUnit:
+    return MS if any(v is not None and v >= 1 for v in values) else US
+
+
 def _duration(ms: float) -> str:
     """For headline numbers: µs below a millisecond."""
     return f"{ms * 1000:.3g} µs" if ms < 1 else f"{_ms(ms)} ms"
@@ -230,8 +251,9 @@ class _Report:
         if self.labelled:
             headers += ["top-1 accuracy", "change (pt)"]
         headers += ["agreement with float", "max abs error", "mean abs error"]
+        unit = unit_for([v.p90_ms for v in vs] + [v.p50_ms for v in vs])
         if timed:
-            headers += ["host p50 (ms)", "host p90 (ms)"]
+            headers += [f"host p50 ({unit.name})", f"host p90 ({unit.name})"]
         rows = []
         for v in vs:
             row = [v.name, *([] if named_by_quant else [v.quant or DASH]), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
@@ -240,7 +262,7 @@ class _Report:
                 row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
             row += [_pct(v.agreement), _err(v.max_err), _err(v.mean_err)]
             if timed:
-                row += [_ms(v.p50_ms), _ms(v.p90_ms)]
+                row += [unit(v.p50_ms), unit(v.p90_ms)]
             rows.append(row)
         highlight = {i for i, v in enumerate(vs) if v.role == plots.ROLE_CHOSEN}
         blocks = [
@@ -263,8 +285,9 @@ class _Report:
                               "Size against accuracy per variant; the chosen one in orange"
                               + ("; dashed: the accuracy budget" if floor is not None else "")))
         if timed:
-            bars = [plots.LatencyBar(v.name, v.p50_ms, v.p90_ms if v.p90_ms is not None else v.p50_ms, v.role) for v in vs if v.p50_ms is not None]
-            blocks.append(_figure("host-latency", plots.host_latency(bars, "Host latency per variant (LiteRT, CPU, batch 1)"),
+            bars = [plots.LatencyBar(v.name, unit.scale(v.p50_ms), unit.scale(v.p90_ms if v.p90_ms is not None else v.p50_ms), v.role)
+                    for v in vs if v.p50_ms is not None]
+            blocks.append(_figure("host-latency", plots.host_latency(bars, "Host latency per variant (LiteRT, CPU, batch 1)", unit.name),
                                   "Host latency per variant: bar at p50, whisker to p90"))
         return Section("Variants side by side", [b for b in blocks if b], anchor="variants")
 
@@ -363,7 +386,7 @@ class _Report:
             return []
         devices = list(dict.fromkeys(r.device.serial for r in data.runs))
         intro = (f"{len(data.runs)} runs on {len(devices)} device{'s' if len(devices) != 1 else ''}, from the results kept in "
-                 f"{DEVICE_FOLDER}/ ({', '.join(data.files)}). Times in ms; init is loading the model and applying the "
+                 f"{DEVICE_FOLDER}/ ({', '.join(data.files)}). Init is loading the model and applying the "
                  "accelerator's delegate; latency is per inference, batch 1, after warm-up. Parity compares the device's outputs "
                  "with the bundle's golden host outputs. An accelerator that did not apply shows as 'requested → applied'.")
         if data.superseded:
@@ -389,6 +412,7 @@ class _Report:
         others = any(r.bundle_sha256 != mine for r in runs)
         highlight = {i for i, r in enumerate(runs) if r.bundle_sha256 == mine} if others else set()
         timing, quality, warn_t, warn_q = [], [], set(), set()
+        unit = unit_for([x for r in runs for x in (r.init_ms, r.first_inference_ms, r.latency.max if r.latency else None)])
         for i, r in enumerate(runs):
             lat = r.latency
 
@@ -396,8 +420,8 @@ class _Report:
                 return None if lat is None else getattr(lat, key)
 
             timing.append([self._bundle_label(r), r.accelerator, f"{r.runner}, {r.threads} thread{'s' if r.threads != 1 else ''}",
-                           _ms(r.init_ms), _ms(r.first_inference_ms), _ms(get("mean")), _ms(get("std")), _ms(get("p50")),
-                           _ms(get("p90")), _ms(get("p99")), _ms(get("min")), _ms(get("max")), str(lat.count) if lat else DASH])
+                           *(unit(x) for x in (r.init_ms, r.first_inference_ms, get("mean"), get("std"), get("p50"), get("p90"),
+                                               get("p99"), get("min"), get("max"))), str(lat.count) if lat else DASH])
             p = r.parity
             notes = [f"fell back: {r.fallback_reason}" if r.fell_back and r.fallback_reason else ("fell back" if r.fell_back else ""),
                      *r.errors]
@@ -414,16 +438,16 @@ class _Report:
                 warn_q.add((i, 5))
         boxes = [plots.LatencyBox(f"{r.bundle}\n{r.requested}" + (f"→{r.applied or 'none'}" if r.fell_back else "") if others
                                   else r.requested + (f"→{r.applied or 'none'}" if r.fell_back else ""),
-                                  list(r.samples), r.latency.mean if r.latency else None, r.latency.min if r.latency else None,
-                                  r.latency.max if r.latency else None, r.fell_back, r.bundle_sha256 == mine) for r in runs if r.latency]
+                                  [unit.scale(x) for x in r.samples], unit.scale(r.latency.mean), unit.scale(r.latency.min),
+                                  unit.scale(r.latency.max), r.fell_back, r.bundle_sha256 == mine) for r in runs if r.latency]
         key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
         blocks = [
-            Paragraph(device.details),
+            Paragraph(f"{device.details}. Times in {unit.name}."),
             Table(["bundle", "accelerator", "runner", "init", "1st inference", "mean", "std", "p50", "p90", "p99", "min", "max", "runs"],
                   timing, highlight, warn_t, text_columns={0, 1, 2}),
             Table(["bundle", "accelerator", "peak memory (MiB)", "max abs error", "mean abs error", "top-1 agreement", "samples",
                    "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 7}, wrap_columns={8}),
-            _figure(f"device-latency-{key}", plots.device_latency(boxes, f"{device.title}: latency per accelerator"),
+            _figure(f"device-latency-{key}", plots.device_latency(boxes, f"{device.title}: latency per accelerator", unit.name),
                     f"Latency on {device.title} per bundle and accelerator"),
         ]
         return Section(f"{device.title} · {device.serial}", [b for b in blocks if b], level=3)

@@ -226,9 +226,11 @@ def test_report_command_merges_device_results(merged, device_results):
     rows = [r for r in re.findall(r"^\| (digits \| .*)$", md, re.M)]
     timing = [r.split(" | ") for r in rows if "thread" in r]
     assert [t[1] for t in timing] == ["cpu", "gpu → xnnpack"]  # the fallback is visible, not reported as gpu
+    unit = _unit(runs)
+    assert f"Times in {unit.name}." in md
     for cells, run in zip(timing, runs):
-        assert cells[7] == _fmt(run["latency"]["p50"]) and cells[9] == _fmt(run["latency"]["p99"])
-        assert cells[3] == _fmt(run["init_ms"]) and cells[12].rstrip(" |") == str(run["latency"]["count"])
+        assert cells[7] == unit(run["latency"]["p50"]) and cells[9] == unit(run["latency"]["p99"])
+        assert cells[3] == unit(run["init_ms"]) and cells[12].rstrip(" |") == str(run["latency"]["count"])
     quality = [r.split(" | ") for r in rows if "thread" not in r]
     assert all(q[5] == f"{run['parity']['top1_agreement']:.1%}" for q, run in zip(quality, runs))
     assert "fell back" in quality[1][-1] and quality[1][-1].count("gpu")
@@ -242,10 +244,12 @@ def test_report_command_merges_device_results(merged, device_results):
     assert _cli("report", str(bundle)).exit_code == 0 and (bundle / "report.md").read_text() == md
 
 
-def _fmt(ms: float) -> str:
-    from packager.report import _ms
+def _unit(runs: list[dict]):
+    """The time unit the report picks for a device table: µs when everything is under 1 ms."""
+    from packager.report import MS, US
 
-    return _ms(ms)
+    times = [t for r in runs for t in (r["init_ms"], r["first_inference_ms"], (r["latency"] or {}).get("max")) if t is not None]
+    return MS if any(t >= 1 for t in times) else US
 
 
 def test_device_section_shows_summary_only_runs_and_failures(merged, device_results, tmp_path):
@@ -265,7 +269,7 @@ def test_device_section_shows_summary_only_runs_and_failures(merged, device_resu
     md = (bundle / "report.md").read_text()
     timing = [r.split(" | ") for r in re.findall(r"^\| (digits \| .*)$", md, re.M) if "thread" in r]
     assert timing[0][2] == "benchmark_model, 1 thread" and timing[0][7:10] == ["–", "–", "–"]
-    assert timing[0][5] == _fmt(summary_run["latency"]["mean"])
+    assert timing[0][5] == _unit(data["runs"])(summary_run["latency"]["mean"])
     failed_row = next(r for r in re.findall(r"^\| digits \| .*$", md, re.M) if "| error |" in r)
     assert "the app crashed: java.lang.OutOfMemoryError" in failed_row
     page = _Page((bundle / "report.html").read_text())
