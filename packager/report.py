@@ -86,7 +86,7 @@ def _err(value: float | None) -> str:
 
 
 ENGINES = {"ai-edge-quantizer": "AEQ", "tf-converter": "TF", "none": DASH}
-ENGINE_NAMES = {"ai-edge-quantizer": "ai-edge-quantizer", "tf-converter": "the TFLite converter", "none": "no engine (bundled as it is)"}
+ENGINE_NAMES = {"ai-edge-quantizer": "ai-edge-quantizer", "tf-converter": "the TFLite converter"}
 
 
 # --- the variants -----------------------------------------------------------------------------------------
@@ -205,7 +205,8 @@ class _Report:
         recipe, src, sizes = m["recipe"], m["source"], m["sizes"]
         labels = m["labels"]["values"]
         task = m["task"].replace("_", " ") + (f", {len(labels)} classes" if labels else "")
-        how = f"{recipe['quant']} by {ENGINE_NAMES.get(recipe['engine'], recipe['engine'])}"
+        how = (f"{recipe['quant']} model, bundled as it is" if recipe["engine"] == "none"
+               else f"{recipe['quant']} by {ENGINE_NAMES.get(recipe['engine'], recipe['engine'])}")
         if recipe.get("io_dtype"):
             how += f", {recipe['io_dtype']} input and output"
         if recipe.get("calibration_samples"):
@@ -267,8 +268,9 @@ class _Report:
         highlight = {i for i, v in enumerate(vs) if v.role == plots.ROLE_CHOSEN}
         blocks = [
             Table(headers, rows, highlight=highlight, text_columns={0, 1} if named_by_quant else {0, 1, 2}),
-            Paragraph(f"{ref.name} is the float reference; the chosen variant is highlighted. Agreement is the share of inputs "
-                      "whose top-1 class matches the float model's; errors are absolute differences of the outputs from float's. "
+            Paragraph(f"{ref.name} is the reference ({'the float model' if ref.quant in ('', 'fp32') else 'the model as given'}); "
+                      "the chosen variant is highlighted. Agreement is the share of inputs "
+                      "whose top-1 class matches the reference's; errors are absolute differences of the outputs from the reference's. "
                       + ("Host latency: LiteRT on the build machine's CPU, batch 1. " if timed else "")
                       + "Engines: AEQ = ai-edge-quantizer, TF = TFLite converter. Sizes are the variants as evaluated, "
                       "before metadata is embedded.", note=True),
