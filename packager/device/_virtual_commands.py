@@ -483,6 +483,10 @@ def _head(ctx: Context, args: list[str]) -> int:
 
 @command("tail")
 def _tail(ctx: Context, args: list[str]) -> int:
+    if args[:1] == ["-c"] and len(args) >= 2:  # the last N bytes (toybox): the kit reads an APK's zip directory
+        data = _input_of(ctx, args[2:])
+        ctx.out(data[-int(args[1]):] if int(args[1]) else b"")
+        return 0
     count, files = _count_arg(args)
     lines = _input_of(ctx, files).splitlines(keepends=True)
     ctx.out(b"".join(lines[-count:] if count else []))
