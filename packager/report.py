@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from packager import plots
-from packager.report_device import DEVICE_FOLDER, DeviceData, DeviceRun, load_kept  # noqa: F401 - DEVICE_FOLDER re-exported
+from packager.report_device import DEVICE_FOLDER, DeviceData, DeviceRun, load_kept
 from packager.report_doc import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
 
 PLOTS_FOLDER = "report-plots"
@@ -221,7 +221,7 @@ class _Report:
         facts.append(("why chosen", f"{sel.get('reason') or DASH} ({sel['mode']} mode)"))
         if sel.get("max_accuracy_drop") is not None:
             what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
-            facts.append(("accuracy budget", f"at most {sel['max_accuracy_drop']:g} points of {what} lost"))
+            facts.append(("accuracy budget", f"at most {_pt(sel['max_accuracy_drop'])} of {what} lost"))
         facts += [
             ("sizes", f"source {_size(sizes['source_bytes'])} → float TFLite {_size(sizes['float_bytes'])} → chosen "
                       f"{_size(sizes['chosen_bytes'])} ({sizes['chosen_bytes'] / sizes['float_bytes']:.0%} of float, metadata included)"),
@@ -339,7 +339,7 @@ class _Report:
         budget = sel.get("max_accuracy_drop")
         intro = (f"--quant auto tries candidates from the most compressed (full int8; int8 with the most quantization-sensitive "
                  f"operators kept in float; dynamic range; fp16; fp32) and keeps the first that loses at most "
-                 f"{budget:g} points of {what}. Every candidate tried:")
+                 f"{_pt(budget)} of {what}. Every candidate tried:")
         headers = ["candidate", "verdict", "size (KiB)", "top-1 accuracy", "loss (pt)", "agreement with float", "kept in float", "why"]
         rows, highlight, warn, hover = [], set(), set(), {}
         for i, c in enumerate(sel["candidates"]):
@@ -484,6 +484,10 @@ def _tensor(t: dict[str, Any]) -> str:
     if q:
         text += f", scale {q['scale']:.4g}, zero point {q['zero_point']}"
     return text
+
+
+def _pt(points: float) -> str:
+    return f"{points:g} point" + ("" if points == 1 else "s")
 
 
 def _nums(values: list[float]) -> str:

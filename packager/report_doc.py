@@ -148,7 +148,7 @@ tr:last-child td{border-bottom:0}
 tr.hl td{background:var(--chosen-bg);font-weight:600}tr.hl td:first-child{box-shadow:inset 4px 0 0 var(--chosen)}
 td.warn{color:var(--fallback);font-weight:600}
 details{margin:4px 0 12px}summary{cursor:pointer;color:#1c7ed6;font-size:13px}
-.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:14px;margin:10px 0}
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(480px,100%),1fr));gap:14px;margin:10px 0}
 figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:10px;padding:10px;display:flex;flex-direction:column}
 figure img{width:100%;height:auto;display:block;margin:auto 0}
 figcaption{font-size:12px;color:var(--muted);padding:6px 2px 0}
