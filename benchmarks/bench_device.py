@@ -8,7 +8,8 @@ naive: the Debian `adb` client, per run: `adb push` the model and the input, cop
        run-as, push the request, `am start`, poll for the result, read it, pull the outputs; runs
        in sequence (what a hand-rolled script does); then the APK pulled once for its breakdown.
 kit:   `packager.device.bench`: push only what the device lacks (sha256 on both sides), one app
-       launch for all requests, results and outputs read back in batches.
+       launch for all requests, results and outputs read back in batches, and the APK's make-up
+       read from its zip directory on the device (`tail -c`) instead of pulling the APK.
 
 Run: uv run python benchmarks/bench_device.py [--link-mbps 30] [--json]
 """
@@ -152,9 +153,6 @@ def main() -> None:
             naive_bytes = sum((next(b.glob("*.tflite")).stat().st_size + (b / "golden/input_0.npy").stat().st_size) * len(ACCELERATORS)
                               for b in bundles)
 
-            from packager.device import bench as bench_module
-
-            bench_module._BREAKDOWNS.clear()  # the first kit run pulls and measures the APK too
             t0 = time.perf_counter()
             first = bench(kit, refs, list(ACCELERATORS), runs=args.runs, warmup=3)
             kit_s = time.perf_counter() - t0

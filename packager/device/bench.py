@@ -4,14 +4,11 @@ golden host outputs, and records the app's APK size and make-up."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 from packager import progress
 from packager.bundle_io import BundleRef
-from packager.device.apk import breakdown
+from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
 from packager.device.results import ApkInfo, DeviceResults, LatencyStats, RunRecord, parity
 from packager.device.runner import AppRunner, Runner, RunOutcome, RunSpec
@@ -40,23 +37,14 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
     )
 
 
-_BREAKDOWNS: dict[str, dict] = {}  # APK sha256 -> breakdown: the same APK is not pulled twice
-
-
 def apk_info(handset: Handset, package: str) -> ApkInfo:
+    """The app as installed (`pm path` + `stat`: base APK and splits) and its make-up, read from
+    the APKs' zip directories on the device."""
     paths = handset.apk_paths(package)
-    installed = handset.installed_apk_bytes(package)
-    details = None
-    if paths:
-        digest = handset.sha256(paths[0])
-        if digest is None or digest not in _BREAKDOWNS:
-            with tempfile.TemporaryDirectory() as tmp:
-                local = handset.pull(paths[0], Path(tmp) / "base.apk")
-                details = breakdown(local).to_dict()
-            if digest:
-                _BREAKDOWNS[digest] = details
-        details = dict(_BREAKDOWNS.get(digest) or details)
-    return ApkInfo(handset.serial, package, installed, details)
+    if not paths:
+        return ApkInfo(handset.serial, package, None, None)
+    sizes = handset.file_sizes(*paths)
+    return ApkInfo(handset.serial, package, sum(sizes), installed_breakdown(handset, paths, sizes).to_dict())
 
 
 def bench(handset: Handset, bundles: list[BundleRef], accelerators: list[str], runner: Runner | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+import tempfile
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,6 +147,23 @@ class Handset:
         self.transport.pull(remote, Path(local))
         return Path(local)
 
+    def read_tail(self, remote: str, nbytes: int) -> bytes:
+        """The last `nbytes` bytes of a device file (`tail -c`, staged, then pulled: binary-safe)."""
+        staged = f"{STAGING_DIR}/tail-{uuid.uuid4().hex[:8]}"
+        self.run(quote("mkdir", "-p", STAGING_DIR) + " && " + quote("tail", "-c", str(nbytes), remote) + " > " + quote(staged))
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                return self.pull(staged, Path(tmp) / "tail").read_bytes()
+        finally:
+            self.run(quote("rm", "-f", staged), check=False)
+
+    def file_sizes(self, *remotes: str) -> list[int]:
+        """Sizes in bytes of device files (`stat -c %s`, one command for all)."""
+        output = self.shell("stat", "-c", "%s", *remotes).split()
+        if len(output) != len(remotes) or not all(o.isdigit() for o in output):
+            raise PackagerError(f"unexpected `stat` output on {self.serial}: {' '.join(output)[:120]}", "report this device's model")
+        return [int(o) for o in output]
+
     def exists(self, remote: str) -> bool:
         return self.run(quote("test", "-e", remote), check=False).exit_code == 0
 
@@ -172,9 +190,7 @@ class Handset:
     def installed_apk_bytes(self, package: str) -> int | None:
         """Size of the installed APK(s) on the device (`pm path` + `stat`)."""
         paths = self.apk_paths(package)
-        if not paths:
-            return None
-        return sum(int(self.shell("stat", "-c", "%s", p).strip() or 0) for p in paths)
+        return sum(self.file_sizes(*paths)) if paths else None
 
     # --- apps ---------------------------------------------------------------------------------
     def run_as(self, package: str, *argv: str, check: bool = True) -> str:

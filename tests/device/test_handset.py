@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import zipfile
 
 import pytest
@@ -66,3 +67,28 @@ def test_install_quotes_the_file_name_and_apk_make_up(kit_handset, virtual_hands
     bogus.write_bytes(b"not a zip")
     with pytest.raises(PackagerError, match="not an APK"):
         breakdown(bogus)
+
+
+@pytest.mark.parametrize("entries", [0, 4000], ids=["small-directory", "directory-over-256kB"])
+def test_installed_apk_make_up_is_read_from_its_zip_directory(kit_handset, virtual_handset, tmp_path, entries):
+    """The make-up of an installed APK comes from the end of the file on the device (its central
+    directory), without pulling the APK: the same figures as reading the whole file here."""
+    from packager.device.apk import FIRST_READ, installed_breakdown
+
+    apk = _apk(tmp_path / "big.apk", "com.example.big")
+    with zipfile.ZipFile(apk, "a") as z:  # padding and a long directory
+        z.writestr("assets/padding.bin", os.urandom(2_000_000), compress_type=zipfile.ZIP_STORED)
+        for i in range(entries):
+            z.writestr(f"res/drawable-xxhdpi-v4/generated_icon_with_a_long_resource_name_{i:05d}.png", b"")
+    kit_handset.install(apk)
+    paths = kit_handset.apk_paths("com.example.big")
+    sizes = kit_handset.file_sizes(*paths)
+    assert sizes == [apk.stat().st_size]
+    pulled_before = virtual_handset.bytes_sent
+    on_device = installed_breakdown(kit_handset, paths, sizes)
+    pulled = virtual_handset.bytes_sent - pulled_before
+    here = breakdown(apk)
+    assert on_device.to_dict() == {**here.to_dict(), "file": on_device.file} and on_device.file == posixpath.basename(paths[0])
+    assert on_device.categories["resources"] > (entries * 100 if entries else 0)
+    assert pulled < sizes[0] / 2  # the directory, not the APK
+    assert (pulled > FIRST_READ) == bool(entries)  # a directory larger than the first read took a second one
