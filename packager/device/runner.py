@@ -142,12 +142,22 @@ class AppRunner:
         for batch in _batched(copies[1:], " ; "):
             handset.run(quote("run-as", self.package, "sh", "-c", copies[0] + " && " + batch))
 
-        handset.shell("am", "start", "-W", "-n", BENCHMARK_ACTIVITY, "--esa", EXTRA_REQUESTS, ",".join(requests))
+        self._launch(handset, requests)
         done = self._wait(handset, app_dir, result_paths, advance)
         outcomes = self._collect(handset, specs, result_paths, run_id, done)
         handset.run(quote("run-as", self.package, "rm", "-rf", app_dir), check=False)
         handset.run(quote("rm", "-rf", f"{STAGING_DIR}/{run_id}"), check=False)
         return outcomes
+
+    def _launch(self, handset: Handset, requests: list[str]) -> None:
+        """One `am start` for every request. am reports a missing activity as "Error: ..." lines
+        (with exit code 0 on some Android versions), so both are checked."""
+        started = handset.run(quote("am", "start", "-W", "-n", BENCHMARK_ACTIVITY, "--esa", EXTRA_REQUESTS, ",".join(requests)), check=False)
+        problems = [line.strip() for line in started.output.splitlines() if line.strip().startswith("Error")]
+        if started.exit_code != 0 or problems:
+            why = problems[-1] if problems else (_tail(started.output, 1) or f"exit {started.exit_code}")
+            raise DeviceRunError(f"`am start` could not launch {BENCHMARK_ACTIVITY} on {handset.serial}: {why}",
+                                 "install a current debug build of the demo app (it has BenchmarkActivity)")
 
     def _wait(self, handset: Handset, app_dir: str, result_paths: list[str], advance) -> set[str]:
         names = {posixpath.basename(p) for p in result_paths}
@@ -300,8 +310,13 @@ class BenchmarkModelRunner:
         for spec in specs:
             graph = f"{STAGING_DIR}/blobs/{spec.bundle.model_sha256}.tflite"
             handset.push_if_changed(spec.bundle.model_path, graph)
-            output = handset.run(quote(self.remote, *benchmark_model_flags(spec, graph)) + " 2>&1", check=False, timeout=600).output
-            result = parse_benchmark_model(output, spec, device, graph)
+            ran = handset.run(quote(self.remote, *benchmark_model_flags(spec, graph)) + " 2>&1", check=False, timeout=600)
+            if ran.exit_code in (126, 127):  # the shell could not execute it: wrong ABI, not a program, no permission
+                raise PackagerError(f"benchmark_model cannot run on {handset.serial}: {_tail(ran.output, 1)}",
+                                    f"use the benchmark_model built for the phone's ABI ({device.get('abi', '?')}) from the LiteRT releases")
+            result = parse_benchmark_model(ran.output, spec, device, graph)
+            if result["status"] != "ok" and ran.exit_code != 0:
+                result["errors"].append(f"benchmark_model exited with {ran.exit_code}: {_tail(ran.output, 1)}")
             schemas.validate("bench-result", result, what="benchmark_model result")
             outcomes.append(RunOutcome(spec, result, None))
             if advance:

@@ -53,6 +53,15 @@ class DeviceLost(PackagerError):
     """The connection dropped in the middle of something; a retry may succeed."""
 
 
+class DeviceTimeout(DeviceLost):
+    """The device did not answer in time; the link is reset, so a retry starts clean."""
+
+
+def _timeout(serial: str, what: str, seconds: float) -> DeviceTimeout:
+    return DeviceTimeout(f"{serial} did not finish {what} within {seconds:g} s",
+                         "the device may be busy, asleep or on a slow link: retry, or allow more time")
+
+
 # --- keys -----------------------------------------------------------------------------------------
 def android_user_home() -> Path:
     for variable in ("ANDROID_USER_HOME",):
@@ -151,8 +160,12 @@ class DirectTransport:
             self.connect()
         return self._device
 
-    def _lost(self, what: str, exc: Exception) -> DeviceLost:
+    def _lost(self, what: str, exc: Exception, seconds: float | None = None) -> DeviceLost:
+        from adb_shell import exceptions as adb_errors  # noqa: PLC0415
+
         self.close()
+        if isinstance(exc, (adb_errors.AdbTimeoutError, adb_errors.TcpTimeoutException, socket.timeout, TimeoutError)):
+            return _timeout(self.serial, what, seconds or self.transport_timeout_s)
         return DeviceLost(f"lost the connection to {self.serial} while {what} ({type(exc).__name__})",
                           "check the cable or network; the operation can be retried")
 
@@ -161,7 +174,7 @@ class DirectTransport:
         try:
             raw = device.shell(f"{command}; echo {EXIT_MARK}$?", read_timeout_s=timeout, timeout_s=timeout)
         except Exception as exc:  # noqa: BLE001 - adb-shell raises many kinds on a dropped link
-            raise self._lost(f"running `{command[:60]}`", exc) from None
+            raise self._lost(f"running `{command[:60]}`", exc, timeout) from None
         return _parse_exit(raw)
 
     def push(self, local: Path, remote: str) -> None:
@@ -303,6 +316,7 @@ class ServerTransport:
 
         self.serial = serial
         self._errors = (adbutils.AdbError, adbutils.AdbTimeout, OSError)
+        self._timeouts = (adbutils.AdbTimeout, socket.timeout, TimeoutError)
         if not server_running():
             raise PackagerError(f"no adb server is running to reach {serial}", "start it with `adb start-server`, or pass --device HOST:PORT")
         client = server_client()
@@ -323,6 +337,8 @@ class ServerTransport:
     def shell(self, command: str, timeout: float = DEFAULT_TIMEOUT_S) -> ShellResult:
         try:
             result = self._device.shell2(command, timeout=timeout, rstrip=False, v2=True)
+        except self._timeouts:
+            raise _timeout(self.serial, f"running `{command[:60]}`", timeout) from None
         except self._errors as exc:
             raise DeviceLost(f"lost the connection to {self.serial} while running `{command[:60]}` ({exc})",
                              "check the cable or network; the operation can be retried") from None

@@ -64,6 +64,10 @@ def test_through_the_adb_server_with_adbutils(adb, virtual_handset, digits):
     handset = Handset.open(virtual_handset.address)  # auto: the adb server holds it, so it goes through the server
     assert isinstance(handset.transport, ServerTransport)
     assert handset.run("ls /nope", check=False).exit_code == 1  # shell v2 exit codes through the server
+    from packager.device.transport import DeviceTimeout
+
+    with pytest.raises(DeviceTimeout, match="did not finish running `sleep 5` within 0.5 s"):
+        handset.run("sleep 5", timeout=0.5)
     results = bench(handset, [digits], ["xnnpack"], runs=3, warmup=0)
     assert results.runs[0].status == "ok" and results.runs[0].parity.top1_agreement == 1.0
 
@@ -94,6 +98,20 @@ def test_automatic_retry_after_a_disconnect(kit_handset, virtual_handset, digits
     virtual_handset.faults.disconnect_after_bytes = 10_000
     results = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0, retries=1)
     assert results.runs[0].status == "ok"
+
+
+def test_unauthorized_device_through_the_adb_server(adb, virtual_handset):
+    from packager.device.handset import Handset
+
+    virtual_handset.faults.unauthorized = True
+    adb("connect", virtual_handset.address)
+    deadline = time.time() + 10
+    while time.time() < deadline and "unauthorized" not in adb("devices").stdout:
+        time.sleep(0.1)
+    with pytest.raises(PackagerError) as error:
+        Handset.open(virtual_handset.address)
+    assert error.value.one_line() == (f"device {virtual_handset.address} is unauthorized; unlock the phone and accept the "
+                                      "'Allow USB debugging?' prompt, then retry.")
 
 
 def test_unauthorized_device(virtual_handset):
@@ -299,3 +317,54 @@ def test_device_virtual_command_serves_until_stopped(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     assert proc.returncode in (0, -signal.SIGINT, 130) and (tmp_path / "dev" / "data" / "local" / "tmp").is_dir()
+
+
+def test_benchmark_model_runner_on_the_handset(kit_handset, virtual_handset, digits, tmp_path):
+    """The benchmark_model runner end to end: binary and model pushed (only when changed), run with
+    its flags, its log parsed into a run record. The virtual handset cannot run an Android binary,
+    so a shell script that prints a log captured from benchmark_model stands in for it; a real
+    binary of the wrong kind is refused with a clear error."""
+    import shlex
+
+    from packager.device.runner import BenchmarkModelRunner
+
+    script = tmp_path / "benchmark_model"
+    script.write_text("#!/system/bin/sh\n" + "".join(f"echo {shlex.quote(line)}\n" for line in BENCHMARK_MODEL_GPU.splitlines()))
+    results = bench(kit_handset, [digits], ["gpu"], runner=BenchmarkModelRunner(script))
+    run = results.runs[0]
+    assert run.runner == "benchmark_model" and run.status == "ok" and not run.fell_back
+    assert run.latency.mean == pytest.approx(9.0125) and run.latency.p90 is None and run.init_ms == pytest.approx(1234.56)
+    assert run.parity is None and results.apks == []  # benchmark_model saves no outputs and knows no app
+    assert kit_handset.sha256(f"/data/local/tmp/packager/blobs/{digits.model_sha256}.tflite") == digits.model_sha256
+    assert results.bytes_pushed == script.stat().st_size + digits.model_path.stat().st_size
+    assert bench(kit_handset, [digits], ["gpu"], runner=BenchmarkModelRunner(script)).bytes_pushed == 0
+    elf = tmp_path / "benchmark_model_arm64"
+    elf.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200))
+    with pytest.raises(PackagerError) as error:
+        bench(kit_handset, [digits], ["cpu"], runner=BenchmarkModelRunner(elf))
+    assert "benchmark_model cannot run on" in error.value.one_line() and "Exec format error" in error.value.one_line()
+    assert "built for the phone's ABI" in error.value.one_line()
+
+
+def test_an_app_without_the_benchmark_activity(kit_handset, virtual_handset, digits, tmp_path):
+    import zipfile
+
+    apk = tmp_path / "old-demo.apk"
+    with zipfile.ZipFile(apk, "w") as z:
+        z.writestr("AndroidManifest.xml", '<manifest package="dev.packager.demo"><application android:debuggable="true">'
+                                          '<activity android:name=".MainActivity"/></application></manifest>')
+        z.writestr("classes.dex", b"dex\n035\0")
+    kit_handset.install(apk)
+    with pytest.raises(DeviceRunError) as error:
+        bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    assert "could not launch dev.packager.demo/.BenchmarkActivity" in error.value.one_line()
+    assert "does not exist" in error.value.one_line()
+
+
+def test_a_command_that_does_not_finish_in_time(kit_handset):
+    from packager.device.transport import DeviceTimeout
+
+    with pytest.raises(DeviceTimeout) as error:
+        kit_handset.run("sleep 5", timeout=0.5)
+    assert "did not finish running `sleep 5` within 0.5 s" in error.value.one_line()
+    assert kit_handset.shell("echo", "still usable") == "still usable"  # the link was reset, not left out of step
