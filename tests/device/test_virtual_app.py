@@ -123,6 +123,11 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
     assert "LaunchState: WARM" in app.start(again)
     assert app.result("again")["status"] == "ok" and time.perf_counter() - started < 2.0
     assert app.sh(f"pidof {APP_PACKAGE}").strip() == pid
+    # force-stop ends the process without a crash
+    app.sh(f"am force-stop {APP_PACKAGE}")
+    assert app.sh(f"pidof {APP_PACKAGE} || echo stopped").strip() == "stopped"
+    log = app.sh("logcat -d")
+    assert f"Force stopping {APP_PACKAGE}" in log and "FATAL EXCEPTION" not in log
 
 
 def test_bad_requests_give_error_results(adb_device, digits):

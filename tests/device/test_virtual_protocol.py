@@ -175,6 +175,16 @@ def test_a_wrong_signature_is_not_accepted(virtual_handset, tmp_path):
         intruder.connect(rsa_keys=[liar], auth_timeout_s=1)
 
 
+def test_a_handset_without_adb_secure_needs_no_key(tmp_path):
+    from adb_shell.adb_device import AdbDeviceTcp
+
+    with VirtualHandset(root=tmp_path / "device", require_auth=False, serial="EMU0001") as handset:
+        device = AdbDeviceTcp("127.0.0.1", handset.port, default_transport_timeout_s=5)
+        assert device.connect(rsa_keys=None, auth_timeout_s=1)  # no AUTH exchange at all
+        assert device.shell("getprop ro.adb.secure; getprop ro.serialno") == "0\nEMU0001\n"
+        device.close()
+
+
 def test_adb_shell_unauthorized_waits_like_a_phone(virtual_handset, adb_signer):
     """Like a phone whose user never taps "allow": no CNXN, so adb-shell times out waiting."""
     from adb_shell.adb_device import AdbDeviceTcp
