@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -93,17 +96,22 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
     if not targets:
         raise PackagerError("no device to run on", "pass --device SERIAL|HOST:PORT|all, or --virtual")
 
-    def one(target: str) -> DeviceResults:
-        handset = Handset.open(target)
-        try:
-            runner = BenchmarkModelRunner(benchmark_model) if benchmark_model else AppRunner()
-            return bench(handset, refs, accelerators, runner, threads=threads, warmup=warmup, runs=runs, retries=retries)
-        finally:
-            handset.close()
+    targets = list(dict.fromkeys(targets))
+    total = len(refs) * len(accelerators)
 
     try:
-        with ThreadPoolExecutor(max_workers=len(targets)) as pool:  # one thread per handset: a rack runs in parallel
-            per_device = list(pool.map(one, dict.fromkeys(targets)))
+        with _bars(targets, total) as bars:
+            def one(target: str) -> DeviceResults:
+                handset = Handset.open(target)
+                try:
+                    runner = BenchmarkModelRunner(benchmark_model) if benchmark_model else AppRunner()
+                    return bench(handset, refs, accelerators, runner, threads=threads, warmup=warmup, runs=runs, retries=retries,
+                                 advance=bars[target])
+                finally:
+                    handset.close()
+
+            with ThreadPoolExecutor(max_workers=len(targets)) as pool:  # one thread per handset: a rack runs in parallel
+                per_device = list(pool.map(one, targets))
     finally:
         if virtual_handset is not None:
             virtual_handset.stop()
@@ -130,6 +138,22 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
         raise PackagerError("some runs failed (see the table)", "check the errors column and the device's logcat")
 
 
+@contextlib.contextmanager
+def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], None]]]:
+    """One progress bar per handset, all in one live display (on stderr, only on a terminal)."""
+    from packager import progress  # noqa: PLC0415
+
+    if not progress.enabled():
+        yield {t: (lambda n=1: None) for t in targets}
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=progress.stderr_console, transient=True) as bar:
+        handles = {t: bar.add_task(f"Benchmarks on {t}", total=total) for t in targets}
+        yield {t: (lambda n=1, h=handles[t]: bar.advance(h, n)) for t in targets}
+
+
 @device.command("virtual")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
 @click.option("--root", type=click.Path(path_type=Path), help="Sandbox folder for the device's files (default: temporary).")
@@ -142,6 +166,8 @@ def virtual_cmd(port: int, root: Path | None) -> None:
         handset.start()
     except OSError as exc:
         raise PackagerError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", "choose another --port") from None
+    # `kill` (SIGTERM, what CI scripts send to a background job) stops it as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: handset.stopping.set())
     click.echo(handset.address, nl=True)
     click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
                f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)

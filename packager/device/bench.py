@@ -4,6 +4,8 @@ golden host outputs, and records the app's APK size and make-up."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from packager import progress
@@ -48,7 +50,10 @@ def apk_info(handset: Handset, package: str) -> ApkInfo:
 
 
 def bench(handset: Handset, bundles: list[BundleRef], accelerators: list[str], runner: Runner | None = None,
-          threads: int = 1, warmup: int = 3, runs: int = 20, retries: int = 0) -> DeviceResults:
+          threads: int = 1, warmup: int = 3, runs: int = 20, retries: int = 0,
+          advance: Callable[[int], None] | None = None) -> DeviceResults:
+    """Every bundle x accelerator on one handset. `advance` (called per finished run) lets a caller
+    that drives several handsets show one progress bar each; without it this shows its own."""
     runner = runner or AppRunner()
     specs = [RunSpec(b, a, threads, warmup, runs) for b in bundles for a in accelerators]
     pushed_before, skipped_before = handset.bytes_pushed, handset.bytes_skipped
@@ -56,8 +61,11 @@ def bench(handset: Handset, bundles: list[BundleRef], accelerators: list[str], r
     while True:
         try:
             runner.prepare(handset)
-            with progress.task(f"Running {len(specs)} benchmark(s) on {handset.props().model}", len(specs)) as advance:
+            if advance is not None:
                 outcomes = runner.run(handset, specs, advance)
+            else:
+                with progress.task(f"Running {len(specs)} benchmark(s) on {handset.props().model}", len(specs)) as step:
+                    outcomes = runner.run(handset, specs, step)
             break
         except DeviceLost:
             attempt += 1

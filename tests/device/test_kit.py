@@ -297,7 +297,8 @@ def test_install_and_uninstall_an_apk(kit_handset, virtual_handset, tmp_path):
         kit_handset.install(broken)
 
 
-def test_device_virtual_command_serves_until_stopped(tmp_path):
+@pytest.mark.parametrize("stop_signal", ["SIGINT", "SIGTERM"])
+def test_device_virtual_command_serves_until_stopped(tmp_path, stop_signal):
     import signal
     import subprocess
     import sys
@@ -314,9 +315,9 @@ def test_device_virtual_command_serves_until_stopped(tmp_path):
         assert handset.props().virtual and handset.shell("echo", "ready") == "ready"
         handset.close()
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop_signal))
         proc.wait(timeout=20)
-    assert proc.returncode in (0, -signal.SIGINT, 130) and (tmp_path / "dev" / "data" / "local" / "tmp").is_dir()
+    assert proc.returncode in ((0, -signal.SIGINT, 130) if stop_signal == "SIGINT" else (0,)) and (tmp_path / "dev" / "data" / "local" / "tmp").is_dir()
 
 
 def test_benchmark_model_runner_on_the_handset(kit_handset, virtual_handset, digits, tmp_path):

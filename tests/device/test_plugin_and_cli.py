@@ -127,3 +127,18 @@ def test_device_list_through_the_adb_server(adb, virtual_handset):
     result = CliRunner().invoke(main, ["device", "list", "--json"])
     devices = json.loads(result.stdout)["devices"]
     assert devices[0]["serial"] == virtual_handset.address and devices[0]["model"] == "Virtual Handset" and devices[0]["sdk"] == 34
+
+
+def test_device_bench_on_two_handsets_at_once(digits_bundle, virtual_handset, monkeypatch, tmp_path):
+    """Two handsets (one named, one --virtual) in parallel, each with its own progress bar."""
+    from packager import progress
+
+    monkeypatch.setattr(progress, "_enabled", True)  # the bars, as on a terminal
+    out = tmp_path / "two.json"
+    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--device", virtual_handset.address, "--virtual",
+                                       "-a", "cpu", "--runs", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Virtual Handset (127.0.0.1:") == 2  # a table per handset
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 2 and virtual_handset.address in {r["device"]["serial"] for r in runs}
+    assert len({r["device"]["serial"] for r in runs}) == 2 and all(r["status"] == "ok" for r in runs)
