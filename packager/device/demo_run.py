@@ -1,4 +1,4 @@
-"""The demo's device step: a bundle on a virtual handset, cpu and xnnpack."""
+"""The demo's device step: a bundle on a virtual handset, cpu and xnnpack, summed up in one line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def run(bundle_path: Path) -> str:
             handset.close()
     parts = []
     for r in results.runs:
+        if r.status != "ok" or r.latency is None:
+            parts.append(f"{r.accelerator_requested} failed: {'; '.join(r.errors) or 'no reason given'}")
+            continue
+        ran = r.accelerator_applied if not r.fell_back else f"{r.accelerator_requested} (fell back to {r.accelerator_applied})"
         parity = f"top-1 agreement {r.parity.top1_agreement:.0%}" if r.parity else "no parity"
-        parts.append(f"{r.accelerator_applied} p50 {r.latency.p50:.3f} ms, {parity}")
+        parts.append(f"{ran} p50 {r.latency.p50:.3f} ms, p90 {r.latency.p90:.3f} ms, {parity}")
     return "; ".join(parts)

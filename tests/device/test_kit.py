@@ -369,3 +369,13 @@ def test_a_command_that_does_not_finish_in_time(kit_handset):
         kit_handset.run("sleep 5", timeout=0.5)
     assert "did not finish running `sleep 5` within 0.5 s" in error.value.one_line()
     assert kit_handset.shell("echo", "still usable") == "still usable"  # the link was reset, not left out of step
+
+
+def test_the_demos_device_step(digits_bundle):
+    import re
+
+    from packager.device.demo_run import run
+
+    summary = run(digits_bundle)
+    assert re.fullmatch(r"cpu p50 [\d.]+ ms, p90 [\d.]+ ms, top-1 agreement 100%; xnnpack p50 [\d.]+ ms, p90 [\d.]+ ms, "
+                        r"top-1 agreement 100%", summary), summary
