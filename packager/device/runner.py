@@ -26,7 +26,7 @@ import numpy as np
 from packager import schemas
 from packager.bundle_io import BundleRef
 from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
-from packager.device.handset import Handset, quote
+from packager.device.handset import TEMP_SUFFIX, Handset, quote
 from packager.errors import PackagerError
 from packager.fileio import sha256_file
 
@@ -122,7 +122,9 @@ class AppRunner:
         in_app: dict[str, str] = {}
         for local, remote in staged.items():
             target = f"{blobs}/{posixpath.basename(remote)}"
-            copies.append(f"{quote('test', '-f', target)} || {quote('cp', remote, target)}")
+            partial = f"{target}{TEMP_SUFFIX}"  # a copy cut short must never pass for the blob
+            copy_in = quote("cp", remote, partial) + " && " + quote("mv", "-f", partial, target)
+            copies.append(f"{quote('test', '-f', target)} || {quote('sh', '-c', copy_in)}")
             in_app[local] = target
         requests, result_paths = [], []
         for i, spec in enumerate(specs):
