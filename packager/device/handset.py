@@ -129,12 +129,34 @@ class Handset:
         except PackagerError:
             pass
 
+    def sha256_many(self, remotes: list[str]) -> dict[str, str]:
+        """sha256 of several device files in one `sha256sum` call; missing files are left out."""
+        digests: dict[str, str] = {}
+        for start in range(0, len(remotes), 64):  # keeps each command line short
+            batch = remotes[start:start + 64]
+            output = self.run(quote("sha256sum", *batch) + " 2>/dev/null", check=False).output
+            for line in output.splitlines():
+                digest, _, path = line.partition("  ")
+                if len(digest) == 64 and path in batch:
+                    digests[path] = digest
+        return digests
+
     def push_if_changed(self, local: Path, remote: str) -> int:
         """Push unless the device already has the same bytes (sha256 on both sides); bytes sent."""
-        if self.sha256(remote) == sha256_file(local):
-            self.bytes_skipped += Path(local).stat().st_size
-            return 0
-        return self.push(local, remote)
+        return self.push_many_if_changed([(Path(local), remote)])
+
+    def push_many_if_changed(self, pairs: list[tuple[Path, str]]) -> int:
+        """push_if_changed for several files, asking the device for all their sha256 at once."""
+        on_device = self.sha256_many(list(dict.fromkeys(remote for _, remote in pairs)))
+        sent = 0
+        for local, remote in pairs:
+            digest = sha256_file(local)
+            if on_device.get(remote) == digest:  # (also a second file with the same bytes and name)
+                self.bytes_skipped += Path(local).stat().st_size
+            else:
+                sent += self.push(Path(local), remote)
+                on_device[remote] = digest
+        return sent
 
     def clean_partials(self, folder: str = STAGING_DIR) -> None:
         """Remove temporary files an interrupted push may have left (a retry calls this first)."""

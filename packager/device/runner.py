@@ -102,9 +102,8 @@ class AppRunner:
                 if key in staged:
                     continue
                 digest = spec.bundle.model_sha256 if local == spec.bundle.model_path else sha256_file(local)
-                remote = f"{STAGING_DIR}/blobs/{digest}{Path(local).suffix}"
-                handset.push_if_changed(Path(local), remote)
-                staged[key] = remote
+                staged[key] = f"{STAGING_DIR}/blobs/{digest}{Path(local).suffix}"
+        handset.push_many_if_changed([(Path(local), remote) for local, remote in staged.items()])
         return staged
 
     def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]:

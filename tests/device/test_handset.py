@@ -92,3 +92,20 @@ def test_installed_apk_make_up_is_read_from_its_zip_directory(kit_handset, virtu
     assert on_device.categories["resources"] > (entries * 100 if entries else 0)
     assert pulled < sizes[0] / 2  # the directory, not the APK
     assert (pulled > FIRST_READ) == bool(entries)  # a directory larger than the first read took a second one
+
+
+def test_sha256_of_many_files_in_one_call(kit_handset, tmp_path):
+    import hashlib
+
+    one, two = tmp_path / "one.bin", tmp_path / "two.bin"
+    one.write_bytes(b"first")
+    two.write_bytes(b"second")
+    kit_handset.push(one, "/data/local/tmp/packager/one.bin")
+    kit_handset.push(two, "/data/local/tmp/packager/with  two spaces.bin")
+    wanted = ["/data/local/tmp/packager/one.bin", "/data/local/tmp/packager/with  two spaces.bin", "/data/local/tmp/packager/missing"]
+    assert kit_handset.sha256_many(wanted) == {wanted[0]: hashlib.sha256(b"first").hexdigest(),
+                                               wanted[1]: hashlib.sha256(b"second").hexdigest()}
+    # the same bytes named twice in one call cross the link once
+    pushed = kit_handset.bytes_pushed
+    assert kit_handset.push_many_if_changed([(one, "/data/local/tmp/packager/a"), (one, "/data/local/tmp/packager/a")]) == 5
+    assert kit_handset.bytes_pushed - pushed == 5
