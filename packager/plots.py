@@ -179,7 +179,10 @@ def operator_errors(rows: list[OperatorBar]) -> bytes | None:
     plt = _pyplot()
     rows = rows[::-1]
     fig, ax = plt.subplots(figsize=(6.2, 0.3 * len(rows) + 1.3))
-    bars = ax.barh(range(len(rows)), [max(r.error, 1e-9) for r in rows], color=[CHOSEN if r.kept_in_float else OTHER for r in rows], zorder=3)
+    # a log axis has no zero: an operator with no measurable error gets a stub at a tenth of the smallest error
+    positive = [r.error for r in rows if r.error > 0]
+    floor = min(positive) / 10 if positive else 1e-6
+    bars = ax.barh(range(len(rows)), [max(r.error, floor) for r in rows], color=[CHOSEN if r.kept_in_float else OTHER for r in rows], zorder=3)
     ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
     ax.set_xscale("log")
     for bar, r in zip(bars, rows):
@@ -188,8 +191,7 @@ def operator_errors(rows: list[OperatorBar]) -> bytes | None:
             text += f", top-1 changes on {r.disagreement:.0%}"
         ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=7, color=INK)
-    left, right = ax.get_xlim()
-    ax.set_xlim(left, right * 30)  # room for the annotations
+    ax.set_xlim(floor / 2, max(positive or [floor]) * 80)  # room for the annotations
     ax.set_xlabel("output error with only this operator in int8 (RMS, relative to float; log scale)")
     ax.set_title("Per-operator quantization error" + (" (orange: kept in float)" if any(r.kept_in_float for r in rows) else ""))
     ax.grid(axis="x", alpha=0.25, zorder=0)
@@ -228,6 +230,8 @@ def host_latency(rows: list[LatencyBar], title: str, unit: str = "ms") -> bytes 
 
 @dataclass(frozen=True)
 class LatencyBox:
+    """One device x bundle x accelerator: every measured latency, or (benchmark_model) a summary."""
+
     label: str
     samples: list[float] = field(default_factory=list)  # every measured latency, when the runner kept them
     mean: float | None = None  # otherwise the summary (benchmark_model prints mean/min/max only)
@@ -236,9 +240,24 @@ class LatencyBox:
     fell_back: bool = False
     highlight: bool = True  # this bundle's runs; runs of other bundles are quieter
 
+    def spread(self) -> tuple[float, float, float, bool]:
+        """(centre, low, high, from single runs): p50 with p5-p95, or mean with min-max."""
+        import numpy as np  # noqa: PLC0415
+
+        if self.samples:
+            p5, p50, p95 = np.percentile(np.asarray(self.samples, dtype=float), [5, 50, 95])
+            return float(p50), float(p5), float(p95), True
+        mean = float(self.mean)
+        return mean, float(self.minimum if self.minimum is not None else mean), float(self.maximum if self.maximum is not None else mean), False
+
+
+def _bar_colour(b: LatencyBox) -> str:
+    return MUTED if b.fell_back else (OTHER if b.highlight else "#a5b4fc")
+
 
 def device_latency(boxes: list[LatencyBox], title: str, unit: str = "ms") -> bytes | None:
-    """Box plots of the measured latencies per bundle x accelerator on one device."""
+    """One device: a bar per bundle x accelerator at p50, whiskers p5-p95, and every measured run as
+    a dot, so the spread shows even when it is tiny next to the bar; fallbacks hatched grey."""
     boxes = [b for b in boxes if b.samples or b.mean is not None]
     if not boxes:
         return None
@@ -246,37 +265,71 @@ def device_latency(boxes: list[LatencyBox], title: str, unit: str = "ms") -> byt
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(min(12.0, max(6.2, 1.1 * len(boxes) + 1.5)), 3.5))
-    stats = []
-    for b in boxes:
+    rng = np.random.default_rng(0)  # fixed jitter: the same results draw the same figure
+    top = 0.0
+    for i, b in enumerate(boxes):
+        centre, low, high, single = b.spread()
+        ax.bar([i], [centre], width=0.6, color=_bar_colour(b), edgecolor=INK if b.fell_back else "none", linewidth=0.6,
+               hatch="///" if b.fell_back else None, zorder=3)
+        ax.errorbar([i], [centre], yerr=[[centre - low], [high - centre]], fmt="none", ecolor=INK, capsize=4, linewidth=0.9, zorder=5)
         if b.samples:
-            a = np.asarray(b.samples, dtype=float)
-            q1, med, q3, p5, p95 = np.percentile(a, [25, 50, 75, 5, 95])
-            stats.append({"med": med, "q1": q1, "q3": q3, "whislo": p5, "whishi": p95, "fliers": a[(a < p5) | (a > p95)], "label": b.label})
-        else:
-            stats.append({"med": b.mean, "q1": b.mean, "q3": b.mean, "whislo": b.minimum or b.mean, "whishi": b.maximum or b.mean,
-                          "fliers": [], "label": b.label})
-    parts = ax.bxp(stats, patch_artist=True, widths=0.55, showfliers=True,
-                   flierprops={"marker": ".", "markersize": 3, "markerfacecolor": INK, "markeredgecolor": "none", "alpha": 0.5},
-                   medianprops={"color": INK, "linewidth": 1.2})
-    for patch, b in zip(parts["boxes"], boxes):
-        patch.set_facecolor(MUTED if b.fell_back else (OTHER if b.highlight else "#a5b4fc"))
-        patch.set_edgecolor(INK)
-        patch.set_linewidth(0.7)
-        if b.fell_back:
-            patch.set_hatch("///")
-    top = max(s["whishi"] for s in stats)
-    for i, s in enumerate(stats, start=1):
-        ax.annotate(f"p50 {_ms_text(s['med'])}", (i, s["whishi"]), xytext=(0, 3), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=7, color=INK)
-    ax.set_ylim(0, top * 1.2 or 1)
-    ax.tick_params(axis="x", labelsize=7)
+            ax.scatter(i + rng.uniform(-0.2, 0.2, len(b.samples)), b.samples, s=5, color=INK, alpha=0.35, linewidths=0, zorder=4)
+        peak = max([high, *b.samples])
+        top = max(top, peak)
+        ax.annotate(f"{'p50' if single else 'mean'} {_ms_text(centre)}", (i, peak), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=7, color=INK)
+    ax.set_xticks(range(len(boxes)), [b.label for b in boxes], fontsize=7)
+    ax.set_xlim(-0.6, len(boxes) - 0.4)
+    ax.set_ylim(0, top * 1.18 or 1)
     ax.set_ylabel(f"latency per inference ({unit})")
-    note = "box: p25–p75, line: p50, whiskers: p5–p95"
+    note = "bar: p50, whiskers: p5–p95, dots: single runs"
+    if any(not b.samples for b in boxes):
+        note += " (mean and min–max where the runner kept no single runs)"
     if any(b.fell_back for b in boxes):
         note += "; hatched grey: the accelerator fell back"
     ax.set_title(title, pad=16)
     ax.annotate(note, (0.5, 1.0), xycoords="axes fraction", xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
                 fontsize=7, color=FLOAT)
+    ax.grid(axis="y", alpha=0.25, zorder=0)
+    return _png(fig)
+
+
+def device_overview(devices: list[str], accelerators: list[str], cells: dict[tuple[str, str], LatencyBox], unit: str = "ms") -> bytes | None:
+    """Several devices side by side: grouped bars (one group per device, one bar per requested
+    accelerator) at p50, whiskers p5-p95; fallbacks hatched grey and labelled with what ran."""
+    if len(devices) < 2 or not cells:
+        return None
+    import numpy as np  # noqa: PLC0415
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.2, 0.55 * len(devices) * len(accelerators) + 2.0)), 3.6))
+    width = 0.8 / len(accelerators)
+    shades = [OTHER, "#20c997", "#fab005", "#845ef7", "#15aabf"]
+    top = 0.0
+    for j, acc in enumerate(accelerators):
+        colour = shades[j % len(shades)]
+        for i, device in enumerate(devices):
+            b = cells.get((device, acc))
+            if b is None or not (b.samples or b.mean is not None):
+                continue
+            centre, low, high, _ = b.spread()
+            x = i + (j - (len(accelerators) - 1) / 2) * width
+            ax.bar([x], [centre], width * 0.92, color=MUTED if b.fell_back else colour, hatch="///" if b.fell_back else None,
+                   edgecolor=INK if b.fell_back else "none", linewidth=0.6, zorder=3, label=None if b.fell_back else acc)
+            ax.errorbar([x], [centre], yerr=[[centre - low], [high - centre]], fmt="none", ecolor=INK, capsize=2, linewidth=0.8, zorder=4)
+            ax.annotate(_ms_text(centre) + (f"\n{b.label}" if b.fell_back else ""), (x, high), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=6, color=INK)
+            top = max(top, high)
+    ax.set_xticks(np.arange(len(devices)), devices, fontsize=8)
+    ax.set_ylim(0, top * 1.25 or 1)
+    ax.set_ylabel(f"latency per inference, p50 ({unit})")
+    ax.set_title("Latency per device and accelerator", pad=16)
+    ax.annotate("whiskers: p5–p95; hatched grey: the requested accelerator fell back", (0.5, 1.0), xycoords="axes fraction",
+                xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=7, color=FLOAT)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend([unique[a] for a in accelerators if a in unique], [a for a in accelerators if a in unique], title="requested",
+              fontsize=7, title_fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.25, zorder=0)
     return _png(fig)
 

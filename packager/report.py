@@ -338,8 +338,9 @@ class _Report:
         what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
         budget = sel.get("max_accuracy_drop")
         intro = (f"--quant auto tries candidates from the most compressed (full int8; int8 with the most quantization-sensitive "
-                 f"operators kept in float; dynamic range; fp16; fp32) and keeps the first that loses at most "
-                 f"{_pt(budget)} of {what}. Every candidate tried:")
+                 f"operators kept in float, as few as the budget needs; dynamic range; fp16; fp32) and keeps the smallest that "
+                 f"loses at most {_pt(budget)} of {what}: a mixed variant larger than dynamic range stands only if dynamic range "
+                 "fails the budget. Every candidate tried, in order:")
         headers = ["candidate", "verdict", "size (KiB)", "top-1 accuracy", "loss (pt)", "agreement with float", "kept in float", "why"]
         rows, highlight, warn, hover = [], set(), set(), {}
         for i, c in enumerate(sel["candidates"]):
@@ -393,13 +394,29 @@ class _Report:
                  "with the bundle's golden host outputs. An accelerator that did not apply shows as 'requested → applied'.")
         if data.superseded:
             intro += f" {data.superseded} older run(s) of the same device, bundle and accelerator are left out."
-        sections = [Section("On device", [Paragraph(intro)], anchor="device")]
+        sections = [Section("On device", [Paragraph(intro), *self.device_overview(data, devices)], anchor="device")]
         for serial in devices:
             runs = [r for r in data.runs if r.device.serial == serial]
             sections.append(self.device_section(runs))
         if data.apks:
             sections.append(self.apk_section(data))
         return sections
+
+    def device_overview(self, data: DeviceData, serials: list[str]) -> list[Figure]:
+        """With two or more devices, this bundle's latency on each, side by side."""
+        mine = [r for r in data.runs if r.bundle_sha256 == self.m["model"]["sha256"] and r.latency]
+        serials = [s for s in serials if any(r.device.serial == s for r in mine)]
+        if len(serials) < 2:
+            return []
+        models = [next(r.device for r in mine if r.device.serial == s).model for s in serials]
+        names = {s: (m if models.count(m) == 1 else f"{m}\n{s}") for s, m in zip(serials, models)}
+        unit = unit_for([r.latency.max for r in mine])
+        accelerators = list(dict.fromkeys(r.requested for r in mine))
+        cells = {(names[r.device.serial], r.requested): _latency_box(r, r.accelerator.replace(" ", ""), unit, True) for r in mine}
+        figure = _figure("device-overview", plots.device_overview([names[s] for s in serials], accelerators, cells, unit.name),
+                         f"Latency of {self.m['name']} per device and requested accelerator (p50, whiskers p5–p95"
+                         + ("; mean and min–max where the runner kept no single runs)" if any(not r.samples for r in mine) else ")"))
+        return [figure] if figure else []
 
     def _bundle_label(self, run: DeviceRun) -> str:
         if run.bundle_sha256 == self.m["model"]["sha256"]:
@@ -438,10 +455,8 @@ class _Report:
                 warn_q.add((i, 7))
             if p is not None and p.top1_agreement < 1.0:
                 warn_q.add((i, 5))
-        boxes = [plots.LatencyBox(f"{r.bundle}\n{r.requested}" + (f"→{r.applied or 'none'}" if r.fell_back else "") if others
-                                  else r.requested + (f"→{r.applied or 'none'}" if r.fell_back else ""),
-                                  [unit.scale(x) for x in r.samples], unit.scale(r.latency.mean), unit.scale(r.latency.min),
-                                  unit.scale(r.latency.max), r.fell_back, r.bundle_sha256 == mine) for r in runs if r.latency]
+        boxes = [_latency_box(r, (f"{r.bundle}\n" if others else "") + r.accelerator.replace(" ", ""), unit, r.bundle_sha256 == mine)
+                 for r in runs if r.latency]
         key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
         blocks = [
             Paragraph(f"{device.details}. Times in {unit.name}."),
@@ -476,6 +491,12 @@ class _Report:
             _figure("apk-breakdown", plots.apk_breakdown(bars), "APK make-up by category"),
         ]
         return Section("APK size", [b for b in blocks if b], level=3)
+
+
+def _latency_box(run: DeviceRun, label: str, unit: TimeUnit, highlight: bool) -> plots.LatencyBox:
+    lat = run.latency
+    return plots.LatencyBox(label, [unit.scale(x) for x in run.samples], unit.scale(lat.mean), unit.scale(lat.min), unit.scale(lat.max),
+                            run.fell_back, highlight)
 
 
 def _tensor(t: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -274,6 +275,54 @@ def test_device_section_shows_summary_only_runs_and_failures(merged, device_resu
     assert "the app crashed: java.lang.OutOfMemoryError" in failed_row
     page = _Page((bundle / "report.html").read_text())
     assert any(k.startswith("fig-device-latency-") for k in page.images)  # drawn from mean/min/max
+
+
+def test_several_devices_are_compared_side_by_side(merged, device_results, tmp_path):
+    """A second phone (its results made from the virtual one's, with other properties and times):
+    each device gets its own section and one figure compares them, fallbacks included."""
+    bundle = Path(shutil.copytree(merged[0], tmp_path / "digits"))
+    data = json.loads(device_results.read_text())
+    for run in data["runs"]:
+        run["device"].update(serial="R5CT30ABCDE", manufacturer="samsung", model="SM-S911B", soc="SM8550", virtual=False)
+        run.update(virtual=False, latencies_ms=[x * 3 for x in run["latencies_ms"]])
+        run["latency"] = {k: (v * 3 if isinstance(v, float) else v) for k, v in run["latency"].items()}
+    for apk in data["apks"]:
+        apk["serial"] = "R5CT30ABCDE"
+    phone = tmp_path / "phone.json"
+    phone.write_text(json.dumps(data))
+    result = _cli("report", str(bundle), "--device-results", str(phone))
+    assert result.exit_code == 0, result.output
+    md = (bundle / "report.md").read_text()
+    assert "### samsung SM-S911B · R5CT30ABCDE" in md and "runs on 2 devices" in md
+    page = _Page((bundle / "report.html").read_text())
+    assert "fig-device-overview" in page.images and _decoded(page.images["fig-device-overview"]).width > 400
+    assert sum(k.startswith("fig-device-latency-") for k in page.images) == 2
+    # one device only: no comparison figure
+    assert "fig-device-overview" not in _Page((merged[0] / "report.html").read_text()).images
+
+
+def test_report_open_hands_the_page_to_the_desktop(merged, tmp_path, monkeypatch):
+    """--open goes through xdg-open (a stand-in that records its argument: there is no desktop
+    here); without one the report is still written and a note says where it is."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "opened.txt"
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {record}.tmp && /bin/mv {record}.tmp {record}\n')
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    bundle = merged[0]
+    result = _cli("report", str(bundle), "--open", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["reports"]  # --json output stays clean
+    for _ in range(100):
+        if record.exists():
+            break
+        time.sleep(0.05)
+    assert record.read_text() == str(bundle / "report.html")
+    opener.unlink()
+    result = _cli("report", str(bundle), "--open")
+    assert result.exit_code == 0 and f"could not open a browser; open {bundle / 'report.html'}" in result.stderr
 
 
 # --- in a browser ----------------------------------------------------------------------------------------

@@ -14,14 +14,20 @@ from packager.commands.common import json_option, print_json, verbose_option
 @click.option("-r", "--device-results", "results", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
               help="Device results JSON (`packager device bench --out`, or the pytest plugin's session file); repeatable. "
                    "Kept in DIST/device/ so later regenerations include them.")
+@click.option("--open", "open_report", is_flag=True, help="Open report.html in the desktop's browser afterwards.")
 @json_option
 @verbose_option
-def report(dist: Path, results: tuple[Path, ...], json_output: bool) -> None:
+def report(dist: Path, results: tuple[Path, ...], open_report: bool, json_output: bool) -> None:
     """Regenerate DIST/report.md and DIST/report.html from the bundle's manifest and the device
     results kept with it."""
     from packager.report import regenerate  # noqa: PLC0415
 
     outcome = regenerate(dist, list(results))
+    if open_report:
+        page = next(p for p in outcome.reports if p.endswith(".html"))
+        # xdg-open / open / start; the report is written either way, so a missing browser is only a note
+        if click.launch(page) != 0:
+            click.echo(f"note: could not open a browser; open {page} yourself", err=True)
     if json_output:
         print_json(outcome.to_dict())
         return
