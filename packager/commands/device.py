@@ -75,7 +75,7 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
     from packager.device.bench import bench  # noqa: PLC0415
     from packager.device.contract import ACCELERATORS  # noqa: PLC0415
     from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.results import DeviceResults, table  # noqa: PLC0415
+    from packager.device.results import DeviceResults  # noqa: PLC0415
     from packager.device.runner import AppRunner, BenchmarkModelRunner  # noqa: PLC0415
     from packager.device.transport import list_devices  # noqa: PLC0415
 
@@ -122,8 +122,16 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
         results.write(out)
     if json_output:
         print_json(results.to_dict())
-        return
+    else:
+        _print_results(results, out)
+    if any(r.status != "ok" for r in results.runs):
+        raise PackagerError("some runs failed (see the status column, or `errors` in the JSON)", "check the errors and the device's logcat")
+
+
+def _print_results(results, out: Path | None) -> None:
     from rich.console import Console  # noqa: PLC0415
+
+    from packager.device.results import table  # noqa: PLC0415
 
     console = Console()
     console.print(table(results))
@@ -134,8 +142,6 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
                           + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in b["categories"].items() if v) + f"; models {b['model_share']:.1%}")
     console.print(f"transferred {results.bytes_pushed} bytes, skipped {results.bytes_skipped} unchanged bytes"
                   + (f"; results in {out}" if out else ""))
-    if any(r.status != "ok" for r in results.runs):
-        raise PackagerError("some runs failed (see the table)", "check the errors column and the device's logcat")
 
 
 @contextlib.contextmanager

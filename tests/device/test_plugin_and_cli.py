@@ -142,3 +142,15 @@ def test_device_bench_on_two_handsets_at_once(digits_bundle, virtual_handset, mo
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 2 and virtual_handset.address in {r["device"]["serial"] for r in runs}
     assert len({r["device"]["serial"] for r in runs}) == 2 and all(r["status"] == "ok" for r in runs)
+
+
+def test_device_bench_with_failed_runs_exits_2_also_with_json(digits_bundle, tmp_path):
+    """A run that failed (here: benchmark_model could not open the model) is in the JSON, and the
+    exit code says so. (A shell script stands in for benchmark_model: see test_kit.py.)"""
+    script = tmp_path / "benchmark_model"
+    script.write_text("#!/system/bin/sh\necho 'ERROR: Could not open model.'\necho 'ERROR: Failed to initialize the interpreter'\nexit 1\n")
+    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu", "--benchmark-model", str(script), "--json"])
+    assert result.exit_code == 2, result.output
+    run = json.loads(result.stdout)["runs"][0]
+    assert run["status"] == "error" and run["runner"] == "benchmark_model" and "Could not open" in run["errors"][0]
+    assert "some runs failed" in result.stderr and "Traceback" not in result.output
