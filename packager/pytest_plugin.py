@@ -181,6 +181,8 @@ def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
     state = getattr(request.config, _STATE_KEY)
     results = bench(handset, [bundle], [accelerator], runs=request.config.getoption("packager_runs"))
     state["records"] += results.runs
+    state["pushed"] = state.get("pushed", 0) + results.bytes_pushed
+    state["skipped"] = state.get("skipped", 0) + results.bytes_skipped
     for apk in results.apks:
         state["apks"][(apk.serial, apk.package)] = apk
     record = results.runs[0]
@@ -232,7 +234,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from packager.device.results import DeviceResults  # noqa: PLC0415
 
     if state["records"]:
-        results = DeviceResults(runs=state["records"], apks=list(state["apks"].values()))
+        results = DeviceResults(runs=state["records"], apks=list(state["apks"].values()),
+                                bytes_pushed=state.get("pushed", 0), bytes_skipped=state.get("skipped", 0))
         written = results.write(target.with_name(f"{target.name}.{worker}.part") if worker else target)
         state["written"] = written
     if worker is None:  # the controller (or a run without xdist) merges what workers wrote

@@ -33,6 +33,8 @@ def test_plugin_runs_a_users_test_on_the_virtual_handset(pytester, digits_bundle
     data = json.loads((pytester.path / "device-results.json").read_text())
     assert {r["accelerator_requested"] for r in data["runs"]} == {"cpu", "gpu"}
     assert all(r["virtual"] and r["parity"]["top1_agreement"] == 1.0 for r in data["runs"])
+    model_and_inputs = sum(f.stat().st_size for f in [digits_bundle / "digits.tflite", *(digits_bundle / "golden").glob("input_*.npy")])
+    assert data["transfers"] == {"bytes_pushed": model_and_inputs, "bytes_skipped": model_and_inputs}  # the second test pushed nothing
 
 
 def test_budgets_become_assertions(pytester, digits_bundle):
