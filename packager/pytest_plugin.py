@@ -17,6 +17,7 @@ attached. Nothing here imports TensorFlow; without device options, other tests a
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "phone: needs a real Android handset attached (skipped, with the reason, when none is)")
-    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}, "targets": None})
+    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}, "targets": None, "started": time.time()})
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -240,12 +241,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         state["written"] = written
     if worker is None:  # the controller (or a run without xdist) merges what workers wrote
         parts = sorted(target.parent.glob(f"{target.name}.*.part"))
-        if parts:
+        fresh = [p for p in parts if p.stat().st_mtime >= state["started"] - 1]  # not left by an interrupted session
+        if fresh:
             merged = DeviceResults()
-            for part in parts:
+            for part in fresh:
                 merged.extend(DeviceResults.load(part))
-                os.unlink(part)
             state["written"] = merged.write(target)
+        for part in parts:
+            os.unlink(part)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

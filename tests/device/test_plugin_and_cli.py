@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -56,6 +57,9 @@ def test_a_bad_budgets_file_is_one_clear_failure(pytester):
 def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_bundle, virtual_handset):
     """Two handsets (one started here, one by --virtual-device), plain `-n 2`: the plugin schedules by
     handset, so each handset's tests run in one worker, and the workers' results merge into one file."""
+    stale = pytester.path / "device-results.json.gw7.part"  # left by an interrupted session: not merged
+    stale.write_text("{}")
+    os.utime(stale, (0, 0))
     result = _run_user_suite(pytester, digits_bundle, "--device", virtual_handset.address, "-n", "2", "-v")
     result.assert_outcomes(passed=4)  # 2 handsets x (cpu, gpu)
     workers: dict[str, set[str]] = {}
