@@ -104,6 +104,8 @@ class AppRunner:
                 digest = spec.bundle.model_sha256 if local == spec.bundle.model_path else sha256_file(local)
                 staged[key] = f"{STAGING_DIR}/blobs/{digest}{Path(local).suffix}"
         handset.push_many_if_changed([(Path(local), remote) for local, remote in staged.items()])
+        # the app's user (run-as) must get through the staging folders whatever the shell's umask was
+        handset.shell("chmod", "755", STAGING_DIR, f"{STAGING_DIR}/blobs")
         return staged
 
     def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]:
