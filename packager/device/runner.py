@@ -118,14 +118,18 @@ class AppRunner:
         app_dir = f"{APP_WORK_DIR}/{run_id}"
         blobs = f"{APP_WORK_DIR}/blobs"
 
-        # copy what the app needs into its own folder (apps cannot read /data/local/tmp)
+        # copy what the app lacks into its own folder (apps cannot read /data/local/tmp)
+        listing = handset.run(quote("run-as", self.package, "ls", blobs), check=False)
+        has = set(listing.output.split()) if listing.exit_code == 0 else set()
         copies = [quote("mkdir", "-p", app_dir, blobs)]
         in_app: dict[str, str] = {}
         for local, remote in staged.items():
-            target = f"{blobs}/{posixpath.basename(remote)}"
-            partial = f"{target}{TEMP_SUFFIX}"  # a copy cut short must never pass for the blob
-            copy_in = quote("cp", remote, partial) + " && " + quote("mv", "-f", partial, target)
-            copies.append(f"{quote('test', '-f', target)} || {quote('sh', '-c', copy_in)}")
+            name = posixpath.basename(remote)
+            target = f"{blobs}/{name}"
+            if name not in has:  # under a temporary name first: a copy cut short never passes for the blob
+                partial = f"{target}{TEMP_SUFFIX}"
+                copies.append(quote("cp", remote, partial) + " && " + quote("mv", "-f", partial, target))
+                has.add(name)
             in_app[local] = target
         requests, result_paths = [], []
         for i, spec in enumerate(specs):
@@ -141,9 +145,13 @@ class AppRunner:
             copies.append(f"echo {quote(json.dumps(request))} > {quote(path)}")
             requests.append(path)
             result_paths.append(request["result_path"])
-        # the shell of run-as runs these in the app's folder, as the app's user
-        for batch in _batched(copies[1:], " ; "):
-            handset.run(quote("run-as", self.package, "sh", "-c", copies[0] + " && " + batch))
+        # the shell of run-as runs these in the app's folder, as the app's user; the first failure stops it
+        for batch in _batched(copies[1:], " && "):
+            copied = handset.run(quote("run-as", self.package, "sh", "-c", copies[0] + " && " + batch), check=False)
+            if copied.exit_code != 0:
+                raise DeviceRunError(f"copying the model, inputs and requests into {self.package} failed on {handset.serial}: "
+                                     f"{_tail(copied.output, 1)}",
+                                     f"check the app's storage: adb shell run-as {self.package} ls -l {APP_WORK_DIR}")
 
         self._launch(handset, requests)
         done = self._wait(handset, app_dir, result_paths, advance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -379,3 +380,13 @@ def test_the_demos_device_step(digits_bundle):
     summary = run(digits_bundle)
     assert re.fullmatch(r"cpu p50 [\d.]+ ms, p90 [\d.]+ ms, top-1 agreement 100%; xnnpack p50 [\d.]+ ms, p90 [\d.]+ ms, "
                         r"top-1 agreement 100%", summary), summary
+
+
+def test_a_failed_copy_into_the_app_stops_with_the_devices_message(kit_handset, digits):
+    kit_handset.run("run-as dev.packager.demo mkdir -p files/packager")
+    kit_handset.run("run-as dev.packager.demo sh -c 'echo not-a-folder > files/packager/blobs'")  # where the blobs go
+    with pytest.raises(DeviceRunError) as error:
+        bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    assert re.fullmatch(r"copying the model, inputs and requests into dev\.packager\.demo failed on 127\.0\.0\.1:\d+: (cp|mkdir): "
+                        r"\S*/blobs\S*: (Not a directory|File exists); check the app's storage: .*",
+                        error.value.one_line()), error.value.one_line()
