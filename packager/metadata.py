@@ -206,8 +206,40 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
                 result = bytes(writer.populate())
         except ValueError as exc:
             raise PackagerError(f"tflite-support refused the metadata: {exc}", "check the model's inputs and outputs") from None
+    result = _graft_metadata(base, result)
     _check_graph_preserved(base, result)
     return result
+
+
+def _graft_metadata(base: bytes, populated: bytes) -> bytes:
+    """`base` with the metadata and packed files tflite-support wrote into `populated`.
+
+    tflite-support re-packs the whole model with the TFLite schema it was built with (2022), which
+    silently drops newer fields (e.g. the 32-bit bias type of int16x8 convolutions). So only its
+    product is taken, the TFLITE_METADATA buffer and the zip of associated files, and attached
+    to the untouched graph, the way tflite-support attaches them.
+    """
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    import flatbuffers  # noqa: PLC0415
+
+    written = schema.ModelT.InitFromObj(schema.Model.GetRootAs(populated, 0))
+    entry = next(e for e in written.metadata or [] if _text(e.name) == METADATA_NAME)
+    obj = schema.ModelT.InitFromObj(schema.Model.GetRootAs(base, 0))
+    buffer = schema.BufferT()
+    buffer.data = np.asarray(written.buffers[entry.buffer].data, dtype=np.uint8)
+    obj.buffers = [*(obj.buffers or []), buffer]
+    grafted = schema.MetadataT()
+    grafted.name, grafted.buffer = METADATA_NAME, len(obj.buffers) - 1
+    obj.metadata = [*(obj.metadata or []), grafted]
+    builder = flatbuffers.Builder(len(populated))
+    builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
+    out = io.BytesIO(bytes(builder.Output()))
+    if _packed_file_names(populated):
+        with zipfile.ZipFile(io.BytesIO(populated)) as source, zipfile.ZipFile(out, "a") as archive:
+            for info in source.infolist():
+                archive.writestr(info, source.read(info))
+    return out.getvalue()
 
 
 def _validate_spec(spec: MetadataSpec, graph) -> None:
