@@ -385,7 +385,7 @@ def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
 
 def make_manifest(spec, source, facts, runner: ModelRunner, labels, chosen_variant, chosen, float_metrics, metrics, selection,
                   float_size, app_size, evaluation, semantics: str) -> dict[str, Any]:
-    recipe = chosen_variant.recipe.to_manifest(chosen_variant.calibration_samples) if chosen_variant else {
+    recipe = chosen_variant.recipe.to_manifest(chosen_variant.calibration_samples, chosen_variant.options) if chosen_variant else {
         "name": chosen.name, "quant": chosen.quant, "engine": "none", "io_dtype": runner.input.dtype if runner.input.dtype in ("float32", "int8", "uint8", "int16") else "float32"}
     return {
         "schema_version": 1,

@@ -28,6 +28,7 @@ import numpy as np
 
 from packager import quiet
 from packager.errors import PackagerError
+from packager.int16_bias import narrow_int16_biases
 
 QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
 Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
@@ -89,7 +90,7 @@ class Recipe:
     def needs_calibration(self) -> bool:
         return self.quant in ("int8", "int16x8", "mixed")
 
-    def to_manifest(self, calibration_samples: int | None) -> dict[str, Any]:
+    def to_manifest(self, calibration_samples: int | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
             "quant": self.quant,
@@ -99,6 +100,8 @@ class Recipe:
         }
         if self.float_ops:
             out["float_ops"] = list(self.float_ops)
+        if options:
+            out["options"] = dict(options)
         return out
 
 
@@ -111,7 +114,7 @@ class Variant:
     engine: Engine
     seconds: float
     calibration_samples: int | None = None
-    notes: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # how it was finished, for the manifest
 
     @property
     def name(self) -> str:
@@ -215,9 +218,18 @@ class AeqEngine:
             raise PackagerError(f"ai-edge-quantizer could not make {recipe.name}: {detail}", "try --engine tf-converter for this variant") from None
         if recipe.io_dtype == "uint8":
             model = _with_io_type(model, "uint8")
-        variant = Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started, self._calibration_samples if recipe.needs_calibration else None)
+        model, options = _finish(recipe, model)
         del log
-        return variant
+        return Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started,
+                       self._calibration_samples if recipe.needs_calibration else None, options)
+
+
+def _finish(recipe: Recipe, model: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Last touches that depend on the kind, whichever engine made the model."""
+    if recipe.quant != "int16x8":
+        return model, {}
+    model, narrowing = narrow_int16_biases(model)
+    return model, {"int32_bias_ops": narrowing.narrowed, "int64_bias_ops": narrowing.kept_int64}
 
 
 MIN_ACTIVATION_RANGE = 1e-3
@@ -287,4 +299,5 @@ def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | No
 
     started = time.perf_counter()
     model = converter.convert(configure, what=f"converting the {recipe.name} variant")
-    return Variant(recipe, model, "tf-converter", time.perf_counter() - started, len(calibration) if recipe.needs_calibration else None)
+    model, options = _finish(recipe, model)
+    return Variant(recipe, model, "tf-converter", time.perf_counter() - started, len(calibration) if recipe.needs_calibration else None, options)

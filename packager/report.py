@@ -218,6 +218,11 @@ class _Report:
         ]
         if recipe.get("float_ops"):
             facts.append(("kept in float", ", ".join(short_op_name(op) for op in recipe["float_ops"])))
+        narrowed = (recipe.get("options") or {}).get("int32_bias_ops")
+        if narrowed:
+            kept = recipe["options"].get("int64_bias_ops") or 0
+            facts.append(("int16 biases", f"{narrowed} op(s) on 32-bit biases, provably overflow-free, for LiteRT's optimized kernels"
+                          + (f"; {kept} kept at 64 bits" if kept else "")))
         facts.append(("why chosen", f"{sel.get('reason') or DASH} ({sel['mode']} mode)"))
         if sel.get("max_accuracy_drop") is not None:
             what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
