@@ -180,24 +180,14 @@ def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: b
         labels = None if labels is None else [labels[i] for i in keep]
     out = np.empty((len(files), *preprocessing.size, preprocessing.channels), dtype=np.float64)
     with progress.task(f"Loading {what}", len(files)) as advance, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        # decode in parallel (PIL releases the GIL), preprocess in batches of equal size
-        batch: list[tuple[int, np.ndarray]] = []
+        # decode and preprocess in the pool (PIL and numpy release the GIL), a few images a task
+        def load(start: int) -> int:
+            for i in range(start, min(start + 8, len(files))):
+                out[i] = preprocessing.apply(_decode(files[i], preprocessing, allow_resize)[None])[0]
+            return min(8, len(files) - start)
 
-        def flush() -> None:
-            by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
-            for item in batch:
-                by_shape.setdefault(item[1].shape, []).append(item)
-            for items in by_shape.values():
-                idx = [i for i, _ in items]
-                out[idx] = preprocessing.apply(np.stack([p for _, p in items]))
-            batch.clear()
-
-        for i, pixels in enumerate(pool.map(lambda p: _decode(p, preprocessing, allow_resize), files)):
-            batch.append((i, pixels))
-            advance(1)
-            if len(batch) >= 16:  # small batches stay in cache: 3x faster than large ones
-                flush()
-        flush()
+        for done in pool.map(load, range(0, len(files), 8)):
+            advance(done)
     return Dataset(
         source=str(root),
         inputs=out,

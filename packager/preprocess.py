@@ -93,13 +93,18 @@ class Preprocessing:
             return pixels[:, ys][:, :, xs].astype(np.float64)
         y0, y1, fy = _bilinear_taps(in_h, out_h)
         x0, x1, fx = _bilinear_taps(in_w, out_w)
-        rows_needed = np.unique(np.concatenate([y0, y1]))
-        source = pixels[:, rows_needed]  # only the rows that contribute
-        fx = fx[None, None, :, None]
-        rows = source[:, :, x0] * (1.0 - fx) + source[:, :, x1] * fx  # float64 from uint8 * float64
-        where = np.searchsorted(rows_needed, [y0, y1])
-        fy = fy[None, :, None, None]
-        return rows[:, where[0]] * (1.0 - fy) + rows[:, where[1]] * fy
+        source = pixels.astype(np.float64)  # exact: uint8 -> float64
+        rows = np.take(source, x0, axis=2)  # in place from here on: no temporaries
+        rows *= (1.0 - fx)[None, None, :, None]
+        right = np.take(source, x1, axis=2)
+        right *= fx[None, None, :, None]
+        rows += right
+        out = np.take(rows, y0, axis=1)
+        out *= (1.0 - fy)[None, :, None, None]
+        bottom = np.take(rows, y1, axis=1)
+        bottom *= fy[None, :, None, None]
+        out += bottom
+        return out
 
     def normalize(self, values: np.ndarray) -> np.ndarray:
         """(value - mean) / std per channel, float64."""
@@ -115,7 +120,10 @@ class Preprocessing:
                 f"pixels have {pixels.shape[-1]} channels but the preprocessing is {self.color_space}",
                 "convert the images to the model's color space",
             )
-        return self.normalize(self.resize(pixels))
+        values = self.resize(pixels)  # always a new float64 array: normalize it in place
+        values -= self.channel_mean()
+        values /= self.channel_std()
+        return values
 
     # --- manifest form --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
