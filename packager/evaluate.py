@@ -128,11 +128,10 @@ class ModelRunner:
 
     def predict(self, normalized: np.ndarray, advance=None, raw: bool = False) -> list[np.ndarray]:
         """Outputs (dequantized float32 unless raw) for normalized float64 inputs (N, ...)."""
-        tensor = self.quantize_input(normalized)
         step = BATCH if self.batchable else 1
         chunks: list[list[np.ndarray]] = []
-        for start in range(0, len(tensor), step):
-            part = tensor[start : start + step]
+        for start in range(0, len(normalized), step):
+            part = self.quantize_input(normalized[start : start + step])  # a batch at a time stays in cache
             if self.batchable and len(part) < step:  # pad the last batch: no re-allocation
                 padded = np.concatenate([part, np.repeat(part[-1:], step - len(part), axis=0)])
                 chunks.append([o[: len(part)] for o in self.run_raw(padded)])

@@ -176,8 +176,11 @@ def to_input_dtype(
     if not scale:
         raise PackagerError(f"integer input ({dtype}) has no quantization scale", "re-convert the model with quantized inputs")
     lo, hi = INTEGER_RANGES[dtype]
-    q = np.rint(normalized / float(scale)) + int(zero_point or 0)  # np.rint rounds half to even
-    return np.clip(q, lo, hi).astype(dtype)
+    q = normalized / float(scale)
+    np.rint(q, out=q)  # rounds half to even; in place: these arrays are large
+    q += int(zero_point or 0)
+    np.clip(q, lo, hi, out=q)
+    return q.astype(dtype)
 
 
 def dequantize(values: np.ndarray, scale: float | None, zero_point: int | None) -> np.ndarray:
