@@ -160,6 +160,35 @@ def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], 
         yield {t: (lambda n=1, h=handles[t]: bar.advance(h, n)) for t in targets}
 
 
+@device.command("clean")
+@click.option("-d", "--device", "devices", multiple=True, required=True, help="SERIAL, HOST:PORT or 'all' (repeatable).")
+@json_option
+def clean_cmd(devices, json_output: bool) -> None:
+    """Remove the models and inputs the kit keeps on handsets (kept so unchanged bundles are not pushed again)."""
+    from packager.device.cleanup import clean  # noqa: PLC0415
+    from packager.device.handset import Handset  # noqa: PLC0415
+    from packager.device.transport import list_devices  # noqa: PLC0415
+
+    targets: list[str] = []
+    for d in devices:
+        targets += [e.serial for e in list_devices() if e.state == "device"] if d == "all" else [d]
+    if not targets:
+        raise PackagerError("no device to clean", "pass --device SERIAL|HOST:PORT, or connect one for --device all")
+    done = []
+    for target in dict.fromkeys(targets):
+        handset = Handset.open(target)
+        try:
+            done.append(clean(handset))
+        finally:
+            handset.close()
+    if json_output:
+        print_json({"cleaned": [c.to_dict() for c in done]})
+        return
+    for c in done:
+        click.echo(f"{c.serial}: removed {c.staged_files} staged file(s), {c.staged_bytes / 1e6:.2f} MB, "
+                   f"and {c.app_files} file(s), {c.app_bytes / 1e6:.2f} MB, from the app's folder")
+
+
 @device.command("virtual")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
 @click.option("--root", type=click.Path(path_type=Path), help="Sandbox folder for the device's files (default: temporary).")

@@ -54,6 +54,22 @@ def test_unchanged_bundles_transfer_nothing_the_second_time(kit_handset, digits)
     assert second.bytes_pushed == 0 and second.bytes_skipped == model_and_inputs
 
 
+def test_clean_removes_what_the_kit_keeps_and_the_next_run_pushes_again(kit_handset, virtual_handset, digits):
+    from packager.device.cleanup import clean
+    from packager.device.contract import APP_WORK_DIR, STAGING_DIR
+
+    first = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    removed = clean(kit_handset)
+    # staged: the model and its golden inputs; the app holds the same blobs
+    assert removed.staged_files == removed.app_files == 1 + len(digits.golden_inputs)
+    assert removed.staged_bytes == removed.app_bytes == first.bytes_pushed > 0
+    assert not kit_handset.exists(STAGING_DIR)
+    assert kit_handset.run_as("dev.packager.demo", "ls", APP_WORK_DIR, check=False).strip().endswith("No such file or directory")
+    assert clean(kit_handset).staged_files == 0  # nothing left: a second clean is a no-op
+    again = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
+    assert again.bytes_pushed == first.bytes_pushed and again.runs[0].status == "ok"
+
+
 def test_through_the_adb_server_with_adbutils(adb, virtual_handset, digits):
     from packager.device.handset import Handset
     from packager.device.transport import ServerTransport, list_devices

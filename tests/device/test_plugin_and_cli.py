@@ -160,3 +160,16 @@ def test_device_bench_with_failed_runs_exits_2_also_with_json(digits_bundle, tmp
     run = json.loads(result.stdout)["runs"][0]
     assert run["status"] == "error" and run["runner"] == "benchmark_model" and "Could not open" in run["errors"][0]
     assert "some runs failed" in result.stderr and "Traceback" not in result.output
+
+
+def test_device_clean_command(digits_bundle, virtual_handset):
+    bench = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--device", virtual_handset.address, "-a", "cpu", "--runs", "2"])
+    assert bench.exit_code == 0, bench.output
+    result = CliRunner().invoke(main, ["device", "clean", "--device", virtual_handset.address, "--json"])
+    assert result.exit_code == 0, result.output
+    cleaned = json.loads(result.stdout)["cleaned"][0]
+    assert cleaned["serial"] == virtual_handset.address and cleaned["staged_files"] >= 2 and cleaned["staged_bytes"] > 0
+    again = CliRunner().invoke(main, ["device", "clean", "--device", virtual_handset.address])
+    assert again.exit_code == 0 and "removed 0 staged file(s)" in again.stdout
+    missing = CliRunner().invoke(main, ["device", "clean"])
+    assert missing.exit_code == 2 and "--device" in missing.output
