@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packager.device.results import LatencyStats as Latency
+from packager.device.results import Parity
 from packager.errors import PackagerError
 from packager.fileio import sha256_bytes, write_atomic
 
@@ -46,28 +48,6 @@ class DeviceInfo:
         if self.virtual:
             parts.append("runs the benchmark contract with the host's LiteRT")
         return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Milliseconds; percentiles are None when the runner kept no single runs."""
-
-    count: int
-    mean: float
-    std: float
-    p50: float | None
-    p90: float | None
-    p99: float | None
-    min: float
-    max: float
-
-
-@dataclass(frozen=True)
-class Parity:
-    samples: int
-    max_abs_error: float
-    mean_abs_error: float
-    top1_agreement: float
 
 
 @dataclass(frozen=True)
