@@ -191,7 +191,7 @@ def _send(conn: "Connection", stream: "Stream", spec: str) -> None:
     except OSError as exc:
         _drain(stream)
         raise SyncFailed(f"couldn't create file: {exc.strerror}") from None
-    received, complete = 0, False
+    received, complete, lost = 0, False, False
     try:
         with fh:
             while True:
@@ -209,7 +209,7 @@ def _send(conn: "Connection", stream: "Stream", spec: str) -> None:
                 handset.count_transfer(received=len(chunk))
                 if handset.faults.should_disconnect(received):
                     handset.log("W", "adbd", f"connection lost during push of {path} ({received} bytes in)")
-                    conn.drop()
+                    lost = True
                     break
         if complete:
             set_mode(host, (mode & 0o777) | ((mode >> 3) & 0o070) | ((mode >> 6) & 0o007))  # user bits to group and other
@@ -218,3 +218,5 @@ def _send(conn: "Connection", stream: "Stream", spec: str) -> None:
     finally:
         if not complete:
             host.unlink(missing_ok=True)  # never a partial file at the target
+        if lost:
+            conn.drop()  # only now: whoever sees the connection go finds the partial file gone
