@@ -36,9 +36,11 @@ def narrow_int16_biases(model: bytes) -> tuple[bytes, BiasNarrowing]:
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
     from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
 
+    from packager import tflite_tree  # noqa: PLC0415
+
     # DEPTHWISE_CONV_2D has no int32-bias int16 kernel in LiteRT: it refuses such models.
     narrowable = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED}
-    graph = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    graph = tflite_tree.read(model)
     bias_users: dict[int, int] = {}
     for subgraph in graph.subgraphs:
         for op in subgraph.operators:
@@ -61,20 +63,17 @@ def narrow_int16_biases(model: bytes) -> tuple[bytes, BiasNarrowing]:
             if weights.type != schema.TensorType.INT8 or weight_data is None or bias_data is None or bias_users[bias.buffer] > 1:
                 kept += 1  # weights computed at run time, or a bias shared with another op: leave alone
                 continue
-            w = np.frombuffer(bytes(weight_data), np.int8).astype(np.int64).reshape(weights.shape[0], -1)  # [out, ...]
-            b = np.frombuffer(bytes(bias_data), np.int64)
+            w = weight_data.view(np.int8).astype(np.int64).reshape(weights.shape[0], -1)  # [out, ...]
+            b = bias_data.view(np.int64)
             bound = int((np.abs(w).sum(axis=1) * INT16_MAGNITUDE + np.abs(b)).max())
             if bound > INT32_LIMIT:
                 kept += 1
                 continue
-            graph.buffers[bias.buffer].data = np.frombuffer(b.astype(np.int32).tobytes(), np.uint8)
+            graph.buffers[bias.buffer].data = b.astype(np.int32).view(np.uint8)
             bias.type = schema.TensorType.INT32
             op.builtinOptions.quantizedBiasType = schema.TensorType.INT32
             narrowed += 1
             worst = max(worst, bound / 2**31)
     if not narrowed:
         return model, BiasNarrowing(0, kept, 0.0)
-    for buffer in graph.buffers:  # numpy data packs in one copy; lists and bytes byte by byte
-        if buffer.data is not None and not isinstance(buffer.data, np.ndarray):
-            buffer.data = np.frombuffer(bytes(buffer.data), np.uint8)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(graph)), BiasNarrowing(narrowed, kept, worst)
+    return tflite_tree.write(graph), BiasNarrowing(narrowed, kept, worst)

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from packager import tflite_tree
 from packager.errors import PackagerError
 from packager.preprocess import INTEGER_RANGES, Preprocessing
 
@@ -180,7 +181,7 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
     model = bytes(model)
     graph = parse_graph(model, "the model")
     _validate_spec(spec, graph)
-    base = _without_metadata(model, graph)
+    base = tflite_tree.with_inline_buffers(_without_metadata(model, graph))  # tflite-support reads only inline weights
     tfs = _tflite_support()
     info = tfs.info
     general = info.GeneralMd(name=spec.name, version=spec.version, description=spec.description or None,
@@ -221,20 +222,16 @@ def _graft_metadata(base: bytes, populated: bytes) -> bytes:
     """
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
 
-    import flatbuffers  # noqa: PLC0415
-
-    written = schema.ModelT.InitFromObj(schema.Model.GetRootAs(populated, 0))
-    entry = next(e for e in written.metadata or [] if _text(e.name) == METADATA_NAME)
-    obj = schema.ModelT.InitFromObj(schema.Model.GetRootAs(base, 0))
+    written = schema.Model.GetRootAs(populated, 0)  # read in place: only one buffer is wanted
+    entry = next(written.Metadata(i) for i in range(written.MetadataLength()) if _text(written.Metadata(i).Name()) == METADATA_NAME)
+    obj = tflite_tree.read(base)
     buffer = schema.BufferT()
-    buffer.data = np.asarray(written.buffers[entry.buffer].data, dtype=np.uint8)
+    buffer.data = written.Buffers(entry.Buffer()).DataAsNumpy()
     obj.buffers = [*(obj.buffers or []), buffer]
     grafted = schema.MetadataT()
     grafted.name, grafted.buffer = METADATA_NAME, len(obj.buffers) - 1
     obj.metadata = [*(obj.metadata or []), grafted]
-    builder = flatbuffers.Builder(len(populated))
-    builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
-    out = io.BytesIO(bytes(builder.Output()))
+    out = io.BytesIO(tflite_tree.write(obj))
     if _packed_file_names(populated):
         with zipfile.ZipFile(io.BytesIO(populated)) as source, zipfile.ZipFile(out, "a") as archive:
             for info in source.infolist():
@@ -353,9 +350,7 @@ def _without_metadata(model: bytes, graph) -> bytes:
         return model
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
 
-    import flatbuffers  # noqa: PLC0415
-
-    obj = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    obj = tflite_tree.read(model)
     keep = []
     for entry in obj.metadata or []:
         if _text(entry.name) != METADATA_NAME:
@@ -365,9 +360,7 @@ def _without_metadata(model: bytes, graph) -> bytes:
         else:
             obj.buffers[entry.buffer] = schema.BufferT()  # keep indices of the others intact
     obj.metadata = keep
-    builder = flatbuffers.Builder(len(model))
-    builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return tflite_tree.write(obj)
 
 
 def _check_graph_preserved(before: bytes, after: bytes) -> None:
@@ -383,9 +376,7 @@ def _check_graph_preserved(before: bytes, after: bytes) -> None:
 
 
 def _canonical(model: bytes) -> Any:
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    obj = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    obj = tflite_tree.read(model)
     metadata_buffers = {e.buffer for e in obj.metadata or [] if _text(e.name) == METADATA_NAME}
     obj.metadata = [e for e in obj.metadata or [] if _text(e.name) != METADATA_NAME]
     buffers = obj.buffers or []

@@ -214,9 +214,10 @@ class Converter:
 def with_signature(model: bytes, input_names: list[str], output_names: list[str], key: str = "serving_default") -> bytes:
     """Add a serving signature naming the main subgraph's inputs and outputs (in their order)."""
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-    from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
 
-    tree = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    from packager import tflite_tree  # noqa: PLC0415
+
+    tree = tflite_tree.read(model)
     if tree.signatureDefs:
         return model
     graph = tree.subgraphs[0]
@@ -234,7 +235,7 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
     signature.inputs = [tensor_map(n, i) for n, i in zip(input_names, graph.inputs)]
     signature.outputs = [tensor_map(n, i) for n, i in zip(output_names, graph.outputs)]
     tree.signatureDefs = [signature]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
+    return tflite_tree.write(tree)
 
 
 def to_float_tflite(source: SourceModel, converter: Converter | None = None) -> bytes:

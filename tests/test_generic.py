@@ -57,3 +57,30 @@ def test_generic_model_without_data_is_compared_on_random_inputs(regression_mode
                                     "measure_latency": False}))
     assert result.manifest["metrics"]["eval_samples"] == 0
     assert result.chosen.max_abs_error < 0.05
+
+
+def test_weights_stored_outside_the_flatbuffer_are_bundled_inside(tmp_path):
+    """ai-edge-quantizer appends weights after the flatbuffer (referenced by offset) once they pass
+    256 KiB; the bundled model must still carry them, with its metadata, and run."""
+    quiet.import_tensorflow()
+    import keras
+
+    from packager.build import build
+    from packager.evaluate import ModelRunner
+    from packager.metadata import read_metadata
+    from packager.spec import make_spec
+    from packager.tflite_tree import has_external_buffers
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,), name="features"), keras.layers.Dense(1024, activation="relu"),
+                              keras.layers.Dense(256, activation="relu"), keras.layers.Dense(3)])
+    with quiet.captured_output():
+        model.save(tmp_path / "wide.keras")
+    result = build(make_spec(None, {"model": tmp_path / "wide.keras", "output": tmp_path / "dist", "quant": "fp16,dynamic",
+                                    "measure_latency": False}))
+    assert has_external_buffers(result.models["fp16"])  # as ai-edge-quantizer wrote it
+    bundled = (result.bundle / "wide.tflite").read_bytes()
+    assert not has_external_buffers(bundled) and len(bundled) > 512 * 1024  # the fp16 weights are inside
+    assert read_metadata(bundled).name == "wide"
+    x = np.random.default_rng(0).standard_normal((4, 8))
+    assert np.allclose(ModelRunner(bundled).predict(x)[0], ModelRunner(result.models["fp16"]).predict(x)[0])
