@@ -204,11 +204,10 @@ def main() -> None:
             packager_evaluate({"fp32": models["fp32"], "int16x8": models["int16x8"]}, images, labels_list)
         inference_cpu = inference_seconds(models, images)
 
-
     cpus = os.cpu_count() or 1
     report = {
         "workload": {"model": "MobileNetV2 alpha 0.35 96x96 (untrained)", "variants": VARIANTS, "calibration_images": args.calib,
-                     "eval_images": args.images, "cpus": os.cpu_count()},
+                     "eval_images": args.images, "cpus": cpus},
         "seconds": times,
         "ratios": {"convert": times["convert_naive"] / times["convert_packager"], "convert_whole_build": times["convert_naive"] / times["build_packager"],
                    "evaluate": times["eval_naive"] / times["eval_packager"],

@@ -26,6 +26,7 @@ from packager.errors import PackagerError
 from packager.preprocess import Preprocessing
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGES_PER_TASK = 8  # images decoded and preprocessed per pool task: few enough to keep both cores busy
 # PIL modes we accept per color space, and what they are converted with
 _MODES_FOR = {
     "RGB": {"RGB": "RGB", "RGBA": "RGB", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "P": "RGB"},
@@ -182,11 +183,12 @@ def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: b
     with progress.task(f"Loading {what}", len(files)) as advance, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         # decode and preprocess in the pool (PIL and numpy release the GIL), a few images a task
         def load(start: int) -> int:
-            for i in range(start, min(start + 8, len(files))):
+            indices = range(start, min(start + IMAGES_PER_TASK, len(files)))
+            for i in indices:
                 out[i] = preprocessing.apply(_decode(files[i], preprocessing, allow_resize)[None])[0]
-            return min(8, len(files) - start)
+            return len(indices)
 
-        for done in pool.map(load, range(0, len(files), 8)):
+        for done in pool.map(load, range(0, len(files), IMAGES_PER_TASK)):
             advance(done)
     return Dataset(
         source=str(root),
