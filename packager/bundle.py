@@ -93,7 +93,7 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
         if reports:
             manifest["reports"] = {Path(n).suffix.lstrip(".") or n: n for n in reports}
         schemas.validate("manifest", manifest, what="the bundle manifest")
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         for report_name, text in reports.items():
             (staging / report_name).write_text(text, encoding="utf-8")
         _replace_folder(staging, final)

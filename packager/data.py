@@ -226,6 +226,9 @@ def _load_arrays(path: Path, preprocessing: Preprocessing | None, input_shape: t
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[0] == 0:
         raise PackagerError(f"{what} {path} is empty", "save a non-empty array of samples")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise PackagerError(f"{what} {path} holds {bad} NaN or infinite values", "save finite samples only (check the export that made it)")
     if labels is not None and len(labels) != len(x):
         raise PackagerError(f"{what} {path} has {len(x)} inputs but {len(labels)} labels", "save one label per sample")
     if x.dtype == np.uint8 and preprocessing is not None:

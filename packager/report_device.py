@@ -163,7 +163,7 @@ def keep(bundle_dir: Path, data: dict[str, Any], origin: Path) -> tuple[Path, bo
     """Copy a validated results document into <bundle>/device/ (atomically, named by content so
     merging the same file twice keeps one copy). Returns (path, newly written)."""
     folder = Path(bundle_dir) / DEVICE_FOLDER
-    text = json.dumps(data, indent=2) + "\n"
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     target = folder / f"{Path(origin).stem}-{sha256_bytes(text.encode())[:10]}.json"
     if target.is_file():
         return target, False

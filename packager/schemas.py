@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,26 @@ def _validator(kind: str) -> jsonschema.protocols.Validator:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
+def _non_finite(data: Any) -> list[str]:
+    """NaN and ±Infinity pass every JSON Schema number keyword (each comparison is false), so
+    they are refused here: no document of the project may hold one."""
+    out, stack = [], [((), data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append(f"{'/'.join(map(str, where)) or '(top level)'}: {value} is not a finite number")
+        elif isinstance(value, dict):
+            stack.extend(((*where, k), v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(((*where, i), v) for i, v in enumerate(value))
+    return sorted(out)
+
+
 def errors(kind: str, data: Any) -> list[str]:
     """All violations of schema `kind`, as 'path: message' strings (empty when valid)."""
-    out = []
+    out = _non_finite(data)
+    if out:
+        return out
     for err in sorted(_validator(kind).iter_errors(data), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         out.append(f"{where}: {err.message}")

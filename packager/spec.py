@@ -7,6 +7,7 @@ in a config file are relative to the file.
 from __future__ import annotations
 
 import re
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -112,6 +113,27 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return flat
 
 
+# A std below this divides pixels into numbers no quantization scale can hold (1e-300 gives
+# Infinity in float32); real normalizations use std between ~0.2 and 255.
+MIN_STD = 1e-6
+
+
+def _check_numbers(spec: BuildSpec) -> None:
+    """Numbers are refused where they enter: NaN/Infinity would reach the quantizer and LiteRT."""
+    for flag, values in (("--mean", spec.mean), ("--std", spec.std)):
+        for v in values or ():
+            if not math.isfinite(v):
+                raise PackagerError(f"{flag} {v} is not a finite number", "give pixel units, e.g. --mean 127.5 --std 127.5")
+    for v in spec.std or ():
+        if v < MIN_STD:
+            raise PackagerError(f"--std {v} is not above {MIN_STD}", "give the std in 0-255 pixel units, e.g. 127.5 or 255")
+    drop = spec.max_accuracy_drop
+    if drop is not None and not (math.isfinite(drop) and 0 <= drop <= 100):
+        raise PackagerError(f"--max-accuracy-drop {drop} is not a number of points between 0 and 100", "give percentage points, e.g. 1.0")
+    if spec.size is not None and not all(0 < d <= 16384 for d in spec.size):
+        raise PackagerError(f"--size {spec.size[0]}x{spec.size[1]} is out of range", "give a height and width between 1 and 16384")
+
+
 def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec:
     """Merge a config (already flattened) with flags (None = not given) into a BuildSpec."""
     merged = dict(config or {})
@@ -135,8 +157,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
     spec = BuildSpec(**merged)
     if spec.name is not None:
         schemas.validate("build-spec", {"name": spec.name}, what="--name")
-    if spec.max_accuracy_drop is not None and spec.max_accuracy_drop < 0:
-        raise PackagerError("--max-accuracy-drop must not be negative", "give percentage points, e.g. 1.0")
+    _check_numbers(spec)
     if spec.auto and spec.max_accuracy_drop is None:
         spec = replace(spec, max_accuracy_drop=1.0)
     return spec

@@ -150,7 +150,7 @@ class DeviceResults:
         schemas.validate("device-results", data, what="device results")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(data, indent=2) + "\n")
+        write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
         return path
 
     @classmethod

@@ -1,0 +1,71 @@
+"""Hostile and unlucky inputs (issue 14): numbers, files and sizes that must give one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from packager import schemas
+from packager.cli import main
+from packager.errors import PackagerError
+
+
+def one_line_failure(args: list[str], *needles: str) -> str:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+# --- numbers ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--std", "nan"), ("--std", "inf"), ("--std", "1e-300"), ("--std", "0"), ("--std", "-1"), ("--std", "127.5,nan,1"),
+    ("--mean", "nan"), ("--mean", "inf"), ("--mean", "-inf"),
+    ("--max-accuracy-drop", "nan"), ("--max-accuracy-drop", "inf"), ("--max-accuracy-drop", "-1"),
+])
+def test_non_finite_or_out_of_range_flag(flag, value, tmp_path):
+    dist = tmp_path / "dist"
+    one_line_failure(["build", str(tmp_path / "m.keras"), "-o", str(dist), flag, value], flag)
+    assert not dist.exists()
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ("[preprocessing]\nstd = [nan]", "std"), ("[preprocessing]\nstd = [inf]", "std"), ("[preprocessing]\nmean = [-inf]", "mean"),
+    ("max_accuracy_drop = nan", "max_accuracy_drop"), ("[preprocessing]\nstd = [1e-300]", "std"),
+])
+def test_non_finite_config_value(line, needle, tmp_path):
+    config = tmp_path / "build.toml"
+    config.write_text(f'model = "m.keras"\n{line}\n', encoding="utf-8")
+    one_line_failure(["build", "-c", str(config), "-o", str(tmp_path / "dist")], needle)
+
+
+def test_schemas_reject_nan_and_infinity():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        problems = schemas.errors("build-spec", {"model": "m.keras", "preprocessing": {"mean": [bad]}})
+        assert problems and "finite" in problems[0], problems
+    assert schemas.errors("build-spec", {"model": "m.keras", "preprocessing": {"mean": [127.5]}}) == []
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_non_finite_arrays_refused(suffix, tmp_path):
+    from packager.data import load_dataset
+
+    x = np.zeros((4, 8, 8, 1), np.float32)
+    x[1, 2, 3, 0] = np.nan
+    x[2, 0, 0, 0] = np.inf
+    path = tmp_path / f"calib{suffix}"
+    np.save(path, x) if suffix == ".npy" else np.savez(path, x=x)
+    with pytest.raises(PackagerError) as err:
+        load_dataset(path, None, (8, 8, 1), what="calibration data")
+    assert "2 NaN or infinite values" in err.value.one_line()
+
+
+def test_manifest_never_holds_nan(tmp_path):
+    assert schemas.errors("manifest", {"metrics": {"x": float("nan")}})[0].endswith("not a finite number")
