@@ -1,7 +1,7 @@
 """Device results for the report: kept in <bundle>/device/, read through one small adapter.
 
 `packager device bench --out` and the pytest plugin write results JSON valid against
-metadata/device-results.schema.json (packager.device.results). `runs_of` is the only function
+packager/schemas/device-results.schema.json (packager.device.results). `runs_of` is the only function
 that knows that format: it turns a results document into the flat rows the report shows, so a
 change of format is matched in one place.
 """

@@ -1,6 +1,6 @@
 """BuildSpec: everything `packager build` needs, from flags or a TOML config file.
 
-The config file is validated against metadata/build-spec.schema.json; flags override it. Paths
+The config file is validated against packager/schemas/build-spec.schema.json; flags override it. Paths
 in a config file are relative to the file.
 """
 

@@ -4,7 +4,7 @@ The app's headless benchmark entry point is an Activity:
 
     am start -W -n dev.packager.demo/.BenchmarkActivity --esa requests <abs path>[,<abs path>...]
 
-Each path names a request JSON (metadata/bench-request.schema.json) inside the app's files dir.
+Each path names a request JSON (packager/schemas/bench-request.schema.json) inside the app's files dir.
 The app runs the requests in order and writes each result JSON (bench-result.schema.json) to the
 request's result_path, atomically (temporary name, then rename), then finishes. Several requests
 per launch save an app start per run. Logcat lines use LOG_TAG.

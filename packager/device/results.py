@@ -2,7 +2,7 @@
 
 One `RunRecord` per device x bundle x accelerator; a `DeviceResults` gathers a session's runs
 with the APK size of each device and what was transferred. It is written as JSON valid against
-metadata/device-results.schema.json, shown as a terminal table, and merged into the report.
+packager/schemas/device-results.schema.json, shown as a terminal table, and merged into the report.
 """
 
 from __future__ import annotations

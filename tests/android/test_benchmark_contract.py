@@ -4,7 +4,7 @@ The app's BenchmarkActivity is a thin shell over core's BenchmarkRunner with Lit
 SessionOpener. LiteRT's Android runtime cannot load on this JVM, so the runner is driven here with
 a model stand-in whose output equals its input (the one fake: it stands for the phone's runtime).
 Everything else is the real code path: request parsing, accelerator fallback, timing, .npy output,
-atomic result writing, and the JSON checked against metadata/bench-*.schema.json with jsonschema.
+atomic result writing, and the JSON checked against packager/schemas/bench-*.schema.json with jsonschema.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def test_a_bad_budgets_file_is_one_clear_failure(pytester):
     pytester.makefile(".toml", budgets="[default]\np90 = 5.0\n")  # a typo for p90_ms
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--budgets", "budgets.toml")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*budgets file budgets.toml is not valid against metadata/budgets.schema.json*p90*"])
+    result.stdout.fnmatch_lines(["*budgets file budgets.toml is not valid against packager/schemas/budgets.schema.json*p90*"])
     assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
 
 

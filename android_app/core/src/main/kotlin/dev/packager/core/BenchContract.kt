@@ -16,7 +16,7 @@ enum class Accelerator(val id: String) {
     }
 }
 
-/** metadata/bench-request.schema.json, version 1. */
+/** packager/schemas/bench-request.schema.json, version 1. */
 data class BenchRequest(
     val requestId: String,
     val bundle: String?,
@@ -98,7 +98,7 @@ data class AcceleratorOutcome(
     val totalOps: Int? = null,
 )
 
-/** metadata/bench-result.schema.json, version 1. */
+/** packager/schemas/bench-result.schema.json, version 1. */
 data class BenchResult(
     val requestId: String,
     val status: String,

@@ -1,29 +1,30 @@
-"""JSON Schema validation of the project's contracts (metadata/*.schema.json)."""
+"""JSON Schema validation of the project's contracts.
+
+The schemas are package data beside this file (packager/schemas/*.schema.json), read through
+importlib.resources so they are found the same way from a checkout, an installed wheel or a zip.
+This directory is their only copy in the repository (metadata/README.md points here)."""
 
 from __future__ import annotations
 
 import json
 import math
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import jsonschema
 
 from packager.errors import PackagerError
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "metadata"
-if not SCHEMA_DIR.is_dir():  # installed as a wheel: schemas are packaged beside the code
-    SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-
-KNOWN = ("manifest", "bench-request", "bench-result", "build-spec", "budgets")
+KNOWN = ("manifest", "bench-request", "bench-result", "build-spec", "budgets", "device-results")
 
 
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
-    path = SCHEMA_DIR / f"{kind}.schema.json"
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    if kind not in KNOWN:
+        raise ValueError(f"unknown schema {kind!r}; known: {', '.join(KNOWN)}")
+    text = resources.files(__name__).joinpath(f"{kind}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 @lru_cache(maxsize=None)
@@ -66,6 +67,6 @@ def validate(kind: str, data: Any, what: str | None = None) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise PackagerError(
-            f"{what or kind} is not valid against metadata/{kind}.schema.json: {problems[0]}{more}",
+            f"{what or kind} is not valid against packager/schemas/{kind}.schema.json: {problems[0]}{more}",
             "fix the field named above",
         )
