@@ -47,7 +47,7 @@ def demo(output, workdir, quant, device, json_output):
         result = build(spec)
         device_summary = None
         if device:
-            device_summary = _run_on_virtual_handset(result.bundle)
+            device_summary = run_on_virtual_handset(result.bundle)
     if json_output:
         print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest["metrics"], "device": device_summary})
         return
@@ -59,10 +59,26 @@ def demo(output, workdir, quant, device, json_output):
     console.print(f"[bold green]Bundle ready:[/] {result.bundle.resolve()}/  (report: {result.bundle.resolve() / 'report.html'})")
 
 
-def _run_on_virtual_handset(bundle: Path):
-    """Benchmark the bundle on a virtual handset when the device kit is available."""
-    try:
-        from packager.device import demo_run  # noqa: PLC0415
-    except ImportError:
-        return None
-    return demo_run.run(bundle)
+def run_on_virtual_handset(bundle_path: Path) -> str:
+    """The demo's device step: the bundle on a virtual handset, cpu and xnnpack, summed up in one line."""
+    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.device.bench import bench  # noqa: PLC0415
+    from packager.device.handset import Handset  # noqa: PLC0415
+    from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+
+    bundle = load_bundle(bundle_path)
+    with VirtualHandset() as virtual:
+        handset = Handset.open(virtual.address, prefer="direct")
+        try:
+            results = bench(handset, [bundle], ["cpu", "xnnpack"], runs=50)
+        finally:
+            handset.close()
+    parts = []
+    for r in results.runs:
+        if r.status != "ok" or r.latency is None:
+            parts.append(f"{r.accelerator_requested} failed: {'; '.join(r.errors) or 'no reason given'}")
+            continue
+        ran = r.accelerator_applied if not r.fell_back else f"{r.accelerator_requested} (fell back to {r.accelerator_applied})"
+        parity = f"top-1 agreement {r.parity.top1_agreement:.0%}" if r.parity else "no parity"
+        parts.append(f"{ran} p50 {r.latency.p50:.3f} ms, p90 {r.latency.p90:.3f} ms, {parity}")
+    return "; ".join(parts)

@@ -391,9 +391,9 @@ def test_a_command_that_does_not_finish_in_time(kit_handset):
 def test_the_demos_device_step(digits_bundle):
     import re
 
-    from packager.device.demo_run import run
+    from packager.commands.demo import run_on_virtual_handset
 
-    summary = run(digits_bundle)
+    summary = run_on_virtual_handset(digits_bundle)
     assert re.fullmatch(r"cpu p50 [\d.]+ ms, p90 [\d.]+ ms, top-1 agreement 100%; xnnpack p50 [\d.]+ ms, p90 [\d.]+ ms, "
                         r"top-1 agreement 100%", summary), summary
 

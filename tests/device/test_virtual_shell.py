@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from packager.device import _virtual_shell as shell
+from packager.device.virtual import shell
 from packager.device.virtual import VirtualHandset
 
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from adb_shell import constants as C
 
-from packager.device._virtual_fs import AccessDenied, file_mode, set_mode
+from packager.device.virtual.fs import AccessDenied, file_mode, set_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from packager.device._virtual_protocol import Connection, Stream
+    from packager.device.virtual.protocol import Connection, Stream
 
 SYNC_DATA_MAX = 64 * 1024
 ID = C.FILESYNC_ID_TO_WIRE

@@ -3,7 +3,7 @@
 POSIX quoting ('...' literal; "..." with \\ escapes and $ expansion; \\x), `;` `&&` `||` `|`,
 new lines and `#` comments (so scripts run),
 redirects `>` `>>` `2>` `2>>` `2>&1` `<`, `$?`, `$NAME`/`${NAME}` from a small environment,
-exit codes, `cd`/`exit`. Commands live in a table (`_virtual_commands.COMMANDS`) where adding
+exit codes, `cd`/`exit`. Commands live in a table (`commands.COMMANDS`) where adding
 one is one function. Command substitution (`$(...)`, backquotes) is refused with a syntax error
 rather than silently passed through as text.
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from packager.device._virtual_fs import Sandbox
+from packager.device.virtual.fs import Sandbox
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual import VirtualHandset
+    from packager.device.virtual.handset import VirtualHandset
 
 STATUS_MARK = "\x00?\x00"  # `$?`, replaced with the last exit status when the command runs
 OPERATORS = ("&&", "||", "2>&1", "2>>", ">>", "2>", ";", "|", ">", "<", "&")
@@ -315,7 +315,7 @@ def _run_pipeline(ctx: Context, pipeline: Pipeline) -> int:
 
 
 def _run_simple(ctx: Context, simple: Simple) -> int:
-    from packager.device._virtual_commands import lookup  # the command table imports this module
+    from packager.device.virtual.commands import lookup  # the command table imports this module
 
     status_text = str(ctx.status)
     argv: list[str] = []

@@ -10,7 +10,7 @@ ADB peer uses). Implemented:
 - OPEN/OKAY/WRTE/CLSE with many streams per connection, each with its own flow control (one
   WRTE in flight until the host's OKAY), and many connections per handset.
 - Services: `shell:` (v1: one raw stream, no exit code), `shell,v2[,raw]:` (the packet protocol:
-  stdin, stdout, stderr, exit code), `exec:` (raw and binary-safe) and `sync:` (see _virtual_sync).
+  stdin, stdout, stderr, exit code), `exec:` (raw and binary-safe) and `sync:` (see sync.py).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from packager.device import _virtual_shell as shell
+from packager.device.virtual import shell
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual import VirtualHandset
+    from packager.device.virtual.handset import VirtualHandset
 
 A_VERSION = 0x01000001  # ADB's current protocol version (from it on, payload checksums are optional)
 MAX_PAYLOAD = 256 * 1024
@@ -360,7 +360,7 @@ def exec_service(conn: Connection, stream: Stream, service: str) -> None:
 
 
 def _sync(conn: Connection, stream: Stream, service: str) -> None:
-    from packager.device._virtual_sync import sync_service  # noqa: PLC0415
+    from packager.device.virtual.sync import sync_service  # noqa: PLC0415
 
     sync_service(conn, stream)
 

@@ -2,7 +2,7 @@
 manager and the demo app's process.
 
 The demo app's `BenchmarkActivity` is emulated by a long-lived worker process
-(`_virtual_app`), started on the first launch and kept, as Android keeps a cached app process:
+(`app.py`), started on the first launch and kept, as Android keeps a cached app process:
 the first launch is cold (Python and LiteRT start), later ones are warm. A crash kills only that
 process; logcat then shows what Android would (an AndroidRuntime `FATAL EXCEPTION` for an
 injected Java crash, a `Fatal signal` tombstone header when the worker really died of a signal).
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packager.device._virtual_apk import ApkError, ManifestFacts, manifest_facts
-from packager.device._virtual_shell import Context
+from packager.device.virtual.apk import ApkError, ManifestFacts, manifest_facts
+from packager.device.virtual.shell import Context
 from packager.device.contract import APP_PACKAGE, LOG_TAG
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual import VirtualHandset
+    from packager.device.virtual.handset import VirtualHandset
 
 SYSTEM_PACKAGES = ("android", "com.android.shell", "com.android.settings", "com.android.systemui")
 EMULATED_ACTIVITIES = {f"{APP_PACKAGE}/.BenchmarkActivity"}  # run by the worker; other activities only "start"
@@ -361,7 +361,7 @@ class AppProcess:
     def _spawn(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "packager.device._virtual_app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "packager.device.virtual.app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, env=env,
         )
         pid = self.proc.pid

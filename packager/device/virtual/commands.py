@@ -14,8 +14,8 @@ import shutil
 import stat as stat_module
 from typing import TYPE_CHECKING
 
-from packager.device._virtual_fs import file_mode, set_mode
-from packager.device._virtual_shell import Command, Context, ExitShell, ShellError, quote, run
+from packager.device.virtual.fs import file_mode, set_mode
+from packager.device.virtual.shell import Command, Context, ExitShell, ShellError, quote, run
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path

@@ -8,12 +8,12 @@ Real, not imitated:
   RECV, QUIT; stat_v2/ls_v2). The Debian `adb` client, adb-shell, and adbutils through an adb
   server that `adb connect`ed it all talk to it as to a phone (the tests prove it);
 - model inference: the host's LiteRT (ai-edge-litert) in a separate, long-lived "app process";
-- files: a sandbox folder per handset (see _virtual_fs for the Android access rules kept).
+- files: a sandbox folder per handset (see fs.py for the Android access rules kept).
 
 Emulated: properties (getprop), the package manager (pm / cmd package: list, path, install from
 a file or streamed as `adb install` does, uninstall, clear), the activity manager (am start
 [-W] / force-stop), run-as for debuggable packages, logcat, pidof, dumpsys meminfo, and a small
-/system/bin/sh (see _virtual_shell and _virtual_commands.COMMANDS). The demo app
+/system/bin/sh (see shell.py and commands.COMMANDS). The demo app
 dev.packager.demo comes pre-installed as a stand-in APK (a real zip around the host LiteRT
 library); its BenchmarkActivity runs DESIGN contract 2 requests: cpu = LiteRT's builtin kernels,
 xnnpack = XNNPACK; gpu, nnapi and npu do not exist on a host, so they fall back and the result
@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packager.device import _virtual_protocol as protocol
-from packager.device._virtual_apk import stand_in_demo_apk
-from packager.device._virtual_fs import Sandbox
-from packager.device._virtual_system import ActivityManager, Logcat, PackageManager
+from packager.device.virtual import protocol
+from packager.device.virtual.apk import stand_in_demo_apk
+from packager.device.virtual.fs import Sandbox
+from packager.device.virtual.system import ActivityManager, Logcat, PackageManager
 from packager.device.contract import APP_PACKAGE
 
 FEATURES = ("shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir")
@@ -281,11 +281,7 @@ class VirtualHandset:
         return self.activities.idle(package, timeout)
 
 
-def main() -> None:  # pragma: no cover - `python -m packager.device.virtual [PORT]`
+def main() -> None:  # pragma: no cover - `python -m packager.device.virtual [PORT]` (see __main__.py)
     handset = VirtualHandset(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0).start()
     print(handset.address, flush=True)
     handset.serve_forever()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
