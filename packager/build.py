@@ -192,12 +192,13 @@ def _folder_class_names(path: Path | None) -> list[str] | None:
 
 
 def resolve_labels(spec: BuildSpec, facts: ModelFacts) -> list[str]:
-    """Labels from --labels, else the class folders of the data; their count must fit the output."""
+    """Labels from --labels, else the class folders of the evaluation data (calibration data never
+    carries labels); their count must fit the output."""
     if spec.labels is not None:
         labels, origin = read_labels(spec.labels), f"labels file {spec.labels}"
     else:
-        names = _folder_class_names(spec.eval_data) or _folder_class_names(spec.calib_data)
-        labels, origin = (names, "the class folders of the data") if names else ([], "")
+        names = _folder_class_names(spec.eval_data)
+        labels, origin = (names, "the class folders of the evaluation data") if names else ([], "")
     if facts.num_classes is None:
         return labels
     if not labels:  # an image classifier needs labels in its metadata: name the classes by index
@@ -220,7 +221,8 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
         evaluation = load_dataset(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
     calib = None
     if spec.calib_data is not None:
-        calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples, **common)
+        calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples,
+                             allow_resize=spec.resize, labelled=False)
     elif evaluation is not None and needs_calibration:
         calib = evaluation.take(spec.calib_samples, seed=1)
     return calib, evaluation

@@ -2,7 +2,8 @@
 
 Accepted forms:
 - an image folder: one subfolder per class (names are the labels, sorted), .jpg/.jpeg/.png files;
-  or a folder of images without subfolders (unlabeled);
+  or a folder of images without subfolders (unlabeled). Calibration needs no labels: read with
+  `labelled=False`, a folder gives every image in it at any depth and its subfolders mean nothing;
 - a .npz file with inputs under `x`/`images`/`inputs` and optional labels under `y`/`labels`
   (optional `class_names`); or a .npy file of inputs.
 uint8 arrays are pixels (NHWC) and go through the preprocessing; float arrays are already model
@@ -70,17 +71,24 @@ def load_dataset(
     label_names: list[str] | None = None,
     what: str = "dataset",
     limit: int | None = None,
+    labelled: bool = True,
 ) -> Dataset:
-    """Load `path` and produce normalized inputs for a model input of `input_shape` (no batch)."""
+    """Load `path` and produce normalized inputs for a model input of `input_shape` (no batch).
+
+    `labelled=False` (calibration): images are taken from the folder at any depth and any labels
+    (class subfolders, label arrays) are dropped, never checked.
+    """
     path = Path(path)
     if not path.exists():
         raise PackagerError(f"{what} {path} does not exist", "check the path")
     if path.is_dir():
         if preprocessing is None:
             raise PackagerError(f"{what} {path} is an image folder but the model input is not an image", "pass .npy/.npz arrays instead")
-        data = _load_image_folder(path, preprocessing, allow_resize, what, limit)
+        data = _load_image_folder(path, preprocessing, allow_resize, what, limit, labelled)
     elif path.suffix.lower() in (".npz", ".npy"):
         data = _load_arrays(path, preprocessing, input_shape, allow_resize, what)
+        if not labelled:
+            data = replace(data, labels=None, class_names=None)
     else:
         raise PackagerError(f"{what} {path} is neither an image folder nor a .npy/.npz file", "pass a folder with one subfolder per class, or arrays")
     if len(data) == 0:
@@ -90,7 +98,7 @@ def load_dataset(
             f"{what} {path} gives inputs of shape {list(data.inputs.shape[1:])} but the model takes {list(input_shape)}",
             "check the preprocessing size and color space",
         )
-    if label_names is not None and data.class_names is not None:
+    if labelled and label_names is not None and data.class_names is not None:
         data = _map_labels(data, label_names, what)
     return data.take(limit)
 
@@ -108,7 +116,7 @@ def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
         else:
             raise PackagerError(
                 f"{what} has classes {unknown[:5]} that are not in the labels file",
-                "name class folders after the labels (or by label index)",
+                "name class folders after the labels (or by label index), or put the images directly in the folder for agreement-only metrics",
             )
     else:
         mapping = np.array([index[n] for n in names])
@@ -117,7 +125,11 @@ def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
 
 
 # --- image folders ------------------------------------------------------------------------------
-def _find_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+def _find_images(root: Path, labelled: bool = True) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    if not labelled:  # calibration: every image below root, subfolders carry no meaning
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        return files, None, None
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subfolders:
         files, labels = [], []
@@ -168,12 +180,14 @@ def _is_gray(image) -> bool:
     return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
 
 
-def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None) -> Dataset:
-    files, labels, class_names = _find_images(root)
+def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None,
+                       labelled: bool = True) -> Dataset:
+    files, labels, class_names = _find_images(root, labelled)
     if not files:
         raise PackagerError(
             f"{what} {root} has no images",
-            "put .jpg/.png files in one subfolder per class (or directly in the folder, unlabeled)",
+            "put .jpg/.png files in one subfolder per class (or directly in the folder, unlabeled)" if labelled
+            else "put .jpg/.png files in the folder (at any depth; no labels needed)",
         )
     if limit is not None and limit < len(files):  # decode only what will be used
         keep = np.sort(np.random.default_rng(0).permutation(len(files))[:limit])

@@ -39,8 +39,10 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("-q", "--quant", help="Variants to build and compare: fp32,fp16,dynamic,int8,int16x8, or auto.")
 @click.option("--select", help="Variant to bundle (default: the first of --quant).")
 @click.option("--max-accuracy-drop", type=float, help="Fail if the chosen variant loses more than P points of top-1 accuracy.")
-@click.option("--calib-data", type=click.Path(path_type=Path), help="Calibration data: image folder or .npy/.npz.")
-@click.option("--eval-data", type=click.Path(path_type=Path), help="Evaluation data: image folder (class subfolders) or .npz.")
+@click.option("--calib-data", type=click.Path(path_type=Path), help="Calibration data, no labels needed: a folder of images (directly or at any depth; "
+              "subfolders are not classes) or .npy/.npz.")
+@click.option("--eval-data", type=click.Path(path_type=Path), help="Evaluation data, labelled: a folder with one subfolder per class (names are labels) or "
+              ".npz with y; images directly in the folder give agreement-with-float metrics only.")
 @click.option("--calib-samples", type=click.IntRange(min=1), help="Calibration samples to use (default 200).")
 @click.option("--eval-samples", type=click.IntRange(min=1), help="Evaluation samples to use (default all).")
 @click.option("--resize/--no-resize", default=None, help="Resize images of another size instead of refusing them.")
