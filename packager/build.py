@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from packager import progress, sources
+from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
@@ -372,7 +372,7 @@ def tool_versions() -> dict[str, str | None]:
             return None
 
     return {
-        "packager": version("packager"), "python": platform.python_version(), "tensorflow": version("tensorflow-cpu") or version("tensorflow"),
+        "packager": version(DISTRIBUTION), "python": platform.python_version(), "tensorflow": version("tensorflow-cpu") or version("tensorflow"),
         "ai_edge_litert": version("ai-edge-litert"), "ai_edge_quantizer": version("ai-edge-quantizer"),
         "tflite_support": version("tflite-support"), "numpy": version("numpy"),
     }

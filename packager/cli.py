@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from packager import DISTRIBUTION
 from packager.errors import PackagerError
 
 # command name -> (module under packager.commands, attribute, short help)
@@ -56,7 +57,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="packager")
+@click.version_option(package_name=DISTRIBUTION, prog_name="packager")
 def main() -> None:
     """Package trained models for Android and test them on handsets."""
 
