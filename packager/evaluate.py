@@ -105,7 +105,11 @@ class ModelRunner:
         self.inputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_input_details()]
         self.outputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_output_details()]
         if len(self.inputs) != 1:
-            raise PackagerError(f"evaluation supports single-input models; this one has {len(self.inputs)} inputs", "build with --no-eval")
+            names = ", ".join(t.name for t in self.inputs)
+            raise PackagerError(
+                f"packager builds single-input models; this one has {len(self.inputs)} inputs ({names})",
+                "no flag works around it yet: export a wrapper with one input (concatenate the inputs, split them inside the model)",
+            )
         self.input = self.inputs[0]
         self.batchable = self.input.shape_signature[:1] == (-1,)
         self._batch = self.input.shape[0]

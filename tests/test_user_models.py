@@ -70,3 +70,65 @@ def test_help_explains_calibration_and_evaluation_data():
     result = run_cli(["build", "--help"])
     text = " ".join(result.output.split())
     assert "no labels needed" in text and "at any depth" in text and "one subfolder per class" in text
+
+
+def _known_flags() -> set[str]:
+    import click
+
+    from packager import pytest_plugin
+    from packager.cli import main
+
+    flags: set[str] = set()
+
+    def walk(command) -> None:
+        for param in command.params:
+            flags.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name))
+
+    walk(main)
+
+    class Options:  # collects the pytest plugin's options (--budgets, --bundle, ...)
+        def getgroup(self, *args, **kwargs):
+            return self
+
+        def addoption(self, *names, **kwargs):
+            flags.update(names)
+
+    pytest_plugin.pytest_addoption(Options())
+    return flags
+
+
+def test_every_flag_named_in_an_error_exists():
+    """Hints name flags a user can type: scan every PackagerError(...) in the package."""
+    import ast
+    import re
+
+    import packager
+
+    known, unknown = _known_flags(), []
+    for path in Path(packager.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "PackagerError":
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                        unknown += [f"{path.name}:{sub.lineno} {flag}" for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", sub.value)
+                                    if flag not in known]
+    assert len(known) > 30 and unknown == []
+
+
+def test_two_input_model_is_refused_with_a_hint_that_works(tmp_path):
+    from tests.test_bad_input import assert_clean_failure
+
+    quiet.import_tensorflow()
+    import keras
+
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    model = keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Concatenate()([a, b])))
+    with quiet.captured_output():
+        model.save(tmp_path / "two.keras")
+    result = run_cli(["build", str(tmp_path / "two.keras"), "-o", str(tmp_path / "dist"), "--quant", "fp16", "--no-latency"])
+    assert_clean_failure(result, tmp_path / "dist", "2 inputs", "one input")
+    assert "--no-eval" not in result.stderr
