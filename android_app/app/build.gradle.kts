@@ -9,7 +9,9 @@ android {
 
     defaultConfig {
         applicationId = "dev.packager.demo"
-        minSdk = 24
+        // 26: core uses java.time and java.nio.file (API 26). Desugaring would cover java.time
+        // but java.nio.file only with the partial desugar_jdk_libs_nio, so minSdk is raised instead.
+        minSdk = 26
         targetSdk = 36
         versionCode = 1
         versionName = "0.1.0"
@@ -46,7 +48,6 @@ android {
 dependencies {
     implementation(project(":core"))
     implementation(libs.litert)
-    implementation(libs.litert.gpu)
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.activity.compose)
     implementation(libs.androidx.lifecycle.runtime.ktx)

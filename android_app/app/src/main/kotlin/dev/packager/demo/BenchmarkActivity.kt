@@ -16,6 +16,12 @@ import kotlin.concurrent.thread
 class BenchmarkActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        if (savedInstanceState != null) {
+            // Recreated (rotation, process kept): the first instance's thread already runs the
+            // requests; running them again would overwrite their results with a second run.
+            Log.i(TAG, "recreated: not running the requests again")
+            return
+        }
         val requests = intent.getStringArrayExtra(EXTRA_REQUESTS)?.filter { it.isNotBlank() }.orEmpty()
         if (requests.isEmpty()) {
             Log.e(TAG, "no requests: pass --esa $EXTRA_REQUESTS /abs/request.json[,...]")
@@ -25,7 +31,7 @@ class BenchmarkActivity : Activity() {
         thread(name = "packager-benchmark") {
             val runner = BenchmarkRunner(
                 device = DeviceProbe.deviceInfo(),
-                opener = LiteRtOpener({ ModelSource.OnDisk(it) }),
+                opener = LiteRtOpener(applicationContext, { ModelSource.OnDisk(it) }),
                 peakMemoryKb = DeviceProbe::peakMemoryKb,
                 runnerVersion = "dev.packager.demo ${BuildConfig.VERSION_NAME}",
                 allowedRoot = dataDir,

@@ -1,6 +1,6 @@
 package dev.packager.demo
 
-import android.content.res.AssetManager
+import android.content.Context
 import android.graphics.Bitmap
 import android.os.SystemClock
 import dev.packager.core.Accelerator
@@ -22,7 +22,7 @@ data class Classification(val categories: List<Category>, val inferenceMs: Doubl
  * Preprocessing, labels and quantization all come from the bundle's manifest through core.
  * Not thread-safe: the view model calls it from one thread.
  */
-class ClassifierHelper(private val assets: AssetManager, val bundle: InstalledBundle, val manifest: BundleManifest) : AutoCloseable {
+class ClassifierHelper(private val context: Context, val bundle: InstalledBundle, val manifest: BundleManifest) : AutoCloseable {
     private var session: InferenceSession? = null
     var initMs: Double = 0.0
         private set
@@ -32,7 +32,7 @@ class ClassifierHelper(private val assets: AssetManager, val bundle: InstalledBu
     fun load(accelerator: Accelerator, threads: Int) {
         close()
         val signature = IoSignature(manifest.inputs, manifest.outputs)
-        val opener = LiteRtOpener({ ModelSource.Asset(assets, it) }, knownSignature = signature)
+        val opener = LiteRtOpener(context, { ModelSource.Asset(context.assets, it) }, expected = signature)
         val start = SystemClock.elapsedRealtimeNanos()
         session = AcceleratorPlan.open(opener, bundle.model, accelerator, threads)
         initMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6

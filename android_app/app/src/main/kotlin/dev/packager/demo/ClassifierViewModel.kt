@@ -7,6 +7,7 @@ import androidx.lifecycle.viewModelScope
 import dev.packager.core.Accelerator
 import dev.packager.core.AcceleratorOutcome
 import dev.packager.core.InstalledBundle
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -72,7 +73,7 @@ class ClassifierViewModel(application: Application) : AndroidViewModel(applicati
                     helper?.close()
                     helper = null
                     val manifest = repository.manifest(bundle)
-                    ClassifierHelper(getApplication<Application>().assets, bundle, manifest).also {
+                    ClassifierHelper(getApplication<Application>(), bundle, manifest).also {
                         helper = it
                         it.load(s.accelerator, THREADS)
                     }
@@ -96,8 +97,12 @@ class ClassifierViewModel(application: Application) : AndroidViewModel(applicati
         }
     }
 
+    /** Closed on the model thread, after any load or classify still running there. */
     override fun onCleared() {
-        helper?.close()
+        CoroutineScope(modelThread).launch {
+            helper?.close()
+            helper = null
+        }
     }
 
     private companion object {

@@ -1,17 +1,21 @@
 package dev.packager.demo
 
+import android.content.Context
 import android.content.res.AssetManager
+import com.google.ai.edge.litert.BuiltinNpuAcceleratorProvider
 import com.google.ai.edge.litert.CompiledModel
+import com.google.ai.edge.litert.Environment
 import com.google.ai.edge.litert.TensorBuffer
 import dev.packager.core.AcceleratorOutcome
+import dev.packager.core.CreationScope
 import dev.packager.core.DType
 import dev.packager.core.InferenceSession
 import dev.packager.core.NdArray
 import dev.packager.core.Quantization
+import dev.packager.core.RuntimeChoice
 import dev.packager.core.SessionOpener
 import dev.packager.core.TensorSpec
 import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.nnapi.NnApiDelegate
 import java.io.File
 import java.io.FileInputStream
 import java.nio.ByteBuffer
@@ -19,10 +23,18 @@ import java.nio.ByteOrder
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 import dev.packager.core.Accelerator as Acc
-import com.google.ai.edge.litert.Accelerator as LiteRtAccelerator
 
-/** Dtypes and shapes of a model's inputs and outputs, in signature order. */
-data class IoSignature(val inputs: List<TensorSpec>, val outputs: List<TensorSpec>)
+/**
+ * A model's inputs and outputs in the model's signature order: [inputs]/[outputs] carry the
+ * tensor names (as the manifest has them), [inputKeys]/[outputKeys] the signature's own names
+ * (what CompiledModel takes), position for position.
+ */
+data class IoSignature(
+    val inputs: List<TensorSpec>,
+    val outputs: List<TensorSpec>,
+    val inputKeys: List<String> = inputs.map { it.name },
+    val outputKeys: List<String> = outputs.map { it.name },
+)
 
 /** Where a model comes from: a file (benchmark requests) or an uncompressed APK asset (the demo UI). */
 sealed interface ModelSource {
@@ -31,35 +43,46 @@ sealed interface ModelSource {
 }
 
 /**
- * LiteRT behind core's [SessionOpener]:
- * - xnnpack, gpu, npu: the CompiledModel API with Accelerator.CPU (LiteRT's CPU path is XNNPACK), GPU or NPU;
- * - cpu: the Interpreter API with XNNPACK switched off (TFLite's reference/builtin kernels);
- * - nnapi: the Interpreter API with the NNAPI delegate, NNAPI's own CPU fallback disabled so a
- *   model NNAPI cannot place on an accelerator fails here (and falls back visibly) rather than
- *   quietly running on nnapi-reference.
- * Creation throws when an accelerator cannot take the model; core's AcceleratorPlan falls back.
+ * LiteRT 2.2.0 behind core's [SessionOpener] (which API serves what: core's RuntimeChoice):
+ * - xnnpack, gpu, npu: CompiledModel with an Environment; npu through the Environment made with
+ *   BuiltinNpuAcceleratorProvider (dispatch and compiler-plugin libraries from the app's native
+ *   library folder). `applied` is what the Environment lists, never the request;
+ * - cpu: the Interpreter litert ships, XNNPACK off (builtin kernels);
+ * - nnapi: no runtime in this dependency set; creation throws and the plan falls back visibly.
+ * Tensors are bound to the manifest ([expected]) by name, not by position.
  */
-class LiteRtOpener(private val sourceOf: (String) -> ModelSource, private val knownSignature: IoSignature? = null) : SessionOpener {
+class LiteRtOpener(
+    private val context: Context,
+    private val sourceOf: (String) -> ModelSource,
+    private val expected: IoSignature? = null,
+) : SessionOpener {
     private val signatures = HashMap<String, IoSignature>()
 
     override fun prepare(modelPath: String) {
         signatureOf(modelPath)
     }
 
-    private fun signatureOf(modelPath: String): IoSignature =
-        knownSignature ?: signatures.getOrPut(modelPath) { readSignature(sourceOf(modelPath)) }
+    /** The model's own signature, reordered to the manifest's tensors when there is a manifest. */
+    private fun signatureOf(modelPath: String): IoSignature {
+        val model = signatures.getOrPut(modelPath) { readSignature(sourceOf(modelPath)) }
+        val want = expected ?: return model
+        val ins = RuntimeChoice.bindByName(want.inputs, model.inputs.map { it.name }, "input")
+        val outs = RuntimeChoice.bindByName(want.outputs, model.outputs.map { it.name }, "output")
+        return IoSignature(ins.map { model.inputs[it] }, outs.map { model.outputs[it] }, ins.map { model.inputKeys[it] }, outs.map { model.outputKeys[it] })
+    }
 
     override fun open(modelPath: String, accelerator: Acc, threads: Int): InferenceSession {
+        RuntimeChoice.unavailableReason(accelerator)?.let { throw UnsupportedOperationException(it) }
         val source = sourceOf(modelPath)
         val signature = signatureOf(modelPath)
-        return when (accelerator) {
-            Acc.CPU, Acc.NNAPI -> InterpreterSession(source, accelerator, threads)
-            Acc.XNNPACK, Acc.GPU, Acc.NPU -> CompiledModelSession(source, accelerator, threads, signature)
+        return when (RuntimeChoice.apiFor(accelerator)) {
+            RuntimeChoice.Api.INTERPRETER -> InterpreterSession.open(source, threads, signature)
+            else -> CompiledModelSession.open(context, source, accelerator, threads, signature)
         }
     }
 
     companion object {
-        /** The signature as the Interpreter API reports it (when there is no manifest to say). */
+        /** The first signature as litert's Interpreter reports it (tensor names and signature names). */
         fun readSignature(source: ModelSource): IoSignature {
             val interpreter = Interpreter(load(source), Interpreter.Options())
             try {
@@ -68,9 +91,19 @@ class LiteRtOpener(private val sourceOf: (String) -> ModelSource, private val kn
                     return TensorSpec(t.name(), index, t.shape().toList(), dtypeOf(t.dataType()),
                         if (q.scale != 0f) Quantization(q.scale.toDouble(), q.zeroPoint.toLong()) else null, "other")
                 }
+                val key = interpreter.signatureKeys.firstOrNull()
+                if (key == null) {
+                    return IoSignature(
+                        (0 until interpreter.inputTensorCount).map { spec(interpreter.getInputTensor(it), it) },
+                        (0 until interpreter.outputTensorCount).map { spec(interpreter.getOutputTensor(it), it) },
+                    )
+                }
+                val inKeys = interpreter.getSignatureInputs(key).toList()
+                val outKeys = interpreter.getSignatureOutputs(key).toList()
                 return IoSignature(
-                    (0 until interpreter.inputTensorCount).map { spec(interpreter.getInputTensor(it), it) },
-                    (0 until interpreter.outputTensorCount).map { spec(interpreter.getOutputTensor(it), it) },
+                    inKeys.map { interpreter.getInputTensorFromSignature(it, key) }.map { spec(it, it.index()) },
+                    outKeys.map { interpreter.getOutputTensorFromSignature(it, key) }.map { spec(it, it.index()) },
+                    inKeys, outKeys,
                 )
             } finally {
                 interpreter.close()
@@ -94,38 +127,20 @@ class LiteRtOpener(private val sourceOf: (String) -> ModelSource, private val kn
     }
 }
 
-/** The Interpreter API: reference CPU kernels, or the NNAPI delegate. */
-private class InterpreterSession(source: ModelSource, accelerator: Acc, threads: Int) : InferenceSession {
-    private val delegate: NnApiDelegate?
-    private val interpreter: Interpreter
-
-    init {
-        val options = Interpreter.Options().setNumThreads(threads)
-        if (accelerator == Acc.NNAPI) {
-            delegate = NnApiDelegate(NnApiDelegate.Options().setUseNnapiCpu(false))
-            options.addDelegate(delegate)
-        } else {
-            delegate = null
-            options.setUseXNNPACK(false)
-        }
-        interpreter = try {
-            Interpreter(LiteRtOpener.load(source), options)
-        } catch (e: Exception) {
-            delegate?.close()
-            throw e
-        }
-    }
-
-    override val outcome = AcceleratorOutcome(accelerator, accelerator)
+/** litert's Interpreter with XNNPACK off: TFLite's builtin kernels (`cpu`). */
+private class InterpreterSession(private val interpreter: Interpreter, private val signature: IoSignature) : InferenceSession {
+    override val outcome = AcceleratorOutcome(Acc.CPU, Acc.CPU)
 
     override fun run(inputs: List<NdArray>): List<NdArray> {
+        require(inputs.size == signature.inputs.size) { "the model takes ${signature.inputs.size} inputs, got ${inputs.size}" }
+        // Inputs come in the manifest's order; the Interpreter wants its own indices.
+        val feed = arrayOfNulls<Any>(interpreter.inputTensorCount)
+        signature.inputs.forEachIndexed { i, spec -> feed[interpreter.getInputIndex(spec.name)] = inputs[i].toDirectBuffer() }
+        val outIndex = signature.outputs.map { interpreter.getOutputIndex(it.name) }
         val outputs = HashMap<Int, Any>()
-        for (k in 0 until interpreter.outputTensorCount) {
-            val t = interpreter.getOutputTensor(k)
-            outputs[k] = ByteBuffer.allocateDirect(t.numBytes()).order(ByteOrder.nativeOrder())
-        }
-        interpreter.runForMultipleInputsOutputs(inputs.map { it.toDirectBuffer() }.toTypedArray(), outputs)
-        return (0 until interpreter.outputTensorCount).map { k ->
+        for (k in outIndex) outputs[k] = ByteBuffer.allocateDirect(interpreter.getOutputTensor(k).numBytes()).order(ByteOrder.nativeOrder())
+        interpreter.runForMultipleInputsOutputs(feed, outputs)
+        return outIndex.map { k ->
             val t = interpreter.getOutputTensor(k)
             val buffer = outputs.getValue(k) as ByteBuffer
             buffer.rewind()
@@ -134,45 +149,29 @@ private class InterpreterSession(source: ModelSource, accelerator: Acc, threads:
         }
     }
 
-    override fun close() {
-        interpreter.close()
-        delegate?.close()
+    override fun close() = interpreter.close()
+
+    companion object {
+        fun open(source: ModelSource, threads: Int, signature: IoSignature): InterpreterSession {
+            val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(false)
+            return InterpreterSession(Interpreter(LiteRtOpener.load(source), options), signature)
+        }
     }
 }
 
-/** The CompiledModel API on CPU (XNNPACK), GPU or NPU. */
-private class CompiledModelSession(source: ModelSource, accelerator: Acc, threads: Int, private val signature: IoSignature) : InferenceSession {
-    private val model: CompiledModel
-    private val inputBuffers: List<TensorBuffer>
-    private val outputBuffers: List<TensorBuffer>
-
-    init {
-        val unsupported = (signature.inputs + signature.outputs).filter { it.dtype !in SUPPORTED }
-        require(unsupported.isEmpty()) {
-            "the CompiledModel API cannot exchange ${unsupported.joinToString { "${it.name} (${it.dtype.numpyName})" }} tensors"
-        }
-        val options = CompiledModel.Options(
-            when (accelerator) {
-                Acc.GPU -> LiteRtAccelerator.GPU
-                Acc.NPU -> LiteRtAccelerator.NPU
-                else -> LiteRtAccelerator.CPU
-            },
-        )
-        options.cpuOptions = CompiledModel.CpuOptions(numThreads = threads)
-        model = when (source) {
-            is ModelSource.OnDisk -> CompiledModel.create(source.path, options, null)
-            is ModelSource.Asset -> CompiledModel.create(source.assets, source.path, options, null)
-        }
-        inputBuffers = model.createInputBuffers()
-        outputBuffers = model.createOutputBuffers()
-    }
-
-    override val outcome = AcceleratorOutcome(accelerator, accelerator)
-
+/** CompiledModel on CPU (XNNPACK), GPU or NPU, in an Environment that says what it has. */
+private class CompiledModelSession(
+    private val resources: List<AutoCloseable>,
+    private val model: CompiledModel,
+    private val inputs: Map<String, TensorBuffer>,
+    private val outputs: Map<String, TensorBuffer>,
+    private val signature: IoSignature,
+    override val outcome: AcceleratorOutcome,
+) : InferenceSession {
     override fun run(inputs: List<NdArray>): List<NdArray> {
-        require(inputs.size == inputBuffers.size) { "the model takes ${inputBuffers.size} inputs, got ${inputs.size}" }
+        require(inputs.size == signature.inputs.size) { "the model takes ${signature.inputs.size} inputs, got ${inputs.size}" }
         inputs.forEachIndexed { i, t ->
-            val b = inputBuffers[i]
+            val b = this.inputs.getValue(signature.inputKeys[i])
             when (t.dtype) {
                 DType.FLOAT32 -> b.writeFloat(t.toFloatArray())
                 DType.INT8 -> b.writeInt8(t.data)
@@ -182,9 +181,9 @@ private class CompiledModelSession(source: ModelSource, accelerator: Acc, thread
                 else -> throw IllegalArgumentException("cannot write ${t.dtype.numpyName}")
             }
         }
-        model.run(inputBuffers, outputBuffers)
-        return outputBuffers.mapIndexed { k, b ->
-            val spec = signature.outputs[k]
+        model.run(this.inputs, outputs)
+        return signature.outputs.mapIndexed { k, spec ->
+            val b = outputs.getValue(signature.outputKeys[k])
             val shape = spec.shape.map { if (it < 0) 1 else it }.toIntArray()
             when (spec.dtype) {
                 DType.FLOAT32 -> NdArray.ofFloats(shape, b.readFloat())
@@ -197,14 +196,46 @@ private class CompiledModelSession(source: ModelSource, accelerator: Acc, thread
         }
     }
 
+    /** Buffers, then the model, then the environment: the reverse of creation. */
     override fun close() {
-        inputBuffers.forEach { it.close() }
-        outputBuffers.forEach { it.close() }
-        model.close()
+        resources.asReversed().forEach { it.close() }
     }
 
     companion object {
         /** Element types the Kotlin TensorBuffer can write and read; others go through the Interpreter API. */
         val SUPPORTED = setOf(DType.FLOAT32, DType.INT8, DType.INT32, DType.INT64, DType.BOOL)
+
+        fun open(context: Context, source: ModelSource, accelerator: Acc, threads: Int, signature: IoSignature): CompiledModelSession {
+            val unsupported = (signature.inputs + signature.outputs).filter { it.dtype !in SUPPORTED }
+            require(unsupported.isEmpty()) {
+                "the CompiledModel API cannot exchange ${unsupported.joinToString { "${it.name} (${it.dtype.numpyName})" }} tensors"
+            }
+            // Environment -> model -> buffers; a failure at any step closes what came before it.
+            return CreationScope.build { scope ->
+                val env = scope.own(
+                    if (accelerator == Acc.NPU) Environment.create(BuiltinNpuAcceleratorProvider(context))
+                    else Environment.create(),
+                )
+                val available = env.getAvailableAccelerators().map { it.name.lowercase() }.toSet()
+                val applied = RuntimeChoice.appliedFor(accelerator, available)
+                val wanted = when (accelerator) {
+                    Acc.GPU -> com.google.ai.edge.litert.Accelerator.GPU
+                    Acc.NPU -> com.google.ai.edge.litert.Accelerator.NPU
+                    else -> com.google.ai.edge.litert.Accelerator.CPU
+                }
+                val options = CompiledModel.Options(wanted)
+                options.cpuOptions = CompiledModel.CpuOptions(numThreads = threads)
+                val model = scope.own(
+                    when (source) {
+                        is ModelSource.OnDisk -> CompiledModel.create(source.path, options, env)
+                        is ModelSource.Asset -> CompiledModel.create(source.assets, source.path, options, env)
+                    },
+                )
+                val ins = signature.inputKeys.associateWith { scope.own(model.createInputBuffer(it)) }
+                val outs = signature.outputKeys.associateWith { scope.own(model.createOutputBuffer(it)) }
+                // How many operators the accelerator took is not reported by CompiledModel 2.2.0: left unknown.
+                CompiledModelSession(scope.commit(), model, ins, outs, signature, AcceleratorOutcome(accelerator, applied))
+            }
+        }
     }
 }
