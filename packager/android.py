@@ -22,7 +22,7 @@ from typing import Any
 
 from packager import bundle_io
 from packager.errors import PackagerError
-from packager.fileio import sha256_bytes, sha256_file, write_atomic
+from packager.fileio import DocumentError, read_json, sha256_bytes, sha256_file, write_atomic
 
 INDEX_NAME = "index.json"
 INDEX_SCHEMA_VERSION = 1
@@ -144,8 +144,8 @@ def read_index(index_path: Path) -> dict[str, Any]:
     if not index_path.is_file():
         return {"schema_version": INDEX_SCHEMA_VERSION, "bundles": []}
     try:
-        data = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = read_json(index_path)
+    except (OSError, DocumentError) as exc:
         raise PackagerError(f"{index_path} cannot be read as JSON ({exc})", "delete it; `packager bundle` writes a new one") from None
     if not isinstance(data, dict) or data.get("schema_version") != INDEX_SCHEMA_VERSION or not isinstance(data.get("bundles"), list):
         raise PackagerError(f"{index_path} is not a bundle index (version {INDEX_SCHEMA_VERSION})", "delete it; `packager bundle` writes a new one")
@@ -157,7 +157,7 @@ def read_index(index_path: Path) -> dict[str, Any]:
 def _check_name_before_loading(dist: Path) -> None:
     """A clearer error than the schema's for the one field that decides where files are written."""
     try:
-        name = json.loads((dist / "manifest.json").read_text(encoding="utf-8")).get("name")
+        name = read_json(dist / "manifest.json").get("name")
     except (OSError, ValueError, AttributeError):
         return  # load_bundle explains what is wrong with the folder
     if isinstance(name, str) and not (BUNDLE_NAME.match(name) and ".." not in name):

@@ -6,12 +6,12 @@ read them through `load_bundle`, which validates the manifest against its schema
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packager import schemas
+from packager.fileio import DocumentError, read_json
 from packager.errors import PackagerError
 
 
@@ -67,8 +67,8 @@ def load_bundle(path: str | Path) -> BundleRef:
     if not manifest_path.is_file():
         raise PackagerError(f"{folder} is not a bundle: no manifest.json", "point at a dist/<name>/ folder made by `packager build`")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = read_json(manifest_path)
+    except (OSError, DocumentError) as exc:
         raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
     schemas.validate("manifest", manifest, what=str(manifest_path))
     ref = BundleRef(folder, manifest)

@@ -16,7 +16,7 @@ from typing import Any
 from packager.device.results import LatencyStats as Latency
 from packager.device.results import Parity
 from packager.errors import PackagerError
-from packager.fileio import sha256_bytes, write_atomic
+from packager.fileio import DocumentError, read_json, sha256_bytes, write_atomic
 
 DEVICE_FOLDER = "device"
 
@@ -140,10 +140,10 @@ def read_results_file(path: Path) -> dict[str, Any]:
     from packager.device.results import DeviceResults  # noqa: PLC0415 - the device kit owns the format
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise PackagerError(f"device results file {path} does not exist", "check the --device-results path") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, DocumentError) as exc:
         raise PackagerError(f"cannot read device results {path} ({exc})", "pass a file written by `packager device bench --out`") from None
     if not isinstance(data, dict):
         raise PackagerError(f"{path} is not a device results file (a JSON object is expected)", "pass a file written by `packager device bench --out`")
@@ -184,8 +184,8 @@ def load_kept(bundle_dir: Path | None, name: str, sha256: str) -> DeviceData | N
     documents = []
     for path in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = read_json(path)
+        except (OSError, DocumentError) as exc:
             raise PackagerError(f"kept device results {path} cannot be read ({exc})", "delete it and merge the results again") from None
         from packager import schemas  # noqa: PLC0415
 

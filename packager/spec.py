@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from packager import schemas
+from packager.fileio import DocumentError, read_toml
 from packager.errors import PackagerError
 
 # config section -> keys that live in it (flattened into BuildSpec field names)
@@ -91,13 +91,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a build.toml; returns flattened BuildSpec keyword arguments."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = read_toml(path)
     except FileNotFoundError:
         raise PackagerError(f"config file {path} does not exist", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise PackagerError(f"cannot read config file {path}: {exc}", "check the file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PackagerError(f"config file {path} is not valid TOML: {exc}", "fix the syntax") from None
+    except DocumentError as exc:
+        raise PackagerError(f"config file {path} is {exc}", "fix the file") from None
     schemas.validate("build-spec", document, what=f"config file {path}")
     flat: dict[str, Any] = {}
     for key, value in document.items():

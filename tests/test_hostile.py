@@ -69,3 +69,39 @@ def test_non_finite_arrays_refused(suffix, tmp_path):
 
 def test_manifest_never_holds_nan(tmp_path):
     assert schemas.errors("manifest", {"metrics": {"x": float("nan")}})[0].endswith("not a finite number")
+
+
+# --- documents bounded in size and depth ----------------------------------------------------------------------
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [100, 200_000])
+@pytest.mark.parametrize("command", [["report"], ["bundle", "--app", "nowhere"], ["device", "bench", "-d", "127.0.0.1:1"]])
+def test_deeply_nested_manifest(command, levels, tmp_path):
+    bundle = tmp_path / "digits"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text('{"name": "digits", "x": ' + _deep(levels) + "}", encoding="utf-8")
+    one_line_failure([*command, str(bundle)], "nested deeper than")
+
+
+@pytest.mark.parametrize("levels", [100, 200_000])
+def test_deeply_nested_device_results(levels, digits_bundle, tmp_path):
+    import shutil
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    results = tmp_path / "results.json"
+    results.write_text('{"runs": ' + _deep(levels) + "}", encoding="utf-8")
+    one_line_failure(["report", str(bundle), "-r", str(results)], "nested deeper than")
+
+
+def test_oversized_and_deep_config(tmp_path, monkeypatch):
+    from packager import fileio
+
+    config = tmp_path / "build.toml"
+    config.write_text('model = "m.keras"\nx = ' + _deep(100_000) + "\n", encoding="utf-8")
+    one_line_failure(["build", "-c", str(config)], "nested deeper than")
+    config.write_text('model = "m.keras"\n' + "# padding\n" * 200, encoding="utf-8")
+    monkeypatch.setattr(fileio, "MAX_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr(fileio.read_text_bounded, "__defaults__", (1024,))
+    one_line_failure(["build", "-c", str(config)], "larger than")

@@ -18,12 +18,12 @@ p90_ms = 2.0
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from packager import schemas
+from packager.fileio import DocumentError, read_toml
 from packager.errors import PackagerError
 
 
@@ -53,11 +53,13 @@ class Budgets:
     def load(cls, path: str | Path) -> "Budgets":
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = read_toml(path)
         except FileNotFoundError:
             raise PackagerError(f"budgets file {path} does not exist", "check --budgets") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise PackagerError(f"budgets file {path} is not valid TOML: {exc}", "fix the syntax") from None
+        except OSError as exc:
+            raise PackagerError(f"cannot read budgets file {path}: {exc}", "check the file") from None
+        except DocumentError as exc:
+            raise PackagerError(f"budgets file {path} is {exc}", "fix the file") from None
         schemas.validate("budgets", data, what=f"budgets file {path}")
         return cls(Limits(**data.get("default", {})), data.get("accelerator", {}), data.get("bundle", {}))
 

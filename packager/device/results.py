@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from packager import schemas
-from packager.fileio import write_atomic
+from packager.fileio import DocumentError, read_json, write_atomic
 from packager.preprocess import dequantize
 
 
@@ -170,8 +170,8 @@ class DeviceResults:
         from packager.errors import PackagerError  # noqa: PLC0415
 
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = read_json(path)
+        except (OSError, DocumentError) as exc:
             raise PackagerError(f"cannot read device results {path} ({exc})", "pass a file written by `packager device bench --out`") from None
         return cls.from_dict(data)
 

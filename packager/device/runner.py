@@ -28,7 +28,7 @@ from packager.bundle_io import BundleRef
 from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
 from packager.device.handset import TEMP_SUFFIX, Handset, quote
 from packager.errors import PackagerError
-from packager.fileio import sha256_file
+from packager.fileio import DocumentError, loads_json, sha256_file
 
 COMMAND_CHUNK = 16 * 1024  # keep single shell commands well under old adbd payload limits
 
@@ -212,8 +212,8 @@ class AppRunner:
         results = []
         for i, spec in enumerate(specs):
             try:
-                result = json.loads(texts[i].strip())
-            except (IndexError, json.JSONDecodeError):
+                result = loads_json(texts[i].strip())
+            except (IndexError, DocumentError):
                 raise DeviceRunError(f"the result of request {i} on {handset.serial} is not JSON: {texts[i].strip()[:200] if i < len(texts) else ''}",
                                      "check the app's benchmark entry point") from None
             schemas.validate("bench-result", result, what=f"result {i} from {handset.serial}")
