@@ -64,7 +64,8 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
     try:
         model_file = f"{files.name}.tflite"
         (staging / model_file).write_bytes(files.model)
-        (staging / "labels.txt").write_text("".join(f"{label}\n" for label in files.labels), encoding="utf-8")
+        if files.labels:  # no empty labels.txt: the manifest then says labels.file = null
+            (staging / "labels.txt").write_text("".join(f"{label}\n" for label in files.labels), encoding="utf-8")
         golden = staging / "golden"
         golden.mkdir()
         inputs, outputs = [], []
@@ -96,11 +97,18 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         for report_name, text in reports.items():
             (staging / report_name).write_text(text, encoding="utf-8")
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; a bundle is a normal folder
         _replace_folder(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _replace_folder(staging: Path, final: Path) -> None:

@@ -132,3 +132,26 @@ def test_two_input_model_is_refused_with_a_hint_that_works(tmp_path):
     result = run_cli(["build", str(tmp_path / "two.keras"), "-o", str(tmp_path / "dist"), "--quant", "fp16", "--no-latency"])
     assert_clean_failure(result, tmp_path / "dist", "2 inputs", "one input")
     assert "--no-eval" not in result.stderr
+
+
+def test_generic_bundle_has_no_empty_labels_file_and_follows_the_umask(tmp_path, generic_image_model):
+    import os
+    import stat
+
+    previous = os.umask(0o027)
+    try:
+        result = run_cli(["build", str(generic_image_model), "-o", str(tmp_path / "dist"), "--task", "generic", "--quant", "fp16",
+                          "--mean", "0", "--std", "255", "--no-latency", "--json"])
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    bundle = tmp_path / "dist" / "boxes"
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o750
+    assert not (bundle / "labels.txt").exists()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["labels"] == {"file": None, "values": []}
+    from packager.android import app_files
+    from packager.bundle_io import load_bundle  # the host side of the kit reads it without a labels file
+
+    ref = load_bundle(bundle)
+    assert ref.labels == [] and all((bundle / f).is_file() for f in app_files(ref.manifest))
