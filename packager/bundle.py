@@ -1,4 +1,4 @@
-"""Writing a bundle (DESIGN contract 1) atomically.
+"""Writing a bundle (docs/CONTRACTS.md, contract 1) atomically.
 
 dist/<name>/ is assembled in a temporary sibling folder and renamed into place only when every
 file is written and the manifest validates, so a failed build never leaves a half-written bundle.

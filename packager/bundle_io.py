@@ -1,4 +1,4 @@
-"""Reading a bundle folder (DESIGN contract 1): the part every consumer needs.
+"""Reading a bundle folder (docs/CONTRACTS.md, contract 1): the part every consumer needs.
 
 The build writes bundles (packager/bundle.py); the device kit, `packager bundle` and the report
 read them through `load_bundle`, which validates the manifest against its schema first.

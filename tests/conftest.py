@@ -61,7 +61,7 @@ def digits_build(tmp_path_factory, digits_data, digits_sources):
 
 @pytest.fixture(scope="session")
 def digits_bundle(digits_build) -> Path:
-    """dist/digits/: the int8 digits bundle (DESIGN contract 1)."""
+    """dist/digits/: the int8 digits bundle (docs/CONTRACTS.md, contract 1)."""
     return digits_build.bundle
 
 

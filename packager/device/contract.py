@@ -1,4 +1,4 @@
-"""Constants of DESIGN contract 2 that the harness, the virtual handset and the Kotlin app share.
+"""Constants of contract 2 (docs/CONTRACTS.md) that the harness, the virtual handset and the Kotlin app share.
 
 The app's headless benchmark entry point is an Activity:
 

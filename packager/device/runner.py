@@ -1,6 +1,6 @@
 """Runners: how a bundle gets executed on a handset, behind one interface.
 
-- `AppRunner` drives the demo app's headless BenchmarkActivity (DESIGN contract 2): stage the
+- `AppRunner` drives the demo app's headless BenchmarkActivity (docs/CONTRACTS.md, contract 2): stage the
   model and golden inputs (only what changed), copy them into the app with run-as, write the
   requests, launch the activity once for all of them, wait for the results, read them back.
 - `BenchmarkModelRunner` runs a user-supplied TFLite `benchmark_model` binary and parses what

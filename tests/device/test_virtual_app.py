@@ -1,4 +1,4 @@
-"""The demo app on the virtual handset runs DESIGN contract 2 on a real bundle, driven the way a
+"""The demo app on the virtual handset runs contract 2 (docs/CONTRACTS.md) on a real bundle, driven the way a
 harness drives a phone (adb-shell: push to staging, run-as copy, am start, poll, run-as cat), and
 its faults: a crash with its logcat tail, a missing result, a missing accelerator."""
 

@@ -1,4 +1,4 @@
-"""The demo app's process on the virtual handset: runs benchmark requests (DESIGN contract 2).
+"""The demo app's process on the virtual handset: runs benchmark requests (docs/CONTRACTS.md, contract 2).
 
 It is a separate, long-lived process, as an Android app process is: the first launch is cold
 (start Python, import LiteRT), later ones are warm; a crash kills it without taking the handset

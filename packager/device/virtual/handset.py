@@ -15,8 +15,8 @@ a file or streamed as `adb install` does, uninstall, clear), the activity manage
 [-W] / force-stop), run-as for debuggable packages, logcat, pidof, dumpsys meminfo, and a small
 /system/bin/sh (see shell.py and commands.COMMANDS). The demo app
 dev.packager.demo comes pre-installed as a stand-in APK (a real zip around the host LiteRT
-library); its BenchmarkActivity runs DESIGN contract 2 requests: cpu = LiteRT's builtin kernels,
-xnnpack = XNNPACK; gpu, nnapi and npu do not exist on a host, so they fall back and the result
+library); its BenchmarkActivity runs contract 2 requests (docs/CONTRACTS.md): cpu = LiteRT's
+builtin kernels, xnnpack = XNNPACK; gpu, nnapi and npu do not exist on a host, so they fall back and the result
 says so, never claiming success. Results say "virtual": true.
 
 Not emulated: an interactive shell (pty), native binaries on the device (they fail with "Exec

@@ -8,7 +8,7 @@ import java.io.File
 import kotlin.concurrent.thread
 
 /**
- * Headless benchmark entry point (DESIGN contract 2). Started by the device kit with
+ * Headless benchmark entry point (docs/CONTRACTS.md, contract 2). Started by the device kit with
  * `am start -W -n dev.packager.demo/.BenchmarkActivity --esa requests /abs/a.json,/abs/b.json`;
  * runs each request in order, writes each result JSON atomically where the request says, and
  * finishes. Only files inside the app's data folder are read or written.

@@ -5,7 +5,7 @@ import java.security.MessageDigest
 import java.time.Instant
 
 /**
- * Runs benchmark requests (DESIGN contract 2) through a [SessionOpener]: checks the model and
+ * Runs benchmark requests (docs/CONTRACTS.md, contract 2) through a [SessionOpener]: checks the model and
  * inputs, times init, the first inference, warm-up and every measured run, saves the outputs of
  * every input sample, and writes the result atomically. Failures become status "error" results
  * with their reasons; nothing claims success it did not have.

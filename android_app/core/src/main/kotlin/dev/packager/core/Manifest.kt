@@ -39,7 +39,7 @@ data class PreprocessingSpec(
 
 data class GoldenFile(val file: String, val tensor: String, val index: Int?, val dtype: DType, val shape: List<Int>)
 
-/** The parts of manifest.json (DESIGN contract 1) that the app and the benchmark use. */
+/** The parts of manifest.json (docs/CONTRACTS.md, contract 1) that the app and the benchmark use. */
 data class BundleManifest(
     val name: String,
     val version: String,

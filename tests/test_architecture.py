@@ -1,0 +1,149 @@
+"""The import direction written in docs/ARCHITECTURE.md, checked on the source (ast, nothing imported).
+
+- no cycle among packager modules through module-level imports (imports inside functions and
+  under `if TYPE_CHECKING:` are deferred and do not make a cycle at import time);
+- no module of packager/device/ outside virtual/ imports packager.device.virtual, at any level;
+- the library (packager/ outside commands/ and cli.py) does not import the commands.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "packager"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(path: Path, module: str, known: set[str], top_level_only: bool) -> set[str]:
+    """The packager modules `module` imports: at module level (not in functions, not under
+    TYPE_CHECKING) when top_level_only, else anywhere. `from pkg import name` counts as pkg.name
+    when that is a module, else as pkg."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def add(name: str) -> None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            found.add(name)
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if top_level_only and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if top_level_only and isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.orelse:
+                    visit(ast.Module(body=[stmt], type_ignores=[]))
+                continue
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    add(alias.name)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = module if is_package else module.rpartition(".")[0]
+                    for _ in range(child.level - 1):
+                        base = base.rpartition(".")[0]
+                    source = f"{base}.{child.module}" if child.module else base
+                else:
+                    source = child.module or ""
+                for alias in child.names:
+                    add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source)
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _graph(top_level_only: bool) -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {name: _imports(path, name, known, top_level_only) for name, path in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return found
+
+
+def test_the_checker_sees_imports_and_cycles():
+    # the checker itself: a known edge is seen, a deferred one is not, and a made-up cycle is found
+    top = _graph(top_level_only=True)
+    anywhere = _graph(top_level_only=False)
+    assert "packager.schemas" in top["packager.bundle"]
+    assert "packager.device.virtual" in anywhere["packager.commands.device"]
+    assert "packager.device.virtual" not in top["packager.commands.device"]  # imported inside a function
+    assert "packager.device.virtual.handset" not in top["packager.device.virtual.protocol"]  # TYPE_CHECKING only
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_among_packager_modules():
+    cycles = _cycles(_graph(top_level_only=True))
+    assert not cycles, "module-level import cycles (see docs/ARCHITECTURE.md): " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_real_device_code_does_not_import_the_virtual_handset():
+    graph = _graph(top_level_only=False)
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        if name.startswith("packager.device") and not name.startswith("packager.device.virtual")
+        for target in targets if target.startswith("packager.device.virtual"))
+    assert not offenders, offenders
+
+
+def test_the_library_does_not_import_the_commands():
+    graph = _graph(top_level_only=False)
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        if not name.startswith(("packager.commands", "packager.cli"))
+        for target in targets if target.startswith(("packager.commands", "packager.cli")))
+    assert not offenders, offenders
