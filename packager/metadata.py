@@ -436,9 +436,10 @@ def read_metadata(model: bytes) -> EmbeddedMetadata | None:
         displayer = tfs.md.MetadataDisplayer.with_model_buffer(model)
         root = tfs.fb.ModelMetadataT.InitFromObj(tfs.fb.ModelMetadata.GetRootAs(displayer.get_metadata_buffer(), 0))
         packed = displayer.get_packed_associated_file_list()
-        files = {name: displayer.get_associated_file_buffer(name) for name in packed}
     except (ValueError, IndexError, TypeError, struct.error, zipfile.BadZipFile) as exc:
         raise PackagerError(f"the model's TFLite metadata is corrupt ({exc})", "re-embed it with packager build") from None
+    everything = associated_files(model)  # bounded reads, not tflite-support's unbounded ones
+    files = {name: everything[name] for name in packed if name in everything}
     names = _enum_names(tfs.fb.AssociatedFileType)
     recorded: dict[str, Any] = {}
     for entry in _recorded_files(root):
@@ -501,14 +502,41 @@ def _tensor(tfs, tensor) -> TensorMetadata:
         associated_files=tuple(_text(f.name) for f in tensor.associatedFiles or []))
 
 
+# Packed files are labels and vocabularies: kilobytes to a few MB. A hostile model can pack a
+# member that decompresses to GiBs (a 3 MB .tflite holding 3 GiB of zeros), so every member is
+# read as a stream and refused past this size instead of growing the process until MemoryError.
+MAX_PACKED_FILE_BYTES = 64 << 20
+
+
 def associated_files(model: bytes) -> dict[str, bytes]:
-    """Every file packed into the model (e.g. labels.txt), by name."""
+    """Every file packed into the model (e.g. labels.txt), by name, each at most MAX_PACKED_FILE_BYTES."""
     model = bytes(model)
     names = _packed_file_names(model)
     if not names:
         return {}
-    with zipfile.ZipFile(io.BytesIO(model)) as archive:
-        return {name: archive.read(name) for name in names}
+    out = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(model)) as archive:
+            for info in archive.infolist():
+                if info.file_size > MAX_PACKED_FILE_BYTES:
+                    raise _too_big(info.filename, info.file_size)
+                chunks, size = [], 0
+                with archive.open(info) as fh:
+                    while chunk := fh.read(1 << 20):
+                        size += len(chunk)
+                        if size > MAX_PACKED_FILE_BYTES:
+                            raise _too_big(info.filename, size)
+                        chunks.append(chunk)
+                out[info.filename] = b"".join(chunks)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise PackagerError(f"the files packed into the model are corrupt ({exc})", "re-embed the metadata with packager build") from None
+    return out
+
+
+def _too_big(name: str, size: int) -> PackagerError:
+    return PackagerError(f"the model packs a file {name!r} of {'at least ' if size > MAX_PACKED_FILE_BYTES else ''}{size:,} bytes, "
+                         f"more than the {MAX_PACKED_FILE_BYTES >> 20} MiB a label or vocabulary file can need",
+                         "this model file is damaged or hostile; re-export it or re-embed the metadata with packager build")
 
 
 # --- verify ----------------------------------------------------------------------------------------

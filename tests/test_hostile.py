@@ -105,3 +105,28 @@ def test_oversized_and_deep_config(tmp_path, monkeypatch):
     monkeypatch.setattr(fileio, "MAX_DOCUMENT_BYTES", 1024)
     monkeypatch.setattr(fileio.read_text_bounded, "__defaults__", (1024,))
     one_line_failure(["build", "-c", str(config)], "larger than")
+
+
+# --- packed files -------------------------------------------------------------------------------------------
+def test_packed_zip_bomb_is_refused(digits_bundle, tmp_path):
+    """A .tflite whose packed zip holds a member inflating past the bound: one line, memory stays small."""
+    import io
+    import resource
+    import zipfile
+
+    from packager import metadata
+
+    buffer = io.BytesIO((digits_bundle / "digits.tflite").read_bytes())
+    size = metadata.MAX_PACKED_FILE_BYTES + (1 << 20)
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("vocab.txt", "w", force_zip64=True) as fh:
+            zeros = bytes(1 << 20)
+            for _ in range(size >> 20):
+                fh.write(zeros)
+    hostile = tmp_path / "bomb.tflite"
+    hostile.write_bytes(buffer.getvalue())
+    assert hostile.stat().st_size < 2 * (digits_bundle / "digits.tflite").stat().st_size + (1 << 20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    one_line_failure(["inspect", str(hostile)], "vocab.txt", "more than")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 200, grown_mib
