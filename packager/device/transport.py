@@ -93,11 +93,15 @@ def load_signer(path: Path | None = None):
 
     path = path or adb_key_path()
     public = Path(str(path) + ".pub")
-    if not public.exists():
-        from adb_shell.auth.keygen import write_public_keyfile  # noqa: PLC0415
+    try:
+        if not public.exists():
+            from adb_shell.auth.keygen import write_public_keyfile  # noqa: PLC0415
 
-        write_public_keyfile(str(path), str(public))
-    return PythonRSASigner(public.read_text(), path.read_text())
+            write_public_keyfile(str(path), str(public))
+        return PythonRSASigner(public.read_text(), path.read_text())
+    except (ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:  # rsa/pyasn1 on an empty or cut PEM
+        raise PackagerError(f"the ADB key {path} is empty or damaged ({type(exc).__name__}: {str(exc)[:80] or 'no key'})",
+                            f"move it away (and {public.name}); a new key is made on the next connection, which the phone asks to accept again") from None
 
 
 # --- direct ADB with adb-shell -------------------------------------------------------------------
@@ -128,6 +132,8 @@ class DirectTransport:
         from adb_shell import exceptions as adb_errors  # noqa: PLC0415
 
         host, _, port = self.serial.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):  # [::1]:5555, an IPv6 address
+            host = host[1:-1]
         prompted = []  # adb-shell calls back just before it offers our public key: the phone shows its prompt
         try:
             if host and port.isdigit():

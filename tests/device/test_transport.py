@@ -101,3 +101,32 @@ def test_choosing_a_transport(monkeypatch, adb, virtual_handset):
     with pytest.raises(PackagerError) as error:
         transport.open_transport("R5CT12345")
     assert error.value.one_line().startswith("device R5CT12345 is not attached to the adb server; attached: none")
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_damaged_adb_key_is_one_line(damage, isolated_android_home, tmp_path, monkeypatch):
+    """An empty or cut ~/.android/adbkey: a PackagerError naming the file, not a PEM ValueError."""
+    from packager.device.transport import adb_key_path, load_signer
+
+    monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path))
+    good = adb_key_path().read_text()
+    (tmp_path / "adbkey.pub").unlink()
+    key = tmp_path / "adbkey"
+    key.write_text({"empty": "", "truncated": good[: len(good) // 2], "garbage": "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n"}[damage])
+    with pytest.raises(PackagerError) as err:
+        load_signer()
+    assert str(key) in err.value.one_line() and "damaged" in err.value.one_line()
+
+
+def test_ipv6_address(tmp_path):
+    """`[::1]:PORT` reaches a handset listening on IPv6 loopback."""
+    from packager.device.transport import DirectTransport
+    from packager.device.virtual import VirtualHandset
+
+    with VirtualHandset(root=tmp_path / "device", host="::1") as handset:
+        assert handset.address.startswith("[::1]:")
+        transport = DirectTransport(handset.address)
+        try:
+            assert transport.shell("echo hello").output.strip() == "hello"
+        finally:
+            transport.close()
