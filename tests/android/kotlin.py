@@ -96,3 +96,49 @@ def compile_core(cache_root: Path) -> CoreJar:
                 raise RuntimeError(f"kotlinc failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
             partial.rename(jar)
     return CoreJar(jar)
+
+
+# The app (android_app/app) compiled against tests/android/stubs: declarations of exactly the
+# Android SDK, AndroidX/Compose, LiteRT and TFLite APIs it calls, each stub naming its upstream.
+APP_SOURCES = REPO / "android_app" / "app" / "src" / "main" / "kotlin"
+STUBS = Path(__file__).resolve().parent / "stubs"
+COROUTINES_JAR = KOTLIN_LIB / "kotlinx-coroutines-core-jvm.jar"  # the real kotlinx.coroutines, shipped with kotlinc
+
+
+def app_source_files() -> list[Path]:
+    return sorted(APP_SOURCES.rglob("*.kt"))
+
+
+def stub_files() -> list[Path]:
+    return sorted(p for p in STUBS.rglob("*") if p.suffix in (".kt", ".java"))
+
+
+def kotlinc_errors(sources: list[Path], classpath: list[Path], out: Path) -> list[str]:
+    """kotlinc's error lines for compiling [sources] (files or folders); [] when it compiled."""
+    proc = subprocess.run(
+        [str(KOTLINC), *map(str, sources), "-cp", ":".join(map(str, classpath)), "-jvm-target", "17", "-d", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "JAVA_OPTS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"},
+    )
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "error:" in line]
+    if proc.returncode != 0 and not errors:
+        errors = [f"kotlinc exited {proc.returncode}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"]
+    return errors
+
+
+def compile_app(core: CoreJar, cache_root: Path, sources: Path = APP_SOURCES) -> list[str]:
+    """Errors of compiling the app's sources with core and the stubs; cached by content when clean."""
+    digest = hashlib.sha256(core.jar.name.encode())
+    for path in [*sorted(sources.rglob("*.kt")), *stub_files()]:
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    cache = cache_root / "kotlin-app"
+    cache.mkdir(parents=True, exist_ok=True)
+    ok = cache / f"app-{digest.hexdigest()[:16]}.ok"
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ok.exists():
+            return []
+        errors = kotlinc_errors([sources, STUBS], [core.jar, COROUTINES_JAR, *SYSTEM_JARS[:1]], cache / "out.jar")
+        if not errors:
+            ok.touch()
+        return errors

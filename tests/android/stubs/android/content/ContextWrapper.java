@@ -1,0 +1,12 @@
+// Stub for the app compile check (tests/android/test_app_compiles.py): declarations only, written
+// from the Android SDK API reference, API level 26 (the app's minSdk) with the API-31 Build fields the
+// app guards by SDK_INT. Upstream: AOSP platform/frameworks/base, tag android-16.0.0_r1 (API 36,
+// compileSdk). Not checked against that source in this repository (see README, app section).
+package android.content;
+public class ContextWrapper extends Context {
+    public android.content.res.AssetManager getAssets() { return null; }
+    public Context getApplicationContext() { return null; }
+    public java.io.File getDataDir() { return null; }
+    public java.io.File getCacheDir() { return null; }
+    public android.content.pm.ApplicationInfo getApplicationInfo() { return null; }
+}
