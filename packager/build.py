@@ -77,7 +77,10 @@ def build(spec: BuildSpec) -> BuildResult:
         )
 
     progress.status(f"Converting {source.path.name} ({source.format}) to float TFLite")
-    converter = None if source.format == "tflite" else sources.Converter(source)
+    if spec.custom_objects and source.format not in ("keras", "h5"):
+        raise PackagerError(f"--custom-objects applies to Keras .keras/.h5 models, not to a {source.format} source", "drop --custom-objects")
+    custom_objects = sources.load_custom_objects(spec.custom_objects)
+    converter = None if source.format == "tflite" else sources.Converter(source, custom_objects)
     float_model = sources.to_float_tflite(source, converter)
     sources.check_tflite(float_model, "the converted float model")
     clock.lap("convert")

@@ -78,6 +78,55 @@ def detect(path: str | Path) -> SourceModel:
     return SourceModel(path, fmt, sha256_file(path), size)
 
 
+# --- custom Keras objects -----------------------------------------------------------------------
+def load_custom_objects(entries: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """--custom-objects: 'package.module:attr', 'path/to/file.py:attr', or a module/file (all the
+    classes it defines), imported into {name: object} for keras.models.load_model."""
+    import importlib  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+    import inspect  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    found: dict[str, Any] = {}
+    for entry in entries:
+        target, _, attr = entry.rpartition(":") if re.search(r":[A-Za-z_][\w.]*$", entry) else (entry, "", "")
+        try:
+            if target.endswith(".py") or "/" in target or "\\" in target:
+                file = Path(target)
+                if not file.is_file():
+                    raise PackagerError(f"--custom-objects {entry}: {file} does not exist", "give an existing .py file or an importable module")
+                stem = re.sub(r"\W", "_", file.stem)
+                name = f"_packager_custom_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]}_{stem}"
+                spec = importlib.util.spec_from_file_location(name, file)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                with quiet.captured_output():
+                    spec.loader.exec_module(module)
+            else:
+                with quiet.captured_output():
+                    module = importlib.import_module(target)
+        except PackagerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any error while importing user code
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise PackagerError(f"--custom-objects {entry}: cannot import {target} ({type(exc).__name__}: {detail})",
+                                "check the module path and that it imports on its own") from None
+        if attr:
+            obj = module
+            for part in attr.split("."):
+                if not hasattr(obj, part):
+                    raise PackagerError(f"--custom-objects {entry}: {target} has no attribute {attr}",
+                                        f"name one of: {', '.join(n for n in dir(module) if not n.startswith('_'))[:400]}")
+                obj = getattr(obj, part)
+            objects = {attr.rsplit(".", 1)[-1]: obj}
+        else:
+            objects = {n: o for n, o in vars(module).items() if inspect.isclass(o) and o.__module__ == module.__name__}
+            if not objects:
+                raise PackagerError(f"--custom-objects {entry}: {target} defines no classes", "name the object with MODULE:ATTR")
+        found.update(objects)  # keyed by class name: what Keras looks up for classes it has no registration for
+    return found
+
+
 # --- conversion ---------------------------------------------------------------------------------
 _UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 _FLEX_OPS = re.compile(r"Flex ops: ([\w., ]+)")
@@ -114,10 +163,11 @@ class Converter:
     control flow), the standard path is used.
     """
 
-    def __init__(self, source: SourceModel):
+    def __init__(self, source: SourceModel, custom_objects: dict[str, Any] | None = None):
         if source.format == "tflite":
             raise ValueError("a .tflite source needs no converter")
         self.source = source
+        self.custom_objects = dict(custom_objects or {})
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
         self._frozen = None  # (concrete function, input names, output names) or False when freezing failed
@@ -129,13 +179,16 @@ class Converter:
 
         try:
             with quiet.captured_output():
-                return keras.models.load_model(self.source.path, compile=False)
+                return keras.models.load_model(self.source.path, compile=False, custom_objects=self.custom_objects or None)
         except Exception as exc:  # keras raises many types for bad files
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise PackagerError(
-                f"cannot load Keras model {self.source.path}: {reason}",
-                "check that the file is complete and was saved with model.save()",
-            ) from None
+            reason = " ".join(str(exc).split()) or type(exc).__name__  # whole: the class names are in it
+            missing = re.findall(r"Could not (?:locate|deserialize) class '([^']+)'|Unknown (?:layer|object)[^']*'([^']+)'", reason)
+            if missing:
+                names = sorted({a or b for a, b in missing})
+                hint = f"pass --custom-objects MODULE:ATTR (or path/to/file.py:ATTR) for {', '.join(names)}, repeatable"
+            else:
+                hint = "check that the file is complete and was saved with model.save()"
+            raise PackagerError(f"cannot load Keras model {self.source.path}: {reason}", hint) from None
 
     def _freeze(self):
         """(frozen concrete function, input names, output names), or None if it cannot be frozen."""
@@ -153,8 +206,18 @@ class Converter:
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
 
         tf, model = self._tf, self._keras_model
-        names = [getattr(t, "name", f"input_{i}").split(":")[0] for i, t in enumerate(model.inputs)]
-        specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for t, n in zip(model.inputs, names)]
+        try:
+            tensors = model.inputs
+        except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
+            tensors = None
+        if tensors:
+            names = [getattr(t, "name", f"input_{i}").split(":")[0] for i, t in enumerate(tensors)]
+            specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for t, n in zip(tensors, names)]
+        else:  # its build config holds the input shape it was built with (saved with the weights)
+            shape = (model.get_build_config() or {}).get("input_shape")
+            if not shape or not isinstance(shape[0], (int, type(None))):
+                raise ValueError("subclassed model without a single recorded input shape")
+            names, specs = ["input_0"], [tf.TensorSpec([None, *shape[1:]], tf.float32, name="input_0")]
         single = len(specs) == 1
 
         def serve(*xs):

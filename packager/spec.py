@@ -55,6 +55,7 @@ class BuildSpec:
     int16_io: str = "float32"
     engine: str | dict[str, str] = "auto"
     measure_latency: bool = True
+    custom_objects: tuple[str, ...] = ()  # "module:attr" / "file.py:attr" for subclassed Keras models
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -150,6 +151,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         "size": lambda v: (int(v[0]), int(v[1])),
         "mean": lambda v: tuple(float(x) for x in v), "std": lambda v: tuple(float(x) for x in v),
         "max_accuracy_drop": float,
+        "custom_objects": lambda v: (v,) if isinstance(v, str) else tuple(v),
     }
     for key, convert in converters.items():
         if merged.get(key) is not None:

@@ -155,3 +155,80 @@ def test_generic_bundle_has_no_empty_labels_file_and_follows_the_umask(tmp_path,
 
     ref = load_bundle(bundle)
     assert ref.labels == [] and all((bundle / f).is_file() for f in app_files(ref.manifest))
+
+
+_SUBCLASSED = '''
+import keras
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class TinyClassifier(keras.Model):
+    def __init__(self, classes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+        self.scale = Scale(0.5)
+        self.dense = keras.layers.Dense(classes, activation="softmax")
+
+    def call(self, x):
+        return self.dense(self.scale(x))
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}
+'''
+
+
+@pytest.fixture(scope="session")
+def subclassed_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A subclassed Keras model saved as .keras and the module file that defines its classes."""
+    import importlib.util
+
+    quiet.import_tensorflow()
+    root = tmp_path_factory.mktemp("subclassed")
+    module_file = root / "my_layers.py"
+    module_file.write_text(_SUBCLASSED)
+    spec = importlib.util.spec_from_file_location("my_layers_for_saving", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.TinyClassifier(3)
+    model(np.zeros((1, 6), np.float32))
+    with quiet.captured_output():
+        model.save(root / "tiny.keras")
+    return root / "tiny.keras", module_file
+
+
+def test_subclassed_keras_model_needs_and_takes_custom_objects(tmp_path, subclassed_model):
+    from tests.test_bad_input import assert_clean_failure
+
+    model, module_file = subclassed_model
+    args = ["build", str(model), "--quant", "fp16", "--task", "generic", "--no-latency"]
+    missing = run_cli([*args, "-o", str(tmp_path / "missing")])
+    assert_clean_failure(missing, tmp_path / "missing", "TinyClassifier", "--custom-objects")
+    line = missing.stderr.strip()
+    assert "make sure they are all imported" in line or "custom_objects" in line  # keras' sentence, whole
+    assert "saved with model.save()" not in line  # it was: that hint was wrong here
+
+    only_model = run_cli([*args, "-o", str(tmp_path / "half"), "--custom-objects", f"{module_file}:TinyClassifier"])
+    assert only_model.exit_code == 0, only_model.output  # Scale is made in __init__: the model class is enough
+
+    ok = run_cli([*args, "-o", str(tmp_path / "ok"), "--custom-objects", f"{module_file}:TinyClassifier",
+                  "--custom-objects", f"{module_file}:Scale", "--json"])
+    assert ok.exit_code == 0, ok.output
+    manifest = json.loads((tmp_path / "ok" / "tiny" / "manifest.json").read_text())
+    assert manifest["outputs"][0]["shape"][-1] == 3
+
+    whole_module = run_cli([*args, "-o", str(tmp_path / "module"), "--custom-objects", str(module_file)])
+    assert whole_module.exit_code == 0, whole_module.output
+
+    bad_attr = run_cli([*args, "-o", str(tmp_path / "bad"), "--custom-objects", f"{module_file}:Nope"])
+    assert_clean_failure(bad_attr, tmp_path / "bad", "has no attribute Nope", "TinyClassifier")

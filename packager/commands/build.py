@@ -59,6 +59,9 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--int16-io", type=click.Choice(["float32", "int16"]), help="Input/output type of int16x8 variants (default float32).")
 @click.option("--engine", type=click.Choice(["auto", "tf-converter", "ai-edge-quantizer"]), help="Quantization engine for every variant.")
 @click.option("--task", type=click.Choice(["auto", "image_classification", "generic"]))
+@click.option("--custom-objects", "custom_objects", multiple=True, metavar="MODULE:ATTR",
+              help="A class a subclassed Keras model needs to load (repeatable): package.module:Class, path/to/file.py:Class, "
+                   "or a module/file to take all its classes.")
 @click.option("--golden-samples", type=click.IntRange(1, 256), help="Host inputs/outputs kept for device parity (default 8).")
 @click.option("--latency/--no-latency", default=True, help="Measure host latency of each variant.")
 @json_option
@@ -76,7 +79,7 @@ def build(model, config, json_output, **flags):
         "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": flags["labels"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
-        "measure_latency": None if flags["latency"] else False,
+        "measure_latency": None if flags["latency"] else False, "custom_objects": flags["custom_objects"] or None,
     }
     spec = make_spec(load_config(config) if config else None, values)
     from packager.build import build as run_build  # noqa: PLC0415 - imports TensorFlow
