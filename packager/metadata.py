@@ -44,8 +44,8 @@ import numpy as np
 from packager import tflite_tree
 from packager.errors import PackagerError
 from packager.preprocess import INTEGER_RANGES, Preprocessing
+from packager.tflite_tree import METADATA_NAME, parse_graph
 
-METADATA_NAME = "TFLITE_METADATA"  # the model.metadata entry tflite-support reads
 LABELS_FILE = "labels.txt"
 Task = Literal["image_classification", "generic"]
 
@@ -176,7 +176,6 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
     before writing anything, labels that do not match the output size and specs that do not fit
     the model.
     """
-    from packager.inspect import parse_graph  # noqa: PLC0415 - the flatbuffer reader
 
     model = bytes(model)
     graph = parse_graph(model, "the model")
@@ -426,7 +425,6 @@ def _packed_file_names(model: bytes) -> list[str]:
 
 def read_metadata(model: bytes) -> EmbeddedMetadata | None:
     """The TFLite metadata embedded in `model`, or None when it has none."""
-    from packager.inspect import parse_graph  # noqa: PLC0415
 
     model = bytes(model)
     if not parse_graph(model, "the model").has_metadata:
@@ -542,7 +540,6 @@ def _too_big(name: str, size: int) -> PackagerError:
 # --- verify ----------------------------------------------------------------------------------------
 def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
     """Read the metadata back and check it says what `spec` says; PackagerError on any mismatch."""
-    from packager.inspect import parse_graph  # noqa: PLC0415
 
     model = bytes(model)
     graph = parse_graph(model, "the model")

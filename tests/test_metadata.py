@@ -11,7 +11,7 @@ import pytest
 
 from packager import metadata
 from packager.errors import PackagerError
-from packager.inspect import parse_graph
+from packager.tflite_tree import parse_graph
 from packager.preprocess import Preprocessing, to_input_dtype
 from tests.tflite_models import CLASSES, LABELS, build_models, run
 
