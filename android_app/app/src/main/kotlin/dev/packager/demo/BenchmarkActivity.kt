@@ -32,7 +32,7 @@ class BenchmarkActivity : Activity() {
             val runner = BenchmarkRunner(
                 device = DeviceProbe.deviceInfo(),
                 opener = LiteRtOpener(applicationContext, { ModelSource.OnDisk(it) }),
-                peakMemoryKb = DeviceProbe::peakMemoryKb,
+                memory = DeviceProbe.ProcMemory,
                 runnerVersion = "dev.packager.demo ${BuildConfig.VERSION_NAME}",
                 allowedRoot = dataDir,
             )

@@ -2,6 +2,7 @@ package dev.packager.demo
 
 import android.os.Build
 import dev.packager.core.DeviceInfo
+import dev.packager.core.MemoryProbe
 import java.io.File
 
 /** What the benchmark result says about this handset and this process. */
@@ -15,10 +16,26 @@ object DeviceProbe {
         androidVersion = Build.VERSION.RELEASE,
     )
 
-    /** Peak resident set size of this process (VmHWM), in kB; null if the kernel does not say. */
-    fun peakMemoryKb(): Long? = try {
+    /**
+     * This process's memory for core's benchmark: the baseline restarts the kernel's peak
+     * (writing 5 to /proc/self/clear_refs resets VmHWM to the current resident set) and reads
+     * VmRSS; the peak is VmHWM. If the reset is refused the baseline is null, and the result says
+     * the peak is unknown instead of reporting the process's lifetime peak.
+     */
+    object ProcMemory : MemoryProbe {
+        override fun baselineKb(): Long? = try {
+            File("/proc/self/clear_refs").writeText("5")
+            status("VmRSS:")
+        } catch (e: Exception) {
+            null
+        }
+
+        override fun peakKb(): Long? = status("VmHWM:")
+    }
+
+    private fun status(key: String): Long? = try {
         File("/proc/self/status").readLines()
-            .firstOrNull { it.startsWith("VmHWM:") }
+            .firstOrNull { it.startsWith(key) }
             ?.split(Regex("\\s+"))?.getOrNull(1)?.toLongOrNull()
     } catch (e: Exception) {
         null

@@ -13,7 +13,8 @@ import java.time.Instant
 class BenchmarkRunner(
     private val device: DeviceInfo,
     private val opener: SessionOpener,
-    private val peakMemoryKb: () -> Long? = { null },
+    /** Peak memory of this request: see [MemoryProbe]; the result's peak_memory_kb is the rise. */
+    private val memory: MemoryProbe = MemoryProbe.NONE,
     private val nanoTime: () -> Long = System::nanoTime,
     private val runnerVersion: String? = null,
     /** Every file a request names must be inside this folder (the app's own data), when set. */
@@ -54,6 +55,7 @@ class BenchmarkRunner(
         val outputFiles = mutableListOf<String>()
         val errors = mutableListOf<String>()
         var session: InferenceSession? = null
+        var baselineKb: Long? = null
         try {
             (listOf(request.modelPath, request.outputDir, request.resultPath) + request.inputFiles).forEach(::checkAllowed)
             val model = File(request.modelPath)
@@ -75,6 +77,7 @@ class BenchmarkRunner(
             }
 
             opener.prepare(request.modelPath)
+            baselineKb = memory.baselineKb() // just before loading: the rise is this model on this accelerator
             val t0 = nanoTime()
             session = AcceleratorPlan.open(opener, request.modelPath, request.accelerator, request.threads)
             initMs = ms(nanoTime() - t0)
@@ -109,6 +112,7 @@ class BenchmarkRunner(
         } finally {
             try { session?.close() } catch (e: Exception) { errors += "closing the model failed: ${e.message}" }
         }
+        val peakRiseKb = MemoryProbe.rise(baselineKb, memory.peakKb())
         val ok = errors.isEmpty() && latencies.size == request.measuredRuns
         return BenchResult(
             requestId = request.requestId,
@@ -121,7 +125,7 @@ class BenchmarkRunner(
             initMs = initMs,
             firstInferenceMs = firstMs,
             latenciesMs = latencies,
-            peakMemoryKb = peakMemoryKb(),
+            peakMemoryKb = peakRiseKb,
             outputFiles = outputFiles,
             errors = errors,
             started = started,
@@ -132,7 +136,7 @@ class BenchmarkRunner(
 
     private fun errorResult(id: String, accelerator: Accelerator, modelPath: String, threads: Int, errors: List<String>, now: String) =
         BenchResult(id, "error", device, modelPath, null, AcceleratorOutcome(accelerator, null), threads, null, null,
-            emptyList(), peakMemoryKb(), emptyList(), errors, now, now, runnerVersion)
+            emptyList(), null, emptyList(), errors, now, now, runnerVersion)
 
     private fun isAllowed(path: String): Boolean {
         val root = allowedRoot ?: return true

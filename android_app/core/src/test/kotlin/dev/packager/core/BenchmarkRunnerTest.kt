@@ -28,11 +28,14 @@ class BenchmarkRunnerTest {
     @Test fun runsMeasuresAndSavesOutputs() {
         val dir = TestData.tempDir()
         val opener = EchoOpener()
-        val resultFile = BenchmarkRunner(device, opener, peakMemoryKb = { 1234L }).runFile(setUp(dir))!!
+        val memory = Probe(baseline = 50_000L, peak = 51_234L)
+        val logged = SessionOpener { m, a, n -> memory.log += "open"; opener.open(m, a, n) }
+        val resultFile = BenchmarkRunner(device, logged, memory = memory).runFile(setUp(dir))!!
         val result = resultFile.readText()
         assertTrue(result, result.contains("\"status\": \"ok\""))
         assertTrue(result.contains("\"applied\": \"cpu\""))
-        assertTrue(result.contains("\"peak_memory_kb\": 1234"))
+        assertTrue(result, result.contains("\"peak_memory_kb\": 1234")) // the rise over the baseline, not the peak
+        assertEquals("the baseline is taken once, before the model is opened", listOf("baseline", "open"), memory.log.take(2))
         assertEquals(1 + 2 + 5 + 3, opener.runs) // first inference, warm-up, measured, one per sample for the outputs
         val out = Npy.read(File(dir, "out/output_0.npy"))
         assertArrayEquals(intArrayOf(3, 2), out.shape)
@@ -108,5 +111,21 @@ class BenchmarkRunnerTest {
         assertThrows(ContractException::class.java) { BenchRequest.parse(good.replace("\"request_id\": \"r1\"", "\"request_id\": \"r 1\"")) }
         assertThrows(ContractException::class.java) { BenchRequest.parse(good.replace("\"threads\": 2", "\"threads\": 2, \"extra\": 1")) }
         assertThrows(ContractException::class.java) { BenchRequest.parse(good.replace("\"${dir.path}/out\"", "\"out\"")) }
+    }
+
+    /** Records when the runner takes its baseline relative to opening the model. */
+    private class Probe(val baseline: Long?, val peak: Long?) : MemoryProbe {
+        val log = mutableListOf<String>()
+        override fun baselineKb(): Long? { log += "baseline"; return baseline }
+        override fun peakKb(): Long? { log += "peak"; return peak }
+    }
+
+    @Test fun peakMemoryIsUnknownWhenThePeakCannotBeRestarted() {
+        val dir = TestData.tempDir()
+        val result = BenchmarkRunner(device, EchoOpener(), memory = Probe(baseline = null, peak = 90_000L)).run(BenchRequest.parse(setUp(dir).readText()))
+        assertEquals("ok", result.status)
+        assertNull("a lifetime peak is not reported as this model's", result.peakMemoryKb)
+        assertEquals(0L, MemoryProbe.rise(10L, 5L))
+        assertEquals(7L, MemoryProbe.rise(3L, 10L))
     }
 }

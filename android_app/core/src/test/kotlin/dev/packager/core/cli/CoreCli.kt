@@ -10,6 +10,7 @@ import dev.packager.core.ColorSpace
 import dev.packager.core.DeviceInfo
 import dev.packager.core.EchoOpener
 import dev.packager.core.LatencyStats
+import dev.packager.core.MemoryProbe
 import dev.packager.core.Manifests
 import dev.packager.core.NdArray
 import dev.packager.core.Npy
@@ -106,7 +107,10 @@ private fun runJob(job: JsonObject, out: File) {
             val unavailable = job["unavailable"]?.asJsonArray?.map { Accelerator.of(it.asString) }?.toSet() ?: emptySet()
             val root = job["allowed_root"]?.takeIf { !it.isJsonNull }?.let { File(it.asString) }
             val device = DeviceInfo("host", System.getProperty("os.name"), 0, System.getProperty("os.arch"), androidVersion = "jvm")
-            val runner = BenchmarkRunner(device, EchoOpener(unavailable), peakMemoryKb = { Runtime.getRuntime().totalMemory() / 1024 },
+            val runner = BenchmarkRunner(device, EchoOpener(unavailable), memory = object : MemoryProbe {
+                    override fun baselineKb() = 0L
+                    override fun peakKb() = Runtime.getRuntime().totalMemory() / 1024
+                },
                 runnerVersion = "core-test", allowedRoot = root)
             val written = runner.runFile(File(job["request"].asString))
             out.writeText(gson.toJson(mapOf("result" to written?.path)))
