@@ -127,9 +127,17 @@ def build(spec: BuildSpec) -> BuildResult:
 
     golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
+    from packager.inspect import parse_graph  # noqa: PLC0415
+
+    custom_ops = list(parse_graph(app_model).custom_ops)
+    if custom_ops:
+        progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
+                                      "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
     semantics = output_semantics(facts, float_outputs[0])
     manifest = make_manifest(spec, source, facts, runner, labels, chosen_variant, chosen_metrics, float_metrics, metrics,
                              selection, len(float_model), len(app_model), evaluation, semantics)
+    if custom_ops:
+        manifest["custom_ops"] = custom_ops
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)

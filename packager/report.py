@@ -216,6 +216,9 @@ class _Report:
             ("source", f"{src['path']} ({src['format']}, {_size(src['size_bytes'])}), sha256 {src['sha256']}"),
             ("chosen variant", f"{recipe['name']}: {how}"),
         ]
+        if m.get("custom_ops"):
+            facts.append(("custom operators", f"{', '.join(m['custom_ops'])}: not LiteRT builtins; the app's LiteRT build must "
+                                              "provide (register) their kernels, a stock Android build may not"))
         if recipe.get("float_ops"):
             facts.append(("kept in float", ", ".join(short_op_name(op) for op in recipe["float_ops"])))
         narrowed = (recipe.get("options") or {}).get("int32_bias_ops")

@@ -232,3 +232,32 @@ def test_subclassed_keras_model_needs_and_takes_custom_objects(tmp_path, subclas
 
     bad_attr = run_cli([*args, "-o", str(tmp_path / "bad"), "--custom-objects", f"{module_file}:Nope"])
     assert_clean_failure(bad_attr, tmp_path / "bad", "has no attribute Nope", "TinyClassifier")
+
+
+def test_custom_operators_are_named_in_manifest_report_and_a_warning(tmp_path):
+    """A .tflite with custom ops this LiteRT resolves (AudioSpectrogram, Mfcc): bundled, but the app's
+    LiteRT build must provide them, and the user is told so."""
+    tf = quiet.import_tensorflow()
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32, name="audio")])
+    def mfcc(audio):
+        spectrogram = tf.raw_ops.AudioSpectrogram(input=tf.reshape(audio, [64, 1]), window_size=16, stride=8, magnitude_squared=True)
+        return tf.raw_ops.Mfcc(spectrogram=spectrogram, sample_rate=tf.constant(16000), dct_coefficient_count=4)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([mfcc.get_concrete_function()], mfcc)
+    converter.allow_custom_ops = True
+    with quiet.captured_output():
+        (tmp_path / "mfcc.tflite").write_bytes(converter.convert())
+    result = run_cli(["build", str(tmp_path / "mfcc.tflite"), "-o", str(tmp_path / "dist"), "--quant", "fp32", "--no-latency"])
+    assert result.exit_code == 0, result.output
+    assert "custom operators AudioSpectrogram, Mfcc" in result.stderr and "LiteRT build must provide" in result.stderr
+    bundle = tmp_path / "dist" / "mfcc"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["custom_ops"] == ["AudioSpectrogram", "Mfcc"]
+    from packager import schemas
+
+    assert schemas.errors("manifest", manifest) == []
+    report = (bundle / "report.md").read_text()
+    assert "AudioSpectrogram, Mfcc" in report and "LiteRT build must provide" in report
+    inspected = run_cli(["inspect", str(bundle / "mfcc.tflite")])
+    assert "AudioSpectrogram (custom)" in inspected.stdout
