@@ -59,6 +59,11 @@ private fun ClassifierScreen(state: UiState, vm: ClassifierViewModel, modifier: 
             } else {
                 Text("Running on $applied (init %.1f ms)".format(state.initMs ?: 0.0))
             }
+            val ops = outcome.delegatedOps
+            Text(if (ops != null) "$applied took $ops of ${outcome.totalOps ?: "?"} operators" else "Operators $applied took: unknown (LiteRT does not report it)")
+            if (outcome.requested == Accelerator.NNAPI) {
+                Text("NNAPI is deprecated from Android 15, and this build has no NNAPI delegate (see README)", color = MaterialTheme.colorScheme.error)
+            }
         }
         Text("Sample image", style = MaterialTheme.typography.titleSmall)
         Choices(state.samples, state.sample, { it.substringAfterLast('/') }, vm::selectSample)
