@@ -178,13 +178,23 @@ def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
     return ModelFacts(inputs, outputs, task, num_classes, preprocessing)
 
 
+# A label is a class name shown in an app: ImageNet-21k's longest is under 200 characters. The
+# labels file is packed into the model and copied into the APK, so a 10 MB line would ship 10 MB
+# to every phone; 21k classes of short names are about 0.5 MB.
+MAX_LABEL_CHARS = 1024
+MAX_LABELS_FILE_BYTES = 8 << 20
+
+
 def read_labels(path: Path) -> list[str]:
+    from packager.fileio import DocumentError, read_text_bounded  # noqa: PLC0415
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text_bounded(path, MAX_LABELS_FILE_BYTES).splitlines()
     except FileNotFoundError:
         raise PackagerError(f"labels file {path} does not exist", "check --labels") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PackagerError(f"cannot read labels file {path} ({exc})", "save it as UTF-8 text, one label per line") from None
+    except (OSError, DocumentError) as exc:
+        raise PackagerError(f"cannot read labels file {path} (it is {exc})" if isinstance(exc, DocumentError) else f"cannot read labels file {path} ({exc})",
+                            "save it as UTF-8 text, one label per line") from None
     while lines and not lines[-1].strip():
         lines.pop()
     labels = [line.strip() for line in lines]
@@ -192,6 +202,16 @@ def read_labels(path: Path) -> list[str]:
         raise PackagerError(f"labels file {path} is empty", "write one label per line")
     if any(not label for label in labels):
         raise PackagerError(f"labels file {path} has empty lines", "write one label per line, no blanks")
+    long = next((i for i, label in enumerate(labels) if len(label) > MAX_LABEL_CHARS), None)
+    if long is not None:
+        raise PackagerError(f"labels file {path} line {long + 1} is {len(labels[long]):,} characters long, more than {MAX_LABEL_CHARS}",
+                            "write one short class name per line")
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label in seen:
+            raise PackagerError(f"labels file {path} names {label[:60]!r} twice (lines {seen[label] + 1} and {i + 1})",
+                                "give every class a distinct label")
+        seen[label] = i
     return labels
 
 

@@ -77,8 +77,17 @@ class Document:
 
 
 # --- Markdown ----------------------------------------------------------------------------------------
+_MD_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "[": "\\[", "]": "\\]", "`": "\\`"})
+
+
+def _md(text: object) -> str:
+    """Plain text made inert in Markdown: no raw HTML (<script>, <img onerror>), no links or code
+    spans smuggled in through labels, names or descriptions; one line."""
+    return " ".join(str(text).translate(_MD_ESCAPES).splitlines())
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|")
 
 
 def _md_table(table: Table) -> list[str]:
@@ -96,25 +105,25 @@ def to_markdown(doc: Document, figure_files: dict[str, str] | None = None) -> st
     """figure_files: figure name -> path relative to report.md; figures without one are left out
     (their numbers are in the tables)."""
     figure_files = figure_files or {}
-    out = [f"# {doc.title}", ""]
+    out = [f"# {_md(doc.title)}", ""]
     if doc.subtitle:
-        out += [doc.subtitle, ""]
+        out += [_md(doc.subtitle), ""]
     for section in doc.sections:
         if section.title:
-            out += ["#" * section.level + " " + section.title, ""]
+            out += ["#" * section.level + " " + _md(section.title), ""]
         for block in section.blocks:
             if isinstance(block, Paragraph):
-                out += [f"_{block.text}_" if block.note else block.text, ""]
+                out += [f"_{_md(block.text)}_" if block.note else _md(block.text), ""]
             elif isinstance(block, Facts):
-                out += [f"- **{k}**: {v}" for k, v in block.items] + [""]
+                out += [f"- **{_md(k)}**: {_md(v)}" for k, v in block.items] + [""]
             elif isinstance(block, Cards):
-                out += [" · ".join(f"{k}: **{v}**" for k, v in block.items), ""]
+                out += [" · ".join(f"{_md(k)}: **{_md(v)}**" for k, v in block.items), ""]
             elif isinstance(block, Table):
                 out += _md_table(block) + [""]
             elif isinstance(block, Figure) and block.name in figure_files:
-                out += [f"![{block.caption}]({figure_files[block.name]})", ""]
+                out += [f"![{_md(block.caption)}]({figure_files[block.name]})", ""]
     if doc.footer:
-        out += ["---", "", f"_{doc.footer}_", ""]
+        out += ["---", "", f"_{_md(doc.footer)}_", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

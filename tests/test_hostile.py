@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,43 @@ def test_packed_zip_bomb_is_refused(digits_bundle, tmp_path):
     one_line_failure(["inspect", str(hostile)], "vocab.txt", "more than")
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 200, grown_mib
+
+
+# --- labels and report.md -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "needle"), [
+    ("cat\ndog\ncat\n", "twice"), ("cat\n" + "x" * 5000 + "\n", "more than 1024"), ("a\n" * (5 << 20), "larger than"),
+])
+def test_bad_labels_refused(text, needle, tmp_path):
+    from packager.build import read_labels
+
+    path = tmp_path / "labels.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PackagerError) as err:
+        read_labels(path)
+    assert needle in err.value.one_line()
+
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">[click](javascript:alert(3))'
+
+
+def test_report_md_is_inert(digits_bundle, tmp_path):
+    """Labels and manifest fields carrying HTML or Markdown links come out of report.md escaped."""
+    import shutil
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    labels = (bundle / "labels.txt").read_text(encoding="utf-8").splitlines()
+    labels[0] = HOSTILE
+    (bundle / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    for key in ("description", "author", "license"):
+        manifest[key] = HOSTILE
+    manifest["source"]["path"] = HOSTILE
+    manifest["selection"]["reason"] = HOSTILE
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = CliRunner().invoke(main, ["report", str(bundle)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (bundle / "report.md").read_text(encoding="utf-8")
+    assert "&lt;script&gt;" in text
+    for raw in ("<script", "<img"):
+        assert raw not in text, raw
+    assert not re.search(r"(?<!\\)\]\(javascript:", text)
