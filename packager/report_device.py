@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packager.device.results import DeviceProps, Parity
 from packager.device.results import LatencyStats as Latency
-from packager.device.results import Parity
 from packager.errors import PackagerError
 from packager.fileio import DocumentError, read_json, sha256_bytes, write_atomic
 
@@ -22,39 +22,10 @@ DEVICE_FOLDER = "device"
 
 
 @dataclass(frozen=True)
-class DeviceInfo:
-    serial: str
-    manufacturer: str
-    model: str
-    soc: str | None
-    abi: str
-    sdk: int | None
-    android: str | None
-    virtual: bool
-
-    @property
-    def title(self) -> str:
-        name = f"{self.manufacturer} {self.model}".strip()
-        return f"{name} (virtual handset)" if self.virtual and "virtual" not in name.lower() else name
-
-    @property
-    def details(self) -> str:
-        parts = [f"serial {self.serial}"]
-        if self.soc:
-            parts.append(f"SoC {self.soc}")
-        parts.append(f"ABI {self.abi}")
-        if self.android or self.sdk:
-            parts.append(f"Android {self.android or '?'} (SDK {self.sdk if self.sdk is not None else '?'})")
-        if self.virtual:
-            parts.append("runs the benchmark contract with the host's LiteRT")
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
 class DeviceRun:
     """One device x bundle x accelerator."""
 
-    device: DeviceInfo
+    device: DeviceProps
     bundle: str
     bundle_sha256: str
     recipe: str
@@ -110,9 +81,9 @@ def runs_of(data: dict[str, Any]) -> tuple[list[DeviceRun], list[ApkSize]]:
     runs = []
     for r in data["runs"]:
         d = r["device"]
-        device = DeviceInfo(
+        device = DeviceProps(
             serial=d.get("serial", "?"), manufacturer=d.get("manufacturer", ""), model=d.get("model", "?"), soc=d.get("soc"),
-            abi=d.get("abi", "?"), sdk=d.get("sdk"), android=d.get("android_version"), virtual=bool(r.get("virtual") or d.get("virtual")),
+            abi=d.get("abi", "?"), sdk=d.get("sdk"), android_version=d.get("android_version"), virtual=bool(r.get("virtual") or d.get("virtual")),
         )
         latency = Latency(**r["latency"]) if r.get("latency") else None
         parity = Parity(**r["parity"]) if r.get("parity") else None

@@ -11,35 +11,15 @@ import posixpath
 import shlex
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from packager.device.contract import STAGING_DIR
+from packager.device.results import DeviceProps
 from packager.device.transport import DeviceLost, ShellResult, Transport, open_transport
 from packager.errors import PackagerError
 from packager.fileio import sha256_file
 
 TEMP_SUFFIX = ".packager-partial"
-
-
-@dataclass(frozen=True)
-class DeviceProps:
-    serial: str
-    manufacturer: str
-    model: str
-    soc: str | None
-    abi: str
-    sdk: int
-    android_version: str
-    virtual: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        return f"{self.manufacturer} {self.model} ({self.serial})"
 
 
 def quote(*argv: str) -> str:

@@ -21,6 +21,45 @@ from packager.preprocess import dequantize
 
 
 @dataclass(frozen=True)
+class DeviceProps:
+    """A handset as `Handset.props()` reads it (getprop) and as the report shows it; sdk and
+    android_version are None only when a results file written elsewhere leaves them out."""
+
+    serial: str
+    manufacturer: str
+    model: str
+    soc: str | None
+    abi: str
+    sdk: int | None
+    android_version: str | None
+    virtual: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return f"{self.manufacturer} {self.model} ({self.serial})"
+
+    @property
+    def title(self) -> str:
+        name = f"{self.manufacturer} {self.model}".strip()
+        return f"{name} (virtual handset)" if self.virtual and "virtual" not in name.lower() else name
+
+    @property
+    def details(self) -> str:
+        parts = [f"serial {self.serial}"]
+        if self.soc:
+            parts.append(f"SoC {self.soc}")
+        parts.append(f"ABI {self.abi}")
+        if self.android_version or self.sdk:
+            parts.append(f"Android {self.android_version or '?'} (SDK {self.sdk if self.sdk is not None else '?'})")
+        if self.virtual:
+            parts.append("runs the benchmark contract with the host's LiteRT")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class LatencyStats:
     """Milliseconds. Percentiles: numpy's default (linear); std: population. Percentiles are None
     when the runner reports no single runs (benchmark_model prints mean, std, min and max only)."""
