@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from packager import schemas
-from packager.fileio import DocumentError, read_toml
 from packager.errors import PackagerError
 
 # config section -> keys that live in it (flattened into BuildSpec field names)
@@ -91,15 +90,7 @@ def parse_quant(text: str) -> tuple[str, ...]:
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a build.toml; returns flattened BuildSpec keyword arguments."""
     path = Path(path)
-    try:
-        document = read_toml(path)
-    except FileNotFoundError:
-        raise PackagerError(f"config file {path} does not exist", "check the path") from None
-    except OSError as exc:
-        raise PackagerError(f"cannot read config file {path}: {exc}", "check the file") from None
-    except DocumentError as exc:
-        raise PackagerError(f"config file {path} is {exc}", "fix the file") from None
-    schemas.validate("build-spec", document, what=f"config file {path}")
+    document = schemas.load_toml("build-spec", path, "config file", "check the path")
     flat: dict[str, Any] = {}
     for key, value in document.items():
         if key in _SECTIONS:

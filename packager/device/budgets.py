@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from packager import schemas
-from packager.fileio import DocumentError, read_toml
-from packager.errors import PackagerError
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,7 @@ class Budgets:
 
     @classmethod
     def load(cls, path: str | Path) -> "Budgets":
-        path = Path(path)
-        try:
-            data = read_toml(path)
-        except FileNotFoundError:
-            raise PackagerError(f"budgets file {path} does not exist", "check --budgets") from None
-        except OSError as exc:
-            raise PackagerError(f"cannot read budgets file {path}: {exc}", "check the file") from None
-        except DocumentError as exc:
-            raise PackagerError(f"budgets file {path} is {exc}", "fix the file") from None
-        schemas.validate("budgets", data, what=f"budgets file {path}")
+        data = schemas.load_toml("budgets", path, "budgets file", "check --budgets")
         return cls(Limits(**data.get("default", {})), data.get("accelerator", {}), data.get("bundle", {}))
 
     def limits_for(self, bundle: str, accelerator: str) -> Limits:

@@ -10,11 +10,13 @@ import json
 import math
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_toml
 
 KNOWN = ("manifest", "bench-request", "bench-result", "build-spec", "budgets", "device-results")
 
@@ -70,3 +72,19 @@ def validate(kind: str, data: Any, what: str | None = None) -> None:
             f"{what or kind} is not valid against packager/schemas/{kind}.schema.json: {problems[0]}{more}",
             "fix the field named above",
         )
+
+
+def load_toml(kind: str, path: str | Path, what: str, missing_hint: str) -> dict[str, Any]:
+    """A TOML file (bounded in size and depth) validated against schema `kind`; one PackagerError
+    naming `what` (e.g. "config file") when it is missing, unreadable, not TOML or not valid."""
+    path = Path(path)
+    try:
+        data = read_toml(path)
+    except FileNotFoundError:
+        raise PackagerError(f"{what} {path} does not exist", missing_hint) from None
+    except OSError as exc:
+        raise PackagerError(f"cannot read {what} {path}: {exc}", "check the file") from None
+    except DocumentError as exc:
+        raise PackagerError(f"{what} {path} is {exc}", "fix the file") from None
+    validate(kind, data, what=f"{what} {path}")
+    return data
