@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from packager import DISTRIBUTION, progress, sources
-from packager.bundle import BundleFiles, check_writable, write_bundle
+from packager.bundle import BundleFiles, check_writable, remove_created, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
 from packager.evaluate import ModelRunner, TensorInfo, VariantMetrics, compare, run_all
@@ -67,9 +67,17 @@ class _Clock:
 
 
 def build(spec: BuildSpec) -> BuildResult:
-    clock = _Clock()
     source = sources.detect(spec.model)
-    check_writable(spec.output)
+    created = check_writable(spec.output)
+    try:
+        return _build(spec, source)
+    except BaseException:
+        remove_created(created)  # a failed build leaves no output folder that was not there
+        raise
+
+
+def _build(spec: BuildSpec, source) -> BuildResult:
+    clock = _Clock()
     if source.format == "tflite" and (spec.auto or set(spec.quant) - {FLOAT, "int8"} or len(spec.quant) > 1):
         raise PackagerError(
             f"{source.path.name} is already a .tflite model: it is bundled as it is",

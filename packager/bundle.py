@@ -6,10 +6,13 @@ file is written and the manifest validates, so a failed build never leaves a hal
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +38,60 @@ class BundleFiles:
     reports: dict[str, str] = field(default_factory=dict)  # file name -> text
 
 
-def check_writable(output: Path) -> None:
-    """Fail before any heavy work when the output folder cannot be written."""
+def check_writable(output: Path) -> list[Path]:
+    """Fail before any heavy work when the output folder cannot be written. Returns the folders it
+    had to create (outermost first), for `remove_created` when the build fails later."""
+    created = []
+    missing = Path(output).absolute()
+    while not missing.exists() and missing.parent != missing:
+        created.insert(0, missing)
+        missing = missing.parent
     try:
         output.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise PackagerError(f"output folder {output} cannot be written ({exc.strerror or exc})", "choose another folder with --output") from None
+    return created
+
+
+def remove_created(created: list[Path]) -> None:
+    """A failed build leaves the output folder as it found it: folders it created go, if still empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+# A build writes its staging folder in seconds (the bundle's files are all in memory by then); one
+# older than this was left by a build that was killed (SIGKILL, power loss) and is never finished.
+STALE_STAGING_S = 15 * 60
+# tempfile.mkdtemp's random part, and the swap-out names of _replace_folder
+_STAGING = re.compile(r"\.(?P<name>.+)\.(?:[a-z0-9_]{8}\.partial|[0-9a-f]{8}\.old)")
+
+
+def remove_stale_staging(output: Path, name: str, now: float | None = None) -> list[Path]:
+    """Remove `.<name>.<random>.partial/` and `.<name>.<hex>.old/` folders older than
+    STALE_STAGING_S: ours by name, left by killed builds of this bundle. Returns what went."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(Path(output).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _STAGING.fullmatch(entry.name)
+        if not match or match["name"] != name:
+            continue
+        try:
+            if entry.is_symlink() or not entry.is_dir() or now - entry.stat().st_mtime < STALE_STAGING_S:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -60,7 +109,11 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
     if given, is called with (manifest, staging folder) and returns {file name: text}.
     """
     final = output / files.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{files.name}.", suffix=".partial", dir=output))
+    remove_stale_staging(output, files.name)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{files.name}.", suffix=".partial", dir=output))
+    except OSError as exc:
+        raise _write_error(final, exc) from None
     try:
         model_file = f"{files.name}.tflite"
         (staging / model_file).write_bytes(files.model)
@@ -99,10 +152,21 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
             (staging / report_name).write_text(text, encoding="utf-8")
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; a bundle is a normal folder
         _replace_folder(staging, final)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _write_error(final, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _write_error(final: Path, exc: OSError) -> PackagerError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return PackagerError(f"the disk is full: cannot write the bundle {final} ({exc.strerror})",
+                             f"free space on {final.parent} or choose another folder with --output; the previous bundle, if any, is unchanged")
+    return PackagerError(f"cannot write the bundle {final} ({exc.strerror or exc})",
+                         "check the output folder (permissions, space) or choose another with --output; the previous bundle, if any, is unchanged")
 
 
 def _umask() -> int:

@@ -171,3 +171,68 @@ def test_report_md_is_inert(digits_bundle, tmp_path):
     for raw in ("<script", "<img"):
         assert raw not in text, raw
     assert not re.search(r"(?<!\\)\]\(javascript:", text)
+
+
+# --- full disk, stale staging, output folder left as found ------------------------------------------------
+def _files_of(bundle: Path):
+    from packager.bundle import BundleFiles
+
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    golden = manifest["golden"]
+    files = BundleFiles(manifest["name"], (bundle / manifest["model"]["file"]).read_bytes(),
+                        (bundle / "labels.txt").read_text(encoding="utf-8").splitlines(),
+                        [np.load(bundle / g["file"]) for g in golden["inputs"]], [np.load(bundle / g["file"]) for g in golden["outputs"]])
+    manifest.pop("reports", None)
+    golden.pop("images", None)
+    return files, manifest
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_full_disk_keeps_old_bundle_and_removes_stale_staging(digits_bundle, tmp_path, monkeypatch):
+    import copy
+    import errno
+    import os
+    import time
+
+    from packager import bundle as bundle_mod
+
+    files, manifest = _files_of(digits_bundle)
+    out = tmp_path / "dist"
+    out.mkdir()
+    old = bundle_mod.write_bundle(out, files, copy.deepcopy(manifest))
+    before = _snapshot(old)
+    stale = [out / ".digits.k3j_9x0a.partial", out / ".digits.0123abcd.old"]
+    kept = [out / ".digits.fresh123.partial", out / ".other.k3j_9x0a.partial", out / ".digits.notours"]
+    for folder in stale + kept:
+        folder.mkdir()
+        (folder / "x.npy").write_bytes(b"x" * 1000)
+    hour_ago = time.time() - 3600
+    for folder in [*stale, *kept[1:]]:
+        os.utime(folder, (hour_ago, hour_ago))
+
+    real_write_text = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if self.name == "manifest.json" and self.parent.name.endswith(".partial"):
+            real_write_text(self, "{", encoding="utf-8")  # what fitted before the disk filled up
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(PackagerError) as err:
+        bundle_mod.write_bundle(out, files, copy.deepcopy(manifest))
+    assert "disk is full" in err.value.one_line() and "\n" not in err.value.one_line()
+    assert _snapshot(old) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(["digits", *(p.name for p in kept)])
+
+
+def test_failed_build_leaves_no_new_output_folder(digits_sources, digits_data, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n", encoding="utf-8")  # 3 labels for a 10-class model: refused after the output check
+    out = tmp_path / "new" / "dist"
+    one_line_failure(["build", str(digits_sources["keras"]), "-o", str(out), "--labels", str(labels), "--calib-data",
+                      str(digits_data.train_dir), "--mean", "0", "--std", "255", "--no-latency"], "label")
+    assert not (tmp_path / "new").exists()
