@@ -18,10 +18,8 @@ README): same accuracy within noise, ai-edge-quantizer several times faster.
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -253,19 +251,20 @@ def floor_ranges(qsvs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_io_type(model: bytes, io_dtype: str) -> bytes:
-    """Swap float I/O (with QUANTIZE/DEQUANTIZE at the edges) for integer I/O, with TFLite's tool."""
-    quiet.import_tensorflow()
-    from tensorflow.lite.python import _pywrap_modify_model_interface as modify  # noqa: PLC0415
+    """Swap float I/O (with QUANTIZE/DEQUANTIZE at the edges) for integer I/O, with TFLite's own
+    rewrite (the one TFLiteConverter applies for inference_input_type). It reads the flatbuffer
+    with TF's schema, which does not resolve buffers stored by offset: the weights go inside first."""
+    tf = quiet.import_tensorflow()
+    from tensorflow.lite.python import util as tflite_util  # noqa: PLC0415
 
-    tensor_type = {"int8": 9, "uint8": 3, "int16": 7}[io_dtype]  # tflite::TensorType
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp, "in.tflite"), Path(tmp, "out.tflite")
-        src.write_bytes(model)
+    from packager import tflite_tree  # noqa: PLC0415
+
+    dtype = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[io_dtype]
+    try:
         with quiet.captured_output():
-            status = modify.modify_model_interface(str(src), str(dst), tensor_type, tensor_type)
-        if status != 0 or not dst.exists():
-            raise PackagerError(f"could not give the model {io_dtype} inputs/outputs", "use --int8-io int8 or float32")
-        return dst.read_bytes()
+            return bytes(tflite_util.modify_model_io_type(bytearray(tflite_tree.with_inline_buffers(model)), dtype, dtype))
+    except (ValueError, RuntimeError):
+        raise PackagerError(f"could not give the model {io_dtype} inputs/outputs", "use --int8-io int8 or float32") from None
 
 
 # --- TF converter -------------------------------------------------------------------------------
