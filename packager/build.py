@@ -78,11 +78,6 @@ def build(spec: BuildSpec) -> BuildResult:
 
 def _build(spec: BuildSpec, source) -> BuildResult:
     clock = _Clock()
-    if source.format == "tflite" and (spec.auto or set(spec.quant) - {FLOAT, "int8"} or len(spec.quant) > 1):
-        raise PackagerError(
-            f"{source.path.name} is already a .tflite model: it is bundled as it is",
-            "drop --quant (only metadata, evaluation and bundling apply), or start from the Keras/SavedModel source",
-        )
 
     progress.status(f"Converting {source.path.name} ({source.format}) to float TFLite")
     if spec.custom_objects and source.format not in ("keras", "h5"):
@@ -91,6 +86,9 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     converter = None if source.format == "tflite" else sources.Converter(source, custom_objects)
     float_model = sources.to_float_tflite(source, converter)
     sources.check_tflite(float_model, "the converted float model")
+    quantize_tflite = False
+    if source.format == "tflite":
+        float_model, quantize_tflite = tflite_source(spec, source, float_model)
     clock.lap("convert")
 
     facts = model_facts(float_model, spec)
@@ -105,20 +103,21 @@ def _build(spec: BuildSpec, source) -> BuildResult:
             spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
         clock.lap("quantize+evaluate")
     else:
-        variants = derive_variants(spec, source, float_model, converter, calib)
+        variants = derive_variants(spec, source, float_model, converter, calib, quantize_tflite)
         clock.lap("quantize")
         models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
         outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
         float_outputs = outputs[FLOAT]
-        float_quant = "fp32" if source.format != "tflite" else infer_quant(float_model)
-        float_metrics = compare(FLOAT if source.format != "tflite" else "source", float_quant, "tf-converter" if converter else "none",
+        as_given = source.format == "tflite" and not quantize_tflite
+        float_quant = "fp32" if not as_given else infer_quant(float_model)
+        float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
                                 len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT])
         metrics = [
             compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes, latencies[v.name])
             for v in variants
         ]
         clock.lap("evaluate")
-        chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics)
+        chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics, quantize_tflite)
     check_budget(spec, chosen_metrics, float_metrics)
 
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -278,14 +277,43 @@ def recipes_for(spec: BuildSpec) -> list[Recipe]:
     return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
 
 
-def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: bytes, converter, calib: Dataset | None) -> list[Variant]:
-    if source.format == "tflite":
+def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) -> tuple[bytes, bool]:
+    """A .tflite source: bundled as it is unless --quant is given; a float one is then quantized by
+    ai-edge-quantizer (the TF converter needs the Keras/SavedModel source), a quantized one refused."""
+    if not spec.quant_given:
+        return model, False
+    kind = infer_quant(model)
+    name = source.path.name
+    if kind != "fp32":
+        if spec.quant == (kind,) or spec.quant == (FLOAT,):
+            return model, False  # asked for what it already is: bundled as it is
+        raise PackagerError(
+            f"{name} is already quantized ({kind}: its tensors are not float32), so it cannot be quantized again to {','.join(spec.quant)}",
+            "drop --quant to bundle it as it is, or quantize the float model (its .tflite, Keras or SavedModel source)",
+        )
+    if spec.auto:
+        raise PackagerError(f"--quant auto is not available for a .tflite source ({name})", "name the variants, e.g. --quant int8,fp16")
+    if any(spec.engine_for(q) == "tf-converter" for q in spec.quant if q != FLOAT):
+        raise PackagerError(f"the TF converter engine needs the Keras/SavedModel source, not {name}", "drop --engine (ai-edge-quantizer quantizes a .tflite)")
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    interpreter = Interpreter(model_content=model)
+    if not interpreter.get_signature_list():  # ai-edge-quantizer needs a signature: name the graph's own tensors
+        names = lambda details: [d["name"] for d in details]  # noqa: E731
+        model = sources.with_signature(model, names(interpreter.get_input_details()), names(interpreter.get_output_details()))
+    return model, True
+
+
+def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: bytes, converter, calib: Dataset | None,
+                    quantize_tflite: bool = False) -> list[Variant]:
+    if source.format == "tflite" and not quantize_tflite:
         return []
     calibration = calib.inputs if calib is not None else None
     aeq = AeqEngine(float_model)
     variants: list[Variant] = []
     if FLOAT in spec.quant:
-        variants.append(Variant(Recipe(FLOAT), float_model, "tf-converter", 0.0))
+        variants.append(Variant(Recipe(FLOAT, engine="none" if converter is None else None), float_model,
+                                "none" if converter is None else "tf-converter", 0.0))
     recipes = recipes_for(spec)
     with progress.task("Deriving variants", len(recipes)) as advance:
         for recipe in recipes:
@@ -337,8 +365,8 @@ def infer_quant(model: bytes) -> str:
 
 
 # --- choice and budget --------------------------------------------------------------------------
-def choose(spec, source, float_model, variants, float_metrics, metrics) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
-    if source.format == "tflite":
+def choose(spec, source, float_model, variants, float_metrics, metrics, quantize_tflite: bool = False) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
+    if source.format == "tflite" and not quantize_tflite:
         return None, float_metrics, {"mode": "explicit", "chosen": float_metrics.name, "max_accuracy_drop": spec.max_accuracy_drop,
                                      "reason": "an existing .tflite model is bundled as it is", "candidates": []}
     wanted = spec.select or spec.quant[0]

@@ -54,6 +54,7 @@ class BuildSpec:
     int16_io: str = "float32"
     engine: str | dict[str, str] = "auto"
     measure_latency: bool = True
+    quant_given: bool = False  # --quant (or quant in the config) was given: a .tflite source is then quantized
     custom_objects: tuple[str, ...] = ()  # "module:attr" / "file.py:attr" for subclassed Keras models
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -147,6 +148,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
     for key, convert in converters.items():
         if merged.get(key) is not None:
             merged[key] = convert(merged[key])
+    merged["quant_given"] = merged.get("quant") is not None
     spec = BuildSpec(**merged)
     if spec.name is not None:
         schemas.validate("build-spec", {"name": spec.name}, what="--name")

@@ -261,3 +261,28 @@ def test_custom_operators_are_named_in_manifest_report_and_a_warning(tmp_path):
     assert "AudioSpectrogram, Mfcc" in report and "LiteRT build must provide" in report
     inspected = run_cli(["inspect", str(bundle / "mfcc.tflite")])
     assert "AudioSpectrogram (custom)" in inspected.stdout
+
+
+def test_float_tflite_source_is_quantized_and_a_quantized_one_refused(tmp_path, digits_build, digits_data):
+    """Many users only have the .tflite: --quant quantizes a float one (ai-edge-quantizer), and an
+    already-quantized one is refused with the reason."""
+    from tests.test_bad_input import assert_clean_failure
+
+    float_tflite = tmp_path / "digits_float.tflite"
+    float_tflite.write_bytes(digits_build.models["fp32"])
+    common = ["--calib-data", str(digits_data.train_dir), "--eval-data", str(digits_data.test_dir), "--labels", str(digits_data.labels_file),
+              "--mean", "0", "--std", "255", "--no-latency"]
+    result = run_cli(["build", str(float_tflite), "-o", str(tmp_path / "dist"), "--quant", "int8,fp16,dynamic", *common])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "dist" / "digits_float" / "manifest.json").read_text())
+    assert manifest["recipe"]["quant"] == "int8" and manifest["recipe"]["engine"] == "ai-edge-quantizer"
+    assert manifest["recipe"]["calibration_samples"] > 0
+    assert [v["name"] for v in manifest["metrics"]["variants"]] == ["int8", "fp16", "dynamic"]
+    assert manifest["sizes"]["chosen_bytes"] < 0.6 * manifest["sizes"]["float_bytes"]  # int8 weights, not the float model
+    assert manifest["metrics"]["chosen"]["accuracy"] > 0.8
+
+    int8 = tmp_path / "dist" / "digits_float" / "digits_float.tflite"
+    again = run_cli(["build", str(int8), "-o", str(tmp_path / "again"), "--quant", "int16x8", *common])
+    assert_clean_failure(again, tmp_path / "again", "already quantized", "int8", "cannot be quantized again")
+    as_is = run_cli(["build", str(int8), "-o", str(tmp_path / "as-is"), *common])
+    assert as_is.exit_code == 0, as_is.output
