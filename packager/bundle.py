@@ -175,16 +175,36 @@ def _umask() -> int:
     return mask
 
 
+# Each retry follows a rename by another writer, so this bounds how many concurrent writers we outlast.
+_SWAP_ATTEMPTS = 100
+
+
 def _replace_folder(staging: Path, final: Path) -> None:
-    """Move staging to final; an existing bundle is swapped out, then removed."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-        os.replace(final, old)
-        try:
-            os.replace(staging, final)
-        except OSError:
-            os.replace(old, final)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, final)
+    """Move staging to final; an existing bundle is swapped out, then removed.
+
+    Another process may be replacing the same bundle at the same moment: its rename can take
+    `final` away between our exists() and rename (FileNotFoundError) or put a new one there
+    before ours lands (ENOTEMPTY/EEXIST). Both are retried; the last writer wins and every
+    swapped-out copy is removed."""
+    olds = []
+    try:
+        for _ in range(_SWAP_ATTEMPTS):
+            if final.exists():
+                old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+                try:
+                    os.replace(final, old)
+                    olds.append(old)
+                except FileNotFoundError:
+                    continue  # another writer moved it first
+            try:
+                os.replace(staging, final)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    if olds and not final.exists():
+                        os.replace(olds.pop(), final)  # put the previous bundle back
+                    raise
+        raise OSError(errno.EBUSY, "other processes keep replacing the same bundle", str(final))
+    finally:
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)

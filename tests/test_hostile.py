@@ -236,3 +236,35 @@ def test_failed_build_leaves_no_new_output_folder(digits_sources, digits_data, t
     one_line_failure(["build", str(digits_sources["keras"]), "-o", str(out), "--labels", str(labels), "--calib-data",
                       str(digits_data.train_dir), "--mean", "0", "--std", "255", "--no-latency"], "label")
     assert not (tmp_path / "new").exists()
+
+
+def test_concurrent_bundle_replacement(tmp_path):
+    """Writers swapping the same bundle at once: every swap succeeds, one whole bundle remains, no .old left."""
+    import threading
+
+    from packager.bundle import _replace_folder
+
+    out = tmp_path / "dist"
+    out.mkdir()
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        for i in range(60):
+            staging = out / f".digits.w{w}i{i:03d}x.partial"
+            staging.mkdir()
+            for k in range(3):
+                (staging / f"f{k}").write_text(f"{w}-{i}", encoding="utf-8")
+            try:
+                _replace_folder(staging, out / "digits")
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors[:3]
+    assert sorted(p.name for p in out.iterdir()) == ["digits"]
+    contents = {(out / "digits" / f"f{k}").read_text(encoding="utf-8") for k in range(3)}
+    assert len(contents) == 1
