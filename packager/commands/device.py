@@ -66,10 +66,12 @@ def list_cmd(json_output: bool) -> None:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64), help="CPU threads for the model.")
 @click.option("--benchmark-model", type=click.Path(path_type=Path), help="Run with this TFLite benchmark_model binary instead of the app.")
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10), help="Retries after a lost connection.")
+@click.option("--result-timeout", default=180.0, show_default=True, type=click.FloatRange(0.5, 86400),
+              help="Seconds to wait for the app's result of one request before giving up.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the results JSON here.")
 @json_option
 @verbose_option
-def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, out, json_output) -> None:
+def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, result_timeout, out, json_output) -> None:
     """Run BUNDLES on handsets: latency, memory, parity with the host, APK size."""
     from packager.bundle_io import load_bundle  # noqa: PLC0415
     from packager.device.bench import bench  # noqa: PLC0415
@@ -104,7 +106,7 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
             def one(target: str) -> DeviceResults:
                 handset = Handset.open(target)
                 try:
-                    runner = BenchmarkModelRunner(benchmark_model) if benchmark_model else AppRunner()
+                    runner = BenchmarkModelRunner(benchmark_model) if benchmark_model else AppRunner(timeout_s=result_timeout)
                     return bench(handset, refs, accelerators, runner, threads=threads, warmup=warmup, runs=runs, retries=retries,
                                  advance=bars[target])
                 finally:

@@ -130,3 +130,23 @@ def test_ipv6_address(tmp_path):
             assert transport.shell("echo hello").output.strip() == "hello"
         finally:
             transport.close()
+
+
+def test_bench_result_timeout_option(digits_bundle, tmp_path):
+    """`device bench --result-timeout` bounds the wait for a result the app never writes (was a fixed 180 s)."""
+    import time
+
+    from click.testing import CliRunner
+
+    from packager.cli import main
+    from packager.device.virtual import VirtualHandset
+    from packager.device.virtual.handset import Faults
+
+    with VirtualHandset(root=tmp_path / "device", faults=Faults(missing_result=True)) as handset:
+        start = time.monotonic()
+        result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "-d", handset.address, "-a", "cpu",
+                                           "--runs", "1", "--warmup", "0", "--result-timeout", "2"], catch_exceptions=False)
+        elapsed = time.monotonic() - start
+    assert result.exit_code == 2, result.output
+    assert "within 2 s" in result.stderr and "Traceback" not in result.output
+    assert elapsed < 60, elapsed
