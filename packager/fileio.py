@@ -72,18 +72,23 @@ def read_text_bounded(path: Path | str, limit: int = MAX_DOCUMENT_BYTES) -> str:
         raise DocumentError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def _parse_bounded(text: str, parse, decode_error: type[Exception], what: str) -> object:
+    """`parse(text)` with its recursion and decode errors turned into DocumentError, then depth-checked."""
+    try:
+        data = parse(text)
+    except RecursionError:
+        raise DocumentError(f"nested deeper than {MAX_DOCUMENT_DEPTH} levels") from None
+    except decode_error as exc:
+        raise DocumentError(f"{what}: {exc}") from None
+    _check_depth(data)
+    return data
+
+
 def loads_json(text: str) -> object:
     """json.loads with bounded depth: DocumentError (a ValueError) for anything that is not a sane document."""
     import json  # noqa: PLC0415
 
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise DocumentError(f"nested deeper than {MAX_DOCUMENT_DEPTH} levels") from None
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"not JSON ({exc})") from None
-    _check_depth(data)
-    return data
+    return _parse_bounded(text, json.loads, json.JSONDecodeError, "not JSON")
 
 
 def read_json(path: Path | str) -> object:
@@ -95,12 +100,4 @@ def read_toml(path: Path | str) -> dict:
     """A TOML file, bounded in size and depth; DocumentError (with TOMLDecodeError's text) or OSError."""
     import tomllib  # noqa: PLC0415
 
-    text = read_text_bounded(path)
-    try:
-        data = tomllib.loads(text)
-    except RecursionError:
-        raise DocumentError(f"nested deeper than {MAX_DOCUMENT_DEPTH} levels") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DocumentError(f"not valid TOML: {exc}") from None
-    _check_depth(data)
-    return data
+    return _parse_bounded(read_text_bounded(path), tomllib.loads, tomllib.TOMLDecodeError, "not valid TOML")
