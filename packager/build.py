@@ -86,9 +86,10 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     converter = None if source.format == "tflite" else sources.Converter(source, custom_objects)
     float_model = sources.to_float_tflite(source, converter)
     sources.check_tflite(float_model, "the converted float model")
-    quantize_tflite = False
+    as_given = False  # a .tflite bundled as it is: no variants, no choice
     if source.format == "tflite":
-        float_model, quantize_tflite = tflite_source(spec, source, float_model)
+        float_model, quantize_it = tflite_source(spec, source, float_model)
+        as_given = not quantize_it
     clock.lap("convert")
 
     facts = model_facts(float_model, spec)
@@ -103,12 +104,11 @@ def _build(spec: BuildSpec, source) -> BuildResult:
             spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
         clock.lap("quantize+evaluate")
     else:
-        variants = derive_variants(spec, source, float_model, converter, calib, quantize_tflite)
+        variants = derive_variants(spec, float_model, converter, calib, as_given)
         clock.lap("quantize")
         models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
         outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
         float_outputs = outputs[FLOAT]
-        as_given = source.format == "tflite" and not quantize_tflite
         float_quant = "fp32" if not as_given else infer_quant(float_model)
         float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
                                 len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT])
@@ -117,7 +117,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
             for v in variants
         ]
         clock.lap("evaluate")
-        chosen_variant, chosen_metrics, selection = choose(spec, source, float_model, variants, float_metrics, metrics, quantize_tflite)
+        chosen_variant, chosen_metrics, selection = choose(spec, float_model, variants, float_metrics, metrics, as_given)
     check_budget(spec, chosen_metrics, float_metrics)
 
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -134,7 +134,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
 
     golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
-    from packager.inspect import parse_graph  # noqa: PLC0415
+    from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
     custom_ops = list(parse_graph(app_model).custom_ops)
     if custom_ops:
@@ -199,9 +199,10 @@ def read_labels(path: Path) -> list[str]:
         lines = read_text_bounded(path, MAX_LABELS_FILE_BYTES).splitlines()
     except FileNotFoundError:
         raise PackagerError(f"labels file {path} does not exist", "check --labels") from None
-    except (OSError, DocumentError) as exc:
-        raise PackagerError(f"cannot read labels file {path} (it is {exc})" if isinstance(exc, DocumentError) else f"cannot read labels file {path} ({exc})",
-                            "save it as UTF-8 text, one label per line") from None
+    except DocumentError as exc:
+        raise PackagerError(f"cannot read labels file {path} (it is {exc})", "save it as UTF-8 text, one label per line") from None
+    except OSError as exc:
+        raise PackagerError(f"cannot read labels file {path} ({exc})", "save it as UTF-8 text, one label per line") from None
     while lines and not lines[-1].strip():
         lines.pop()
     labels = [line.strip() for line in lines]
@@ -304,9 +305,8 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
     return model, True
 
 
-def derive_variants(spec: BuildSpec, source: sources.SourceModel, float_model: bytes, converter, calib: Dataset | None,
-                    quantize_tflite: bool = False) -> list[Variant]:
-    if source.format == "tflite" and not quantize_tflite:
+def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None, as_given: bool) -> list[Variant]:
+    if as_given:
         return []
     calibration = calib.inputs if calib is not None else None
     aeq = AeqEngine(float_model)
@@ -365,8 +365,8 @@ def infer_quant(model: bytes) -> str:
 
 
 # --- choice and budget --------------------------------------------------------------------------
-def choose(spec, source, float_model, variants, float_metrics, metrics, quantize_tflite: bool = False) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
-    if source.format == "tflite" and not quantize_tflite:
+def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
+    if as_given:
         return None, float_metrics, {"mode": "explicit", "chosen": float_metrics.name, "max_accuracy_drop": spec.max_accuracy_drop,
                                      "reason": "an existing .tflite model is bundled as it is", "candidates": []}
     wanted = spec.select or spec.quant[0]
