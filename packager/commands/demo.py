@@ -75,7 +75,7 @@ def run_on_virtual_handset(bundle_path: Path) -> str:
             handset.close()
     parts = []
     for r in results.runs:
-        if r.status != "ok" or r.latency is None:
+        if not r.ran or r.latency is None:
             parts.append(f"{r.accelerator_requested} failed: {'; '.join(r.errors) or 'no reason given'}")
             continue
         ran = r.accelerator_applied if not r.fell_back else f"{r.accelerator_requested} (fell back to {r.accelerator_applied})"

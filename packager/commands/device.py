@@ -68,10 +68,13 @@ def list_cmd(json_output: bool) -> None:
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10), help="Retries after a lost connection.")
 @click.option("--result-timeout", default=180.0, show_default=True, type=click.FloatRange(0.5, 86400),
               help="Seconds to wait for the app's result of one request before giving up.")
+@click.option("--allow-fallback", is_flag=True,
+              help="Exit 0 when a requested accelerator fell back to another one (status 'fallback'); without it that exits 2.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the results JSON here.")
 @json_option
 @verbose_option
-def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, result_timeout, out, json_output) -> None:
+def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, result_timeout, allow_fallback,
+              out, json_output) -> None:
     """Run BUNDLES on handsets: latency, memory, parity with the host, APK size."""
     from packager.bundle_io import load_bundle  # noqa: PLC0415
     from packager.device.bench import bench  # noqa: PLC0415
@@ -126,8 +129,13 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
         print_json(results.to_dict())
     else:
         _print_results(results, out)
-    if any(r.status != "ok" for r in results.runs):
+    if any(r.status == "error" for r in results.runs):
         raise PackagerError("some runs failed (see the status column, or `errors` in the JSON)", "check the errors and the device's logcat")
+    fell_back = [r for r in results.runs if r.status == "fallback"]
+    if fell_back and not allow_fallback:
+        more = f" (and {len(fell_back) - 1} more run(s) fell back)" if len(fell_back) > 1 else ""
+        raise PackagerError(f"{fell_back[0].fallback_line()}{more}; falling back is not success",
+                            "pass --allow-fallback to accept runs on the fallback accelerator, or run on a device that has it")
 
 
 def _print_results(results, out: Path | None) -> None:

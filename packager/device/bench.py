@@ -31,12 +31,22 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
     accelerator = result["accelerator"]
     return RunRecord(
         device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest["recipe"]["name"],
-        runner=result["runner"], virtual=bool(result.get("virtual")), status=result["status"],
+        runner=result["runner"], virtual=bool(result.get("virtual")), status=run_status(result),
         accelerator_requested=accelerator["requested"], accelerator_applied=accelerator["applied"],
         fallback_reason=accelerator.get("fallback_reason"), threads=result["threads"], init_ms=result["init_ms"],
         first_inference_ms=result["first_inference_ms"], latency=stats, peak_memory_kb=result["peak_memory_kb"],
         parity=agreement, errors=list(result["errors"]), latencies_ms=list(result["latencies_ms"]),
     )
+
+
+def run_status(result: dict) -> str:
+    """A run's status in the session: 'ok' only when it ran on the accelerator asked for; 'fallback'
+    when every measured run ran but on another one (the app reports that as 'ok' with the applied
+    accelerator: contract 2); 'error' otherwise. Falling back is not success."""
+    accelerator = result["accelerator"]
+    if result["status"] == "ok" and accelerator["applied"] != accelerator["requested"]:
+        return "fallback"
+    return result["status"]
 
 
 def apk_info(handset: Handset, package: str) -> ApkInfo:

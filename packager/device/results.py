@@ -141,6 +141,17 @@ class RunRecord:
     def fell_back(self) -> bool:
         return self.accelerator_applied != self.accelerator_requested
 
+    @property
+    def ran(self) -> bool:
+        """Every measured run ran (on the accelerator requested, or on a fallback)."""
+        return self.status in ("ok", "fallback")
+
+    def fallback_line(self) -> str:
+        """'digits on Pixel 8 (gpu): gpu fell back to xnnpack (reason)'."""
+        why = f" ({self.fallback_reason})" if self.fallback_reason else ""
+        return (f"{self.bundle} on {self.device.get('model', '?')} ({self.device.get('serial', '?')}): "
+                f"{self.accelerator_requested} fell back to {self.accelerator_applied or 'nothing'}{why}")
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["latency"] = None if self.latency is None else asdict(self.latency)
@@ -249,7 +260,7 @@ def table(results: DeviceResults):
                 r.bundle, f"[yellow]{accel}[/]" if r.fell_back else accel, _ms(r.init_ms), _ms(r.first_inference_ms),
                 _ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None),
                 "–" if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.0f}", parity_text,
-                f"[red]{status}[/]" if r.status != "ok" else status,
+                status if r.status == "ok" else (f"[yellow]{status}[/]" if r.status == "fallback" else f"[red]{status}[/]"),
             )
         tables.append(t)
     return Group(*tables)

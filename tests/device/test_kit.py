@@ -34,7 +34,7 @@ def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
         assert run.parity.samples == 8 and run.parity.top1_agreement == 1.0 and run.parity.max_abs_error == 0.0
         assert run.virtual and run.device["model"] == "Virtual Handset"
     gpu = by_accel["gpu"]
-    assert gpu.status == "ok" and gpu.accelerator_applied != "gpu" and "not available" in gpu.fallback_reason
+    assert gpu.status == "fallback" and gpu.accelerator_applied != "gpu" and "not available" in gpu.fallback_reason
     # APK as installed, and what it is made of
     apk = results.apks[0]
     assert apk.installed_bytes > 1_000_000
@@ -171,7 +171,7 @@ def test_missing_accelerator_is_reported_not_applied(kit_handset, virtual_handse
     virtual_handset.faults.missing_accelerators = {"xnnpack"}
     run = bench(kit_handset, [digits], ["xnnpack"], runs=2, warmup=0).runs[0]
     assert run.accelerator_requested == "xnnpack" and run.accelerator_applied == "cpu"
-    assert "not available" in run.fallback_reason and run.fell_back
+    assert "not available" in run.fallback_reason and run.fell_back and run.status == "fallback"
 
 
 def test_app_not_installed(kit_handset, virtual_handset, digits):

@@ -28,14 +28,25 @@ def _run_user_suite(pytester, digits_bundle, *extra):
 
 
 def test_plugin_runs_a_users_test_on_the_virtual_handset(pytester, digits_bundle):
-    pytester.makefile(".toml", budgets="[default]\np90_ms = 1000.0\nmin_top1_agreement = 1.0\nmax_abs_error = 0.0\n")
+    pytester.makefile(".toml", budgets="[default]\np90_ms = 1000.0\nmin_top1_agreement = 1.0\nmax_abs_error = 0.0\n"
+                                       "[accelerator.gpu]\nallow_fallback = true\n")
     result = _run_user_suite(pytester, digits_bundle, "--budgets", "budgets.toml")
-    result.assert_outcomes(passed=2)  # cpu and gpu (gpu falls back: allowed unless require_accelerator)
+    result.assert_outcomes(passed=2)  # cpu, and gpu measured on its fallback because the budgets allow it
     data = json.loads((pytester.path / "device-results.json").read_text())
     assert {r["accelerator_requested"] for r in data["runs"]} == {"cpu", "gpu"}
     assert all(r["virtual"] and r["parity"]["top1_agreement"] == 1.0 for r in data["runs"])
     model_and_inputs = sum(f.stat().st_size for f in [digits_bundle / "digits.tflite", *(digits_bundle / "golden").glob("input_*.npy")])
     assert data["transfers"] == {"bytes_pushed": model_and_inputs, "bytes_skipped": model_and_inputs}  # the second test pushed nothing
+
+
+def test_a_fallback_is_skipped_with_the_reason_not_passed(pytester, digits_bundle):
+    """The virtual handset has no GPU: a test parametrized `gpu` did not test the GPU, so it is skipped,
+    saying what ran instead, and the run is still in the results file with status `fallback`."""
+    result = _run_user_suite(pytester, digits_bundle, "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*digits on Virtual Handset*gpu fell back to xnnpack*set allow_fallback = true*"])
+    data = json.loads((pytester.path / "device-results.json").read_text())
+    assert {r["accelerator_requested"]: r["status"] for r in data["runs"]} == {"cpu": "ok", "gpu": "fallback"}
 
 
 def test_budgets_become_assertions(pytester, digits_bundle):
@@ -61,7 +72,7 @@ def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_
     stale.write_text("{}")
     os.utime(stale, (0, 0))
     result = _run_user_suite(pytester, digits_bundle, "--device", virtual_handset.address, "-n", "2", "-v")
-    result.assert_outcomes(passed=4)  # 2 handsets x (cpu, gpu)
+    result.assert_outcomes(passed=2, skipped=2)  # 2 handsets x (cpu, gpu); gpu falls back: skipped
     workers: dict[str, set[str]] = {}
     for line in result.stdout.lines:
         match = re.match(r"\[(gw\d+)\].* PASSED test_user\.py::test_model_on_device\[([^\]-]+(?::\d+)?)-", line)
@@ -92,11 +103,18 @@ def test_unrelated():
 
 def test_device_bench_command(digits_bundle, tmp_path):
     out = tmp_path / "results.json"
-    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu,nnapi", "--runs", "5", "--out", str(out)])
+    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu,nnapi", "--runs", "5",
+                                       "--allow-fallback", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "nnapi→" in result.stdout and "100%/0" in result.stdout and "transferred" in result.stdout
     data = json.loads(out.read_text())
-    assert [r["accelerator_requested"] for r in data["runs"]] == ["cpu", "nnapi"]
+    assert [(r["accelerator_requested"], r["status"]) for r in data["runs"]] == [("cpu", "ok"), ("nnapi", "fallback")]
+    # without --allow-fallback a fallback is not success: exit 2, one line saying what ran instead
+    refused = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "nnapi", "--runs", "3", "--json"])
+    assert refused.exit_code == 2, refused.output
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "nnapi fell back to xnnpack" in lines[0] and "--allow-fallback" in lines[0], lines
+    assert json.loads(refused.stdout)["runs"][0]["status"] == "fallback"
     as_json = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu", "--runs", "3", "--json"])
     assert json.loads(as_json.stdout)["runs"][0]["status"] == "ok"
 
