@@ -258,6 +258,10 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
     evaluation = None
     if spec.eval_data is not None:
         evaluation = load_dataset(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
+        classes = facts.num_classes or int(np.prod(facts.outputs[0].shape[1:], dtype=np.int64))  # top-1 indexes the first output
+        if evaluation.labels is not None and len(evaluation.labels) and int(evaluation.labels.max()) >= classes:
+            raise PackagerError(f"evaluation data {spec.eval_data} has label {int(evaluation.labels.max())} but the model's first output "
+                                f"has {classes} values (labels are class indices from 0)", "store labels as class indices of the model's output")
     calib = None
     if spec.calib_data is not None:
         calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples,

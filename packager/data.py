@@ -16,17 +16,22 @@ must be in a mode that matches the color space: nothing silently changes the dat
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from packager import progress
+from packager import arrays, progress
 from packager.errors import PackagerError
 from packager.preprocess import Preprocessing
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# An image is decoded whole: a PNG of a few KB can declare 50,000 x 50,000 pixels (7.5 GB decoded).
+# 64 Mpixel (8192 x 8192, 192 MB as RGB) is far beyond any model input; Pillow's own guard only warns
+# below twice its limit and raises an exception this code would not otherwise expect.
+MAX_IMAGE_PIXELS = 64 << 20
 IMAGES_PER_TASK = 8  # images decoded and preprocessed per pool task: few enough to keep both cores busy
 # PIL modes we accept per color space, and what they are converted with
 _MODES_FOR = {
@@ -145,8 +150,13 @@ def _find_images(root: Path, labelled: bool = True) -> tuple[list[Path], list[in
 def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
+    # MAX_IMAGE_PIXELS below is stricter than Pillow's guard, which would warn first (a second line)
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise PackagerError(f"image {path} is {image.width}x{image.height}, more than {MAX_IMAGE_PIXELS >> 20} Mpixel "
+                                    "(data.MAX_IMAGE_PIXELS)", "resize it to about the model's input size")
             image.load()
             mode = image.mode
             if mode == "P":  # palette images: judge by what the palette holds
@@ -170,7 +180,7 @@ def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.
             pixels = np.asarray(image, dtype=np.uint8)
     except PackagerError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise PackagerError(f"image {path} cannot be decoded ({exc})", "remove or replace the file") from None
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
@@ -219,22 +229,28 @@ _LABEL_KEYS = ("y", "labels", "targets")
 
 
 def _load_arrays(path: Path, preprocessing: Preprocessing | None, input_shape: tuple[int, ...], allow_resize: bool, what: str) -> Dataset:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise PackagerError(f"{what} {path} cannot be read as a numpy file ({exc})", "save it with numpy.save/savez") from None
+    loaded = arrays.load(path, what)  # bounded: see arrays.MAX_NPZ_MEMBERS, MAX_ARRAY_BYTES, MAX_NPZ_BYTES
     labels = class_names = None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
+    if isinstance(loaded, arrays.NpzArrays):
         with loaded:
             key = next((k for k in _INPUT_KEYS if k in loaded.files), None)
             if key is None:
-                raise PackagerError(f"{what} {path} has no inputs array (keys: {loaded.files})", f"store inputs under one of {list(_INPUT_KEYS)}")
-            x = loaded[key]
+                raise PackagerError(f"{what} {path} has no inputs array (keys: {loaded.files[:10]})", f"store inputs under one of {list(_INPUT_KEYS)}")
+            x = arrays.member(loaded, key)
             label_key = next((k for k in _LABEL_KEYS if k in loaded.files), None)
             if label_key is not None:
-                labels = np.asarray(loaded[label_key]).astype(np.int64).reshape(-1)
+                y = arrays.member(loaded, label_key)
+                if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()):
+                    raise PackagerError(f"{what} {path} has labels of dtype {y.dtype} that are not whole numbers",
+                                        "store labels as integer class indices")
+                labels = np.asarray(y).astype(np.int64).reshape(-1)
+                if len(labels) and int(labels.min()) < 0:
+                    raise PackagerError(f"{what} {path} has a negative label ({int(labels.min())})", "store labels as class indices from 0")
             if "class_names" in loaded.files:
-                class_names = tuple(str(n) for n in loaded["class_names"])
+                class_names = tuple(str(n) for n in arrays.member(loaded, "class_names").reshape(-1))
+                if labels is not None and len(labels) and int(labels.max()) >= len(class_names):
+                    raise PackagerError(f"{what} {path} has label {int(labels.max())} but only {len(class_names)} class names",
+                                        "store one class name per class index")
     else:
         x = loaded
     x = np.asarray(x)

@@ -304,7 +304,9 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
 def to_float_tflite(source: SourceModel, converter: Converter | None = None) -> bytes:
     """The float32 TFLite model: converted once from Keras/SavedModel, or read from .tflite."""
     if source.format == "tflite":
-        data = source.path.read_bytes()
+        from packager import tflite_tree  # noqa: PLC0415
+
+        data = tflite_tree.read_model_file(source.path)
         check_tflite(data, str(source.path))
         return data
     converter = converter or Converter(source)

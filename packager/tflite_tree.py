@@ -94,17 +94,29 @@ class Graph:
 
 
 # --- the graph, read-only (no TensorFlow, no interpreter) -----------------------------------------------------------------------------------
+# A flatbuffer addresses its contents with 32-bit offsets: a .tflite cannot be larger than 2 GiB
+# (larger models keep their weights outside the file). Reading stops there, so a device file or a
+# FIFO named as a model is refused instead of read for ever.
+MAX_MODEL_BYTES = 2 << 30
+
+
 def read_model_file(path: Path | str) -> bytes:
-    """The bytes of a .tflite file; PackagerError when missing, unreadable or not TFLite."""
+    """The bytes of a .tflite file (at most MAX_MODEL_BYTES); PackagerError when missing, unreadable or not TFLite."""
     path = Path(path)
     if not path.exists():
         raise PackagerError(f"{path} does not exist", "check the path to the .tflite model")
     if path.is_dir():
         raise PackagerError(f"{path} is a folder, not a .tflite file", "pass the .tflite model file itself")
+    if not path.is_file():
+        raise PackagerError(f"{path} is not a regular file", "pass the .tflite model file itself")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
         raise PackagerError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise PackagerError(f"{path} is larger than {MAX_MODEL_BYTES >> 30} GiB, more than a .tflite flatbuffer can be",
+                            "pass a .tflite model file")
     check_identifier(data, str(path))
     return data
 

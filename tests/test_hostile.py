@@ -268,3 +268,100 @@ def test_concurrent_bundle_replacement(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["digits"]
     contents = {(out / "digits" / f"f{k}").read_text(encoding="utf-8") for k in range(3)}
     assert len(contents) == 1
+
+
+# --- arrays, images and model files bounded ------------------------------------------------------------------
+def _load(path: Path) -> str:
+    from packager.data import load_dataset
+
+    with pytest.raises(PackagerError) as err:
+        load_dataset(path, None, (8, 8, 1), what="evaluation data")
+    line = err.value.one_line()
+    assert "\n" not in line
+    return line
+
+
+def test_npy_header_declaring_more_than_the_file_holds(tmp_path):
+    """A 200-byte .npy declaring a 4 TB array: refused from its header, nothing allocated (numpy would
+    allocate the whole array first)."""
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((2, 8, 8, 1), np.float32))
+    data = path.read_bytes().replace(b"(2, 8, 8, 1)", b"(999999, 8, 8, 1)")
+    path.write_bytes(data)
+    assert "truncated or corrupt" in _load(path)
+    path.write_bytes(data.replace(b"(999999, 8, 8, 1)", b"(10000000000, 8, 8, 1)"))
+    assert "MAX_ARRAY_BYTES" in _load(path)
+
+
+def test_npz_member_count_and_total_size_bounded(tmp_path):
+    import struct
+    import zipfile
+
+    from packager import arrays
+
+    many = tmp_path / "many.npz"
+    np.savez(many, x=np.zeros((2, 8, 8, 1), np.float32), **{f"m{i}": np.zeros(1) for i in range(arrays.MAX_NPZ_MEMBERS)})
+    assert "MAX_NPZ_MEMBERS" in _load(many)
+    # two members whose zip directory declares 3.75 GiB each: refused before anything is inflated
+    big = tmp_path / "big.npz"
+    np.savez(big, x=np.zeros((2, 8, 8, 1), np.float32), y=np.zeros(2, np.int64))
+    data = bytearray(big.read_bytes())
+    with zipfile.ZipFile(big) as z:
+        names = [i.filename.encode() for i in z.infolist()]
+    at = 0
+    for _ in names:
+        at = data.index(b"PK\x01\x02", at)
+        struct.pack_into("<I", data, at + 24, 0xF0000000)  # central directory: uncompressed size
+        at += 4
+    big.write_bytes(bytes(data))
+    assert "MAX_NPZ_BYTES" in _load(big)
+
+
+@pytest.mark.parametrize(("labels", "needle"), [([-1, 0], "negative label"), ([0, 3], "only 2 class names")])
+def test_npz_labels_out_of_range(labels, needle, tmp_path):
+    path = tmp_path / "eval.npz"
+    np.savez(path, x=np.zeros((2, 8, 8, 1), np.float32), y=np.array(labels), class_names=np.array(["a", "b"]))
+    assert needle in _load(path)
+
+
+def test_npz_pickled_and_damaged_members(tmp_path):
+    path = tmp_path / "obj.npz"
+    np.savez(path, x=np.array([{"a": 1}, None], dtype=object))
+    assert "pickled" in _load(path)
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.arange(2 * 64, dtype=np.float32).reshape(2, 8, 8, 1))
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    assert "cannot be read as a numpy file" in _load(cut)
+
+
+@pytest.mark.parametrize("side", [10000, 50000])
+def test_image_declaring_a_huge_size_is_refused_before_decoding(side, tmp_path):
+    """A few-hundred-byte PNG whose header says 10000x10000 (Pillow would only warn, then decode
+    100 MB) or 50000x50000 (Pillow raises its own exception type): one line either way."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from packager.data import load_dataset
+    from packager.preprocess import Preprocessing
+
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    path = folder / "huge.png"
+    Image.new("L", (8, 8)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    struct.pack_into(">II", data, ihdr + 4, side, side)
+    struct.pack_into(">I", data, ihdr + 17, zlib.crc32(bytes(data[ihdr : ihdr + 17])))
+    path.write_bytes(bytes(data))
+    pre = Preprocessing(size=(8, 8), color_space="GRAYSCALE", mean=(0.0,), std=(255.0,), resize_method="bilinear")
+    with pytest.raises(PackagerError) as err:
+        load_dataset(tmp_path / "images", pre, (8, 8, 1), what="evaluation data")
+    assert ("10000x10000" in err.value.one_line() and "MAX_IMAGE_PIXELS" in err.value.one_line()) if side == 10000 else \
+        "decompression bomb" in err.value.one_line()
+
+
+def test_a_device_file_named_as_a_model_is_not_read_for_ever():
+    one_line_failure(["inspect", "/dev/zero"], "not a regular file")

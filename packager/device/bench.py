@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from packager import progress
+from packager import arrays, progress
 from packager.bundle_io import BundleRef
 from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
@@ -23,7 +23,7 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
     stats = LatencyStats.of(result["latencies_ms"]) or (LatencyStats.of_summary(result["summary"]) if result.get("summary") else None)
     agreement = None
     if outcome.outputs is not None:
-        golden = [np.load(g.path, allow_pickle=False) for g in bundle.golden_outputs]
+        golden = [arrays.load_array(g.path, "golden output") for g in bundle.golden_outputs]
         quant = [t["quantization"] for t in bundle.manifest["outputs"]]
         agreement = parity(outcome.outputs, golden, quant)
     # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)

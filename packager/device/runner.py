@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from packager import schemas
+from packager import arrays, schemas
 from packager.bundle_io import BundleRef
 from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
 from packager.device.handset import TEMP_SUFFIX, Handset, quote
@@ -227,10 +227,10 @@ class AppRunner:
             for batch in _batched(copies, " && "):
                 handset.run(quote("mkdir", "-p", stage) + " && " + batch)
             with tempfile.TemporaryDirectory() as tmp:
-                for i, k, _ in wanted:
+                for i, k, remote in wanted:
                     local = Path(tmp) / f"out-{i}-{k}.npy"
                     handset.pull(f"{stage}/out-{i}-{k}.npy", local)
-                    outputs.setdefault(i, []).append(np.load(local, allow_pickle=False))
+                    outputs.setdefault(i, []).append(arrays.load_array(local, f"output file {remote} from {handset.serial}"))
         return [RunOutcome(spec, results[i], outputs.get(i)) for i, spec in enumerate(specs)]
 
 
