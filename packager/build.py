@@ -83,8 +83,9 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     if spec.custom_objects and source.format not in ("keras", "h5"):
         raise PackagerError(f"--custom-objects applies to Keras .keras/.h5 models, not to a {source.format} source", "drop --custom-objects")
     custom_objects = sources.load_custom_objects(spec.custom_objects)
-    converter = None if source.format == "tflite" else sources.Converter(source, custom_objects)
-    float_model = sources.to_float_tflite(source, converter)
+    sizes = sources.InputSizes(spec.size, spec.input_sizes)
+    converter = None if source.format == "tflite" else sources.Converter(source, custom_objects, sizes)
+    float_model = sources.to_float_tflite(source, converter, sizes)
     sources.check_tflite(float_model, "the converted float model")
     as_given = False  # a .tflite bundled as it is: no variants, no choice
     if source.format == "tflite":

@@ -127,6 +127,106 @@ def load_custom_objects(entries: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return found
 
 
+# --- input sizes ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputSizes:
+    """--size: `HxW` for the image input(s) (or all dimensions but the batch of a single input),
+    `NAME=AxB...` for one named input. Fills the dynamic dimensions of a model's inputs."""
+
+    default: tuple[int, ...] | None = None
+    by_name: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def given_for(self, name: str) -> tuple[tuple[int, ...], str] | None:
+        """(size, how it was written) for input `name`: by name first, then the default."""
+        for key, size in self.by_name:
+            if key == name or _bare(key) == _bare(name):
+                return size, f"--size {key}={'x'.join(map(str, size))}"
+        if self.default is not None:
+            return self.default, f"--size {'x'.join(map(str, self.default))}"
+        return None
+
+
+def _bare(name: str) -> str:
+    """'serving_default_input_1:0' -> 'input_1': the converter's decorations of an input name."""
+    return re.sub(r":\d+$", "", name).removeprefix("serving_default_")
+
+
+def _dimension_names(rank: int) -> list[str]:
+    return ["batch", "height", "width", "channels"] if rank == 4 else ["batch", *(f"dimension {i}" for i in range(1, rank))]
+
+
+def fixed_shape(name: str, shape, sizes: InputSizes | None, what: str = "the model") -> list[int | None]:
+    """`shape` (None or -1 where dynamic) with every dynamic dimension but the batch filled from
+    --size; a dimension still dynamic is one clear error naming it and the flag."""
+    dims = [None if d is None or int(d) < 0 else int(d) for d in shape]
+    given = sizes.given_for(name) if sizes is not None else None
+    if given is not None and len(dims) > 1:
+        size, flag = given
+        positions = [1, 2] if len(dims) == 4 and len(size) == 2 else list(range(1, len(dims))) if len(size) == len(dims) - 1 else None
+        if positions is None:
+            raise PackagerError(f"{flag} gives {len(size)} dimensions but input {_bare(name)!r} of {what} has shape {_shown(dims)}",
+                                f"give HxW for an image input or all {len(dims) - 1} dimensions after the batch, e.g. --size {_bare(name)}="
+                                + "x".join(str(d) if d is not None else "96" for d in dims[1:]))
+        for position, value in zip(positions, size):
+            if dims[position] is None:
+                dims[position] = int(value)
+            elif dims[position] != int(value):
+                raise PackagerError(f"{flag} differs from input {_bare(name)!r} of {what}, whose {_dimension_names(len(dims))[position]} "
+                                    f"is fixed at {dims[position]} (shape {_shown(dims)})", "drop --size for it")
+    dynamic = [i for i in range(1, len(dims)) if dims[i] is None]
+    if dynamic:
+        names = _dimension_names(len(dims))
+        example = "x".join(str(d) if d is not None else "96" for d in dims[1:])
+        flag = f"--size {_bare(name)}={example}" if len(dims) != 4 or dynamic != [1, 2] else f"--size 96x96 (or --size {_bare(name)}=96x96)"
+        raise PackagerError(
+            f"input {_bare(name)!r} of {what} has no fixed {', '.join(names[i] for i in dynamic)} (shape {_shown(dims)}): "
+            "LiteRT on the phone and quantization need one",
+            f"fix it with {flag}, the size the app will feed")
+    return dims
+
+
+def _shown(dims) -> str:
+    return "[" + ", ".join("None" if d is None else str(d) for d in dims) + "]"
+
+
+def fix_tflite_inputs(model: bytes, sizes: InputSizes | None, what: str) -> bytes:
+    """A .tflite whose inputs have dynamic dimensions (shape_signature -1) with them set from
+    --size (the graph's other shapes follow when LiteRT prepares it); the model unchanged when
+    it has none. Packed files (metadata's zip) are kept."""
+    import numpy as np  # noqa: PLC0415
+
+    from packager import tflite_tree  # noqa: PLC0415
+
+    graph = tflite_tree.parse_graph(model, what)
+    dynamic = [t for t in graph.inputs if t.shape_signature is not None and any(d < 0 for d in t.shape_signature[1:])]
+    if not dynamic:
+        return model
+    tree = tflite_tree.read(model)
+    main = tree.subgraphs[0]
+    for info in dynamic:
+        dims = fixed_shape(info.name, info.shape_signature, sizes, what)
+        tensor = main.tensors[info.index]
+        tensor.shape = np.asarray([1 if dims[0] is None else dims[0], *dims[1:]], dtype=np.int32)
+        tensor.shapeSignature = np.asarray([-1 if dims[0] is None else dims[0], *dims[1:]], dtype=np.int32)
+    return _with_packed_files(tflite_tree.write(tree), model)
+
+
+def _with_packed_files(model: bytes, original: bytes) -> bytes:
+    """`model` with the zip of packed files `original` carries appended (a rewrite drops it)."""
+    import io  # noqa: PLC0415
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(original)) as source:
+            out = io.BytesIO(model)
+            out.seek(0, io.SEEK_END)
+            with zipfile.ZipFile(out, "a") as archive:
+                for info in source.infolist():
+                    archive.writestr(info, source.read(info))
+            return out.getvalue()
+    except zipfile.BadZipFile:
+        return model
+
+
 # --- conversion ---------------------------------------------------------------------------------
 _UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 _FLEX_OPS = re.compile(r"Flex ops: ([\w., ]+)")
@@ -163,11 +263,12 @@ class Converter:
     control flow), the standard path is used.
     """
 
-    def __init__(self, source: SourceModel, custom_objects: dict[str, Any] | None = None):
+    def __init__(self, source: SourceModel, custom_objects: dict[str, Any] | None = None, sizes: InputSizes | None = None):
         if source.format == "tflite":
             raise ValueError("a .tflite source needs no converter")
         self.source = source
         self.custom_objects = dict(custom_objects or {})
+        self.sizes = sizes
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
         self._frozen = None  # (concrete function, input names, output names) or False when freezing failed
@@ -212,11 +313,13 @@ class Converter:
             tensors = None
         if tensors:
             names = [getattr(t, "name", f"input_{i}").split(":")[0] for i, t in enumerate(tensors)]
-            specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=n) for t, n in zip(tensors, names)]
+            specs = [tf.TensorSpec([None, *fixed_shape(n, t.shape, self.sizes, self.source.path.name)[1:]], t.dtype, name=n)
+                     for t, n in zip(tensors, names)]
         else:  # its build config holds the input shape it was built with (saved with the weights)
             shape = (model.get_build_config() or {}).get("input_shape")
             if not shape or not isinstance(shape[0], (int, type(None))):
                 raise ValueError("subclassed model without a single recorded input shape")
+            shape = fixed_shape("input_0", shape, self.sizes, self.source.path.name)
             names, specs = ["input_0"], [tf.TensorSpec([None, *shape[1:]], tf.float32, name="input_0")]
         single = len(specs) == 1
 
@@ -231,10 +334,17 @@ class Converter:
     def _freeze_saved_model(self):
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
 
-        loaded = self._tf.saved_model.load(str(self.source.path))
+        tf = self._tf
+        loaded = tf.saved_model.load(str(self.source.path))
         signature = loaded.signatures.get("serving_default") or next(iter(loaded.signatures.values()))
-        frozen = convert_variables_to_constants_v2(signature)
         _, kwargs = signature.structured_input_signature
+        fixed = {k: fixed_shape(k, s.shape, self.sizes, self.source.path.name) for k, s in kwargs.items()}
+        if any(list(s.shape)[1:] != dims[1:] for s, dims in zip(kwargs.values(), fixed.values())):
+            # dynamic dimensions set by --size: trace the signature again at the fixed shape
+            specs = {k: tf.TensorSpec([None, *fixed[k][1:]], s.dtype, name=k) for k, s in kwargs.items()}
+            dynamic = signature
+            signature = tf.function(lambda **xs: dynamic(**xs)).get_concrete_function(**specs)
+        frozen = convert_variables_to_constants_v2(signature)
         inputs = sorted(kwargs)  # the concrete function takes its keyword inputs in sorted order
         outputs = sorted(signature.structured_outputs)
         self._keepalive = loaded
@@ -301,12 +411,12 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
     return tflite_tree.write(tree)
 
 
-def to_float_tflite(source: SourceModel, converter: Converter | None = None) -> bytes:
+def to_float_tflite(source: SourceModel, converter: Converter | None = None, sizes: InputSizes | None = None) -> bytes:
     """The float32 TFLite model: converted once from Keras/SavedModel, or read from .tflite."""
     if source.format == "tflite":
         from packager import tflite_tree  # noqa: PLC0415
 
-        data = tflite_tree.read_model_file(source.path)
+        data = fix_tflite_inputs(tflite_tree.read_model_file(source.path), sizes, source.path.name)
         check_tflite(data, str(source.path))
         return data
     converter = converter or Converter(source)
@@ -322,7 +432,11 @@ def check_tflite(data: bytes, what: str) -> None:
     try:
         with quiet.captured_output():
             interpreter = Interpreter(model_content=data)
+            for detail in interpreter.get_input_details():  # a dynamic input is not corruption: name it
+                fixed_shape(detail["name"], detail.get("shape_signature", detail["shape"]), None, what)
             interpreter.allocate_tensors()
+    except PackagerError:
+        raise
     except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its log text
         text = str(exc)
         custom = sorted(set(re.findall(r"unresolved custom op: (\w+)", text, re.IGNORECASE)))

@@ -18,7 +18,7 @@ from packager.errors import PackagerError
 # config section -> keys that live in it (flattened into BuildSpec field names)
 _SECTIONS = {
     "data": {"calib": "calib_data", "eval": "eval_data", "calib_samples": "calib_samples", "eval_samples": "eval_samples", "resize": "resize"},
-    "preprocessing": {"size": "size", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
+    "preprocessing": {"size": "size", "input_sizes": "input_sizes", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
     "metadata": {"labels": "labels", "description": "description", "author": "author", "license": "license"},
     "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
 }
@@ -42,6 +42,7 @@ class BuildSpec:
     eval_samples: int | None = None
     resize: bool = False
     size: tuple[int, int] | None = None
+    input_sizes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # --size NAME=AxB...: one input's dynamic dimensions
     color_space: str | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -125,6 +126,9 @@ def _check_numbers(spec: BuildSpec) -> None:
         raise PackagerError(f"--max-accuracy-drop {drop} is not a number of points between 0 and 100", "give percentage points, e.g. 1.0")
     if spec.size is not None and not all(0 < d <= 16384 for d in spec.size):
         raise PackagerError(f"--size {spec.size[0]}x{spec.size[1]} is out of range", "give a height and width between 1 and 16384")
+    for name, dims in spec.input_sizes:
+        if not dims or not all(0 < d <= 16384 for d in dims):
+            raise PackagerError(f"--size {name}={'x'.join(map(str, dims))} is out of range", "give dimensions between 1 and 16384")
 
 
 def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec:
@@ -141,6 +145,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         "model": Path, "output": Path, "calib_data": Path, "eval_data": Path, "labels": Path,
         "quant": lambda v: parse_quant(v) if isinstance(v, str) else parse_quant(",".join(v)),
         "size": lambda v: (int(v[0]), int(v[1])),
+        "input_sizes": lambda v: tuple((str(k), tuple(int(d) for d in dims)) for k, dims in (v.items() if isinstance(v, dict) else v)),
         "mean": lambda v: tuple(float(x) for x in v), "std": lambda v: tuple(float(x) for x in v),
         "max_accuracy_drop": float,
         "custom_objects": lambda v: (v,) if isinstance(v, str) else tuple(v),

@@ -26,8 +26,27 @@ def _size(text: str | None) -> tuple[int, int] | None:
     try:
         height, width = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (int(parts[0]), int(parts[0]))
     except (ValueError, IndexError):
-        raise PackagerError(f"--size {text!r} is not HEIGHTxWIDTH", "write e.g. 224x224") from None
+        raise PackagerError(f"--size {text!r} is not HEIGHTxWIDTH", "write e.g. 224x224, or NAME=224x224 for one input") from None
     return height, width
+
+
+def _sizes(values: tuple[str, ...]) -> tuple[tuple[int, int] | None, tuple[tuple[str, tuple[int, ...]], ...] | None]:
+    """--size HxW (once) and --size NAME=AxB... (per input, repeatable)."""
+    plain = [v for v in values if "=" not in v]
+    if len(plain) > 1:
+        raise PackagerError(f"--size is given {len(plain)} times without an input name ({', '.join(plain)})",
+                            "give HxW once, and NAME=HxW for each other input")
+    named = []
+    for value in values:
+        if "=" in value:
+            name, _, dims = value.partition("=")
+            try:
+                named.append((name.strip(), tuple(int(d) for d in dims.lower().replace("x", ",").split(","))))
+            except ValueError:
+                raise PackagerError(f"--size {value!r} is not NAME=AxB...", "write e.g. --size input_1=96x96") from None
+            if not name.strip():
+                raise PackagerError(f"--size {value!r} names no input", "write e.g. --size input_1=96x96")
+    return _size(plain[0]) if plain else None, tuple(named) or None
 
 
 @click.command("build")
@@ -46,7 +65,9 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--calib-samples", type=click.IntRange(min=1), help="Calibration samples to use (default 200).")
 @click.option("--eval-samples", type=click.IntRange(min=1), help="Evaluation samples to use (default all).")
 @click.option("--resize/--no-resize", default=None, help="Resize images of another size instead of refusing them.")
-@click.option("--size", "size_", help="Input size HEIGHTxWIDTH (default: the model's).")
+@click.option("--size", "size_", multiple=True, metavar="[NAME=]HxW",
+              help="Input size HEIGHTxWIDTH (default: the model's); fixes dynamic dimensions (a fully convolutional model). "
+                   "NAME=AxB... for one input (repeatable): its dimensions after the batch.")
 @click.option("--color-space", type=click.Choice(["RGB", "GRAYSCALE"], case_sensitive=False))
 @click.option("--mean", help="Normalization mean in 0-255 pixel units, one or per channel.")
 @click.option("--std", help="Normalization std in 0-255 pixel units, one or per channel.")
@@ -75,7 +96,7 @@ def build(model, config, json_output, **flags):
         "model": model, "name": flags["name"], "version": flags["version_"], "output": flags["output"], "quant": flags["quant"],
         "select": flags["select"], "max_accuracy_drop": flags["max_accuracy_drop"], "calib_data": flags["calib_data"],
         "eval_data": flags["eval_data"], "calib_samples": flags["calib_samples"], "eval_samples": flags["eval_samples"],
-        "resize": flags["resize"], "size": _size(flags["size_"]), "color_space": flags["color_space"] and flags["color_space"].upper(),
+        "resize": flags["resize"], "size": _sizes(flags["size_"])[0], "input_sizes": _sizes(flags["size_"])[1], "color_space": flags["color_space"] and flags["color_space"].upper(),
         "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": flags["labels"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
