@@ -25,6 +25,8 @@ from typing import Any, Literal
 import numpy as np
 
 from packager import quiet
+from packager import calibration as calib_ranges
+from packager.calibration import METHODS as CALIBRATION_METHODS
 from packager.errors import PackagerError
 from packager.int16_bias import narrow_int16_biases
 
@@ -60,6 +62,7 @@ class Recipe:
     io_dtype: IoDtype = "float32"
     float_ops: tuple[str, ...] = ()  # output tensor names of ops kept in float (mixed only)
     engine: Engine | None = None  # None: DEFAULT_ENGINE[quant]
+    calibration: str = "minmax"  # activation ranges (packager.calibration.METHODS); ai-edge-quantizer only
 
     def __post_init__(self) -> None:
         if self.quant not in DEFAULT_ENGINE:
@@ -71,6 +74,8 @@ class Recipe:
             )
         if self.quant == "mixed" and self.resolved_engine != "ai-edge-quantizer":
             raise PackagerError("mixed-precision variants need the ai-edge-quantizer engine", "drop --engine tf-converter")
+        if self.calibration not in CALIBRATION_METHODS:
+            raise PackagerError(f"unknown calibration method {self.calibration!r}", f"use one of {', '.join(CALIBRATION_METHODS)}")
         if self.quant == "fp32" and self.engine == "ai-edge-quantizer":
             raise PackagerError("fp32 is the converted float model itself", "drop --engine for fp32")
 
@@ -96,6 +101,8 @@ class Recipe:
             "io_dtype": self.io_dtype,
             "calibration_samples": calibration_samples if self.needs_calibration else None,
         }
+        if self.needs_calibration:
+            out["calibration"] = self.calibration if self.resolved_engine == "ai-edge-quantizer" else "tf-converter"
         if self.float_ops:
             out["float_ops"] = list(self.float_ops)
         if options:
@@ -151,11 +158,18 @@ def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
 
 
 class AeqEngine:
-    """ai-edge-quantizer over one float model; calibrates once for all static variants."""
+    """ai-edge-quantizer over one float model; calibrates once for all static variants.
+
+    ai-edge-quantizer's calibration pass gives the tensors to calibrate (and the shapes of their
+    ranges); the ranges themselves come from packager.calibration, over the whole calibration set.
+    """
 
     def __init__(self, float_model: bytes):
         self.float_model = float_model
-        self._calibration: dict[str, Any] | None = None
+        self._template: dict[str, Any] | None = None
+        self._stats: dict[str, calib_ranges.TensorStats] = {}
+        self._qsvs: dict[tuple[str, int], dict[str, Any]] = {}
+        self._ranges: dict[tuple[str, int], dict[str, calib_ranges.Range]] = {}
         self._calibration_samples: int | None = None
 
     def signature_input(self) -> tuple[str, str]:
@@ -170,8 +184,13 @@ class AeqEngine:
             raise PackagerError(f"calibration supports single-input models; this one has {len(inputs)} inputs", "quantize with fp16 or dynamic")
         return key, inputs[0]
 
-    def calibrate(self, samples: np.ndarray | None) -> dict[str, Any]:
-        if self._calibration is None:
+    @property
+    def calibrated(self) -> bool:
+        return self._template is not None
+
+    def calibrate(self, samples: np.ndarray | None, method: str = "minmax", bits: int = 8) -> dict[str, Any]:
+        """ai-edge-quantizer calibration results holding packager's ranges (`method`, for `bits`-bit activations)."""
+        if self._template is None:
             if samples is None or not len(samples):
                 raise PackagerError("static quantization needs calibration data", "pass --calib-data")
             from ai_edge_quantizer import quantizer  # noqa: PLC0415
@@ -179,12 +198,22 @@ class AeqEngine:
             from packager import progress  # noqa: PLC0415
 
             key, name = self.signature_input()
-            data = {key: [{name: samples[i : i + 1].astype(np.float32)} for i in range(len(samples))]}
+            data = {key: [{name: samples[i : i + 1].astype(np.float32)} for i in range(min(len(samples), 2))]}
             q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
             with progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
-                self._calibration = floor_ranges(q.calibrate(data))
+                self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
+                self._stats = calib_ranges.collect(self.float_model, samples, set(self._template))
             self._calibration_samples = len(samples)
-        return self._calibration
+        key = (method, bits)
+        if key not in self._qsvs:
+            symmetric = bits == 16  # int16 activations are symmetric in LiteRT
+            self._ranges[key] = {n: calib_ranges.tensor_range(s, method, bits, symmetric) for n, s in self._stats.items()}
+            self._qsvs[key] = calib_ranges.as_qsvs(self._template, self._ranges[key])
+        return self._qsvs[key]
+
+    def ranges(self, method: str = "minmax", bits: int = 8) -> dict[str, calib_ranges.Range]:
+        self.calibrate(None, method, bits)
+        return self._ranges[(method, bits)]
 
     def only(self, op_output: str) -> bytes:
         """The float model with just one operator (by output tensor name) in static int8."""
@@ -194,7 +223,7 @@ class AeqEngine:
         entry = {**config, "regex": f"(^|;){re.escape(op_output)};"}
         with quiet.captured_output():
             q = quantizer.Quantizer(self.float_model, [entry])
-            return bytes(q.quantize(self._calibration, enable_progress_report=False).quantized_model)
+            return bytes(q.quantize(self.calibrate(None), enable_progress_report=False).quantized_model)
 
     def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
         from ai_edge_quantizer import quantizer  # noqa: PLC0415
@@ -204,7 +233,7 @@ class AeqEngine:
         if recipe.needs_calibration:
             if calibration is None or len(calibration) == 0:
                 raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
-            qsv = self.calibrate(calibration)
+            qsv = self.calibrate(calibration, recipe.calibration, 16 if recipe.quant == "int16x8" else 8)
         try:
             with quiet.captured_output() as log:
                 q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe))
@@ -228,26 +257,6 @@ def _finish(recipe: Recipe, model: bytes) -> tuple[bytes, dict[str, Any]]:
         return model, {}
     model, narrowing = narrow_int16_biases(model)
     return model, {"int32_bias_ops": narrowing.narrowed, "int64_bias_ops": narrowing.kept_int64}
-
-
-MIN_ACTIVATION_RANGE = 1e-3
-
-
-def floor_ranges(qsvs: dict[str, Any]) -> dict[str, Any]:
-    """Give every calibrated tensor a range of at least +-MIN_ACTIVATION_RANGE.
-
-    Activations that stay near zero on the calibration data (common in untrained or pruned
-    layers) would get scales so small that fused activation clamps (relu6 = 6 / scale) overflow
-    int32, and LiteRT then refuses the model (int16x8 in particular). The floor costs nothing for
-    real activations.
-    """
-    floored = {}
-    for name, qsv in qsvs.items():
-        if qsv and "min" in qsv and "max" in qsv:
-            # ranges always hold zero (it must be exactly representable); widen tiny ones
-            qsv = {**qsv, "min": np.minimum(qsv["min"], 0.0), "max": np.maximum(qsv["max"], MIN_ACTIVATION_RANGE)}
-        floored[name] = qsv
-    return floored
 
 
 def _with_io_type(model: bytes, io_dtype: str) -> bytes:

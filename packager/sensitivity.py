@@ -55,7 +55,7 @@ def operator_errors(engine, samples: np.ndarray) -> list[OpError]:
     ref_rms = float(np.sqrt(np.mean(reference.astype(np.float64) ** 2))) or 1.0
     ref_top1 = reference.reshape(len(reference), -1).argmax(1)
     ops = quantizable_ops(engine.float_model)
-    engine.calibrate(samples if engine._calibration is None else None)  # noqa: SLF001 - reuse one calibration
+    engine.calibrate(None if engine.calibrated else samples)  # reuse one calibration
 
     def measure(item: tuple[str, str]) -> OpError:
         name, op_type = item
