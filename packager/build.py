@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, remove_created, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
-from packager.evaluate import ModelRunner, TensorInfo, VariantMetrics, compare, run_all
+from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, TensorInfo, VariantMetrics, choose_roles, compare, run_all
 from packager.preprocess import Preprocessing
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec
@@ -49,6 +49,19 @@ class ModelFacts:
     task: str
     num_classes: int | None
     preprocessing: Preprocessing | None
+    output_names: tuple[str, ...] = ()  # what a user calls each output (signature name, else tensor name)
+    labels_output: int | None = None  # the output the labels belong to (several outputs: --labels-output)
+    primary_output: int | None = None  # --primary-output
+    probability_outputs: tuple[bool, ...] = ()  # produced by SOFTMAX/LOGISTIC
+
+    def roles(self, float_outputs: list[np.ndarray]) -> OutputRoles:
+        """Which output is what, and the one the headline metrics are about (evaluate.OutputRoles)."""
+        guessed = OutputRoles.guess(float_outputs)
+        kinds = tuple("probabilities" if (p or g == "probabilities") else "values"
+                      for p, g in zip(self.probability_outputs or (False,) * len(float_outputs), guessed.kinds))
+        labels_output = self.labels_output if self.labels_output is not None else (0 if self.num_classes is not None else None)
+        return choose_roles(self.output_names or guessed.names, kinds, labels_output if len(float_outputs) > 1 else None,
+                            self.primary_output, tuple(o.shape for o in self.outputs))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -95,7 +108,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
 
     facts = model_facts(float_model, spec)
     labels = resolve_labels(spec, facts)
-    calib, evaluation = load_data(spec, facts, labels)
+    calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     clock.lap("data")
 
     eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
@@ -111,10 +124,12 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
         float_outputs = outputs[FLOAT]
         float_quant = "fp32" if not as_given else infer_quant(float_model)
+        roles = facts.roles(float_outputs)
         float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
-                                len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT])
+                                len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT], roles)
         metrics = [
-            compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes, latencies[v.name])
+            compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes,
+                    latencies[v.name], roles)
             for v in variants
         ]
         clock.lap("evaluate")
@@ -126,7 +141,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     meta_spec = tflite_metadata.MetadataSpec(
         name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
         author=spec.author, license=spec.license, labels=labels if facts.task == "image_classification" else (labels or None),
-        preprocessing=facts.preprocessing,
+        preprocessing=facts.preprocessing, labels_output=facts.labels_output or 0, output_names=list(facts.output_names) or None,
     )
     progress.status("Embedding and verifying TFLite metadata")
     app_model = tflite_metadata.embed_metadata(chosen_variant.model if chosen_variant else float_model, meta_spec)
@@ -141,7 +156,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
-    semantics = output_semantics(facts, float_outputs[0])
+    semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
     manifest = make_manifest(spec, source, facts, runner, labels, chosen_variant, chosen_metrics, float_metrics, metrics,
                              selection, len(float_model), len(app_model), evaluation, semantics)
     if custom_ops:
@@ -160,7 +175,10 @@ def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
     inputs, outputs = runner.inputs, runner.outputs
     shape = inputs[0].shape
     is_image = len(shape) == 4 and shape[-1] in (1, 3) and inputs[0].dtype in ("float32", "uint8", "int8")
-    out_shape = outputs[0].shape
+    names = runner.output_names
+    labels_output = find_output(names, outputs, spec.labels_output, "--labels-output") if spec.labels_output else None
+    primary_output = find_output(names, outputs, spec.primary_output, "--primary-output") if spec.primary_output else None
+    out_shape = outputs[labels_output or 0].shape
     is_classifier = len(outputs) == 1 and len(out_shape) == 2 and out_shape[-1] >= 2
     task = spec.task if spec.task != "auto" else ("image_classification" if is_image and is_classifier else "generic")
     if task == "image_classification" and not (is_image and is_classifier):
@@ -183,7 +201,23 @@ def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
             )
         preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
     num_classes = int(out_shape[-1]) if is_classifier else None
-    return ModelFacts(inputs, outputs, task, num_classes, preprocessing)
+    if labels_output is not None:  # labels for one of several outputs: its last dimension is the classes
+        num_classes = int(out_shape[-1]) if out_shape else 1
+    elif spec.labels is not None and len(outputs) > 1 and task == "generic":
+        num_classes = int(out_shape[-1]) if out_shape else 1  # the first output, as the metadata has it
+    from packager.tflite_tree import parse_graph  # noqa: PLC0415
+
+    probability = tuple(t.producer in PROBABILITY_OPS for t in parse_graph(float_model).outputs)
+    return ModelFacts(inputs, outputs, task, num_classes, preprocessing, names, labels_output, primary_output, probability)
+
+
+def find_output(names: tuple[str, ...], outputs: list[TensorInfo], wanted: str, flag: str) -> int:
+    """The index of the output called `wanted` (its signature name or its tensor name)."""
+    for i, (name, tensor) in enumerate(zip(names, outputs)):
+        if wanted in (name, tensor.name, tensor.name.split(":")[0]):
+            return i
+    choices = ", ".join(sorted({*names, *(t.name for t in outputs)}))
+    raise PackagerError(f"{flag} {wanted}: the model has no output of that name", f"name one of: {choices[:400]}")
 
 
 # A label is a class name shown in an app: ImageNet-21k's longest is under 200 characters. The
@@ -339,7 +373,7 @@ def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, f
         raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
     outputs, latencies = run_all({FLOAT: float_model}, eval_inputs, spec.measure_latency)
     float_metrics = compare(FLOAT, "fp32", "tf-converter", len(float_model), outputs[FLOAT], outputs[FLOAT], eval_labels,
-                            facts.num_classes, latencies[FLOAT])
+                            facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
     search = autoquant.Search(spec, float_model, calib.inputs, eval_inputs, eval_labels, facts.num_classes, outputs[FLOAT],
                               float_metrics, converter)
     result = search.run()
@@ -436,6 +470,14 @@ def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
     return "logits"
 
 
+_SEMANTICS = {"probabilities": "probabilities", "classes": "logits", "values": "other"}
+
+
+def _labels_output_name(facts: ModelFacts) -> str | None:
+    index = facts.labels_output or 0
+    return facts.output_names[index] if facts.output_names else None
+
+
 def tool_versions() -> dict[str, str | None]:
     def version(dist: str) -> str | None:
         try:
@@ -458,7 +500,7 @@ def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
 
 
 def make_manifest(spec, source, facts, runner: ModelRunner, labels, chosen_variant, chosen, float_metrics, metrics, selection,
-                  float_size, app_size, evaluation, semantics: str) -> dict[str, Any]:
+                  float_size, app_size, evaluation, semantics: str | OutputRoles) -> dict[str, Any]:
     recipe = chosen_variant.recipe.to_manifest(chosen_variant.calibration_samples, chosen_variant.options) if chosen_variant else {
         "name": chosen.name, "quant": chosen.quant, "engine": "none", "io_dtype": runner.input.dtype if runner.input.dtype in ("float32", "int8", "uint8", "int16") else "float32"}
     return {
@@ -474,9 +516,10 @@ def make_manifest(spec, source, facts, runner: ModelRunner, labels, chosen_varia
         "model": {},
         "recipe": recipe,
         "inputs": [t.to_manifest("image" if facts.preprocessing is not None else "features") for t in runner.inputs],
-        "outputs": [t.to_manifest(semantics) for t in runner.outputs],
+        "outputs": [t.to_manifest(semantics if isinstance(semantics, str) else _SEMANTICS[semantics.kinds[i]])
+                    for i, t in enumerate(runner.outputs)],
         "preprocessing": None if facts.preprocessing is None else facts.preprocessing.to_dict(),
-        "labels": {"file": None, "values": labels},
+        "labels": {"file": None, "values": labels, **({"output": _labels_output_name(facts)} if labels else {})},
         "metrics": {
             "float": float_metrics.to_dict(), "chosen": chosen.to_dict(), "variants": [m.to_dict() for m in metrics],
             "eval_samples": int(len(evaluation)) if evaluation is not None else 0,

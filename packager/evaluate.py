@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,89 @@ class Latency:
         return cls(float(ms.mean()), float(np.percentile(ms, 50)), float(np.percentile(ms, 90)), len(ms), threads)
 
 
+PROBABILITY_OPS = ("SOFTMAX", "LOGISTIC")
+
+
+@dataclass(frozen=True)
+class OutputRoles:
+    """What each output is and which one the headline metrics are about.
+
+    kinds[i]: "probabilities" (a softmax/logistic result: agreement is meaningful), "classes" (the
+    output the labels belong to, e.g. logits) or "values" (anything else: error and correlation).
+    primary: the output that matters (labels' output, --primary-output, else the first class
+    distribution); its agreement and errors head the table, the budget and the report.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    primary: int = 0
+    why: str = "the only output"
+    labels: int | None = None  # the output the labels (accuracy) belong to
+
+    @classmethod
+    def guess(cls, reference: list[np.ndarray], names: tuple[str, ...] | None = None) -> "OutputRoles":
+        """From the float outputs alone (rows summing to 1 are probabilities)."""
+        kinds = tuple("probabilities" if _looks_like_distribution(r) else "values" for r in reference)
+        return choose_roles(names or tuple(f"output {i}" for i in range(len(reference))), kinds)
+
+    @property
+    def primary_name(self) -> str:
+        return self.names[self.primary]
+
+
+def _looks_like_distribution(values: np.ndarray) -> bool:
+    return bool(values.size and values.ndim >= 2 and values.shape[-1] >= 2 and (values >= -1e-6).all()
+                and np.allclose(values.sum(axis=-1), 1.0, atol=1e-3))
+
+
+def choose_roles(names: tuple[str, ...], kinds: tuple[str, ...], labels_output: int | None = None,
+                 primary_output: int | None = None, shapes: tuple[tuple[int, ...], ...] | None = None) -> OutputRoles:
+    """The primary output: --primary-output, else the labels' output, else the first class
+    distribution (a probability output of 2 or more values), else the first probability output,
+    else output 0."""
+    kinds = tuple("classes" if i == labels_output and k == "values" else k for i, k in enumerate(kinds))
+    if len(names) == 1:
+        return OutputRoles(names, kinds, 0, "the only output", labels_output)
+    if primary_output is not None:
+        return OutputRoles(names, kinds, primary_output, "chosen with --primary-output", labels_output)
+    if labels_output is not None:
+        return OutputRoles(names, kinds, labels_output, "the output the labels belong to", labels_output)
+    wide = [i for i, k in enumerate(kinds) if k == "probabilities" and (shapes is None or (shapes[i][-1:] or (1,))[0] >= 2)]
+    if wide:
+        return OutputRoles(names, kinds, wide[0], "the first class-probability output")
+    narrow = [i for i, k in enumerate(kinds) if k == "probabilities"]
+    if narrow:
+        return OutputRoles(names, kinds, narrow[0], "the first probability output")
+    return OutputRoles(names, kinds, 0, "no output is a probability: the first one")
+
+
+@dataclass
+class OutputMetrics:
+    """One output of a variant against the same output of the float model."""
+
+    name: str
+    kind: str  # OutputRoles.kinds
+    top1_agreement: float | None  # probabilities/classes: same top class (one score: same side of 0.5)
+    max_abs_error: float
+    mean_abs_error: float
+    correlation: float | None  # Pearson over every value; None when either side is constant
+
+
+def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
+    out, ref = output.astype(np.float64).reshape(len(output), -1), reference.astype(np.float64).reshape(len(reference), -1)
+    diff = np.abs(out - ref)
+    agreement = None
+    if kind != "values" and out.size:
+        if out.shape[1] == 1:
+            agreement = float(((out[:, 0] >= 0.5) == (ref[:, 0] >= 0.5)).mean())
+        else:
+            agreement = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
+    a, b = out.ravel(), ref.ravel()
+    correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
+    return OutputMetrics(name, kind, agreement, float(diff.max()) if diff.size else 0.0, float(diff.mean()) if diff.size else 0.0,
+                         None if correlation is None or not np.isfinite(correlation) else float(np.clip(correlation, -1.0, 1.0)))
+
+
 @dataclass
 class VariantMetrics:
     name: str
@@ -79,10 +162,15 @@ class VariantMetrics:
     mean_abs_error: float
     latency: Latency | None
     samples: int
+    primary_output: str | None = None  # the output the headline numbers are about (several outputs only)
+    outputs: list[OutputMetrics] = field(default_factory=list)  # every output (several outputs only)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["latency"] = None if self.latency is None else asdict(self.latency)
+        if not self.outputs:
+            out.pop("outputs")
+            out.pop("primary_output")
         return out
 
     def accuracy_drop(self, reference: "VariantMetrics") -> float | None:
@@ -104,6 +192,12 @@ class ModelRunner:
             self.interpreter.allocate_tensors()
         self.inputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_input_details()]
         self.outputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_output_details()]
+        signature_names: dict[int, str] = {}
+        for signature in self.interpreter._get_full_signature_list().values():  # noqa: SLF001 - the only way to the names
+            for alias, index in signature.get("outputs", {}).items():
+                signature_names.setdefault(int(index), alias)
+        # what a user calls each output: the signature's name (the Keras output's), else the tensor's
+        self.output_names = tuple(signature_names.get(o.index, o.name) for o in self.outputs)
         if len(self.inputs) != 1:
             names = ", ".join(t.name for t in self.inputs)
             raise PackagerError(
@@ -166,23 +260,34 @@ class ModelRunner:
 
 def compare(
     name: str, quant: str, engine: str, size_bytes: int, outputs: list[np.ndarray], reference: list[np.ndarray],
-    labels: np.ndarray | None, num_classes: int | None, latency: Latency | None,
+    labels: np.ndarray | None, num_classes: int | None, latency: Latency | None, roles: OutputRoles | None = None,
 ) -> VariantMetrics:
-    """Metrics of `outputs` against the float model's `reference` outputs (and labels)."""
-    diffs = [np.abs(o.astype(np.float64) - r.astype(np.float64)).ravel() for o, r in zip(outputs, reference)]
-    diff = np.concatenate(diffs) if diffs else np.zeros(1)
-    predicted = np.argmax(outputs[0].reshape(len(outputs[0]), -1), axis=1)
-    expected = np.argmax(reference[0].reshape(len(reference[0]), -1), axis=1)
+    """Metrics of `outputs` against the float model's `reference` outputs (and labels).
+
+    Accuracy, top-1 agreement and the errors are those of the primary output (`roles`; guessed
+    from the float outputs when not given); with several outputs each one is measured too."""
+    roles = roles or OutputRoles.guess(reference)
+    k = roles.primary
+    diff = np.abs(outputs[k].astype(np.float64) - reference[k].astype(np.float64)).ravel() if outputs else np.zeros(1)
+    diff = diff if diff.size else np.zeros(1)
+    predicted = np.argmax(outputs[k].reshape(len(outputs[k]), -1), axis=1)
+    expected = np.argmax(reference[k].reshape(len(reference[k]), -1), axis=1)
+    per_output = [output_metrics(n, kind, o, r) for n, kind, o, r in zip(roles.names, roles.kinds, outputs, reference)] if len(outputs) > 1 else []
+    agreement = float((predicted == expected).mean())
+    if per_output and per_output[k].top1_agreement is not None:  # one probability score: same side of 0.5
+        agreement = per_output[k].top1_agreement
     accuracy = per_class = None
     if labels is not None:
-        correct = predicted == labels
+        j = roles.labels if roles.labels is not None else k
+        correct = np.argmax(outputs[j].reshape(len(outputs[j]), -1), axis=1) == labels
         accuracy = float(correct.mean())
         classes = num_classes or int(labels.max()) + 1
         per_class = [float(correct[labels == c].mean()) if (labels == c).any() else None for c in range(classes)]
     return VariantMetrics(
         name=name, quant=quant, engine=engine, size_bytes=size_bytes, accuracy=accuracy, per_class_accuracy=per_class,
-        top1_agreement=float((predicted == expected).mean()), max_abs_error=float(diff.max()),
+        top1_agreement=agreement, max_abs_error=float(diff.max()),
         mean_abs_error=float(diff.mean()), latency=latency, samples=len(predicted),
+        primary_output=roles.primary_name if per_output else None, outputs=per_output,
     )
 
 

@@ -64,6 +64,8 @@ class MetadataSpec:
     preprocessing: Preprocessing | None = None
     input_descriptions: list[str] | None = None  # one per input tensor (default: generated)
     output_descriptions: list[str] | None = None  # one per output tensor (default: generated)
+    labels_output: int = 0  # the output the labels belong to (its TENSOR_AXIS_LABELS file)
+    output_names: list[str] | None = None  # what the outputs are called (signature names), for generic models
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
             labels_path.write_text("".join(f"{label}\n" for label in spec.labels), encoding="utf-8")
             label_files = [info.LabelFileMd(file_path=str(labels_path))]
         inputs = [_input_md(tfs, spec, graph, i) for i in range(len(graph.inputs))]
-        outputs = [_output_md(tfs, spec, graph, i, label_files if i == 0 else []) for i in range(len(graph.outputs))]
+        outputs = [_output_md(tfs, spec, graph, i, label_files if i == spec.labels_output else []) for i in range(len(graph.outputs))]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -258,8 +260,10 @@ def _validate_spec(spec: MetadataSpec, graph) -> None:
                                 "give --mean/--std/--color-space")
     if spec.preprocessing is not None:
         _check_image_input(spec.preprocessing, graph.inputs[0])
+    if not 0 <= spec.labels_output < len(graph.outputs):
+        raise PackagerError(f"labels for output {spec.labels_output} but the model has {len(graph.outputs)} outputs", "name an existing output")
     if spec.labels:  # an empty list means no labels
-        classes = output_classes(graph)
+        classes = output_classes(graph, spec.labels_output)
         if len(spec.labels) != classes:
             raise PackagerError(
                 f"{len(spec.labels)} labels but the model's output has {classes} classes",
@@ -279,9 +283,9 @@ def _check_image_input(pre: Preprocessing, tensor) -> None:
         raise PackagerError(f"image input {tensor.name!r} is {tensor.dtype}", "image inputs must be float32, uint8, int8 or int16")
 
 
-def output_classes(graph) -> int:
-    """Number of classes of the first output: its last dimension."""
-    shape = graph.outputs[0].shape
+def output_classes(graph, index: int = 0) -> int:
+    """Number of classes of an output (the first by default): its last dimension."""
+    shape = graph.outputs[index].shape
     return int(shape[-1]) if len(shape) else 1
 
 
@@ -335,8 +339,9 @@ def _output_md(tfs, spec: MetadataSpec, graph, index: int, label_files: list):
         md = tfs.info.ClassificationTensorMd(name="probability" if probability else "scores", description=text + _quant_note(tensor),
                                              label_files=label_files, tensor_type=tensor.type_code)
     else:
-        text = given or f"Output tensor {tensor.name!r}, shape {list(tensor.shape)}, {tensor.dtype}."
-        md = tfs.info.TensorMd(name=None, description=text + _quant_note(tensor), associated_files=label_files or None)
+        name = spec.output_names[index] if spec.output_names and index < len(spec.output_names) else None
+        text = given or f"Output {name or tensor.name!r}, shape {list(tensor.shape)}, {tensor.dtype}."
+        md = tfs.info.TensorMd(name=name, description=text + _quant_note(tensor), associated_files=label_files or None)
     # claim a [0, 1] range only for what really is a probability
     md.min_values, md.max_values = _quantized_range(tensor, np.zeros(1), np.ones(1)) if probability else (None, None)
     return md
@@ -578,10 +583,13 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
                 raise mismatch(what, list(got), [float(v) for v in want])
     elif spec.task == "image_classification":
         raise PackagerError("an image classifier needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
-    classes = output_classes(graph)
+    classes = output_classes(graph, spec.labels_output)
     if spec.labels:
         if found.labels is None:
             raise mismatch("the label file", None, LABELS_FILE)
+        if LABELS_FILE not in found.outputs[spec.labels_output].associated_files:
+            raise mismatch(f"the output the labels belong to (output {spec.labels_output} names)",
+                           list(found.outputs[spec.labels_output].associated_files), [LABELS_FILE])
         if len(found.labels) != classes:
             raise PackagerError(f"the embedded labels have {len(found.labels)} entries but the model's output has {classes} classes",
                                 "rebuild with a labels file of one label per output class")
@@ -615,3 +623,4 @@ def extract_associated_files(model: bytes, folder: Path | str) -> list[Path]:
         raise PackagerError(f"cannot write the associated files into {folder}: {exc.strerror}",
                             "choose a folder you can write to") from None
     return written
+

@@ -329,6 +329,9 @@ class Converter:
         concrete = tf.function(serve).get_concrete_function(*specs)
         frozen = convert_variables_to_constants_v2(concrete)
         outputs = [f"output_{i}" for i in range(len(frozen.outputs))]
+        keras_names = list(getattr(model, "output_names", None) or [])
+        if len(keras_names) == len(outputs) and len(set(keras_names)) == len(keras_names) and isinstance(model.outputs, (list, tuple)):
+            outputs = [str(n) for n in keras_names]  # the signature names the outputs as the Keras model does
         return frozen, names, outputs
 
     def _freeze_saved_model(self):
@@ -380,12 +383,14 @@ class Converter:
             raise conversion_error(exc, what) from None
         frozen = self._freeze()
         if frozen is not None:
-            model = with_signature(model, frozen[1], frozen[2])
+            model = with_signature(model, frozen[1], frozen[2], [t.name.split(":")[0] for t in frozen[0].outputs])
         return model
 
 
-def with_signature(model: bytes, input_names: list[str], output_names: list[str], key: str = "serving_default") -> bytes:
-    """Add a serving signature naming the main subgraph's inputs and outputs (in their order)."""
+def with_signature(model: bytes, input_names: list[str], output_names: list[str], output_tensors: list[str] | None = None,
+                   key: str = "serving_default") -> bytes:
+    """Add a serving signature naming the main subgraph's inputs and outputs (in their order, or,
+    given the frozen function's output tensor names, by name: the converter may reorder them)."""
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
 
     from packager import tflite_tree  # noqa: PLC0415
@@ -406,9 +411,17 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
     signature.signatureKey = key
     signature.subgraphIndex = 0
     signature.inputs = [tensor_map(n, i) for n, i in zip(input_names, graph.inputs)]
-    signature.outputs = [tensor_map(n, i) for n, i in zip(output_names, graph.outputs)]
+    outputs = list(graph.outputs)
+    by_name = {_text(graph.tensors[i].name): i for i in graph.outputs}
+    if output_tensors and sorted(output_tensors) == sorted(by_name) and len(set(output_tensors)) == len(output_tensors):
+        outputs = [by_name[name] for name in output_tensors]
+    signature.outputs = [tensor_map(n, i) for n, i in zip(output_names, outputs)]
     tree.signatureDefs = [signature]
     return tflite_tree.write(tree)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
 
 
 def to_float_tflite(source: SourceModel, converter: Converter | None = None, sizes: InputSizes | None = None) -> bytes:

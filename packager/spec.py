@@ -19,7 +19,7 @@ from packager.errors import PackagerError
 _SECTIONS = {
     "data": {"calib": "calib_data", "eval": "eval_data", "calib_samples": "calib_samples", "eval_samples": "eval_samples", "resize": "resize"},
     "preprocessing": {"size": "size", "input_sizes": "input_sizes", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
-    "metadata": {"labels": "labels", "description": "description", "author": "author", "license": "license"},
+    "metadata": {"labels": "labels", "labels_output": "labels_output", "description": "description", "author": "author", "license": "license"},
     "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
 }
 _PATH_FIELDS = ("model", "output", "calib_data", "eval_data", "labels")
@@ -48,6 +48,8 @@ class BuildSpec:
     std: tuple[float, ...] | None = None
     resize_method: str = "bilinear"
     labels: Path | None = None
+    labels_output: str | None = None  # --labels-output NAME / --labels NAME=PATH: the output the labels belong to
+    primary_output: str | None = None  # --primary-output NAME: the output the headline metrics are about
     description: str = ""
     author: str = ""
     license: str = ""

@@ -64,3 +64,50 @@ def test_size_of_the_wrong_rank_or_a_fixed_dimension_is_refused(tmp_path, fully_
                          "gives 1 dimensions", "--size image=96x96x3")
     assert_clean_failure(_build(fully_convolutional["keras"], dist, "--quant", "fp32", "--size", "image=12x12x4"), dist,
                          "channels is fixed at 3")
+
+
+def test_several_outputs_are_measured_each_and_the_probability_output_heads_the_table(tmp_path, fully_convolutional):
+    dist = tmp_path / "dist"
+    result = _build(fully_convolutional["keras"], dist, "--quant", "fp32,int8", "--calib-data", str(fully_convolutional["calib"]),
+                    "--size", "12x12")
+    assert result.exit_code == 0, result.output
+    assert "on output 'prob' (the primary one of 2" in " ".join(result.output.split())
+    manifest = json.loads((dist / "pnet" / "manifest.json").read_text())
+    int8 = manifest["metrics"]["variants"][1]
+    by_name = {o["name"]: o for o in int8["outputs"]}
+    assert int8["primary_output"] == "prob" and set(by_name) == {"box", "prob"}  # named as the Keras outputs are
+    assert by_name["box"]["kind"] == "values" and by_name["box"]["top1_agreement"] is None  # a regressor: error and correlation
+    assert by_name["prob"]["kind"] == "probabilities" and by_name["prob"]["top1_agreement"] is not None
+    assert all(o["correlation"] is not None and -1 <= o["correlation"] <= 1 for o in int8["outputs"])
+    # the headline numbers are the primary output's, not output 0's or a mix of both
+    assert int8["top1_agreement"] == by_name["prob"]["top1_agreement"]
+    assert int8["max_abs_error"] == by_name["prob"]["max_abs_error"] and by_name["box"]["max_abs_error"] != by_name["prob"]["max_abs_error"]
+    assert sorted(o["semantics"] for o in manifest["outputs"]) == ["other", "probabilities"]
+    report = (dist / "pnet" / "report.md").read_text()
+    assert "## Outputs" in report and "| int8 | box | values | – |" in report
+
+
+def test_labels_attach_to_a_named_output_and_primary_output_is_chosen(tmp_path, fully_convolutional):
+    from packager import metadata
+    from packager.evaluate import ModelRunner
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("background\nface\n")
+    dist = tmp_path / "dist"
+    result = _build(fully_convolutional["keras"], dist, "--quant", "fp32", "--size", "12x12", "--labels", f"prob={labels}",
+                    "--primary-output", "box", "--json")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((dist / "pnet" / "manifest.json").read_text())
+    assert manifest["labels"]["output"] == "prob" and manifest["labels"]["values"] == ["background", "face"]
+    assert manifest["metrics"]["chosen"]["primary_output"] == "box"
+    model = (dist / "pnet" / "pnet.tflite").read_bytes()
+    prob = ModelRunner(model).output_names.index("prob")
+    found = metadata.read_metadata(model)  # read back: the labels file hangs on the prob output, not on output 0
+    assert found.outputs[prob].associated_files == ("labels.txt",) and found.outputs[1 - prob].associated_files == ()
+    assert found.outputs[prob].name == "prob" and found.labels == ("background", "face")
+
+    fresh = tmp_path / "fresh"  # a failed build leaves nothing in its output folder
+    assert_clean_failure(_build(fully_convolutional["keras"], fresh, "--quant", "fp32", "--size", "12x12", "--labels", f"box={labels}"),
+                         fresh, "2 labels", "4 classes")
+    assert_clean_failure(_build(fully_convolutional["keras"], fresh, "--quant", "fp32", "--size", "12x12", "--primary-output", "nope"),
+                         fresh, "no output of that name", "box, prob")

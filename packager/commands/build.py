@@ -49,6 +49,16 @@ def _sizes(values: tuple[str, ...]) -> tuple[tuple[int, int] | None, tuple[tuple
     return _size(plain[0]) if plain else None, tuple(named) or None
 
 
+def _labels(text: str | None) -> tuple[Path | None, str | None]:
+    """--labels PATH or --labels OUTPUT=PATH (an existing file whose name holds '=' is a path)."""
+    if text is None:
+        return None, None
+    name, sep, path = text.partition("=")
+    if sep and name and path and not Path(text).exists():
+        return Path(path), name
+    return Path(text), None
+
+
 @click.command("build")
 @click.argument("model", required=False, type=click.Path(path_type=Path))
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="TOML config file (flags override it).")
@@ -72,7 +82,10 @@ def _sizes(values: tuple[str, ...]) -> tuple[tuple[int, int] | None, tuple[tuple
 @click.option("--mean", help="Normalization mean in 0-255 pixel units, one or per channel.")
 @click.option("--std", help="Normalization std in 0-255 pixel units, one or per channel.")
 @click.option("--resize-method", type=click.Choice(["bilinear", "nearest"]))
-@click.option("--labels", type=click.Path(path_type=Path), help="labels.txt, one label per output class.")
+@click.option("--labels", metavar="[OUTPUT=]PATH", help="labels.txt, one label per output class; OUTPUT=PATH attaches it to a named output.")
+@click.option("--labels-output", metavar="NAME", help="The output the labels belong to (several outputs; default the first).")
+@click.option("--primary-output", metavar="NAME", help="The output whose agreement and errors head the table and the budget "
+              "(several outputs; default: the labels' output, else the first probability output).")
 @click.option("--description")
 @click.option("--author")
 @click.option("--license", "license_")
@@ -97,7 +110,8 @@ def build(model, config, json_output, **flags):
         "select": flags["select"], "max_accuracy_drop": flags["max_accuracy_drop"], "calib_data": flags["calib_data"],
         "eval_data": flags["eval_data"], "calib_samples": flags["calib_samples"], "eval_samples": flags["eval_samples"],
         "resize": flags["resize"], "size": _sizes(flags["size_"])[0], "input_sizes": _sizes(flags["size_"])[1], "color_space": flags["color_space"] and flags["color_space"].upper(),
-        "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": flags["labels"],
+        "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": _labels(flags["labels"])[0],
+        "labels_output": flags["labels_output"] or _labels(flags["labels"])[1], "primary_output": flags["primary_output"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
         "measure_latency": None if flags["latency"] else False, "custom_objects": flags["custom_objects"] or None,

@@ -37,9 +37,11 @@ def variants_table(manifest: dict[str, Any]):
 
     from packager.report import HEADERS, variant_rows  # noqa: PLC0415
 
+    primary = manifest["metrics"]["chosen"].get("primary_output")
+    on = f" on output {primary!r} (the primary one of {len(manifest['outputs'])}; --primary-output to choose)" if primary else ""
     table = Table(title=f"{manifest['name']}: float model and variants (✓ chosen)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=(0, 1), caption="eng (engine): TF = TFLite converter, AEQ = ai-edge-quantizer; acc = top-1 accuracy; agree and errors "
-                  "against float; p50 = host latency", caption_justify="left")
+                  f"against float{on}; p50 = host latency", caption_justify="left")
     for i, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
     chosen = manifest["selection"]["chosen"]
