@@ -100,9 +100,14 @@ class Search:
         return tried
 
     def _derive(self, recipe: Recipe) -> Variant:
+        from packager import sources  # noqa: PLC0415
+
         if recipe.resolved_engine == "tf-converter":
-            return tf_converter_variant(self.converter, recipe, self.calibration)
-        return self.engine.derive(recipe, self.calibration)
+            variant = tf_converter_variant(self.converter, recipe, self.calibration)
+        else:
+            variant = self.engine.derive(recipe, self.calibration)
+        sources.check_tflite(variant.model, f"the {recipe.name} candidate")  # first load and run in the worker (isolate.py)
+        return variant
 
     # --- the search -----------------------------------------------------------------------------
     def run(self) -> AutoResult:

@@ -82,6 +82,9 @@ class _Clock:
 def build(spec: BuildSpec) -> BuildResult:
     source = sources.detect(spec.model)
     created = check_writable(spec.output)
+    from packager import isolate  # noqa: PLC0415
+
+    isolate.prestart()  # the worker that loads every model first (packager/isolate.py) imports LiteRT meanwhile
     try:
         return _build(spec, source)
     except BaseException:

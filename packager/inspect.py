@@ -4,8 +4,9 @@ Works on any TFLite model, not only ours (no metadata, custom or Flex ops, sever
 The flatbuffer is read by packager.tflite_tree.parse_graph (the TFLite schema classes that ship
 with ai-edge-litert: pure Python, no TensorFlow import), the metadata by packager.metadata.
 LiteRT's Interpreter verifies the flatbuffer first, so a truncated or corrupt file is refused
-before anything reads it, and is then asked to prepare the model to tell whether it runs as is
-(custom ops need their kernels, Flex ops the Flex delegate).
+before anything reads it, and is then asked to prepare the model and run it once on zero inputs
+to tell whether it runs as is (custom ops need their kernels, Flex ops the Flex delegate). LiteRT
+does that in a child process (packager/isolate.py): a model that crashes it is one line, exit 2.
 """
 
 from __future__ import annotations
@@ -53,27 +54,17 @@ class ModelReport:
 def litert_check(data: bytes, what: str) -> tuple[bool, str | None]:
     """Load with LiteRT (verifies the flatbuffer: PackagerError if it cannot be loaded), then
     prepare it: (True, None) when it runs as is, (False, reason) otherwise."""
-    from packager import quiet  # noqa: PLC0415
+    from packager import isolate  # noqa: PLC0415
 
-    quiet.quiet_environment()
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-    with quiet.captured_output():
-        try:
-            interpreter = Interpreter(model_content=data)
-        except (ValueError, RuntimeError) as exc:
-            error: Exception | None = exc
-        else:
-            error = None
-    if error is not None:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise PackagerError(f"{what} is corrupt or truncated: LiteRT cannot load it ({reason.rstrip('.')})",
+    # in a child process: a model that crashes LiteRT is one line (isolate.LiteRTCrash), exit 2
+    probe = isolate.probe(data, what)
+    if probe.load_error is not None:
+        raise PackagerError(f"{what} is corrupt or truncated: LiteRT cannot load it ({probe.load_error.rstrip('.')})",
                             "re-export or re-download the model")
-    with quiet.captured_output():
-        try:
-            interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            return False, " ".join(str(exc).split())[:300] or type(exc).__name__
+    if probe.allocate_error is not None:
+        return False, probe.allocate_error
+    if probe.run_error is not None:
+        return False, f"it loads, but one run on zero inputs fails: {probe.run_error}"
     return True, None
 
 

@@ -440,23 +440,21 @@ def check_tflite(data: bytes, what: str) -> None:
     """Fail clearly when bytes are not a TFLite model LiteRT can load (truncated, custom ops...)."""
     if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
         raise PackagerError(f"{what} is not a TFLite model (no TFL3 identifier)", "pass a .tflite file made by a TFLite converter")
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    from packager import isolate  # noqa: PLC0415
 
-    try:
-        with quiet.captured_output():
-            interpreter = Interpreter(model_content=data)
-            for detail in interpreter.get_input_details():  # a dynamic input is not corruption: name it
-                fixed_shape(detail["name"], detail.get("shape_signature", detail["shape"]), None, what)
-            interpreter.allocate_tensors()
-    except PackagerError:
-        raise
-    except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its log text
-        text = str(exc)
+    # the first load and run of every model happens in a child process: a native crash there is
+    # one line (isolate.LiteRTCrash), not the death of this process
+    probe = isolate.probe(data, what)
+    if probe.load_error is None:
+        for name, signature in probe.inputs:  # a dynamic input is not corruption: name it
+            fixed_shape(name, signature, None, what)
+    text = probe.load_error or probe.allocate_error
+    if text is not None:
         custom = sorted(set(re.findall(r"unresolved custom op: (\w+)", text, re.IGNORECASE)))
         if custom:
             raise PackagerError(
                 f"{what} uses custom operators LiteRT cannot run here: {', '.join(custom)}",
                 "rebuild the model with builtin ops, or register the custom ops' kernels",
             ) from None
-        detail = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        detail = text[:200]
         raise PackagerError(f"{what} cannot be loaded by LiteRT ({detail}); it is corrupt or truncated", "re-export the model") from None

@@ -100,3 +100,28 @@ def run(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
         interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]))
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+RESHAPE, INT32 = 22, 2  # TFLite BuiltinOperator and TensorType codes
+
+
+def crashing_model(model: bytes) -> bytes:
+    """`model` (one with a RESHAPE and int32 constants, e.g. the digits CNN in int8) with its
+    RESHAPE's new-shape input pointed at the largest int32 constant (a bias of 32+ values): LiteRT
+    2.x's XNNPACK delegate then dies with SIGSEGV in allocate_tensors (found by fuzzing the digits
+    model; the builtin kernels refuse it with an error). A real native crash, not a simulated one."""
+    import numpy as np
+
+    from packager import tflite_tree
+
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+
+    def code(op) -> int:
+        c = tree.operatorCodes[op.opcodeIndex]
+        return max(c.builtinCode, c.deprecatedBuiltinCode)
+
+    reshape = next(op for op in graph.operators if code(op) == RESHAPE)
+    constants = [k for k, t in enumerate(graph.tensors) if t.type == INT32 and t.buffer and tree.buffers[t.buffer].data is not None]
+    reshape.inputs = [reshape.inputs[0], max(constants, key=lambda k: int(np.prod(graph.tensors[k].shape)))]
+    return tflite_tree.write(tree)

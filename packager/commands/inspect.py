@@ -125,6 +125,6 @@ def _render(report):
         yield table
 
     if report.runs_on_litert:
-        yield Text("LiteRT: loads and prepares on this host's CPU runtime", style="green")
+        yield Text("LiteRT: loads, prepares and runs once on this host (XNNPACK and builtin kernels)", style="green")
     else:
         yield Text(f"LiteRT: loads, but does not run as is: {report.litert_error}", style="yellow")
