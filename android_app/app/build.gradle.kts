@@ -1,3 +1,9 @@
+import com.android.build.api.artifact.ScopedArtifact
+import com.android.build.api.variant.ScopedArtifacts
+import java.util.jar.JarEntry
+import java.util.jar.JarFile
+import java.util.jar.JarOutputStream
+
 plugins {
     alias(libs.plugins.android.application)
     alias(libs.plugins.kotlin.compose)
@@ -47,7 +53,12 @@ android {
 
 dependencies {
     implementation(project(":core"))
+    // Two runtimes (README, app section): LiteRT's CompiledModel for xnnpack/gpu/npu, TFLite's
+    // Interpreter for cpu and nnapi (NnApiDelegate). Their native libraries have distinct names
+    // (liblitert_jni.so + libLiteRt.so, libtensorflowlite_jni.so); litert's copies of the
+    // org.tensorflow.lite classes are removed below so TFLite's are the only ones.
     implementation(libs.litert)
+    implementation(libs.tensorflow.lite)
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.activity.compose)
     implementation(libs.androidx.lifecycle.runtime.ktx)
@@ -59,4 +70,82 @@ dependencies {
     implementation(libs.kotlinx.coroutines.android)
     debugImplementation(libs.androidx.compose.ui.tooling)
     testImplementation(libs.junit)
+}
+
+/**
+ * litert 2.2.0 carries its own copies of TFLite's org.tensorflow.lite classes (Interpreter,
+ * InterpreterApi, Tensor, DataType, TensorFlowLite, ...: LiteRT v2.2.0 litert/kotlin/BUILD,
+ * TFLITE_JAVA_SRCS_*), built without delegates ("To drop the Delegate support, the v2 package
+ * excludes ... Delegate.java ... nnapi"). TFLite's artifacts have the same class names, with
+ * delegates. This task writes every class of the app and its dependencies into one jar, leaving
+ * out the org.tensorflow.lite entries of any jar that has org.tensorflow.lite classes but neither
+ * Delegate nor the nnapi package (litert's copies); it fails if a class is still duplicated or if
+ * either runtime's entry class is missing. AGP's own duplicate-class check runs on the
+ * dependencies before this step, so it is replaced by this one.
+ */
+abstract class StripLiteRtTfliteCopies : DefaultTask() {
+    @get:InputFiles
+    abstract val allJars: ListProperty<RegularFile>
+
+    @get:InputFiles
+    abstract val allDirectories: ListProperty<Directory>
+
+    @get:OutputFile
+    abstract val output: RegularFileProperty
+
+    @TaskAction
+    fun strip() {
+        val written = HashMap<String, String>()
+        val duplicates = ArrayList<String>()
+        JarOutputStream(output.get().asFile.outputStream().buffered()).use { out ->
+            fun add(name: String, from: String, bytes: () -> ByteArray) {
+                if (name.endsWith("/")) return
+                val first = written.putIfAbsent(name, from)
+                if (first != null) {
+                    if (name.endsWith(".class")) duplicates += "$name ($first, $from)"
+                    return
+                }
+                out.putNextEntry(JarEntry(name))
+                out.write(bytes())
+                out.closeEntry()
+            }
+            for (jar in allJars.get().map { it.asFile }) {
+                JarFile(jar).use { file ->
+                    val names = file.entries().asSequence().map { it.name }.toList()
+                    val tflite = names.filter { it.startsWith("org/tensorflow/lite/") && it.endsWith(".class") }
+                    val liteRtCopy = tflite.isNotEmpty() &&
+                        "org/tensorflow/lite/Delegate.class" !in names && names.none { it.startsWith("org/tensorflow/lite/nnapi/") }
+                    if (liteRtCopy) logger.lifecycle("left out ${tflite.size} org.tensorflow.lite classes of LiteRT's copy in ${jar.name}")
+                    for (entry in file.entries()) {
+                        if (liteRtCopy && entry.name.startsWith("org/tensorflow/lite/")) continue
+                        add(entry.name, jar.path) { file.getInputStream(entry).use { it.readBytes() } }
+                    }
+                }
+            }
+            for (dir in allDirectories.get().map { it.asFile }) {
+                dir.walk().filter { it.isFile }.forEach { f ->
+                    add(f.relativeTo(dir).invariantSeparatorsPath, dir.path) { f.readBytes() }
+                }
+            }
+        }
+        if (duplicates.isNotEmpty()) throw GradleException("duplicate classes: ${duplicates.take(5).joinToString("; ")}")
+        for (needed in listOf("org/tensorflow/lite/Interpreter.class", "org/tensorflow/lite/nnapi/NnApiDelegate.class",
+                "com/google/ai/edge/litert/CompiledModel.class")) {
+            if (needed !in written) throw GradleException("$needed is missing: the app needs both LiteRT and TFLite")
+        }
+    }
+}
+
+androidComponents {
+    onVariants { variant ->
+        val strip = tasks.register<StripLiteRtTfliteCopies>("${variant.name}StripLiteRtTfliteCopies")
+        variant.artifacts.forScope(ScopedArtifacts.Scope.ALL)
+            .use(strip)
+            .toTransform(ScopedArtifact.CLASSES, StripLiteRtTfliteCopies::allJars, StripLiteRtTfliteCopies::allDirectories, StripLiteRtTfliteCopies::output)
+    }
+}
+
+// Replaced by StripLiteRtTfliteCopies's own check, which knows litert's copies (see above).
+tasks.configureEach {
+    if (name.startsWith("check") && name.endsWith("DuplicateClasses")) enabled = false
 }

@@ -261,7 +261,7 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
         "virtual": bool(device.get("virtual")), "device": device, "model_path": graph, "model_sha256": None,
         "accelerator": {"requested": spec.accelerator, "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None},
         "threads": spec.threads, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
-        "output_files": [], "errors": errors, "runner_version": "benchmark_model",
+        "peak_memory_measure": None, "output_files": [], "errors": errors, "runner_version": "benchmark_model",
     }
     timings = re.search(r"Inference timings in us: Init: ([\d.]+), First inference: ([\d.]+), Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)", text)
     # the stat lines (warm-up, then measured runs): "count=20 first=.. curr=.. min=.. max=.. avg=.. std=..",
@@ -278,7 +278,9 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
     if spec.accelerator in ("gpu", "nnapi") and delegate(spec.accelerator):
         applied = spec.accelerator
     if applied != "cpu":
-        result["accelerator"].update(delegated_ops=delegate(applied)[0], total_ops=delegate(applied)[1])
+        result["accelerator"].update(delegated_ops=delegate(applied)[0], total_ops=delegate(applied)[1], ops_source="delegate_log", ops_note=None)
+    elif timings:
+        result["accelerator"].update(ops_source="no_delegate", delegated_ops=0, ops_note="no delegate took an operator (benchmark_model logged no replacement)")
     if spec.accelerator == "npu":
         result["errors"].append("benchmark_model has no NPU option; use the app runner")
     if applied != spec.accelerator and spec.accelerator != "cpu":
@@ -297,6 +299,7 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
         result["errors"].append("benchmark_model printed no timings")
     if memory:
         result["peak_memory_kb"] = int(float(memory.group(1)) * 1024)
+        result["peak_memory_measure"] = "fresh_process_peak"  # benchmark_model is started for this one run
     return result
 
 

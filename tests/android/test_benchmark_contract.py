@@ -47,7 +47,9 @@ def test_a_request_runs_and_the_result_is_schema_valid(core_jar, tmp_path):
     result = json.loads(open(written).read())
     schemas.validate("bench-result", result)
     assert result["status"] == "ok" and result["errors"] == []
-    assert result["accelerator"] == {"requested": "cpu", "applied": "cpu", "fallback_reason": None, "delegated_ops": None, "total_ops": None}
+    assert result["accelerator"] == {"requested": "cpu", "applied": "cpu", "fallback_reason": None, "delegated_ops": None, "total_ops": None,
+                                     "ops_source": "unknown", "ops_note": None}
+    assert result["peak_memory_measure"] == "rise_over_preload_baseline"  # what peak_memory_kb is, in the result itself
     assert len(result["latencies_ms"]) == 7 and all(v >= 0 for v in result["latencies_ms"])
     assert result["init_ms"] >= 0 and result["first_inference_ms"] >= 0 and result["peak_memory_kb"] > 0
     assert result["runner"] == "app" and result["virtual"] is False

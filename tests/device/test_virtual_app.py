@@ -13,6 +13,8 @@ import pytest
 
 from packager import schemas
 from packager.bundle_io import load_bundle
+from packager.device.virtual.app import delegated_by_graph
+from packager.tflite_tree import parse_graph
 from packager.device.contract import APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, LOG_TAG, STAGING_DIR
 
 
@@ -87,6 +89,7 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
     launch = app.start(*requests)
     assert "LaunchState: COLD" in launch and "Complete" in launch  # returns before the requests finish
     golden = [np.load(g.path) for g in digits.golden_outputs]
+    digits_ops = sum(parse_graph(digits.model_path.read_bytes()).operators.values())  # read from the file, not from LiteRT
     for name, accel in (("c", "cpu"), ("x", "xnnpack"), ("g", "gpu")):
         result = app.result(name)
         assert result is not None, virtual_handset.logcat.lines()[-20:]
@@ -97,8 +100,14 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
         latencies = result["latencies_ms"]
         assert len(latencies) == 10 and all(0 < v < 1000 for v in latencies)
         assert 0 < result["init_ms"] < 10_000 and 0 < result["first_inference_ms"] < 1000
-        assert result["peak_memory_kb"] > 10_000  # the app process's VmHWM: Python, LiteRT and the model
-        assert result["accelerator"]["total_ops"] > 0
+        # the rise over the resident set just before loading (not Python's and LiteRT's own ~100 MB), and it says so
+        assert result["peak_memory_measure"] == "rise_over_preload_baseline"
+        assert result["peak_memory_kb"] is not None and 0 <= result["peak_memory_kb"] < 50_000
+        assert result["accelerator"]["total_ops"] == digits_ops
+        if result["accelerator"]["applied"] == "xnnpack":  # counted from the delegated graph (SHAPE, PACK, ... stay on the CPU kernels)
+            assert 0 < result["accelerator"]["delegated_ops"] <= digits_ops and result["accelerator"]["ops_source"] == "delegate_graph"
+        else:
+            assert result["accelerator"]["delegated_ops"] == 0 and result["accelerator"]["ops_source"] == "no_delegate"
         # the same model on the same golden inputs gives the bundle's golden outputs, row for row
         assert result["output_files"] == [f"{app.dir}/out/{name}/output_{k}.npy" for k in range(len(golden))]
         for k, expected in enumerate(golden):
@@ -108,7 +117,6 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
             assert "gpu is not available" in result["accelerator"]["fallback_reason"]
         else:
             assert result["accelerator"]["applied"] == accel and result["accelerator"]["fallback_reason"] is None
-    assert result["accelerator"]["delegated_ops"] is None  # which ops XNNPACK took is unknown, not made up
     # results were written atomically: no temporary names left next to them
     assert sorted(app.sh(f"run-as {APP_PACKAGE} ls {app.dir}").split()) == sorted(
         [digits.model_path.name, *(g.path.name for g in digits.golden_inputs), "out",
@@ -181,3 +189,16 @@ def test_missing_accelerator_is_reported_honestly(adb_device, virtual_handset, d
         assert result["status"] == "ok" and result["accelerator"]["requested"] == requested
         assert result["accelerator"]["applied"] == "cpu" and result["accelerator"]["delegated_ops"] == 0
         assert f"{requested} is not available on this device" in result["accelerator"]["fallback_reason"]
+
+
+def test_delegated_operators_are_counted_from_the_delegated_graph():
+    """LiteRT's op list after XNNPACK took MUL and ADD, not CUMSUM, then TANH and ADD (as a converted
+    relu(2x+1) -> cumsum -> tanh + 3 model lists it): 4 of 5 taken, and a partition's operators are
+    found by walking back from its outputs to its inputs, not guessed from the DELEGATE count."""
+    def op(i, name, ins, outs):
+        return {"index": i, "op_name": name, "inputs": np.array(ins), "outputs": np.array(outs)}
+    ops = [op(0, "MUL", [0, 4], [5]), op(1, "ADD", [5, 2], [6]), op(2, "CUMSUM", [6, 1], [7]), op(3, "TANH", [7], [8]),
+           op(4, "ADD", [8, 3], [9]), op(5, "DELEGATE", [0, 2, 4], [6]), op(6, "DELEGATE", [3, 7], [9])]
+    assert delegated_by_graph(ops) == (4, 5)
+    assert delegated_by_graph(ops[:5]) == (0, 5)  # no delegate node: nothing taken
+    assert delegated_by_graph(ops[:6]) == (2, 5)

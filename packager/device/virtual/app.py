@@ -2,8 +2,9 @@
 
 It is a separate, long-lived process, as an Android app process is: the first launch is cold
 (start Python, import LiteRT), later ones are warm; a crash kills it without taking the handset
-down; its peak memory is its own VmHWM (reset at the start of each request through
-/proc/self/clear_refs), as the Kotlin app reports its process's VmHWM.
+down; its peak memory is measured as the Kotlin app's is (peak_memory_measure
+"rise_over_preload_baseline"): VmHWM, restarted through /proc/self/clear_refs just before the model
+is loaded, minus VmRSS at that moment.
 
 The parent sends one JSON job per line on stdin and reads one JSON line back per job. Paths in
 requests are device paths; the job carries the sandbox root to map them. Accelerators: cpu is
@@ -33,21 +34,54 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _peak_kb() -> int | None:
+def _status_kb(key: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     return None
 
 
-def _reset_peak() -> None:
+def _baseline_kb() -> int | None:
+    """Restart the peak (VmHWM := VmRSS) and return VmRSS; None when the kernel refuses the reset."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pass
+        return None
+    return _status_kb("VmRSS:")
+
+
+def delegated_by_graph(ops: list[dict[str, Any]]) -> tuple[int, int]:
+    """(operators the delegates took, operators of the model) from LiteRT's op list after delegation.
+
+    LiteRT's Python API lists every original operator plus one DELEGATE node per partition a
+    delegate took, with the partition's input and output tensors, but not which operators are in
+    it. A partition is convex, so its operators are exactly those reached walking back from its
+    outputs through producers until its inputs. (TFLite logs the count itself, "Replacing N out of
+    M node(s)", only at VERBOSE, below the host build's minimum severity, which the Python API
+    cannot change.)
+    """
+    delegates = [o for o in ops if o["op_name"] == "DELEGATE"]
+    originals = [o for o in ops if o["op_name"] != "DELEGATE"]
+    producer = {int(t): o for o in originals for t in o["outputs"]}
+    taken: set[int] = set()
+    for node in delegates:
+        stop = {int(t) for t in node["inputs"]}
+        stack = [int(t) for t in node["outputs"]]
+        seen: set[int] = set()
+        while stack:
+            tensor = stack.pop()
+            if tensor in stop or tensor in seen:
+                continue
+            seen.add(tensor)
+            op = producer.get(tensor)
+            if op is None or op["index"] in taken:
+                continue
+            taken.add(op["index"])
+            stack.extend(int(t) for t in op["inputs"] if int(t) >= 0)
+    return len(taken), len(originals)
 
 
 class Job:
@@ -86,13 +120,15 @@ def run_request(job: Job) -> dict[str, Any]:
     from packager import schemas
 
     started = _now()
-    _reset_peak()
+    baseline: int | None = None
     request: dict[str, Any] = {}
     result: dict[str, Any] = {
         "schema_version": 1, "request_id": "unknown", "status": "error", "runner": "app", "virtual": True,
         "device": job.device, "model_path": "", "model_sha256": None,
-        "accelerator": {"requested": "cpu", "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None},
+        "accelerator": {"requested": "cpu", "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None,
+                        "ops_source": "unknown", "ops_note": "nothing ran"},
         "threads": 1, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
+        "peak_memory_measure": None,
         "output_files": [], "errors": [], "started": started, "runner_version": "virtual-handset-1",
     }
     try:
@@ -122,6 +158,7 @@ def run_request(job: Job) -> dict[str, Any]:
         inputs = [np.load(job.host(p), allow_pickle=False) for p in request["input_files"]]
         if not inputs:
             raise ValueError("the request names no input files")
+        baseline = _baseline_kb()  # just before loading: the rise is this model on this accelerator
         t0 = time.perf_counter()
         resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if applied == "cpu" else OpResolverType.AUTO
         interpreter = Interpreter(model_content=data, num_threads=request["threads"], experimental_op_resolver_type=resolver)
@@ -130,15 +167,18 @@ def run_request(job: Job) -> dict[str, Any]:
         details = interpreter.get_input_details()
         if len(inputs) != len(details):
             raise ValueError(f"the model has {len(details)} inputs but the request gives {len(inputs)} input files")
-        total = len(Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)._get_ops_details())  # noqa: SLF001
-        # LiteRT's Python API lists a delegate's node but not which nodes it took over: say
-        # "unknown" for XNNPACK rather than a made-up count. No DELEGATE node at all means
-        # XNNPACK took nothing and the builtin kernels ran the model: say that instead.
-        if applied == "xnnpack" and not any(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details()):  # noqa: SLF001
+        ops = interpreter._get_ops_details()  # noqa: SLF001 - the only view of the delegated graph
+        taken, total = delegated_by_graph(ops)
+        if applied == "xnnpack" and taken == 0:
+            # XNNPACK took nothing: the builtin kernels ran the model, and the result says that.
             reason = (reason + "; " if reason else "") + "XNNPACK took no operator of this model; the builtin kernels ran it"
             applied = "cpu"
-        result["accelerator"].update(applied=applied, fallback_reason=reason, total_ops=total,
-                                     delegated_ops=0 if applied == "cpu" else None)
+        if applied == "cpu":
+            counts = {"delegated_ops": 0, "total_ops": total, "ops_source": "no_delegate", "ops_note": None}
+        else:
+            counts = {"delegated_ops": taken, "total_ops": total, "ops_source": "delegate_graph",
+                      "ops_note": "XNNPACK's partitions as LiteRT's graph shows them (its own log line is VERBOSE, not printed on a host)"}
+        result["accelerator"].update(applied=applied, fallback_reason=reason, **counts)
         samples = inputs[0].shape[0]
         outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
 
@@ -185,7 +225,10 @@ def run_request(job: Job) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - every failure becomes an honest error result
         result["errors"].append(f"{type(exc).__name__}: {exc}")
         job.log("E", f"request {result['request_id']} failed: {exc}")
-    result["peak_memory_kb"] = _peak_kb()
+    peak = _status_kb("VmHWM:")
+    if baseline is not None and peak is not None:
+        result["peak_memory_kb"] = max(0, peak - baseline)
+        result["peak_memory_measure"] = "rise_over_preload_baseline"
     result["finished"] = _now()
     return result
 

@@ -1,6 +1,7 @@
 package dev.packager.demo
 
 import android.app.Activity
+import android.os.Build
 import android.os.Bundle
 import android.util.Log
 import dev.packager.core.BenchmarkRunner
@@ -31,7 +32,7 @@ class BenchmarkActivity : Activity() {
         thread(name = "packager-benchmark") {
             val runner = BenchmarkRunner(
                 device = DeviceProbe.deviceInfo(),
-                opener = LiteRtOpener(applicationContext, { ModelSource.OnDisk(it) }),
+                opener = LiteRtOpener(applicationContext, { ModelSource.OnDisk(it) }, sdk = Build.VERSION.SDK_INT),
                 memory = DeviceProbe.ProcMemory,
                 runnerVersion = "dev.packager.demo ${BuildConfig.VERSION_NAME}",
                 allowedRoot = dataDir,

@@ -2,6 +2,7 @@ package dev.packager.demo
 
 import android.content.Context
 import android.graphics.Bitmap
+import android.os.Build
 import android.os.SystemClock
 import dev.packager.core.Accelerator
 import dev.packager.core.AcceleratorOutcome
@@ -32,7 +33,7 @@ class ClassifierHelper(private val context: Context, val bundle: InstalledBundle
     fun load(accelerator: Accelerator, threads: Int) {
         close()
         val signature = IoSignature(manifest.inputs, manifest.outputs)
-        val opener = LiteRtOpener(context, { ModelSource.Asset(context.assets, it) }, expected = signature)
+        val opener = LiteRtOpener(context, { ModelSource.Asset(context.assets, it) }, expected = signature, sdk = Build.VERSION.SDK_INT)
         val start = SystemClock.elapsedRealtimeNanos()
         session = AcceleratorPlan.open(opener, bundle.model, accelerator, threads)
         initMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6

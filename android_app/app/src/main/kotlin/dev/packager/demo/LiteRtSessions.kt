@@ -7,6 +7,7 @@ import com.google.ai.edge.litert.CompiledModel
 import com.google.ai.edge.litert.Environment
 import com.google.ai.edge.litert.TensorBuffer
 import dev.packager.core.AcceleratorOutcome
+import dev.packager.core.AcceleratorUnavailable
 import dev.packager.core.CreationScope
 import dev.packager.core.DType
 import dev.packager.core.InferenceSession
@@ -16,6 +17,7 @@ import dev.packager.core.RuntimeChoice
 import dev.packager.core.SessionOpener
 import dev.packager.core.TensorSpec
 import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.nnapi.NnApiDelegate
 import java.io.File
 import java.io.FileInputStream
 import java.nio.ByteBuffer
@@ -43,18 +45,23 @@ sealed interface ModelSource {
 }
 
 /**
- * LiteRT 2.2.0 behind core's [SessionOpener] (which API serves what: core's RuntimeChoice):
- * - xnnpack, gpu, npu: CompiledModel with an Environment; npu through the Environment made with
- *   BuiltinNpuAcceleratorProvider (dispatch and compiler-plugin libraries from the app's native
- *   library folder). `applied` is what the Environment lists, never the request;
- * - cpu: the Interpreter litert ships, XNNPACK off (builtin kernels);
- * - nnapi: no runtime in this dependency set; creation throws and the plan falls back visibly.
+ * Two runtimes behind core's [SessionOpener] (which serves what: core's RuntimeChoice):
+ * - xnnpack, gpu, npu: LiteRT 2.2.0's CompiledModel with an Environment; npu through the
+ *   Environment made with BuiltinNpuAcceleratorProvider (dispatch and compiler-plugin libraries
+ *   from the app's native library folder). `applied` is what the Environment lists, never the request;
+ * - cpu: TFLite 2.16.1's Interpreter, XNNPACK off (builtin kernels);
+ * - nnapi: the same Interpreter with TFLite's NnApiDelegate, NNAPI's own CPU implementation off,
+ *   so a handset whose NNAPI has no accelerator for the model takes nothing and falls back
+ *   visibly; how many operators it took comes from TFLite's own log line ([log]).
  * Tensors are bound to the manifest ([expected]) by name, not by position.
  */
 class LiteRtOpener(
     private val context: Context,
     private val sourceOf: (String) -> ModelSource,
     private val expected: IoSignature? = null,
+    /** The handset's API level (NNAPI needs 27; deprecated from 35). */
+    private val sdk: Int,
+    private val log: DelegateLogReader = OwnLogcat,
 ) : SessionOpener {
     private val signatures = HashMap<String, IoSignature>()
 
@@ -72,17 +79,17 @@ class LiteRtOpener(
     }
 
     override fun open(modelPath: String, accelerator: Acc, threads: Int): InferenceSession {
-        RuntimeChoice.unavailableReason(accelerator)?.let { throw UnsupportedOperationException(it) }
+        RuntimeChoice.unavailableReason(accelerator, sdk)?.let { throw AcceleratorUnavailable(it) }
         val source = sourceOf(modelPath)
         val signature = signatureOf(modelPath)
         return when (RuntimeChoice.apiFor(accelerator)) {
-            RuntimeChoice.Api.INTERPRETER -> InterpreterSession.open(source, threads, signature)
-            else -> CompiledModelSession.open(context, source, accelerator, threads, signature)
+            RuntimeChoice.Api.INTERPRETER -> InterpreterSession.open(source, accelerator, threads, signature, sdk, log)
+            RuntimeChoice.Api.COMPILED_MODEL -> CompiledModelSession.open(context, source, accelerator, threads, signature)
         }
     }
 
     companion object {
-        /** The first signature as litert's Interpreter reports it (tensor names and signature names). */
+        /** The first signature as TFLite's Interpreter reports it (tensor names and signature names). */
         fun readSignature(source: ModelSource): IoSignature {
             val interpreter = Interpreter(load(source), Interpreter.Options())
             try {
@@ -127,10 +134,17 @@ class LiteRtOpener(
     }
 }
 
-/** litert's Interpreter with XNNPACK off: TFLite's builtin kernels (`cpu`). */
-private class InterpreterSession(private val interpreter: Interpreter, private val signature: IoSignature) : InferenceSession {
-    override val outcome = AcceleratorOutcome(Acc.CPU, Acc.CPU)
-
+/**
+ * TFLite's Interpreter: builtin kernels with XNNPACK off (`cpu`), or the NNAPI delegate (`nnapi`).
+ * [resources] are the delegate (if any) and the interpreter, closed newest first: the
+ * interpreter before the delegate it uses.
+ */
+private class InterpreterSession(
+    private val resources: List<AutoCloseable>,
+    private val interpreter: Interpreter,
+    private val signature: IoSignature,
+    override val outcome: AcceleratorOutcome,
+) : InferenceSession {
     override fun run(inputs: List<NdArray>): List<NdArray> {
         require(inputs.size == signature.inputs.size) { "the model takes ${signature.inputs.size} inputs, got ${inputs.size}" }
         // Inputs come in the manifest's order; the Interpreter wants its own indices.
@@ -149,13 +163,30 @@ private class InterpreterSession(private val interpreter: Interpreter, private v
         }
     }
 
-    override fun close() = interpreter.close()
+    override fun close() {
+        resources.asReversed().forEach { it.close() }
+    }
 
     companion object {
-        fun open(source: ModelSource, threads: Int, signature: IoSignature): InterpreterSession {
-            val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(false)
-            return InterpreterSession(Interpreter(LiteRtOpener.load(source), options), signature)
-        }
+        fun open(source: ModelSource, accelerator: Acc, threads: Int, signature: IoSignature, sdk: Int, log: DelegateLogReader): InterpreterSession =
+            // Delegate -> interpreter; a failure at any step closes what came before it.
+            CreationScope.build { scope ->
+                val options = Interpreter.Options().setNumThreads(threads)
+                var marker: String? = null
+                if (accelerator == Acc.NNAPI) {
+                    // NNAPI's CPU implementation (nnapi-reference) off: NNAPI must place the model on an accelerator.
+                    val delegate = scope.own(NnApiDelegate(NnApiDelegate.Options().setUseNnapiCpu(false)))
+                    options.addDelegate(delegate)
+                    marker = log.mark()
+                } else {
+                    options.setUseXNNPACK(false)
+                }
+                val interpreter = scope.own(Interpreter(LiteRtOpener.load(source), options))
+                val counts = marker?.let { log.counts(it, RuntimeChoice.NNAPI_DELEGATE_NAME) }
+                // Throws when NNAPI took nothing: the plan then falls back visibly.
+                val outcome = RuntimeChoice.interpreterOutcome(accelerator, counts, sdk)
+                InterpreterSession(scope.commit(), interpreter, signature, outcome)
+            }
     }
 }
 
@@ -217,7 +248,7 @@ private class CompiledModelSession(
                     else Environment.create(),
                 )
                 val available = env.getAvailableAccelerators().map { it.name.lowercase() }.toSet()
-                val applied = RuntimeChoice.appliedFor(accelerator, available)
+                val outcome = RuntimeChoice.compiledModelOutcome(accelerator, available)
                 val wanted = when (accelerator) {
                     Acc.GPU -> com.google.ai.edge.litert.Accelerator.GPU
                     Acc.NPU -> com.google.ai.edge.litert.Accelerator.NPU
@@ -233,8 +264,8 @@ private class CompiledModelSession(
                 )
                 val ins = signature.inputKeys.associateWith { scope.own(model.createInputBuffer(it)) }
                 val outs = signature.outputKeys.associateWith { scope.own(model.createOutputBuffer(it)) }
-                // How many operators the accelerator took is not reported by CompiledModel 2.2.0: left unknown.
-                CompiledModelSession(scope.commit(), model, ins, outs, signature, AcceleratorOutcome(accelerator, applied))
+                // How many operators the accelerator took is not reported by CompiledModel 2.2.0: unknown, and the outcome says why.
+                CompiledModelSession(scope.commit(), model, ins, outs, signature, outcome)
             }
         }
     }

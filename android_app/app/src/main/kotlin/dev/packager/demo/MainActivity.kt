@@ -1,5 +1,6 @@
 package dev.packager.demo
 
+import android.os.Build
 import android.os.Bundle
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
@@ -27,6 +28,9 @@ import androidx.compose.ui.graphics.FilterQuality
 import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.unit.dp
 import dev.packager.core.Accelerator
+import dev.packager.core.AcceleratorOutcome
+import dev.packager.core.OpsSource
+import dev.packager.core.RuntimeChoice
 
 /** Thin UI over [ClassifierViewModel]: pick bundle, accelerator and sample; see top-k and latency. */
 class MainActivity : ComponentActivity() {
@@ -59,11 +63,10 @@ private fun ClassifierScreen(state: UiState, vm: ClassifierViewModel, modifier: 
             } else {
                 Text("Running on $applied (init %.1f ms)".format(state.initMs ?: 0.0))
             }
-            val ops = outcome.delegatedOps
-            Text(if (ops != null) "$applied took $ops of ${outcome.totalOps ?: "?"} operators" else "Operators $applied took: unknown (LiteRT does not report it)")
-            if (outcome.requested == Accelerator.NNAPI) {
-                Text("NNAPI is deprecated from Android 15, and this build has no NNAPI delegate (see README)", color = MaterialTheme.colorScheme.error)
-            }
+            Text(opsLine(outcome))
+        }
+        if (state.accelerator == Accelerator.NNAPI || state.outcome?.requested == Accelerator.NNAPI) {
+            Text(RuntimeChoice.nnapiNote(Build.VERSION.SDK_INT), color = MaterialTheme.colorScheme.error)
         }
         Text("Sample image", style = MaterialTheme.typography.titleSmall)
         Choices(state.samples, state.sample, { it.substringAfterLast('/') }, vm::selectSample)
@@ -73,9 +76,21 @@ private fun ClassifierScreen(state: UiState, vm: ClassifierViewModel, modifier: 
         Button(onClick = vm::classify, enabled = !state.busy && state.preview != null && state.outcome != null) { Text("Classify") }
         state.result?.let { result ->
             result.categories.forEach { Text("%s  %.4f".format(it.label, it.score), style = MaterialTheme.typography.bodyLarge) }
-            Text("Inference %.2f ms, preprocessing %.2f ms".format(result.inferenceMs, result.preprocessMs))
+            val ranOn = state.outcome?.applied?.id ?: "none"
+            Text("Inference %.2f ms on %s, preprocessing %.2f ms".format(result.inferenceMs, ranOn, result.preprocessMs))
+            state.outcome?.let { Text(opsLine(it)) }
         }
         state.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+    }
+}
+
+/** How many of the model's operators the accelerator took, as the runtime said it, or why that is unknown. */
+private fun opsLine(outcome: AcceleratorOutcome): String {
+    val applied = outcome.applied?.id ?: "none"
+    return when (outcome.opsSource) {
+        OpsSource.UNKNOWN -> "Operators $applied took: unknown (${outcome.opsNote ?: "the runtime does not say"})"
+        OpsSource.NO_DELEGATE -> "No delegate: the builtin kernels ran every operator"
+        else -> "$applied took ${outcome.delegatedOps} of ${outcome.totalOps ?: "?"} operators (${outcome.opsSource.id})"
     }
 }
 

@@ -89,14 +89,32 @@ data class DeviceInfo(
     val androidVersion: String? = null,
 )
 
-/** Which accelerator ran the model, and why not the one requested. */
+/**
+ * Where a result's delegated_ops/total_ops come from (accelerator.ops_source in contract 2):
+ * - DELEGATE_LOG: TFLite's own line "Replacing N out of M node(s) with delegate (...)" (the app's
+ *   Interpreter with the NNAPI delegate, read from its own logcat);
+ * - DELEGATE_GRAPH: the delegate node(s) of the graph the runtime reports, and the operators
+ *   between their input and output tensors (the virtual handset's XNNPACK);
+ * - NO_DELEGATE: builtin kernels, no delegate: delegated_ops is 0;
+ * - UNKNOWN: the runtime does not say (CompiledModel 2.2.0); ops_note says why, counts are null.
+ */
+enum class OpsSource(val id: String) { DELEGATE_LOG("delegate_log"), DELEGATE_GRAPH("delegate_graph"), NO_DELEGATE("no_delegate"), UNKNOWN("unknown") }
+
+/** Which accelerator ran the model, why not the one requested, and how much of it the accelerator took. */
 data class AcceleratorOutcome(
     val requested: Accelerator,
     val applied: Accelerator?,
     val fallbackReason: String? = null,
     val delegatedOps: Int? = null,
     val totalOps: Int? = null,
-)
+    val opsSource: OpsSource = OpsSource.UNKNOWN,
+    /** Why the counts are unknown, or a remark on them (e.g. NNAPI's deprecation). */
+    val opsNote: String? = null,
+) {
+    init {
+        require(opsSource != OpsSource.UNKNOWN || (delegatedOps == null && totalOps == null)) { "counts of unknown source" }
+    }
+}
 
 /** packager/schemas/bench-result.schema.json, version 1. */
 data class BenchResult(
@@ -143,12 +161,16 @@ data class BenchResult(
             add("fallback_reason", accelerator.fallbackReason?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
             add("delegated_ops", accelerator.delegatedOps?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
             add("total_ops", accelerator.totalOps?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
+            addProperty("ops_source", accelerator.opsSource.id)
+            add("ops_note", accelerator.opsNote?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
         })
         o.addProperty("threads", threads)
         o.add("init_ms", initMs?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
         o.add("first_inference_ms", firstInferenceMs?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
         o.add("latencies_ms", JsonArray().apply { latenciesMs.forEach { add(it) } })
         o.add("peak_memory_kb", peakMemoryKb?.let(::JsonPrimitive) ?: JsonNull.INSTANCE)
+        // What peak_memory_kb measures; null exactly when it is null (unknown).
+        o.add("peak_memory_measure", peakMemoryKb?.let { JsonPrimitive(MemoryProbe.MEASURE) } ?: JsonNull.INSTANCE)
         o.add("output_files", JsonArray().apply { outputFiles.forEach { add(it) } })
         o.add("errors", JsonArray().apply { errors.forEach { add(it) } })
         started?.let { o.addProperty("started", it) }

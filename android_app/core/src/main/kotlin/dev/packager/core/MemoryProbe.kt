@@ -15,6 +15,12 @@ interface MemoryProbe {
     fun peakKb(): Long?
 
     companion object {
+        /**
+         * What peak_memory_kb means in the app's results (peak_memory_measure, contract 2): the
+         * rise of the peak resident set over the resident set just before the model was loaded.
+         */
+        const val MEASURE = "rise_over_preload_baseline"
+
         val NONE = object : MemoryProbe {
             override fun baselineKb(): Long? = null
             override fun peakKb(): Long? = null

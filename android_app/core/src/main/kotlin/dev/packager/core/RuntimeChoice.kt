@@ -6,26 +6,63 @@ package dev.packager.core
  * applied, how tensors are bound to the manifest, and how a half-built session is torn down.
  */
 object RuntimeChoice {
-    /** Which LiteRT API serves an accelerator of contract 2. */
-    enum class Api { INTERPRETER, COMPILED_MODEL, NONE }
+    /** Which runtime serves an accelerator of contract 2. */
+    enum class Api { INTERPRETER, COMPILED_MODEL }
+
+    /** NNAPI came with Android 8.1 (API 27); the app's minSdk is 26. */
+    const val NNAPI_MIN_SDK = 27
+
+    /** NNAPI is deprecated from Android 15 (API 35): it still runs, and the app says so. */
+    const val NNAPI_DEPRECATED_SDK = 35
+
+    /** The delegate name TFLite logs for NNAPI (see [DelegateLog]). */
+    const val NNAPI_DELEGATE_NAME = "TfLiteNnapiDelegate"
 
     /**
-     * cpu = Interpreter with XNNPACK off (builtin kernels); xnnpack/gpu/npu = CompiledModel.
-     * nnapi has no runtime in the app's dependency set: litert 2.2.0 ships its own
-     * org.tensorflow.lite.Interpreter without delegates and no NnApiDelegate, and TFLite's
-     * artifact (which has them) would duplicate those classes (see the README's app section).
+     * cpu = TFLite's Interpreter with XNNPACK off (builtin kernels); nnapi = the same Interpreter
+     * with TFLite's NnApiDelegate (org.tensorflow:tensorflow-lite); xnnpack/gpu/npu = LiteRT's
+     * CompiledModel (see the README's app section for why these are two runtimes).
      */
     fun apiFor(accelerator: Accelerator): Api = when (accelerator) {
-        Accelerator.CPU -> Api.INTERPRETER
+        Accelerator.CPU, Accelerator.NNAPI -> Api.INTERPRETER
         Accelerator.XNNPACK, Accelerator.GPU, Accelerator.NPU -> Api.COMPILED_MODEL
-        Accelerator.NNAPI -> Api.NONE
     }
 
-    /** Why [accelerator] cannot run in this build; null when it has a runtime. */
-    fun unavailableReason(accelerator: Accelerator): String? = when (apiFor(accelerator)) {
-        Api.NONE -> "nnapi is not in this build: litert 2.2.0 ships no NNAPI delegate (NNAPI is also deprecated from Android 15)"
+    /** Why [accelerator] cannot run on a handset of API level [sdk]; null when it can be tried. */
+    fun unavailableReason(accelerator: Accelerator, sdk: Int): String? = when {
+        accelerator == Accelerator.NNAPI && sdk < NNAPI_MIN_SDK ->
+            "nnapi needs Android 8.1 (API $NNAPI_MIN_SDK); this handset has API $sdk"
         else -> null
     }
+
+    /** What the app says beside an nnapi run: always that NNAPI is deprecated, and whether it is on this handset. */
+    fun nnapiNote(sdk: Int): String =
+        if (sdk >= NNAPI_DEPRECATED_SDK) "NNAPI is deprecated from Android 15 (this handset has API $sdk); it still ran here"
+        else "NNAPI is deprecated from Android 15 (API $NNAPI_DEPRECATED_SDK); this handset has API $sdk"
+
+    /**
+     * The outcome of an Interpreter session on [requested], given the delegate's own count of
+     * the operators it took ([counts], from [DelegateLog]; null when no line was logged).
+     * - cpu: no delegate, so 0 delegated and the total unknown (the Interpreter API has no node count);
+     * - nnapi: a count of 0, or no line at all, means NNAPI took nothing and the builtin kernels
+     *   would run the model under an "nnapi" label: that throws, so the plan falls back visibly.
+     */
+    fun interpreterOutcome(requested: Accelerator, counts: DelegateLog.Counts?, sdk: Int): AcceleratorOutcome = when (requested) {
+        Accelerator.CPU -> AcceleratorOutcome(requested, requested, delegatedOps = 0, opsSource = OpsSource.NO_DELEGATE,
+            opsNote = "builtin kernels, no delegate; the Interpreter API does not report the operator count")
+        Accelerator.NNAPI -> {
+            if (counts == null || counts.delegated == 0) {
+                throw AcceleratorUnavailable("NNAPI took no operator of this model" +
+                    if (counts == null) " (TFLite logged no $NNAPI_DELEGATE_NAME replacement)" else " (0 of ${counts.total})")
+            }
+            AcceleratorOutcome(requested, requested, delegatedOps = counts.delegated, totalOps = counts.total,
+                opsSource = OpsSource.DELEGATE_LOG, opsNote = nnapiNote(sdk))
+        }
+        else -> throw IllegalArgumentException("${requested.id} does not run on the Interpreter API")
+    }
+
+    /** CompiledModel 2.2.0 does not say how many operators an accelerator took. */
+    const val COMPILED_MODEL_OPS_NOTE = "LiteRT's CompiledModel 2.2.0 does not report how many operators the accelerator took"
 
     /**
      * What a CompiledModel on [requested] may report as applied, given the accelerators the
@@ -46,6 +83,10 @@ object RuntimeChoice {
         }
         return requested
     }
+
+    /** A CompiledModel session's outcome: applied from the Environment, operator counts unknown. */
+    fun compiledModelOutcome(requested: Accelerator, available: Set<String>): AcceleratorOutcome =
+        AcceleratorOutcome(requested, appliedFor(requested, available), opsSource = OpsSource.UNKNOWN, opsNote = COMPILED_MODEL_OPS_NOTE)
 
     /**
      * For each manifest tensor, its position among the model's tensors ([modelNames], in the

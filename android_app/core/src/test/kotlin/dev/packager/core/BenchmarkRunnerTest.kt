@@ -35,6 +35,8 @@ class BenchmarkRunnerTest {
         assertTrue(result, result.contains("\"status\": \"ok\""))
         assertTrue(result.contains("\"applied\": \"cpu\""))
         assertTrue(result, result.contains("\"peak_memory_kb\": 1234")) // the rise over the baseline, not the peak
+        assertTrue("the result says what the figure measures", result.contains("\"peak_memory_measure\": \"rise_over_preload_baseline\""))
+        assertTrue("counts no runtime gave are unknown, and say so", result.contains("\"ops_source\": \"unknown\""))
         assertEquals("the baseline is taken once, before the model is opened", listOf("baseline", "open"), memory.log.take(2))
         assertEquals(1 + 2 + 5 + 3, opener.runs) // first inference, warm-up, measured, one per sample for the outputs
         val out = Npy.read(File(dir, "out/output_0.npy"))
@@ -125,6 +127,7 @@ class BenchmarkRunnerTest {
         val result = BenchmarkRunner(device, EchoOpener(), memory = Probe(baseline = null, peak = 90_000L)).run(BenchRequest.parse(setUp(dir).readText()))
         assertEquals("ok", result.status)
         assertNull("a lifetime peak is not reported as this model's", result.peakMemoryKb)
+        assertTrue(result.toJson(), result.toJson().contains("\"peak_memory_measure\": null"))
         assertEquals(0L, MemoryProbe.rise(10L, 5L))
         assertEquals(7L, MemoryProbe.rise(3L, 10L))
     }

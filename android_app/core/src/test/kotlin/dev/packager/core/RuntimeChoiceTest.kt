@@ -34,10 +34,67 @@ class RuntimeChoiceTest {
         assertTrue(session.outcome.fallbackReason!!.contains("npu is not available"))
     }
 
-    @Test fun nnapiHasNoRuntimeAndSaysWhy() {
-        assertEquals(RuntimeChoice.Api.NONE, RuntimeChoice.apiFor(Accelerator.NNAPI))
-        assertNotNull(RuntimeChoice.unavailableReason(Accelerator.NNAPI))
-        for (a in listOf(Accelerator.CPU, Accelerator.XNNPACK, Accelerator.GPU, Accelerator.NPU)) assertNull(RuntimeChoice.unavailableReason(a))
+    @Test fun nnapiRunsOnTheInterpreterWhereTheHandsetHasIt() {
+        assertEquals(RuntimeChoice.Api.INTERPRETER, RuntimeChoice.apiFor(Accelerator.NNAPI))
+        assertEquals(RuntimeChoice.Api.INTERPRETER, RuntimeChoice.apiFor(Accelerator.CPU))
+        val old = RuntimeChoice.unavailableReason(Accelerator.NNAPI, 26)
+        assertNotNull(old)
+        assertTrue(old, old!!.contains("API 27") && old.contains("API 26"))
+        assertNull(RuntimeChoice.unavailableReason(Accelerator.NNAPI, 27))
+        assertNull(RuntimeChoice.unavailableReason(Accelerator.NNAPI, 36))
+        for (a in listOf(Accelerator.CPU, Accelerator.XNNPACK, Accelerator.GPU, Accelerator.NPU)) assertNull(RuntimeChoice.unavailableReason(a, 26))
+        assertTrue(RuntimeChoice.nnapiNote(35).contains("deprecated from Android 15"))
+        assertTrue(RuntimeChoice.nnapiNote(30).contains("deprecated from Android 15"))
+    }
+
+    @Test fun nnapiReportsWhatTheDelegateTookAndFailsWhenItTookNothing() {
+        val ran = RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, DelegateLog.Counts(9, 12), 34)
+        assertEquals(Accelerator.NNAPI, ran.applied)
+        assertEquals(9, ran.delegatedOps)
+        assertEquals(12, ran.totalOps)
+        assertEquals(OpsSource.DELEGATE_LOG, ran.opsSource)
+        // NNAPI that took nothing would leave the builtin kernels running under an "nnapi" label.
+        assertThrows(AcceleratorUnavailable::class.java) { RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, DelegateLog.Counts(0, 12), 34) }
+        val silent = assertThrows(AcceleratorUnavailable::class.java) { RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, null, 34) }
+        assertTrue(silent.message, silent.message!!.contains("TfLiteNnapiDelegate"))
+        val cpu = RuntimeChoice.interpreterOutcome(Accelerator.CPU, null, 34)
+        assertEquals(0, cpu.delegatedOps)
+        assertNull(cpu.totalOps)
+        assertEquals(OpsSource.NO_DELEGATE, cpu.opsSource)
+        assertThrows(IllegalArgumentException::class.java) { RuntimeChoice.interpreterOutcome(Accelerator.GPU, null, 34) }
+    }
+
+    @Test fun anNnapiThatTakesNothingFallsBackVisiblyThroughThePlan() {
+        val opener = SessionOpener { _, acc, _ ->
+            val outcome = if (acc == Accelerator.NNAPI) RuntimeChoice.interpreterOutcome(acc, DelegateLog.Counts(0, 5), 34)
+            else RuntimeChoice.compiledModelOutcome(acc, setOf("cpu"))
+            object : InferenceSession {
+                override val outcome = outcome
+                override fun run(inputs: List<NdArray>) = inputs
+                override fun close() {}
+            }
+        }
+        val session = AcceleratorPlan.open(opener, "m.tflite", Accelerator.NNAPI, 1)
+        assertEquals(Accelerator.NNAPI, session.outcome.requested)
+        assertEquals(Accelerator.XNNPACK, session.outcome.applied)
+        assertTrue(session.outcome.fallbackReason!!.contains("NNAPI took no operator"))
+        assertEquals(OpsSource.UNKNOWN, session.outcome.opsSource)
+        assertNull(session.outcome.delegatedOps)
+    }
+
+    @Test fun theDelegateLogCountsOnlyLinesAfterTheMarkerAndOnlyThatDelegate() {
+        val lines = listOf(
+            "I tflite  : Replacing 3 out of 3 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 1 partitions for subgraph 0.",
+            "I PackagerBench: marker-1",
+            "I tflite  : Created TensorFlow Lite XNNPACK delegate for CPU.",
+            "I tflite  : Replacing 7 out of 7 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for subgraph 0.",
+            "I tflite  : Replacing 9 out of 12 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 2 partitions for subgraph 0 (main).",
+            "I tflite  : Replacing 1 out of 2 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 1 partitions for subgraph 1 (cond).",
+        )
+        assertEquals(DelegateLog.Counts(10, 14), DelegateLog.counts(lines, "marker-1", "TfLiteNnapiDelegate"))
+        assertEquals(DelegateLog.Counts(7, 7), DelegateLog.counts(lines, "marker-1", "TfLiteXNNPackDelegate"))
+        assertNull(DelegateLog.counts(lines.take(3), "marker-1", "TfLiteNnapiDelegate"))
+        assertThrows(IllegalStateException::class.java) { DelegateLog.counts(lines, "marker-2", "TfLiteNnapiDelegate") }
     }
 
     @Test fun tensorsBindByNameNotPosition() {
