@@ -164,6 +164,10 @@ def _build(spec: BuildSpec, source) -> BuildResult:
                              selection, len(float_model), len(app_model), evaluation, semantics)
     if custom_ops:
         manifest["custom_ops"] = custom_ops
+    debug = quantization_debug(float_model, chosen_variant, calib, as_given)
+    if debug is not None:
+        manifest["quantization_debug"] = debug
+    clock.lap("debug")
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
@@ -385,6 +389,17 @@ def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, f
     selection = result.selection(search.budget, search.measure)
     models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
     return variants, metrics, float_metrics, result.chosen.variant, result.chosen.metrics, selection, models, outputs[FLOAT]
+
+
+def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None, as_given: bool) -> dict[str, Any] | None:
+    """The debugger's findings (packager.qdebug) for a statically quantized chosen variant."""
+    if as_given or variant is None or calib is None or not variant.recipe.needs_calibration:
+        return None
+    from packager import qdebug  # noqa: PLC0415
+
+    progress.status(f"Comparing {variant.name} with float tensor by tensor")
+    method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
+    return qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict()
 
 
 def infer_quant(model: bytes) -> str:

@@ -198,6 +198,37 @@ def operator_errors(rows: list[OperatorBar]) -> bytes | None:
     return _png(fig)
 
 
+# --- quantization debugger -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TensorErrorPoint:
+    label: str  # shortened tensor name
+    accumulated: float
+    added: float
+    worst: bool  # one of the reported worst tensors
+
+
+def tensor_errors(points: list[TensorErrorPoint]) -> bytes | None:
+    """Accumulated error tensor by tensor through the graph (line) with each operator's added error
+    (bars); the worst tensors labelled."""
+    if not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.8, 3.6))
+    x = range(len(points))
+    ax.bar(x, [p.added for p in points], color=[CHOSEN if p.worst else OTHER for p in points], zorder=3, width=0.7, label="added by the operator")
+    ax.plot(x, [p.accumulated for p in points], color=INK, linewidth=1.2, marker=".", markersize=3, zorder=4, label="accumulated")
+    for i, p in enumerate(points):
+        if p.worst:
+            ax.annotate(p.label, (i, p.added), xytext=(0, 3), textcoords="offset points", rotation=60, fontsize=6, color=INK, ha="left", va="bottom")
+    ax.set_xlabel("tensors in graph order")
+    ax.set_ylabel("error, RMS relative to float's RMS")
+    ax.set_ylim(0, max(max(p.accumulated for p in points), max(p.added for p in points)) * 1.5 or 1)
+    ax.set_title("Quantization error through the network (orange: the worst operators)")
+    ax.grid(axis="y", alpha=0.25, zorder=0)
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    return _png(fig)
+
+
 # --- latency --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LatencyBar:

@@ -9,33 +9,11 @@ int8 must agree with float on the wide samples too.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
-from packager import calibration, quiet
-
-
-@functools.cache
-def _mlp() -> bytes:
-    tf = quiet.import_tensorflow()
-    keras = tf.keras
-    keras.utils.set_random_seed(3)
-    inputs = keras.Input((16,), name="x")
-    hidden = keras.layers.Dense(32, activation="relu")(inputs)
-    outputs = keras.layers.Dense(8, activation="softmax")(keras.layers.Dense(16, activation="relu")(hidden))
-    model = keras.Model(inputs, outputs)
-
-    with quiet.captured_output():
-        return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-
-
-def _data() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    wide = rng.standard_normal((40, 16)) * 4.0
-    narrow = rng.standard_normal((160, 16)) * 0.5
-    return np.concatenate([wide, narrow])  # the wide samples first: a moving average forgets them
+from packager import calibration
+from tests.tflite_models import mlp, wide_then_narrow
 
 
 def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
@@ -49,7 +27,7 @@ def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
 def test_minmax_ranges_cover_every_calibration_sample_and_int8_agrees_on_the_wide_ones():
     from packager.quantize import AeqEngine, Recipe
 
-    float_model, x = _mlp(), _data()
+    float_model, x = mlp(), wide_then_narrow()
     engine = AeqEngine(float_model)
     int8 = engine.derive(Recipe("int8", io_dtype="float32"), x)
     ranges = engine.ranges("minmax")

@@ -89,6 +89,25 @@ def build_models() -> Models:
     )
 
 
+@functools.cache
+def mlp() -> bytes:
+    """A small float Keras MLP, 16 inputs -> 8 softmax classes, with a serving signature."""
+    tf = quiet.import_tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((16,), name="x")
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    outputs = keras.layers.Dense(8, activation="softmax")(keras.layers.Dense(16, activation="relu")(hidden))
+    with quiet.captured_output():
+        return bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs)).convert())
+
+
+def wide_then_narrow(seed: int = 0) -> np.ndarray:
+    """MLP inputs: 40 wide samples first, then 160 narrow ones (a moving-average range forgets the wide ones)."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.standard_normal((40, 16)) * 4.0, rng.standard_normal((160, 16)) * 0.5])
+
+
 def run(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """Outputs of `model` on `inputs`, with LiteRT."""
     from ai_edge_litert.interpreter import Interpreter
