@@ -84,9 +84,16 @@ object RuntimeChoice {
         return requested
     }
 
-    /** A CompiledModel session's outcome: applied from the Environment, operator counts unknown. */
+    /**
+     * LiteRT 2.2.0 turns an NPU-only request into NPU + CPU "to support partially compiled models"
+     * (litert/kotlin/.../Model.kt, createFromFile/createFromAsset): some operators may run on CPU.
+     */
+    const val NPU_PARTIAL_NOTE = "; for an NPU-only request LiteRT 2.2.0 adds CPU for partially compiled models, so some may run on CPU"
+
+    /** A CompiledModel session's outcome: applied from the Environment, operator counts unknown (and why). */
     fun compiledModelOutcome(requested: Accelerator, available: Set<String>): AcceleratorOutcome =
-        AcceleratorOutcome(requested, appliedFor(requested, available), opsSource = OpsSource.UNKNOWN, opsNote = COMPILED_MODEL_OPS_NOTE)
+        AcceleratorOutcome(requested, appliedFor(requested, available), opsSource = OpsSource.UNKNOWN,
+            opsNote = COMPILED_MODEL_OPS_NOTE + if (requested == Accelerator.NPU) NPU_PARTIAL_NOTE else "")
 
     /**
      * For each manifest tensor, its position among the model's tensors ([modelNames], in the

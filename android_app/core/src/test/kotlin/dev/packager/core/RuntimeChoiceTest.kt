@@ -97,6 +97,16 @@ class RuntimeChoiceTest {
         assertThrows(IllegalStateException::class.java) { DelegateLog.counts(lines, "marker-2", "TfLiteNnapiDelegate") }
     }
 
+    @Test fun compiledModelCountsAreUnknownAndSayWhy() {
+        val gpu = RuntimeChoice.compiledModelOutcome(Accelerator.GPU, setOf("cpu", "gpu"))
+        assertEquals(OpsSource.UNKNOWN, gpu.opsSource)
+        assertNull(gpu.delegatedOps)
+        assertTrue(gpu.opsNote!!.contains("does not report"))
+        val npu = RuntimeChoice.compiledModelOutcome(Accelerator.NPU, setOf("cpu", "npu"))
+        assertTrue("an NPU run may be partly on CPU, and says so", npu.opsNote!!.contains("adds CPU"))
+        assertThrows(IllegalArgumentException::class.java) { AcceleratorOutcome(Accelerator.GPU, Accelerator.GPU, delegatedOps = 3) }
+    }
+
     @Test fun tensorsBindByNameNotPosition() {
         val specs = listOf(spec("image", 0), spec("mask", 1))
         assertEquals(listOf(1, 0), RuntimeChoice.bindByName(specs, listOf("mask", "image"), "input"))
