@@ -104,13 +104,17 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     float_model = sources.to_float_tflite(source, converter, sizes)
     sources.check_tflite(float_model, "the converted float model")
     as_given = False  # a .tflite bundled as it is: no variants, no choice
+    original = float_model  # a .tflite source as given: its own metadata and packed files
+    own = None
     if source.format == "tflite":
         float_model, quantize_it = tflite_source(spec, source, float_model)
         as_given = not quantize_it
+        own = own_metadata(original)
+        spec = defaults_from_metadata(spec, own)
     clock.lap("convert")
 
     facts = model_facts(float_model, spec)
-    labels = resolve_labels(spec, facts)
+    labels = resolve_labels(spec, facts, _own_labels(own, facts))
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     clock.lap("data")
 
@@ -147,8 +151,25 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         preprocessing=facts.preprocessing, labels_output=facts.labels_output or 0, output_names=list(facts.output_names) or None,
     )
     progress.status("Embedding and verifying TFLite metadata")
-    app_model = tflite_metadata.embed_metadata(chosen_variant.model if chosen_variant else float_model, meta_spec)
-    tflite_metadata.verify_metadata(app_model, meta_spec)
+    chosen_model = chosen_variant.model if chosen_variant else float_model
+    if own is not None and not spec.replace_metadata:  # keep the model's own, merge in what the user gave
+        given = set(spec.metadata_given) | ({"labels"} if labels and list(own.labels or ()) != list(labels) else set())
+        app_model, merged = tflite_metadata.merge_metadata(chosen_model, original, meta_spec, given)
+        tflite_metadata.verify_merged(app_model, original, meta_spec, given, merged)
+        progress.stderr_console.print(
+            f"note: kept {source.path.name}'s own metadata ({own.name or 'unnamed'}"
+            + (f"; packed files {', '.join(merged.kept_files)}" if merged.kept_files else "") + ")"
+            + (f", merged in: {', '.join(merged.changed)}" if merged.changed else ", nothing merged in")
+            + "; --replace-metadata writes packager's instead", highlight=False, soft_wrap=True)
+    else:
+        if own is not None:
+            files = [f.name for f in own.associated_files]
+            progress.stderr_console.print(
+                f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
+                + (f"; packed files {', '.join(files)} dropped" if files else "") + ") with packager's, as --replace-metadata asks",
+                highlight=False, soft_wrap=True)
+        app_model = tflite_metadata.embed_metadata(chosen_model, meta_spec)
+        tflite_metadata.verify_metadata(app_model, meta_spec)
     clock.lap("metadata")
 
     golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
@@ -174,6 +195,40 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings, models)
+
+
+# --- a .tflite's own metadata --------------------------------------------------------------------
+def own_metadata(model: bytes):
+    """The metadata a .tflite source carries (written by another tool), or None."""
+    from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
+
+    if tflite_metadata.metadata_buffer(model) is None:
+        return None
+    return tflite_metadata.read_metadata(model)
+
+
+def _own_labels(own, facts: ModelFacts) -> tuple[str, ...] | None:
+    """The labels the model's own metadata attaches to the output labels go on, when they fit it."""
+    if own is None or facts.num_classes is None or own.labels is None:
+        return None
+    index = facts.labels_output or 0
+    first = next((i for i, t in enumerate(own.outputs) if t.associated_files), None)
+    return own.labels if first == index and len(own.labels) == facts.num_classes else None
+
+
+def defaults_from_metadata(spec: BuildSpec, own) -> BuildSpec:
+    """Normalization and color space the model's own metadata records, where no flag gives them."""
+    if own is None or spec.replace_metadata:
+        return spec
+    changes: dict[str, Any] = {}
+    if own.normalization is not None and spec.mean is None and spec.std is None:
+        changes.update(mean=tuple(own.normalization[0]), std=tuple(own.normalization[1]))
+    if own.color_space in ("RGB", "GRAYSCALE") and spec.color_space is None:
+        changes["color_space"] = own.color_space
+    for key in ("description", "author", "license"):  # the manifest says what the model says
+        if getattr(own, key) and not getattr(spec, key):
+            changes[key] = getattr(own, key)
+    return replace(spec, **changes) if changes else spec
 
 
 # --- model facts, labels, data ------------------------------------------------------------------
@@ -272,11 +327,13 @@ def _folder_class_names(path: Path | None) -> list[str] | None:
     return names or None
 
 
-def resolve_labels(spec: BuildSpec, facts: ModelFacts) -> list[str]:
+def resolve_labels(spec: BuildSpec, facts: ModelFacts, own_labels: tuple[str, ...] | None = None) -> list[str]:
     """Labels from --labels, else the class folders of the evaluation data (calibration data never
     carries labels); their count must fit the output."""
     if spec.labels is not None:
         labels, origin = read_labels(spec.labels), f"labels file {spec.labels}"
+    elif own_labels:
+        labels, origin = list(own_labels), "the model's own metadata"
     else:
         names = _folder_class_names(spec.eval_data)
         labels, origin = (names, "the class folders of the evaluation data") if names else ([], "")
@@ -491,9 +548,9 @@ def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
 _SEMANTICS = {"probabilities": "probabilities", "classes": "logits", "values": "other"}
 
 
-def _labels_output_name(facts: ModelFacts) -> str | None:
-    index = facts.labels_output or 0
-    return facts.output_names[index] if facts.output_names else None
+def _labels_output_name(facts: ModelFacts) -> str:
+    """The labels' output as the manifest's outputs list names it (its tensor name)."""
+    return facts.outputs[facts.labels_output or 0].name
 
 
 def tool_versions() -> dict[str, str | None]:

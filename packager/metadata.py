@@ -624,3 +624,193 @@ def extract_associated_files(model: bytes, folder: Path | str) -> list[Path]:
                             "choose a folder you can write to") from None
     return written
 
+
+# --- keep a model's own metadata -----------------------------------------------------------------------
+# A .tflite made by another tool (MediaPipe, Model Maker, the Task Library's writers) carries metadata
+# its readers depend on: tensor names and descriptions, labels files attached to one of several
+# outputs, process units. Replacing it with packager's generic description would break those readers,
+# so by default it is kept whole and only what the user gives on the command line is merged in.
+MERGEABLE = ("name", "version", "description", "author", "license", "labels", "preprocessing")
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What merge_metadata kept and what it changed (for the build's note and the verification)."""
+
+    kept_files: tuple[str, ...]
+    changed: tuple[str, ...]  # e.g. "name", "labels (labels.txt on output 2)", "normalization of input 0"
+    labels_file: str | None = None  # the packed file holding the user's labels, when given
+
+
+def metadata_buffer(model: bytes) -> bytes | None:
+    """The raw TFLITE_METADATA buffer of `model`, or None."""
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    model = bytes(model)
+    if not parse_graph(model, "the model").has_metadata:
+        return None
+    root = schema.Model.GetRootAs(model, 0)
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        if _text(entry.Name()) == METADATA_NAME:
+            buffer = root.Buffers(entry.Buffer())
+            if buffer.Offset() > 1:  # stored after the flatbuffer
+                return model[buffer.Offset(): buffer.Offset() + buffer.Size()]
+            return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else None
+    return None
+
+
+def merge_metadata(model: bytes, original: bytes, spec: MetadataSpec, given: frozenset[str] | set[str]) -> tuple[bytes, Merged]:
+    """`model` (the chosen variant of `original`) with `original`'s metadata and packed files, and
+    what the user gave (`given`, names from MERGEABLE) merged in from `spec`."""
+    tfs = _tflite_support()
+    fb = tfs.fb
+    buffer = metadata_buffer(original)
+    if buffer is None:
+        raise ValueError("the original model has no metadata to keep")
+    try:
+        root = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAs(buffer, 0))
+    except (ValueError, IndexError, TypeError, struct.error) as exc:
+        raise PackagerError(f"the model's own TFLite metadata is corrupt ({exc})", "pass --replace-metadata to write new metadata") from None
+    files = associated_files(original)
+    graph = parse_graph(model, "the model")
+    changed: list[str] = []
+    for key in ("name", "version", "description", "author", "license"):
+        value = getattr(spec, key)
+        if key in given and value and _text(getattr(root, key)) != value:
+            setattr(root, key, value)
+            changed.append(key)
+    if not root.subgraphMetadata:
+        root.subgraphMetadata = [fb.SubGraphMetadataT()]
+    subgraph = root.subgraphMetadata[0]
+    for attr, count in (("inputTensorMetadata", len(graph.inputs)), ("outputTensorMetadata", len(graph.outputs))):
+        tensors = list(getattr(subgraph, attr) or [])
+        if len(tensors) > count:
+            raise PackagerError(f"the model's own metadata describes {len(tensors)} {attr[:-14]}s but the model has {count}",
+                                "pass --replace-metadata to write new metadata")
+        setattr(subgraph, attr, tensors + [fb.TensorMetadataT() for _ in range(count - len(tensors))])
+    labels_file = None
+    if "labels" in given and spec.labels:
+        classes = output_classes(graph, spec.labels_output)
+        if len(spec.labels) != classes:
+            raise PackagerError(f"{len(spec.labels)} labels but output {spec.labels_output} has {classes} classes",
+                                f"give a labels file with exactly {classes} lines, one label per class")
+        tensor = subgraph.outputTensorMetadata[spec.labels_output]
+        current = next((f for f in tensor.associatedFiles or [] if f.type == fb.AssociatedFileType.TENSOR_AXIS_LABELS), None)
+        if current is not None:  # the output's own labels file gets the user's labels, under its own name
+            labels_file = _text(current.name)
+        else:
+            labels_file = LABELS_FILE
+            stem, n = LABELS_FILE.removesuffix(".txt"), 1
+            while labels_file in files or labels_file in {_text(f.name) for f in _recorded_files(root)}:
+                labels_file, n = f"{stem}_{n}.txt", n + 1
+            entry = fb.AssociatedFileT()
+            entry.name, entry.type = labels_file, fb.AssociatedFileType.TENSOR_AXIS_LABELS
+            entry.description = "Labels of this output's classes, one per line (added by packager)."
+            tensor.associatedFiles = [*(tensor.associatedFiles or []), entry]
+        files[labels_file] = "".join(f"{label}\n" for label in spec.labels).encode("utf-8")
+        changed.append(f"labels ({labels_file} on output {spec.labels_output})")
+    if "preprocessing" in given and spec.preprocessing is not None:
+        changed += _merge_normalization(fb, subgraph.inputTensorMetadata[0], spec.preprocessing)
+    missing = [name for name in {_text(f.name) for f in _recorded_files(root)} if name not in files]
+    if missing:
+        raise PackagerError(f"the model's own metadata names {missing[0]} but the file is not packed in the model",
+                            "pass --replace-metadata to write new metadata")
+    builder = fb.flatbuffers.Builder(0)  # the flatbuffers tflite-support's generated code is built on
+    builder.Finish(root.Pack(builder), tfs.md.MetadataPopulator.METADATA_FILE_IDENTIFIER)
+    base = tflite_tree.with_inline_buffers(_without_metadata(bytes(model), graph))
+    result = _attach(base, bytes(builder.Output()), files, original)
+    _check_graph_preserved(base, result)
+    kept = tuple(name for name in associated_files(original) if name != labels_file)
+    return result, Merged(kept, tuple(changed), labels_file)
+
+
+def _merge_normalization(fb, tensor, pre: Preprocessing) -> list[str]:
+    """The user's normalization on the image input: kept when the model's own says the same,
+    added when it has none, refused when it says something else."""
+    mean, std = pre.channel_mean(), pre.channel_std()
+    unit = next((u for u in tensor.processUnits or [] if u.optionsType == fb.ProcessUnitOptions.NormalizationOptions), None)
+    if unit is not None:
+        have_mean, have_std = np.asarray(unit.options.mean, np.float64), np.asarray(unit.options.std, np.float64)
+        same = all(len(h) in (1, len(w)) and np.allclose(np.broadcast_to(h, w.shape), w, rtol=1e-6, atol=1e-6)
+                   for h, w in ((have_mean, mean), (have_std, std)))
+        if not same:
+            raise PackagerError(
+                f"--mean/--std ({list(pre.mean)}/{list(pre.std)}) differ from the model's own metadata "
+                f"(mean {have_mean.tolist()}, std {have_std.tolist()})",
+                "drop --mean/--std to keep the model's, or pass --replace-metadata to replace its metadata")
+        return []
+    options = fb.NormalizationOptionsT()
+    options.mean, options.std = [float(m) for m in mean], [float(s) for s in std]
+    unit = fb.ProcessUnitT()
+    unit.optionsType, unit.options = fb.ProcessUnitOptions.NormalizationOptions, options
+    tensor.processUnits = [*(tensor.processUnits or []), unit]
+    if tensor.content is None:
+        properties = fb.ImagePropertiesT()
+        properties.colorSpace = {"RGB": fb.ColorSpaceType.RGB, "GRAYSCALE": fb.ColorSpaceType.GRAYSCALE}[pre.color_space]
+        content = fb.ContentT()
+        content.contentPropertiesType, content.contentProperties = fb.ContentProperties.ImageProperties, properties
+        tensor.content = content
+    return ["normalization of input 0"]
+
+
+def _attach(base: bytes, metadata: bytes, files: dict[str, bytes], original: bytes | None = None) -> bytes:
+    """`base` with a TFLITE_METADATA buffer and the files packed as a zip after it (members of
+    `original`'s zip keep their entries, new ones are stored uncompressed, as tflite-support does)."""
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    obj = tflite_tree.read(base)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(metadata, dtype=np.uint8)
+    obj.buffers = [*(obj.buffers or []), buffer]
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(obj.buffers) - 1
+    obj.metadata = [*(obj.metadata or []), entry]
+    out = io.BytesIO(tflite_tree.write(obj))
+    if files:
+        infos = {}
+        if original is not None and _packed_file_names(original):
+            with zipfile.ZipFile(io.BytesIO(original)) as source:
+                infos = {info.filename: info for info in source.infolist()}
+        out.seek(0, io.SEEK_END)
+        with zipfile.ZipFile(out, "a") as archive:
+            for name, data in files.items():
+                archive.writestr(infos.get(name) or zipfile.ZipInfo(name), data)
+    return out.getvalue()
+
+
+def verify_merged(model: bytes, original: bytes, spec: MetadataSpec, given: frozenset[str] | set[str], merged: Merged) -> EmbeddedMetadata:
+    """Read the merged metadata back: the model's own tensors' metadata and packed files are all
+    there, unchanged, and what the user gave is there too; PackagerError otherwise."""
+    found, before = read_metadata(model), read_metadata(original)
+    if found is None or before is None:
+        raise PackagerError("the model lost its TFLite metadata while merging", "pass --replace-metadata to write new metadata")
+    now, then = associated_files(model), associated_files(original)
+
+    def mismatch(what: str, got: Any, want: Any) -> PackagerError:
+        return PackagerError(f"merged metadata does not match: {what} is {got!r} but should be {want!r}",
+                             "pass --replace-metadata to write new metadata instead")
+
+    for name, data in then.items():
+        if name != merged.labels_file and now.get(name) != data:
+            raise mismatch(f"packed file {name}", None if name not in now else f"{len(now[name])} other bytes", f"{len(data)} bytes as before")
+    for key in ("name", "version", "description", "author", "license"):
+        want = getattr(spec, key) if key in given and getattr(spec, key) else getattr(before, key)
+        if getattr(found, key) != want:
+            raise mismatch(key, getattr(found, key), want)
+    for kind, old, new in (("input", before.inputs, found.inputs), ("output", before.outputs, found.outputs)):
+        for i, (a, b) in enumerate(zip(old, new)):
+            for attr in ("name", "description", "content", "color_space", "min", "max"):
+                if getattr(a, attr) != getattr(b, attr) and not (kind == "input" and i == 0 and attr == "content" and a.content is None):
+                    raise mismatch(f"{kind} {i}'s {attr}", getattr(b, attr), getattr(a, attr))
+            if a.mean is not None and (a.mean, a.std) != (b.mean, b.std):
+                raise mismatch(f"{kind} {i}'s normalization", (b.mean, b.std), (a.mean, a.std))
+            if not set(a.associated_files) <= set(b.associated_files):
+                raise mismatch(f"{kind} {i}'s associated files", list(b.associated_files), list(a.associated_files))
+    if merged.labels_file is not None:
+        if merged.labels_file not in found.outputs[spec.labels_output].associated_files:
+            raise mismatch(f"output {spec.labels_output}'s associated files", list(found.outputs[spec.labels_output].associated_files),
+                           [merged.labels_file])
+        if now.get(merged.labels_file, b"").decode("utf-8").splitlines() != list(spec.labels or []):
+            raise mismatch(f"the labels in {merged.labels_file}", "other labels", f"{len(spec.labels or [])} labels given")
+    return found

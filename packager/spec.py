@@ -19,9 +19,11 @@ from packager.errors import PackagerError
 _SECTIONS = {
     "data": {"calib": "calib_data", "eval": "eval_data", "calib_samples": "calib_samples", "eval_samples": "eval_samples", "resize": "resize"},
     "preprocessing": {"size": "size", "input_sizes": "input_sizes", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
-    "metadata": {"labels": "labels", "labels_output": "labels_output", "description": "description", "author": "author", "license": "license"},
+    "metadata": {"labels": "labels", "replace": "replace_metadata", "labels_output": "labels_output", "description": "description", "author": "author", "license": "license"},
     "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
 }
+_METADATA_KEYS = {"name": "name", "version": "version", "description": "description", "author": "author", "license": "license",
+                  "labels": "labels", "mean": "preprocessing", "std": "preprocessing", "color_space": "preprocessing"}
 _PATH_FIELDS = ("model", "output", "calib_data", "eval_data", "labels")
 
 
@@ -58,6 +60,8 @@ class BuildSpec:
     engine: str | dict[str, str] = "auto"
     measure_latency: bool = True
     quant_given: bool = False  # --quant (or quant in the config) was given: a .tflite source is then quantized
+    replace_metadata: bool = False  # a .tflite's own metadata is replaced, not merged into
+    metadata_given: tuple[str, ...] = ()  # what the user gave for the metadata (metadata.MERGEABLE names)
     custom_objects: tuple[str, ...] = ()  # "module:attr" / "file.py:attr" for subclassed Keras models
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -156,6 +160,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         if merged.get(key) is not None:
             merged[key] = convert(merged[key])
     merged["quant_given"] = merged.get("quant") is not None
+    merged["metadata_given"] = tuple(sorted({_METADATA_KEYS[k] for k in merged if k in _METADATA_KEYS and merged[k] not in (None, "")}))
     spec = BuildSpec(**merged)
     if spec.name is not None:
         schemas.validate("build-spec", {"name": spec.name}, what="--name")

@@ -98,7 +98,8 @@ def test_labels_attach_to_a_named_output_and_primary_output_is_chosen(tmp_path, 
                     "--primary-output", "box", "--json")
     assert result.exit_code == 0, result.output
     manifest = json.loads((dist / "pnet" / "manifest.json").read_text())
-    assert manifest["labels"]["output"] == "prob" and manifest["labels"]["values"] == ["background", "face"]
+    labelled = next(o for o in manifest["outputs"] if o["name"] == manifest["labels"]["output"])  # names an outputs entry
+    assert labelled["shape"][-1] == 2 and manifest["labels"]["values"] == ["background", "face"]
     assert manifest["metrics"]["chosen"]["primary_output"] == "box"
     model = (dist / "pnet" / "pnet.tflite").read_bytes()
     prob = ModelRunner(model).output_names.index("prob")

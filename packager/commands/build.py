@@ -86,6 +86,9 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--labels-output", metavar="NAME", help="The output the labels belong to (several outputs; default the first).")
 @click.option("--primary-output", metavar="NAME", help="The output whose agreement and errors head the table and the budget "
               "(several outputs; default: the labels' output, else the first probability output).")
+@click.option("--replace-metadata", is_flag=True, default=None,
+              help="A .tflite's own metadata (tensor names, labels files, process units) is kept and what you give is merged in; "
+                   "this replaces it with packager's instead.")
 @click.option("--description")
 @click.option("--author")
 @click.option("--license", "license_")
@@ -112,6 +115,7 @@ def build(model, config, json_output, **flags):
         "resize": flags["resize"], "size": _sizes(flags["size_"])[0], "input_sizes": _sizes(flags["size_"])[1], "color_space": flags["color_space"] and flags["color_space"].upper(),
         "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": _labels(flags["labels"])[0],
         "labels_output": flags["labels_output"] or _labels(flags["labels"])[1], "primary_output": flags["primary_output"],
+        "replace_metadata": flags["replace_metadata"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
         "measure_latency": None if flags["latency"] else False, "custom_objects": flags["custom_objects"] or None,

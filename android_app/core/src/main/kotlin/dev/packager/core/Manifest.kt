@@ -55,6 +55,8 @@ data class BundleManifest(
     val preprocessing: PreprocessingSpec?,
     val labelsFile: String?,
     val labels: List<String>,
+    /** The output the labels belong to (manifest labels.output); null: the first output. */
+    val labelsOutput: String? = null,
     val goldenCount: Int,
     val goldenInputs: List<GoldenFile>,
     val goldenOutputs: List<GoldenFile>,
@@ -62,6 +64,9 @@ data class BundleManifest(
 ) {
     /** The image input the preprocessing feeds (the first input). */
     val imageInput: TensorSpec get() = inputs[0]
+
+    /** Position in [outputs] of the output the labels belong to (the first output by default). */
+    val labelsOutputIndex: Int get() = labelsOutput?.let { name -> outputs.indexOfFirst { it.name == name } }?.takeIf { it >= 0 } ?: 0
 
     /** Every file of the bundle the app needs, relative to the bundle folder. */
     val files: List<String>
@@ -114,6 +119,7 @@ object Manifests {
             preprocessing = m.objOrNull("preprocessing")?.let(::preprocessing),
             labelsFile = if (labels.has("file")) safeFile(labels, "file") else null,
             labels = labels.strings("values"),
+            labelsOutput = if (labels.has("output")) labels.string("output") else null,
             goldenCount = golden.int("count", min = 1),
             goldenInputs = golden.objects("inputs").map(::goldenFile),
             goldenOutputs = golden.objects("outputs").map(::goldenFile),

@@ -31,8 +31,11 @@ object Postprocess {
         return order.take(k.coerceAtLeast(0)).map { Category(it, labels.getOrNull(it) ?: "#$it", scores[it]) }
     }
 
-    /** Output [index] of one inference, dequantized, as top-k categories with the manifest's labels. */
-    fun classify(manifest: BundleManifest, outputs: List<NdArray>, k: Int, index: Int = 0): List<Category> {
+    /**
+     * Output [index] of one inference (by default the one the labels belong to), dequantized, as
+     * top-k categories with the manifest's labels ("#i" where there are none).
+     */
+    fun classify(manifest: BundleManifest, outputs: List<NdArray>, k: Int, index: Int = manifest.labelsOutputIndex): List<Category> {
         val spec = manifest.outputs[index]
         return topK(dequantize(outputs[index], spec.quantization), k, manifest.labels)
     }

@@ -22,6 +22,33 @@ class ManifestTest {
         assertTrue(m.files.containsAll(listOf("digits.tflite", "manifest.json", "labels.txt", "golden/input_0.npy", "golden/images/0.png")))
     }
 
+    @Test fun aBundleWithoutLabelsHasNoLabelsFileAndClassifiesByIndex() {
+        // a generic bundle: packager writes no labels.txt and labels {"file": null, "values": []}
+        val m = Manifests.parse(TestData.manifestJson(labels = """{"file": null, "values": []}"""))
+        assertNull(m.labelsFile)
+        assertEquals(emptyList<String>(), m.labels)
+        assertFalse(m.files.contains("labels.txt"))
+        assertTrue(m.files.containsAll(listOf("digits.tflite", "manifest.json", "golden/input_0.npy")))
+        val probs = NdArray(DType.FLOAT32, intArrayOf(1, 3), java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putFloat(0.1f).putFloat(0.7f).putFloat(0.2f).array())
+        val top = Postprocess.classify(m, listOf(probs), 2)
+        assertEquals(listOf("#1", "#2"), top.map { it.label })
+    }
+
+    @Test fun labelsOfANamedOutputAreUsedForThatOutput() {
+        val outputs = """[{"name": "boxes", "index": 3, "shape": [1, 4], "dtype": "float32", "quantization": null, "semantics": "other"},
+            {"name": "scores", "index": 5, "shape": [1, 2], "dtype": "float32", "quantization": null, "semantics": "probabilities"}]"""
+        val m = Manifests.parse(TestData.manifestJson(outputs = outputs, labels = """{"file": "labels.txt", "values": ["no", "yes"], "output": "scores"}"""))
+        assertEquals("scores", m.labelsOutput)
+        assertEquals(1, m.labelsOutputIndex)
+        fun floats(vararg v: Float) = java.nio.ByteBuffer.allocate(4 * v.size).order(java.nio.ByteOrder.LITTLE_ENDIAN).apply { v.forEach { putFloat(it) } }.array()
+        val boxes = NdArray(DType.FLOAT32, intArrayOf(1, 4), floats(9f, 8f, 7f, 6f))
+        val scores = NdArray(DType.FLOAT32, intArrayOf(1, 2), floats(0.3f, 0.7f))
+        assertEquals(listOf("yes", "no"), Postprocess.classify(m, listOf(boxes, scores), 2).map { it.label })
+        // without labels.output the first output is the labelled one, as before
+        assertEquals(0, Manifests.parse(TestData.manifestJson()).labelsOutputIndex)
+    }
+
     @Test fun floatInputsHaveNoQuantization() {
         val m = Manifests.parse(TestData.manifestJson(inputDtype = "float32", quantization = "null", preprocessing = "null"))
         assertNull(m.imageInput.quantization)

@@ -13,6 +13,8 @@ object TestData {
         quantization: String = """{"scale": 0.0078125, "zero_point": -1}""",
         preprocessing: String = """{"size": [8, 8], "color_space": "GRAYSCALE", "mean": [0.0], "std": [16.0], "resize_method": "bilinear", "layout": "NHWC"}""",
         modelFile: String = "digits.tflite",
+        labels: String = """{"file": "labels.txt", "values": ["zero", "one", "two"]}""",
+        outputs: String = """[{"name": "probs", "index": 7, "shape": [1, 3], "dtype": "int8", "quantization": {"scale": 0.00390625, "zero_point": -128}, "semantics": "probabilities"}]""",
     ) = """
     {
       "schema_version": 1, "name": "$name", "version": "1.0.0", "task": "image_classification",
@@ -21,9 +23,9 @@ object TestData {
       "model": {"file": "$modelFile", "sha256": "$SHA", "size_bytes": 1234},
       "recipe": {"name": "int8", "quant": "int8", "engine": "ai-edge-quantizer"},
       "inputs": [{"name": "image", "index": 0, "shape": [1, 8, 8, 1], "dtype": "$inputDtype", "quantization": $quantization, "semantics": "image"}],
-      "outputs": [{"name": "probs", "index": 7, "shape": [1, 3], "dtype": "int8", "quantization": {"scale": 0.00390625, "zero_point": -128}, "semantics": "probabilities"}],
+      "outputs": $outputs,
       "preprocessing": $preprocessing,
-      "labels": {"file": "labels.txt", "values": ["zero", "one", "two"]},
+      "labels": $labels,
       "metrics": {}, "selection": {}, "sizes": {}, "tools": {},
       "golden": {"count": 2, "inputs": [{"file": "golden/input_0.npy", "tensor": "image", "index": 0, "dtype": "$inputDtype", "shape": [2, 8, 8, 1]}],
                  "outputs": [{"file": "golden/output_0.npy", "tensor": "probs", "index": 7, "dtype": "int8", "shape": [2, 3]}],
