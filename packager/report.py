@@ -19,6 +19,8 @@ from packager.report_doc import Cards, Document, Facts, Figure, Paragraph, Secti
 
 PLOTS_FOLDER = "report-plots"
 DASH = "–"
+# what a device run's peak memory figure is (contract 2's peak_memory_measure), shown beside it
+_MEASURE = {"rise_over_preload_baseline": " (rise over pre-load)", "fresh_process_peak": " (own process)"}
 
 
 # --- numbers as text ------------------------------------------------------------------------------
@@ -502,7 +504,8 @@ class _Report:
             p = r.parity
             notes = [f"fell back: {r.fallback_reason}" if r.fell_back and r.fallback_reason else ("fell back" if r.fell_back else ""),
                      *r.errors]
-            quality.append([self._bundle_label(r), r.accelerator, DASH if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.1f}",
+            memory = DASH if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.1f}" + _MEASURE.get(r.peak_memory_measure or "", "")
+            quality.append([self._bundle_label(r), r.accelerator, r.operators, memory,
                             _err(p.max_abs_error) if p else DASH, _err(p.mean_abs_error) if p else DASH,
                             _pct(p.top1_agreement, 1) if p else DASH, str(p.samples) if p else DASH, r.status,
                             "; ".join(n for n in notes if n) or DASH])
@@ -510,9 +513,9 @@ class _Report:
                 warn_t.add((i, 1))
                 warn_q.add((i, 1))
             if r.status != "ok":
-                warn_q.add((i, 7))
+                warn_q.add((i, 8))
             if p is not None and p.top1_agreement < 1.0:
-                warn_q.add((i, 5))
+                warn_q.add((i, 6))
         boxes = [_latency_box(r, (f"{r.bundle}\n" if others else "") + r.accelerator.replace(" ", ""), unit, r.bundle_sha256 == mine)
                  for r in runs if r.latency]
         key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
@@ -520,8 +523,8 @@ class _Report:
             Paragraph(f"{device.details}. Times in {unit.name}."),
             Table(["bundle", "accelerator", "runner", "init", "1st inference", "mean", "std", "p50", "p90", "p99", "min", "max", "runs"],
                   timing, highlight, warn_t, text_columns={0, 1, 2}),
-            Table(["bundle", "accelerator", "peak memory (MiB)", "max abs error", "mean abs error", "top-1 agreement", "samples",
-                   "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 7}, wrap_columns={8}),
+            Table(["bundle", "accelerator", "operators it took", "peak memory (MiB)", "max abs error", "mean abs error",
+                   "top-1 agreement", "samples", "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 2, 8}, wrap_columns={9}),
             _figure(f"device-latency-{key}", plots.device_latency(boxes, f"{device.title}: latency per accelerator", unit.name),
                     f"Latency on {device.title} per bundle and accelerator"),
         ]

@@ -43,6 +43,20 @@ class DeviceRun:
     peak_memory_kb: int | None
     parity: Parity | None
     created: str = ""
+    delegated_ops: int | None = None
+    total_ops: int | None = None
+    ops_source: str = "unknown"
+    peak_memory_measure: str | None = None
+
+    @property
+    def operators(self) -> str:
+        """'9 of 12 (delegate_log)', '0 (no delegate)' or 'unknown': how much of the model the accelerator took."""
+        if self.ops_source == "unknown" or self.delegated_ops is None:
+            return "unknown"
+        if self.ops_source == "no_delegate":
+            return "0 (no delegate)"
+        total = f" of {self.total_ops}" if self.total_ops is not None else ""
+        return f"{self.delegated_ops}{total} ({self.ops_source})"
 
     @property
     def fell_back(self) -> bool:
@@ -93,7 +107,8 @@ def runs_of(data: dict[str, Any]) -> tuple[list[DeviceRun], list[ApkSize]]:
             fallback_reason=r.get("fallback_reason"), status=r["status"], errors=tuple(r.get("errors") or ()),
             init_ms=r.get("init_ms"), first_inference_ms=r.get("first_inference_ms"), latency=latency,
             samples=tuple(r.get("latencies_ms") or ()), peak_memory_kb=r.get("peak_memory_kb"), parity=parity,
-            created=data.get("created", ""),
+            created=data.get("created", ""), delegated_ops=r.get("delegated_ops"), total_ops=r.get("total_ops"),
+            ops_source=r.get("ops_source", "unknown"), peak_memory_measure=r.get("peak_memory_measure"),
         ))
     apks = []
     for a in data["apks"]:

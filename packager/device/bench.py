@@ -36,6 +36,8 @@ def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
         fallback_reason=accelerator.get("fallback_reason"), threads=result["threads"], init_ms=result["init_ms"],
         first_inference_ms=result["first_inference_ms"], latency=stats, peak_memory_kb=result["peak_memory_kb"],
         parity=agreement, errors=list(result["errors"]), latencies_ms=list(result["latencies_ms"]),
+        delegated_ops=accelerator.get("delegated_ops"), total_ops=accelerator.get("total_ops"),
+        ops_source=accelerator.get("ops_source", "unknown"), peak_memory_measure=result.get("peak_memory_measure"),
     )
 
 

@@ -136,6 +136,12 @@ class RunRecord:
     parity: Parity | None
     errors: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    # contract 2's accelerator.delegated_ops/total_ops/ops_source and peak_memory_measure
+    # (results written before these fields: unknown)
+    delegated_ops: int | None = None
+    total_ops: int | None = None
+    ops_source: str = "unknown"
+    peak_memory_measure: str | None = None
 
     @property
     def fell_back(self) -> bool:
