@@ -125,7 +125,10 @@ def _build(spec: BuildSpec, source) -> BuildResult:
             spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
         clock.lap("quantize+evaluate")
     else:
-        variants = derive_variants(spec, float_model, converter, calib, as_given)
+        judge = None
+        if not as_given and any(r.engine is None for r in recipes_for(spec)):
+            judge = make_judge(float_model, facts, evaluation, calib)
+        variants, engine_choice = derive_variants(spec, float_model, converter, calib, as_given, judge)
         clock.lap("quantize")
         models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
         outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
@@ -141,6 +144,8 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         ]
         clock.lap("evaluate")
         chosen_variant, chosen_metrics, selection = choose(spec, float_model, variants, float_metrics, metrics, as_given)
+        if engine_choice:
+            selection["engine_choice"] = engine_choice
     check_budget(spec, chosen_metrics, float_metrics)
 
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -408,25 +413,48 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
     return model, True
 
 
-def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None, as_given: bool) -> list[Variant]:
+def make_judge(float_model: bytes, facts: ModelFacts, evaluation: Dataset | None, calib: Dataset | None):
+    """What engine and calibration choices are measured on: the evaluation data, else the calibration data
+    (random inputs would judge nothing)."""
+    from packager.variant_choice import Judge  # noqa: PLC0415
+
+    data = evaluation if evaluation is not None else calib
+    if data is None:
+        return None
+    labels = evaluation.labels if evaluation is not None else None
+    roles = facts.roles(ModelRunner(float_model).predict(data.inputs[:2]))
+    return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
+
+
+def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None, as_given: bool,
+                    judge=None) -> tuple[list[Variant], list[dict[str, Any]]]:
+    """The variants asked for; each one whose engine is not fixed is made every way packager can and the
+    best on the data is kept (packager.variant_choice); the candidates' figures come back for the manifest."""
     if as_given:
-        return []
+        return [], []
+    from packager import variant_choice  # noqa: PLC0415
+
     calibration = calib.inputs if calib is not None else None
     aeq = AeqEngine(float_model)
     variants: list[Variant] = []
+    choices: list[dict[str, Any]] = []
     if FLOAT in spec.quant:
         variants.append(Variant(Recipe(FLOAT, engine="none" if converter is None else None), float_model,
                                 "none" if converter is None else "tf-converter", 0.0))
     recipes = recipes_for(spec)
     with progress.task("Deriving variants", len(recipes)) as advance:
         for recipe in recipes:
-            if recipe.resolved_engine == "tf-converter":
+            if recipe.engine is None and judge is not None:
+                variant, candidates = variant_choice.choose(recipe, aeq, converter, calibration, judge)
+                variants.append(variant)
+                choices += [c.to_dict(recipe.name) for c in candidates]
+            elif recipe.resolved_engine == "tf-converter":
                 variants.append(tf_converter_variant(converter, recipe, calibration))
             else:
                 variants.append(aeq.derive(recipe, calibration))
             sources.check_tflite(variants[-1].model, f"the {recipe.name} variant")
             advance(1)
-    return variants
+    return variants, choices
 
 
 def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, facts):

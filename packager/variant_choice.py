@@ -1,0 +1,110 @@
+"""Which engine and which calibration make a variant: both engines try, the data decides.
+
+For a variant whose engine the user did not fix, every way packager has of making it is built and
+measured against the float model on the same inputs (the evaluation data, or the calibration data
+when there is none: random inputs judge nothing): ai-edge-quantizer with each activation-range
+method (packager.calibration.METHODS) for static variants, once for fp16 and dynamic; and the TF
+converter when the source is Keras/SavedModel. Each costs seconds. The candidate that loses the
+fewest points (top-1 accuracy with labels, else top-1 agreement with float) wins, the lower mean
+output error breaking ties; the others are recorded with their figures (manifest
+`selection.engine_choice`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from packager.calibration import METHODS
+from packager.errors import PackagerError
+from packager.evaluate import VariantMetrics, compare, run_all
+from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
+
+TF_CONVERTER_KINDS = ("fp16", "dynamic", "int8", "int16x8")
+
+
+@dataclass
+class Candidate:
+    engine: str
+    calibration: str | None
+    variant: Variant | None
+    metrics: VariantMetrics | None
+    loss: float | None
+    error: str | None = None
+    chosen: bool = False
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        m = self.metrics
+        out: dict[str, Any] = {"variant": name, "engine": self.engine, "calibration": self.calibration, "chosen": self.chosen,
+                               "size_bytes": self.variant.size_bytes if self.variant else None,
+                               "loss_points": None if self.loss is None else round(self.loss, 6),
+                               "top1_agreement": m.top1_agreement if m else None, "accuracy": m.accuracy if m else None,
+                               "max_abs_error": m.max_abs_error if m else None, "mean_abs_error": m.mean_abs_error if m else None}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Judge:
+    """Measures candidates against the float model on fixed inputs."""
+
+    def __init__(self, float_model: bytes, inputs: np.ndarray, labels: np.ndarray | None, num_classes: int | None, roles=None):
+        self.inputs = inputs
+        self.labels = labels
+        self.num_classes = num_classes
+        self.roles = roles
+        outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
+        self.reference = outputs["fp32"]
+        self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
+                                     num_classes, None, roles)
+
+    def loss(self, metrics: VariantMetrics) -> float:
+        drop = metrics.accuracy_drop(self.float_metrics)
+        return drop if drop is not None else (1.0 - (metrics.top1_agreement or 0.0)) * 100.0
+
+    def measure(self, variants: list[Variant]) -> list[VariantMetrics]:
+        models = {f"{i}": v.model for i, v in enumerate(variants)}
+        outputs, _ = run_all(models, self.inputs, measure_latency=False)
+        return [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[f"{i}"], self.reference, self.labels, self.num_classes,
+                        None, self.roles) for i, v in enumerate(variants)]
+
+
+def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None) -> list[Candidate]:
+    """Every way of making `recipe` (its engine not fixed by the user): built, not yet measured."""
+    ways: list[tuple[str, str | None, Callable[[], Variant]]] = []
+    if recipe.needs_calibration:
+        for method in METHODS:
+            r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method)
+            ways.append(("ai-edge-quantizer", method, lambda r=r: aeq.derive(r, calibration)))
+    else:
+        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer")
+        ways.append(("ai-edge-quantizer", None, lambda r=r: aeq.derive(r, calibration)))
+    if converter is not None and recipe.quant in TF_CONVERTER_KINDS:
+        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "tf-converter")
+        ways.append(("tf-converter", "tf-converter" if recipe.needs_calibration else None, lambda r=r: tf_converter_variant(converter, r, calibration)))
+    out = []
+    for engine, method, make in ways:
+        try:
+            variant = make()
+            from packager import sources  # noqa: PLC0415
+
+            sources.check_tflite(variant.model, f"the {recipe.name} variant ({engine})")
+            out.append(Candidate(engine, method, variant, None, None))
+        except PackagerError as exc:
+            out.append(Candidate(engine, method, None, None, None, exc.one_line()))
+    return out
+
+
+def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
+    """The best way of making `recipe`, and every candidate with its figures."""
+    candidates = candidates_for(recipe, aeq, converter, calibration)
+    built = [c for c in candidates if c.variant is not None]
+    if not built:
+        raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
+    for c, m in zip(built, judge.measure([c.variant for c in built])):
+        c.metrics, c.loss = m, judge.loss(m)
+    best = min(built, key=lambda c: (round(c.loss, 9), c.metrics.mean_abs_error))
+    best.chosen = True
+    return best.variant, candidates
