@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import pty
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,14 +71,23 @@ def prepare(root: Path, eval_images: int, calib_images: int) -> None:
     (root / "labels.txt").write_text("".join(f"class_{i}\n" for i in range(10)))
 
 
-def timed(cmd: list[str], cwd: Path, pty_stderr: bool = False) -> tuple[float, float | None]:
-    """Wall time of `cmd` as a whole process, and (with pty_stderr) when its first byte on stderr came."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path, pty_stderr: bool = False, cpu: list[float] | None = None) -> tuple[float, float | None]:
+    """Wall time of `cmd` as a whole process, and (with pty_stderr) when its first byte on stderr
+    came; the CPU time it (and its children) used is appended to `cpu`."""
     first: list[float] = []
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     if not pty_stderr:
         done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
+        if cpu is not None:
+            cpu.append(_children_cpu() - cpu_before)
         return time.perf_counter() - started, None
     master, slave = pty.openpty()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
@@ -102,6 +112,8 @@ def timed(cmd: list[str], cwd: Path, pty_stderr: bool = False) -> tuple[float, f
     os.close(master)
     if code:
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {code}")
+    if cpu is not None:
+        cpu.append(_children_cpu() - cpu_before)
     return elapsed, first[0] if first else None
 
 
@@ -128,15 +140,16 @@ def main() -> None:
         ours = [packager, "build", "model.keras", "--name", "mobilenet", "-o", "dist", "--quant", VARIANTS, "--calib-data", "calib",
                 "--calib-samples", str(args.calib), "--eval-data", "eval", "--resize", "--labels", "labels.txt", "--mean", MEAN, "--std", STD]
         for i in range(args.rounds):
-            naive_s, _ = timed(naive, root)
-            ours_s, first_line_s = timed(ours, root, pty_stderr=True)
+            cpu: list[float] = []
+            naive_s, _ = timed(naive, root, cpu=cpu)
+            ours_s, first_line_s = timed(ours, root, pty_stderr=True, cpu=cpu)
             help_s, _ = timed([packager, "--help"], root)
             inspect_s, _ = timed([packager, "inspect", "naive-out/model_fp32.tflite"], root)
             rows.append({"naive_s": naive_s, "packager_s": ours_s, "ratio": naive_s / ours_s, "first_line_s": first_line_s,
-                         "help_s": help_s, "inspect_s": inspect_s})
+                         "help_s": help_s, "inspect_s": inspect_s, "naive_cpu_s": cpu[0], "packager_cpu_s": cpu[1]})
             if not args.json:
-                print(f"round {i + 1}: naive {naive_s:.1f} s, packager build {ours_s:.1f} s ({naive_s / ours_s:.2f}x), first line after "
-                      f"{first_line_s:.2f} s; --help {help_s:.2f} s, inspect {inspect_s:.2f} s", flush=True)
+                print(f"round {i + 1}: naive {naive_s:.1f} s, packager build {ours_s:.1f} s ({naive_s / ours_s:.2f}x; CPU {cpu[0]:.1f} s and "
+                      f"{cpu[1]:.1f} s), first line after {first_line_s:.2f} s; --help {help_s:.2f} s, inspect {inspect_s:.2f} s", flush=True)
 
     median = {key: statistics.median(r[key] for r in rows) for key in rows[0]}
     report = {"workload": {"model": "MobileNetV2 alpha 0.35 96x96 (untrained), .keras", "variants": VARIANTS.split(","),
@@ -146,7 +159,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"median of {len(rows)} rounds: naive {median['naive_s']:.1f} s, packager build {median['packager_s']:.1f} s, "
-          f"ratio {median['ratio']:.2f}x; first line after {median['first_line_s']:.2f} s; "
+          f"ratio {median['ratio']:.2f}x (CPU {median['naive_cpu_s']:.1f} s and {median['packager_cpu_s']:.1f} s); first line after {median['first_line_s']:.2f} s; "
           f"packager --help {median['help_s']:.2f} s, packager inspect {median['inspect_s']:.2f} s")
 
 

@@ -1,10 +1,11 @@
 """packager as a user installs it: the wheel, in a fresh virtual environment outside the checkout,
 used from an empty folder (no repository files on any path the installed code could reach).
 
-The installation uses `uv pip install` (pip's resolution of the wheel's own metadata: no
-`[tool.uv]` setting of this project applies, since it runs with --no-config from an empty folder)
-rather than plain pip, which would re-download TensorFlow on every run; uv installs from its
-warm cache in seconds. Set PACKAGER_TEST_WHEEL=/path/to.whl to test a wheel built elsewhere
+Plain pip resolves the wheel from PyPI alone (a dry run: the whole resolution, nothing
+installed); the installation then used uses `uv pip install` (the same resolution of the wheel's
+own metadata: no `[tool.uv]` setting of this project applies, since it runs with --no-config from
+an empty folder) rather than plain pip, which would re-download about 700 MB of wheels on every
+run (6 min here; pip's cache keeps none of them); uv installs from its warm cache in seconds. Set PACKAGER_TEST_WHEEL=/path/to.whl to test a wheel built elsewhere
 (for example the one of an older commit: that one fails here, it holds no schemas and does not
 resolve).
 """
@@ -16,6 +17,8 @@ import importlib.metadata
 import json
 import os
 import re
+import shlex
+import signal
 import shutil
 import subprocess
 import sys
@@ -100,7 +103,41 @@ def _clean_env(venv: Path) -> dict[str, str]:
     return env
 
 
+def _pypi_only_env(venv: Path) -> dict[str, str]:
+    """A user's shell where pip knows only PyPI: no pip configuration file of this machine (extra
+    indexes, find-links, constraints), no PIP_* index settings; the CA bundle setting is kept."""
+    env = {k: v for k, v in _clean_env(venv).items() if not (k.startswith("PIP_") and k not in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT"))}
+    env["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def pip_dry_run(wheel, tmp_path_factory):
+    """Plain pip (the one a fresh venv comes with), PyPI only, resolving `<wheel>[pytest]` as a
+    real install would, every requirement of every dependency, without installing (--dry-run).
+
+    It waits on the network most of the time (a minute or more here), so it is started in the
+    background as soon as the wheel exists and the uv install below runs meanwhile. A full
+    plain-pip install would re-download about 700 MB on every run (6 min here: pip's cache keeps
+    none of it), hence the dry run for pip and the installation from uv's cache for use."""
+    root = tmp_path_factory.mktemp("pip")
+    venv, report = root / "venv", root / "report.json"
+    command = (f"{shlex.quote(sys.executable)} -m venv {shlex.quote(str(venv))} && "
+               f"{shlex.quote(str(venv / 'bin' / 'python'))} -m pip install --dry-run --ignore-installed --quiet "
+               f"--report {shlex.quote(str(report))} --index-url https://pypi.org/simple "
+               f"{shlex.quote(f'android-model-packager[pytest] @ {wheel.resolve().as_uri()}')}")
+    with open(root / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(["sh", "-c", command], cwd=root, env=_pypi_only_env(venv), stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)
+    yield proc, report
+    if proc.poll() is None:  # not waited for (the test did not run or failed first): stop sh and pip
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("pip_dry_run")  # resolving in the background meanwhile
 def test_the_installed_wheel_works_from_an_empty_folder(wheel, tmp_path_factory, digits_data, digits_sources):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"packager/schemas/{s}" for s in SCHEMAS} <= names, "the wheel must carry the JSON Schemas"
@@ -165,3 +202,17 @@ def test_the_installed_wheel_works_from_an_empty_folder(wheel, tmp_path_factory,
     suite = run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_on_device.py", "--virtual-device",
                 "--bundle", str(bundle), "--accelerator", "cpu", "--device-runs", "5", ok=False)
     assert suite.returncode == 0 and "1 passed" in suite.stdout, suite.stdout[-3000:] + suite.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_plain_pip_resolves_the_wheel_from_pypi_with_no_override(pip_dry_run):
+    """The ResolutionImpossible of a wheel whose dependencies needed an override is what a user
+    of plain pip met first; this wheel resolves, to tensorflow-cpu 2.19 with protobuf 3.20."""
+    proc, report = pip_dry_run
+    assert proc.wait(timeout=900) == 0, (report.parent / "stderr.txt").read_text()[-3000:]
+    resolved = {_normalize(item["metadata"]["name"]): item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
+    assert resolved["android-model-packager"] == PYPROJECT["project"]["version"]
+    assert resolved["tensorflow-cpu"].startswith("2.19.") and resolved["tflite-support"] == "0.4.4"
+    assert resolved["protobuf"].startswith("3.20.")
+    assert {"ai-edge-litert", "ai-edge-quantizer", "keras", "pytest", "pytest-xdist"} <= set(resolved)
+    assert not {"tensorflow", "tf-keras"} & set(resolved)  # no full TensorFlow beside tensorflow-cpu
