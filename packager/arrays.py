@@ -10,6 +10,7 @@ are never loaded.
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -28,6 +29,9 @@ MAX_ARRAY_BYTES = 4 << 30
 # inflates a member beyond its declared size, so this bounds the work of a zip bomb too).
 MAX_NPZ_BYTES = 6 << 30
 
+# what numpy, zipfile and zlib raise on a damaged file (numpy parses .npy headers with a tokenizer)
+_READ_ERRORS = (OSError, ValueError, TypeError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError)
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 _FIX = "save it with numpy.save/savez (arrays of numbers, no objects)"
 
@@ -116,7 +120,7 @@ def load(path: Path | str, what: str) -> "np.ndarray | NpzArrays":
             return _read_npy(fp, path.stat().st_size, f"{what} {path}")
     except PackagerError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+    except _READ_ERRORS as exc:
         raise _unreadable(path, what, exc) from None
 
 
@@ -135,5 +139,5 @@ def member(arrays: NpzArrays, key: str) -> np.ndarray:
         return arrays[key]
     except PackagerError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+    except _READ_ERRORS as exc:
         raise _unreadable(arrays.path, arrays.what, exc) from None

@@ -219,9 +219,14 @@ class ModelRunner:
 
     def run_raw(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Invoke on an input tensor already in the model's dtype (batch must fit)."""
-        self._set_batch(tensor.shape[0])
-        self.interpreter.set_tensor(self.input.index, tensor)
-        self.interpreter.invoke()
+        try:
+            self._set_batch(tensor.shape[0])
+            self.interpreter.set_tensor(self.input.index, tensor)
+            self.interpreter.invoke()
+        except (RuntimeError, ValueError) as exc:  # a malformed model LiteRT prepared once but cannot run like this
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise PackagerError(f"LiteRT cannot run the model on a batch of {tensor.shape[0]} ({reason.rstrip('.')}); "
+                                "it is corrupt or malformed", "re-export the model with a TFLite converter") from None
         return [self.interpreter.get_tensor(o.index).copy() for o in self.outputs]
 
     def predict(self, normalized: np.ndarray, advance=None, raw: bool = False) -> list[np.ndarray]:

@@ -474,6 +474,9 @@ def check_tflite(data: bytes, what: str) -> None:
         for name, signature in probe.inputs:  # a dynamic input is not corruption: name it
             fixed_shape(name, signature, None, what)
     text = probe.load_error or probe.allocate_error
+    if text is None and probe.run_error is not None:
+        raise PackagerError(f"{what} loads in LiteRT but one run on zero inputs fails ({probe.run_error[:200].rstrip('.')}); "
+                            "it is corrupt or malformed", "re-export the model with a TFLite converter")
     if text is not None:
         custom = sorted(set(re.findall(r"unresolved custom op: (\w+)", text, re.IGNORECASE)))
         if custom:
