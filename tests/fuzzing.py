@@ -2,7 +2,8 @@
 
 Every trial ends in one of three outcomes:
 - ok:    exit 0;
-- clean: exit 2 with exactly one line on stderr starting with `error: `, no traceback;
+- clean: exit 2 with exactly one line on stderr starting with `error: ` (besides `note:` and
+         `warning:` lines the build prints on its way), no traceback;
 - crash: anything else (a traceback, an exception escaping, another exit code, several lines,
          a process killed by a signal, an invariant broken).
 """
@@ -45,7 +46,7 @@ class Tally:
 def outcome_of(result) -> tuple[str, str]:
     """Classify a click CliRunner result."""
     stderr = result.stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("note: ", "warning: "))]
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         return CRASH, f"{type(result.exception).__name__}: {result.exception}"
     if "Traceback" in stderr or "Traceback" in result.stdout:
