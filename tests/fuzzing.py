@@ -43,6 +43,14 @@ class Tally:
         return f"{what}: {self.tried} tried, {self.counts[OK]} ok, {self.counts[CLEAN]} clean error, {self.counts[CRASH]} crash"
 
 
+# every trial of a session, by kind: scripts/fuzz.py prints these after a larger run
+TALLIES: dict[str, Tally] = {}
+
+
+def tally(kind: str) -> Tally:
+    return TALLIES.setdefault(kind, Tally())
+
+
 def outcome_of(result) -> tuple[str, str]:
     """Classify a click CliRunner result."""
     stderr = result.stderr
@@ -221,3 +229,40 @@ def kill_trials(ctx, build_args: list, out: Path, name: str, rounds: int, seed: 
         problem = (f"next build exit {after.exitcode}" if after.exitcode != 0 else
                    bundle_is_whole(out / name) or (f"staging left: {leftovers}" if leftovers else None))
         tally.add(CRASH if problem else OK, problem or "")
+
+
+# --- a full disk ------------------------------------------------------------------------------------------
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def disk_trials(args: list, disk: Path, name: str, free_levels: list[int], tally: Tally) -> list[str]:
+    """With `disk` (a small filesystem holding a bundle `name` built by `args`) filled until only
+    `free` bytes are left, run `args` again: a clean error must mention the full disk and leave the
+    old bundle byte for byte, an ok must leave a whole new bundle; never a staging folder."""
+    import os
+
+    outcomes = []
+    for free in free_levels:
+        before = snapshot(disk / name)
+        filler = disk / "filler"
+        filler.unlink(missing_ok=True)
+        stat = os.statvfs(disk)
+        with open(filler, "wb") as fh:
+            left = max(stat.f_bavail * stat.f_frsize - free, 0)
+            while left > 0:
+                left -= fh.write(bytes(min(left, 1 << 20)))
+        outcome, detail = outcome_of(cli(args))
+        filler.unlink()
+        problem = None if outcome != CRASH else detail
+        problem = problem or bundle_is_whole(disk / name)
+        if outcome == CLEAN and not ("disk is full" in detail or "No space left" in detail):
+            problem = problem or f"not a full-disk message: {detail}"
+        if outcome == CLEAN and snapshot(disk / name) != before:
+            problem = problem or "the old bundle changed"
+        entries = sorted(p.name for p in disk.iterdir())
+        if entries != [name]:
+            problem = problem or f"left behind: {entries}"
+        outcomes.append(outcome)
+        tally.add(CRASH if problem else outcome, problem or detail)
+    return outcomes

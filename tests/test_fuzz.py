@@ -21,7 +21,8 @@ from hypothesis.extra import numpy as hnp
 from packager.errors import PackagerError
 from tests import fuzzing
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+# scripts/fuzz.py raises the count (PACKAGER_FUZZ_EXAMPLES) for its larger run
+FAST = settings(max_examples=int(os.environ.get("PACKAGER_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
                 database=None, derandomize=True)
 
 # --- flags, config files, labels, arrays (hypothesis) -------------------------------------------------------
@@ -47,6 +48,7 @@ def test_build_flags(flags, tmp_path_factory):
     for flag, data in flags:
         args += [flag, data.draw(FLAGS[flag])]
     outcome, detail = fuzzing.outcome_of(fuzzing.cli(args))
+    fuzzing.tally("build flags").add(outcome, detail)
     assert outcome == fuzzing.CLEAN, (args, detail)  # the model is missing: never exit 0
     assert not (work / "dist").exists()
 
@@ -76,6 +78,7 @@ def test_build_config_files(entries, raw, tmp_path_factory):
         text += "".join(f"[{table}]\n" + "".join(f"{line}\n" for line in lines) for table, lines in tables.items())
         config.write_text(text, encoding="utf-8")
     outcome, detail = fuzzing.outcome_of(fuzzing.cli(["build", "-c", config, "-o", work / "dist"]))
+    fuzzing.tally("config files").add(outcome, detail)
     assert outcome == fuzzing.CLEAN, (config.read_bytes()[:300], detail)
     assert not (work / "dist").exists()
 
@@ -91,8 +94,13 @@ def test_labels_files(lines, tail, tmp_path_factory):
     try:
         labels = read_labels(path)
     except PackagerError as exc:
+        fuzzing.tally("labels files").add(fuzzing.CLEAN if "\n" not in exc.one_line() else fuzzing.CRASH, exc.one_line())
         assert "\n" not in exc.one_line()
         return
+    except Exception as exc:
+        fuzzing.tally("labels files").add(fuzzing.CRASH, repr(exc))
+        raise
+    fuzzing.tally("labels files").add(fuzzing.OK)
     assert len(set(labels)) == len(labels) and all(len(label) <= MAX_LABEL_CHARS for label in labels)
 
 
@@ -121,8 +129,13 @@ def test_npy_and_npz_data(members, npy, cut, flips, tmp_path_factory):
     try:
         dataset = load_dataset(path, None, (8, 8, 1), what="evaluation data")
     except PackagerError as exc:
+        fuzzing.tally(".npy/.npz data").add(fuzzing.CLEAN if "\n" not in exc.one_line() else fuzzing.CRASH, exc.one_line())
         assert "\n" not in exc.one_line()
         return
+    except Exception as exc:
+        fuzzing.tally(".npy/.npz data").add(fuzzing.CRASH, repr(exc))
+        raise
+    fuzzing.tally(".npy/.npz data").add(fuzzing.OK)
     assert dataset.inputs.shape[1:] == (8, 8, 1) and np.isfinite(dataset.inputs).all()
 
 
@@ -158,10 +171,6 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_full_disk_at_every_level(digits_bundle, small_disk, tmp_path):
     """A real full disk (ENOSPC from the kernel) at several fill levels while the next bundle is
     written: one line and the old bundle untouched, or a complete new bundle; never staging left."""
@@ -169,23 +178,10 @@ def test_full_disk_at_every_level(digits_bundle, small_disk, tmp_path):
     shutil.copy(digits_bundle / "digits.tflite", source)
     args = ["build", source, "--name", "digits", "-o", small_disk, "--mean", "0", "--std", "255", "--no-latency"]
     assert fuzzing.outcome_of(fuzzing.cli(args))[0] == fuzzing.OK
-    bundle_bytes = sum(len(v) for v in _snapshot(small_disk / "digits").values())
-    outcomes = []
-    for free in (0, 8 << 10, bundle_bytes // 3, bundle_bytes // 2, 4 * bundle_bytes):
-        before = _snapshot(small_disk / "digits")
-        filler = small_disk / "filler"
-        filler.unlink(missing_ok=True)
-        stat = os.statvfs(small_disk)
-        filler.write_bytes(bytes(max(stat.f_bavail * stat.f_frsize - free, 0)))
-        outcome, detail = fuzzing.outcome_of(fuzzing.cli(args))
-        outcomes.append(outcome)
-        filler.unlink()
-        assert outcome != fuzzing.CRASH, detail
-        assert fuzzing.bundle_is_whole(small_disk / "digits") is None
-        if outcome == fuzzing.CLEAN:
-            assert "disk is full" in detail or "No space left" in detail, detail
-            assert _snapshot(small_disk / "digits") == before
-        assert sorted(p.name for p in small_disk.iterdir()) == ["digits"], list(small_disk.iterdir())
+    size = sum(len(v) for v in fuzzing.snapshot(small_disk / "digits").values())
+    tally = fuzzing.Tally()
+    outcomes = fuzzing.disk_trials(args, small_disk, "digits", [0, 8 << 10, size // 3, size // 2, 4 * size], tally)
+    assert tally.counts[fuzzing.CRASH] == 0, (tally.line("full disk"), tally.crashes)
     assert outcomes[0] == fuzzing.CLEAN and outcomes[-1] == fuzzing.OK, outcomes
 
 
