@@ -259,7 +259,8 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
     result: dict[str, Any] = {
         "schema_version": 1, "request_id": f"benchmark_model-{uuid.uuid4().hex[:6]}", "status": "error", "runner": "benchmark_model",
         "virtual": bool(device.get("virtual")), "device": device, "model_path": graph, "model_sha256": None,
-        "accelerator": {"requested": spec.accelerator, "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None},
+        "accelerator": {"requested": spec.accelerator, "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None,
+                        "ops_source": "unknown", "ops_note": "benchmark_model printed no run"},
         "threads": spec.threads, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
         "peak_memory_measure": None, "output_files": [], "errors": errors, "runner_version": "benchmark_model",
     }

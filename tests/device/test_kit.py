@@ -241,7 +241,8 @@ def test_benchmark_model_output_is_parsed(digits):
     assert result["status"] == "ok" and result["accelerator"]["applied"] == "gpu"
     assert result["accelerator"]["delegated_ops"] == 66 and result["init_ms"] == pytest.approx(1234.56)
     assert result["first_inference_ms"] == pytest.approx(21.0) and result["summary"]["mean_ms"] == pytest.approx(9.0125)
-    assert result["peak_memory_kb"] == int(61.5 * 1024)
+    assert result["peak_memory_kb"] == int(61.5 * 1024) and result["peak_memory_measure"] == "fresh_process_peak"
+    assert result["accelerator"]["ops_source"] == "delegate_log"  # counted from its "Replacing N out of M" line
     failed = parse_benchmark_model(BENCHMARK_MODEL_NNAPI_FAILED, RunSpec(digits, "nnapi"), device, "/g.tflite")
     assert failed["status"] == "ok" and failed["accelerator"]["applied"] == "xnnpack"
     assert "NNAPI" in failed["accelerator"]["fallback_reason"]
@@ -250,9 +251,11 @@ def test_benchmark_model_output_is_parsed(digits):
     assert same["accelerator"]["applied"] == "cpu" and same["accelerator"]["fallback_reason"] is None
     assert same["summary"] == {"count": 5, "mean_ms": 1.0, "std_ms": 0.0, "min_ms": 1.0, "max_ms": 1.0}  # not the warm-up line
     assert same["peak_memory_kb"] == int(3.5 * 1024)
+    assert same["accelerator"]["ops_source"] == "no_delegate" and same["accelerator"]["delegated_ops"] == 0
     broken = parse_benchmark_model("ERROR: Could not open '/g.tflite'.\nERROR: Failed to initialize the interpreter\n",
                                    RunSpec(digits, "cpu"), device, "/g.tflite")
     assert broken["status"] == "error" and broken["accelerator"]["applied"] is None and "Could not open" in broken["errors"][0]
+    assert broken["accelerator"]["ops_source"] == "unknown" and broken["peak_memory_measure"] is None  # nothing ran: nothing claimed
 
 
 def test_benchmark_model_results_have_no_invented_percentiles(digits, tmp_path):
