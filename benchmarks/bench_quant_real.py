@@ -151,10 +151,10 @@ def auto_build(model: realmodels.RealModel, tmp: Path) -> dict:
         flags.update(mean=(127.5,), std=(127.5,) if model.name == "fer" else (128.0,))
     started = time.perf_counter()
     result = build(make_spec(None, flags))
-    sel = result.manifest["selection"]
-    return {"model": model.name, "chosen": sel["chosen"], "reason": sel.get("reason"), "seconds": time.perf_counter() - started,
-            "size_ratio": result.manifest["sizes"]["chosen_bytes"] / result.manifest["sizes"]["float_bytes"],
-            "candidates": [{k: c.get(k) for k in ("name", "accepted", "size_bytes", "top1_agreement", "reason")} for c in sel["candidates"]]}
+    sel, sizes = result.manifest.selection, result.manifest.sizes
+    return {"model": model.name, "chosen": sel.chosen, "reason": sel.reason, "seconds": time.perf_counter() - started,
+            "size_ratio": sizes.chosen_bytes / sizes.float_bytes,
+            "candidates": [{k: getattr(c, k) for k in ("name", "accepted", "size_bytes", "top1_agreement", "reason")} for c in sel.candidates]}
 
 
 def main() -> None:

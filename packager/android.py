@@ -23,6 +23,7 @@ from typing import Any
 from packager import bundle_io
 from packager.errors import PackagerError
 from packager.fileio import DocumentError, read_json, sha256_bytes, sha256_file, write_atomic
+from packager.manifest import Manifest
 
 INDEX_NAME = "index.json"
 INDEX_SCHEMA_VERSION = 1
@@ -84,7 +85,7 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
     index_path = models / INDEX_NAME
     read_index(index_path)  # a broken index stops us before anything is written
     gradle_file, no_compress = ensure_no_compress(module_dir)
-    report = InstallReport(bundle=name, version=ref.manifest["version"], app=str(app), assets_dir=str(assets),
+    report = InstallReport(bundle=name, version=ref.manifest.version, app=str(app), assets_dir=str(assets),
                            destination=str(destination), gradle_file=str(gradle_file), no_compress=no_compress)
 
     wanted = app_files(ref.manifest)
@@ -107,13 +108,13 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
     return report
 
 
-def app_files(manifest: dict[str, Any]) -> list[str]:
+def app_files(manifest: Manifest) -> list[str]:
     """The bundle files the app needs (reports stay on the host), relative to the bundle folder."""
-    golden = manifest["golden"]
-    files = [manifest["model"]["file"], "manifest.json"]
-    if manifest["labels"].get("file"):
-        files.append(manifest["labels"]["file"])
-    files += [g["file"] for g in golden["inputs"]] + [g["file"] for g in golden["outputs"]] + list(golden.get("images", []))
+    golden = manifest.golden
+    files = [manifest.model.file, "manifest.json"]
+    if manifest.labels.file:
+        files.append(manifest.labels.file)
+    files += [g.file for g in golden.inputs] + [g.file for g in golden.outputs] + list(golden.images)
     return list(dict.fromkeys(files))
 
 
@@ -214,19 +215,19 @@ def _remove_stale(destination: Path, wanted: set[str]) -> list[str]:
     return removed
 
 
-def _update_index(index_path: Path, models: Path, manifest: dict[str, Any], size_bytes: int) -> bool:
+def _update_index(index_path: Path, models: Path, manifest: Manifest, size_bytes: int) -> bool:
     """Add or replace this bundle's entry; drop entries whose folder is gone. True when the file changed."""
     index = read_index(index_path)
-    name = manifest["name"]
+    name = manifest.name
     folder = f"models/{name}"
     entry = {
         "name": name,
-        "version": manifest["version"],
-        "task": manifest["task"],
+        "version": manifest.version,
+        "task": manifest.task,
         "folder": folder,
         "manifest": f"{folder}/manifest.json",
-        "model": f"{folder}/{manifest['model']['file']}",
-        "model_sha256": manifest["model"]["sha256"],
+        "model": f"{folder}/{manifest.model.file}",
+        "model_sha256": manifest.model.sha256,
         "size_bytes": size_bytes,
     }
     kept = [b for b in index["bundles"]

@@ -11,15 +11,15 @@ Every candidate tried is recorded with its size, accuracy, agreement and why it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from packager import progress
 from packager.errors import PackagerError
-from packager.evaluate import VariantMetrics, compare, run_all
+from packager.evaluate import compare, run_all
+from packager.manifest import Candidate, OperatorError, Selection, VariantMetrics
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
-from packager.sensitivity import OpError, operator_errors
+from packager.sensitivity import operator_errors
 
 MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
 SENSITIVITY_SAMPLES = 64
@@ -33,32 +33,21 @@ class Tried:
     accepted: bool
     reason: str
 
-    def to_dict(self, measure: str) -> dict[str, Any]:
-        out = {
-            "name": self.variant.name, "accepted": self.accepted, "size_bytes": self.variant.size_bytes,
-            "accuracy": self.metrics.accuracy, "accuracy_drop": round(self.drop, 6) if measure == "accuracy" else None,
-            "top1_agreement": self.metrics.top1_agreement, "reason": self.reason,
-        }
-        if self.variant.recipe.float_ops:
-            out["float_ops"] = list(self.variant.recipe.float_ops)
-        return out
+    def candidate(self, measure: str) -> Candidate:
+        return Candidate(name=self.variant.name, accepted=self.accepted, size_bytes=self.variant.size_bytes, accuracy=self.metrics.accuracy,
+                         accuracy_drop=round(self.drop, 6) if measure == "accuracy" else None,
+                         top1_agreement=self.metrics.top1_agreement, reason=self.reason, float_ops=list(self.variant.recipe.float_ops))
 
 
 @dataclass
 class AutoResult:
     tried: list[Tried]
     chosen: Tried
-    sensitivity: list[OpError] = field(default_factory=list)
+    sensitivity: list[OperatorError] = field(default_factory=list)
 
-    def selection(self, budget: float, measure: str) -> dict[str, Any]:
-        return {
-            "mode": "auto",
-            "chosen": self.chosen.variant.name,
-            "max_accuracy_drop": budget,
-            "reason": self.chosen.reason,
-            "candidates": [t.to_dict(measure) for t in self.tried],
-            "operator_sensitivity": [e.to_dict() for e in self.sensitivity[:20]],
-        }
+    def selection(self, budget: float, measure: str) -> Selection:
+        return Selection(mode="auto", chosen=self.chosen.variant.name, max_accuracy_drop=budget, reason=self.chosen.reason,
+                         candidates=[t.candidate(measure) for t in self.tried], operator_sensitivity=list(self.sensitivity[:20]))
 
 
 class Search:
@@ -112,7 +101,7 @@ class Search:
     # --- the search -----------------------------------------------------------------------------
     def run(self) -> AutoResult:
         int8_io = self.spec.int8_io
-        sensitivity: list[OpError] = []
+        sensitivity: list[OperatorError] = []
         with progress.task("Searching for the smallest variant within budget", None):
             full = self.evaluate(self._derive(Recipe("int8", io_dtype=int8_io)))
             if full.accepted:
@@ -131,7 +120,7 @@ class Search:
             fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
             return self._finish(self.evaluate(fp32), sensitivity)
 
-    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int) -> tuple[Tried | None, list[OpError]]:
+    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int) -> tuple[Tried | None, list[OperatorError]]:
         """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
         samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
         errors = operator_errors(self.engine, samples)
@@ -154,7 +143,7 @@ class Search:
                 return tried, errors
         return None, errors
 
-    def _finish(self, chosen: Tried, sensitivity: list[OpError]) -> AutoResult:
+    def _finish(self, chosen: Tried, sensitivity: list[OperatorError]) -> AutoResult:
         for tried in self.tried:
             if tried is not chosen and tried.accepted:
                 tried.accepted = False

@@ -7,7 +7,6 @@ report.
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 import time
 from dataclasses import dataclass, field, replace
@@ -18,13 +17,16 @@ from typing import Any
 import numpy as np
 
 from packager import DISTRIBUTION, progress, sources
-from packager.bundle import BundleFiles, check_writable, remove_created, write_bundle
+from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
-from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, TensorInfo, VariantMetrics, choose_roles, compare, run_all
+from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all
+from packager.manifest import (Candidate, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
+                               VariantMetrics)
 from packager.preprocess import Preprocessing
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec
+from packager.tflite_tree import TensorInfo
 
 FLOAT = "fp32"
 
@@ -32,7 +34,7 @@ FLOAT = "fp32"
 @dataclass
 class BuildResult:
     bundle: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     chosen: VariantMetrics
     float_metrics: VariantMetrics
     variants: list[VariantMetrics]
@@ -145,7 +147,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         clock.lap("evaluate")
         chosen_variant, chosen_metrics, selection = choose(spec, float_model, variants, float_metrics, metrics, as_given)
         if engine_choice:
-            selection["engine_choice"] = engine_choice
+            selection = replace(selection, engine_choice=[EngineCandidate.from_dict(c) for c in engine_choice])
     check_budget(spec, chosen_metrics, float_metrics)
 
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -186,17 +188,13 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
     semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
-    manifest = make_manifest(spec, source, facts, runner, labels, chosen_variant, chosen_metrics, float_metrics, metrics,
-                             selection, len(float_model), len(app_model), evaluation, semantics)
-    if custom_ops:
-        manifest["custom_ops"] = custom_ops
     debug = quantization_debug(float_model, chosen_variant, calib, as_given)
-    if debug is not None:
-        manifest["quantization_debug"] = debug
     clock.lap("debug")
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
+    manifest = make_manifest(spec, source, facts, runner, files, chosen_variant, chosen_metrics, float_metrics, metrics, selection,
+                             len(float_model), evaluation, semantics, custom_ops, debug, report.REPORT_FILES)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings, models)
@@ -476,7 +474,7 @@ def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, f
     return variants, metrics, float_metrics, result.chosen.variant, result.chosen.metrics, selection, models, outputs[FLOAT]
 
 
-def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None, as_given: bool) -> dict[str, Any] | None:
+def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None, as_given: bool) -> QuantizationDebug | None:
     """The debugger's findings (packager.qdebug) for a statically quantized chosen variant."""
     if as_given or variant is None or calib is None or not variant.recipe.needs_calibration:
         return None
@@ -484,7 +482,7 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
 
     progress.status(f"Comparing {variant.name} with float tensor by tensor")
     method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
-    return qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict()
+    return QuantizationDebug.from_dict(qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())
 
 
 def infer_quant(model: bytes) -> str:
@@ -507,23 +505,24 @@ def infer_quant(model: bytes) -> str:
 
 
 # --- choice and budget --------------------------------------------------------------------------
-def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) -> tuple[Variant | None, VariantMetrics, dict[str, Any]]:
+def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) -> tuple[Variant | None, VariantMetrics, Selection]:
     if as_given:
-        return None, float_metrics, {"mode": "explicit", "chosen": float_metrics.name, "max_accuracy_drop": spec.max_accuracy_drop,
-                                     "reason": "an existing .tflite model is bundled as it is", "candidates": []}
+        return None, float_metrics, Selection(mode="explicit", chosen=float_metrics.name, max_accuracy_drop=spec.max_accuracy_drop,
+                                              reason="an existing .tflite model is bundled as it is", candidates=[])
     wanted = spec.select or spec.quant[0]
     by_name = {v.name: (v, m) for v, m in zip(variants, metrics)}
     if wanted not in by_name:
         raise PackagerError(f"--select {wanted} is not one of the built variants ({', '.join(by_name)})", "add it to --quant")
     variant, chosen = by_name[wanted]
     candidates = [
-        {"name": m.name, "accepted": m.name == wanted, "size_bytes": m.size_bytes, "accuracy": m.accuracy,
-         "accuracy_drop": m.accuracy_drop(float_metrics), "top1_agreement": m.top1_agreement,
-         "reason": "selected" if m.name == wanted else "built for comparison"}
+        Candidate(name=m.name, accepted=m.name == wanted, size_bytes=m.size_bytes, accuracy=m.accuracy,
+                  accuracy_drop=m.accuracy_drop(float_metrics), top1_agreement=m.top1_agreement,
+                  reason="selected" if m.name == wanted else "built for comparison")
         for m in metrics
     ]
     reason = "selected with --select" if spec.select else "the first variant of --quant"
-    return variant, chosen, {"mode": "explicit", "chosen": wanted, "max_accuracy_drop": spec.max_accuracy_drop, "reason": reason, "candidates": candidates}
+    return variant, chosen, Selection(mode="explicit", chosen=wanted, max_accuracy_drop=spec.max_accuracy_drop, reason=reason,
+                                      candidates=candidates)
 
 
 def loss_points(chosen: VariantMetrics, reference: VariantMetrics) -> tuple[float, str]:
@@ -602,34 +601,27 @@ def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
     return "Model packaged by packager."
 
 
-def make_manifest(spec, source, facts, runner: ModelRunner, labels, chosen_variant, chosen, float_metrics, metrics, selection,
-                  float_size, app_size, evaluation, semantics: str | OutputRoles) -> dict[str, Any]:
-    recipe = chosen_variant.recipe.to_manifest(chosen_variant.calibration_samples, chosen_variant.options) if chosen_variant else {
-        "name": chosen.name, "quant": chosen.quant, "engine": "none", "io_dtype": runner.input.dtype if runner.input.dtype in ("float32", "int8", "uint8", "int16") else "float32"}
-    return {
-        "schema_version": 1,
-        "name": spec.bundle_name,
-        "version": spec.version,
-        "task": facts.task,
-        "description": spec.description or default_description(spec, facts),
-        "author": spec.author,
-        "license": spec.license,
-        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "source": source.to_manifest(),
-        "model": {},
-        "recipe": recipe,
-        "inputs": [t.to_manifest("image" if facts.preprocessing is not None else "features") for t in runner.inputs],
-        "outputs": [t.to_manifest(semantics if isinstance(semantics, str) else _SEMANTICS[semantics.kinds[i]])
-                    for i, t in enumerate(runner.outputs)],
-        "preprocessing": None if facts.preprocessing is None else facts.preprocessing.to_dict(),
-        "labels": {"file": None, "values": labels, **({"output": _labels_output_name(facts)} if labels else {})},
-        "metrics": {
-            "float": float_metrics.to_dict(), "chosen": chosen.to_dict(), "variants": [m.to_dict() for m in metrics],
-            "eval_samples": int(len(evaluation)) if evaluation is not None else 0,
-            "eval_data": str(spec.eval_data) if spec.eval_data else None,
-        },
-        "selection": selection,
-        "sizes": {"source_bytes": source.size_bytes, "float_bytes": float_size, "chosen_bytes": app_size},
-        "golden": {},
-        "tools": tool_versions(),
-    }
+IO_DTYPES = ("float32", "int8", "uint8", "int16")
+
+
+def make_manifest(spec: BuildSpec, source: sources.SourceModel, facts: ModelFacts, runner: ModelRunner, files: BundleFiles,
+                  chosen_variant: Variant | None, chosen: VariantMetrics, float_metrics: VariantMetrics, metrics: list[VariantMetrics],
+                  selection: Selection, float_size: int, evaluation: Dataset | None, semantics: str | OutputRoles, custom_ops: list[str],
+                  debug: QuantizationDebug | None, reports: dict[str, str]) -> Manifest:
+    """The manifest, once, from what the build found; the bundle's file entries come from the files themselves."""
+    recipe = chosen_variant.record() if chosen_variant else RecipeRecord(
+        name=chosen.name, quant=chosen.quant, engine="none", io_dtype=runner.input.dtype if runner.input.dtype in IO_DTYPES else "float32")
+    inputs = [Tensor.of(t, "image" if facts.preprocessing is not None else "features") for t in runner.inputs]
+    outputs = [Tensor.of(t, semantics if isinstance(semantics, str) else _SEMANTICS[semantics.kinds[i]]) for i, t in enumerate(runner.outputs)]
+    model_file, labels_file, golden = describe_files(files, inputs, outputs)
+    return Manifest(
+        name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
+        author=spec.author, license=spec.license, source=source, model=model_file, recipe=recipe, quantization_debug=debug,
+        custom_ops=list(custom_ops), inputs=inputs, outputs=outputs, preprocessing=facts.preprocessing,
+        labels=Labels(file=labels_file, values=list(files.labels), output=_labels_output_name(facts) if files.labels else None),
+        metrics=Metrics(reference=float_metrics, chosen=chosen, variants=list(metrics),
+                        eval_samples=int(len(evaluation)) if evaluation is not None else 0,
+                        eval_data=str(spec.eval_data) if spec.eval_data else None),
+        selection=selection, sizes=Sizes(source_bytes=source.size_bytes, float_bytes=float_size, chosen_bytes=len(files.model)),
+        golden=golden, tools=tool_versions(), reports=dict(reports),
+    )

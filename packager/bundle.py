@@ -7,7 +7,6 @@ file is written and the manifest validates, so a failed build never leaves a hal
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import shutil
@@ -16,13 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from packager import schemas
 from packager.errors import PackagerError
 from packager.fileio import sha256_bytes
+from packager.manifest import Golden, GoldenFile, Manifest, ModelFile, Tensor
 
 
 @dataclass
@@ -102,12 +100,36 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], render_reports=None) -> Path:
+LABELS_FILE = "labels.txt"
+
+
+def _golden_name(kind: str, k: int) -> str:
+    return f"golden/{kind}_{k}.npy"
+
+
+def describe_files(files: BundleFiles, inputs: list[Tensor], outputs: list[Tensor]) -> tuple[ModelFile, str | None, Golden]:
+    """The manifest's entries for the files of a bundle (model, labels file, golden files), as
+    `write_bundle` lays them out."""
+    golden = {}
+    for kind, arrays, tensors in (("input", files.golden_inputs, inputs), ("output", files.golden_outputs, outputs)):
+        golden[kind] = [GoldenFile(file=_golden_name(kind, k), tensor=t.name, index=t.index, dtype=a.dtype.name, shape=list(a.shape))
+                        for k, (a, t) in enumerate(zip(arrays, tensors))]
+    model = ModelFile(file=f"{files.name}.tflite", sha256=sha256_bytes(files.model), size_bytes=len(files.model))
+    images = [f"golden/images/{name}" for name, _ in files.golden_images]
+    return model, (LABELS_FILE if files.labels else None), Golden(count=int(files.golden_inputs[0].shape[0]), inputs=golden["input"],
+                                                                 outputs=golden["output"], images=images)
+
+
+def write_bundle(output: Path, files: BundleFiles, manifest: Manifest, render_reports=None) -> Path:
     """Write dist/<name>/ atomically and return its path.
 
-    `manifest` gets its file entries (model, labels, golden) filled in here; `render_reports`,
-    if given, is called with (manifest, staging folder) and returns {file name: text}.
+    The manifest's file entries must be those of `files` (`describe_files`); `render_reports`,
+    if given, is called with (manifest, staging folder) and returns {file name: text}, the files
+    the manifest's `reports` lists.
     """
+    model_file, labels_file, golden = describe_files(files, manifest.inputs, manifest.outputs)
+    if (manifest.name, manifest.model, manifest.labels.file, manifest.golden) != (files.name, model_file, labels_file, golden):
+        raise ValueError("the manifest's name and file entries are not those of the bundle's files (see bundle.describe_files)")
     final = output / files.name
     remove_stale_staging(output, files.name)
     try:
@@ -115,41 +137,26 @@ def write_bundle(output: Path, files: BundleFiles, manifest: dict[str, Any], ren
     except OSError as exc:
         raise _write_error(final, exc) from None
     try:
-        model_file = f"{files.name}.tflite"
-        (staging / model_file).write_bytes(files.model)
+        (staging / model_file.file).write_bytes(files.model)
         if files.labels:  # no empty labels.txt: the manifest then says labels.file = null
-            (staging / "labels.txt").write_text("".join(f"{label}\n" for label in files.labels), encoding="utf-8")
-        golden = staging / "golden"
-        golden.mkdir()
-        inputs, outputs = [], []
-        for kind, arrays, entries, tensors in (
-            ("input", files.golden_inputs, inputs, manifest["inputs"]),
-            ("output", files.golden_outputs, outputs, manifest["outputs"]),
-        ):
-            for k, (array, tensor) in enumerate(zip(arrays, tensors)):
-                name = f"golden/{kind}_{k}.npy"
-                (staging / name).write_bytes(_npy_bytes(array))
-                entries.append({"file": name, "tensor": tensor["name"], "index": tensor["index"], "dtype": array.dtype.name, "shape": list(array.shape)})
-        images = []
+            (staging / LABELS_FILE).write_text("".join(f"{label}\n" for label in files.labels), encoding="utf-8")
+        (staging / "golden").mkdir()
+        for entry, array in zip([*golden.inputs, *golden.outputs], [*files.golden_inputs, *files.golden_outputs]):
+            (staging / entry.file).write_bytes(_npy_bytes(array))
         if files.golden_images:
-            (golden / "images").mkdir()
-            for image_name, data in files.golden_images:
-                (golden / "images" / image_name).write_bytes(data)
-                images.append(f"golden/images/{image_name}")
-        manifest["model"] = {"file": model_file, "sha256": sha256_bytes(files.model), "size_bytes": len(files.model)}
-        manifest["labels"]["file"] = "labels.txt" if files.labels else None
-        manifest["golden"] = {"count": int(files.golden_inputs[0].shape[0]), "inputs": inputs, "outputs": outputs}
-        if images:
-            manifest["golden"]["images"] = images
+            (staging / "golden" / "images").mkdir()
+            for (_, data), entry in zip(files.golden_images, golden.images):
+                (staging / entry).write_bytes(data)
         reports = dict(files.reports)
         if render_reports is not None:
             reports.update(render_reports(manifest, staging))
-        if reports:
-            manifest["reports"] = {Path(n).suffix.lstrip(".") or n: n for n in reports}
-        schemas.validate("manifest", manifest, what="the bundle manifest")
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        for report_name, text in reports.items():
-            (staging / report_name).write_text(text, encoding="utf-8")
+        listed = {Path(n).suffix.lstrip(".") or n: n for n in reports} or None
+        if listed != manifest.reports:
+            raise ValueError(f"the manifest lists the reports {manifest.reports}, but {listed} were rendered")
+        text = manifest.to_json()  # validated against the schema
+        (staging / "manifest.json").write_text(text, encoding="utf-8")
+        for report_name, report_text in reports.items():
+            (staging / report_name).write_text(report_text, encoding="utf-8")
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; a bundle is a normal folder
         _replace_folder(staging, final)
     except OSError as exc:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from packager import schemas
-from packager.fileio import DocumentError, read_json
 from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_json
+from packager.manifest import GoldenFile, Manifest
 
 
 @dataclass(frozen=True)
-class GoldenFile:
+class LocatedFile:
+    """A golden file of a bundle on disk: its path and its manifest entry."""
+
     path: Path
-    tensor: str
-    dtype: str
-    shape: tuple[int, ...]
+    entry: GoldenFile
 
 
 @dataclass(frozen=True)
@@ -28,34 +26,31 @@ class BundleRef:
     """A bundle on disk: its folder and its validated manifest."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     @property
     def name(self) -> str:
-        return self.manifest["name"]
+        return self.manifest.name
 
     @property
     def model_path(self) -> Path:
-        return self.path / self.manifest["model"]["file"]
+        return self.path / self.manifest.model.file
 
     @property
     def model_sha256(self) -> str:
-        return self.manifest["model"]["sha256"]
+        return self.manifest.model.sha256
 
     @property
     def labels(self) -> list[str]:
-        return list(self.manifest["labels"]["values"])
+        return list(self.manifest.labels.values)
 
     @property
-    def golden_inputs(self) -> list[GoldenFile]:
-        return [self._golden(g) for g in self.manifest["golden"]["inputs"]]
+    def golden_inputs(self) -> list[LocatedFile]:
+        return [LocatedFile(self.path / g.file, g) for g in self.manifest.golden.inputs]
 
     @property
-    def golden_outputs(self) -> list[GoldenFile]:
-        return [self._golden(g) for g in self.manifest["golden"]["outputs"]]
-
-    def _golden(self, entry: dict[str, Any]) -> GoldenFile:
-        return GoldenFile(self.path / entry["file"], entry["tensor"], entry["dtype"], tuple(entry["shape"]))
+    def golden_outputs(self) -> list[LocatedFile]:
+        return [LocatedFile(self.path / g.file, g) for g in self.manifest.golden.outputs]
 
 
 def load_bundle(path: str | Path) -> BundleRef:
@@ -70,8 +65,7 @@ def load_bundle(path: str | Path) -> BundleRef:
         manifest = read_json(manifest_path)
     except (OSError, DocumentError) as exc:
         raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
-    schemas.validate("manifest", manifest, what=str(manifest_path))
-    ref = BundleRef(folder, manifest)
+    ref = BundleRef(folder, Manifest.from_dict(manifest, what=str(manifest_path)))  # validated against the schema
     for needed in [ref.model_path, *(g.path for g in ref.golden_inputs), *(g.path for g in ref.golden_outputs)]:
         if not needed.is_file():
             raise PackagerError(f"bundle {folder} is incomplete: {needed.name} is missing", "rebuild the bundle")

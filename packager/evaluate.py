@@ -12,58 +12,17 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from packager import progress, quiet
 from packager.errors import PackagerError
+from packager.manifest import Latency, OutputMetrics, VariantMetrics
 from packager.preprocess import dequantize, to_input_dtype
+from packager.tflite_tree import parse_graph
 
 BATCH = 32
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    index: int
-    shape: tuple[int, ...]
-    shape_signature: tuple[int, ...]
-    dtype: str
-    scale: float | None
-    zero_point: int | None
-
-    @classmethod
-    def from_detail(cls, d: dict[str, Any]) -> "TensorInfo":
-        scale, zero_point = d.get("quantization", (0.0, 0))
-        signature = d.get("shape_signature", d["shape"])
-        return cls(
-            name=d["name"], index=int(d["index"]), shape=tuple(int(s) for s in d["shape"]),
-            shape_signature=tuple(int(s) for s in signature), dtype=np.dtype(d["dtype"]).name,
-            scale=float(scale) if scale else None, zero_point=int(zero_point) if scale else None,
-        )
-
-    def to_manifest(self, semantics: str) -> dict[str, Any]:
-        return {
-            "name": self.name, "index": self.index, "shape": list(self.shape), "dtype": self.dtype,
-            "quantization": None if self.scale is None else {"scale": self.scale, "zero_point": self.zero_point},
-            "semantics": semantics,
-        }
-
-
-@dataclass(frozen=True)
-class Latency:
-    mean_ms: float
-    p50_ms: float
-    p90_ms: float
-    runs: int
-    threads: int
-
-    @classmethod
-    def of(cls, seconds: list[float], threads: int) -> "Latency":
-        ms = np.asarray(seconds) * 1000.0
-        return cls(float(ms.mean()), float(np.percentile(ms, 50)), float(np.percentile(ms, 90)), len(ms), threads)
 
 
 PROBABILITY_OPS = ("SOFTMAX", "LOGISTIC")
@@ -122,18 +81,6 @@ def choose_roles(names: tuple[str, ...], kinds: tuple[str, ...], labels_output: 
     return OutputRoles(names, kinds, 0, "no output is a probability: the first one")
 
 
-@dataclass
-class OutputMetrics:
-    """One output of a variant against the same output of the float model."""
-
-    name: str
-    kind: str  # OutputRoles.kinds
-    top1_agreement: float | None  # probabilities/classes: same top class (one score: same side of 0.5)
-    max_abs_error: float
-    mean_abs_error: float
-    correlation: float | None  # Pearson over every value; None when either side is constant
-
-
 def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
     out, ref = output.astype(np.float64).reshape(len(output), -1), reference.astype(np.float64).reshape(len(reference), -1)
     diff = np.abs(out - ref)
@@ -145,39 +92,9 @@ def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarr
             agreement = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
     a, b = out.ravel(), ref.ravel()
     correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
-    return OutputMetrics(name, kind, agreement, float(diff.max()) if diff.size else 0.0, float(diff.mean()) if diff.size else 0.0,
-                         None if correlation is None or not np.isfinite(correlation) else float(np.clip(correlation, -1.0, 1.0)))
-
-
-@dataclass
-class VariantMetrics:
-    name: str
-    quant: str
-    engine: str
-    size_bytes: int
-    accuracy: float | None
-    per_class_accuracy: list[float | None] | None
-    top1_agreement: float | None
-    max_abs_error: float
-    mean_abs_error: float
-    latency: Latency | None
-    samples: int
-    primary_output: str | None = None  # the output the headline numbers are about (several outputs only)
-    outputs: list[OutputMetrics] = field(default_factory=list)  # every output (several outputs only)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["latency"] = None if self.latency is None else asdict(self.latency)
-        if not self.outputs:
-            out.pop("outputs")
-            out.pop("primary_output")
-        return out
-
-    def accuracy_drop(self, reference: "VariantMetrics") -> float | None:
-        """Percentage points lost against `reference` (positive = worse)."""
-        if self.accuracy is None or reference.accuracy is None:
-            return None
-        return (reference.accuracy - self.accuracy) * 100.0
+    return OutputMetrics(name=name, kind=kind, top1_agreement=agreement, max_abs_error=float(diff.max()) if diff.size else 0.0,
+                         mean_abs_error=float(diff.mean()) if diff.size else 0.0,
+                         correlation=None if correlation is None or not np.isfinite(correlation) else float(np.clip(correlation, -1.0, 1.0)))
 
 
 class ModelRunner:
@@ -190,8 +107,11 @@ class ModelRunner:
         with quiet.captured_output():
             self.interpreter = Interpreter(model_content=model, num_threads=self.threads)
             self.interpreter.allocate_tensors()
-        self.inputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_input_details()]
-        self.outputs = [TensorInfo.from_detail(d) for d in self.interpreter.get_output_details()]
+        # the tensors as the file has them (subgraph 0's inputs and outputs, in order), with the shapes
+        # the interpreter allocated (a dynamic dimension is 1 in the file, its size once propagated here)
+        graph = parse_graph(model)
+        self.inputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.inputs, self.interpreter.get_input_details())]
+        self.outputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.outputs, self.interpreter.get_output_details())]
         signature_names: dict[int, str] = {}
         for signature in self.interpreter._get_full_signature_list().values():  # noqa: SLF001 - the only way to the names
             for alias, index in signature.get("outputs", {}).items():
@@ -205,7 +125,7 @@ class ModelRunner:
                 "no flag works around it yet: export a wrapper with one input (concatenate the inputs, split them inside the model)",
             )
         self.input = self.inputs[0]
-        self.batchable = self.input.shape_signature[:1] == (-1,)
+        self.batchable = (self.input.shape_signature or ())[:1] == (-1,)
         self._batch = self.input.shape[0]
 
     def quantize_input(self, normalized: np.ndarray) -> np.ndarray:
@@ -260,7 +180,7 @@ class ModelRunner:
             started = time.perf_counter()
             self.interpreter.invoke()
             seconds.append(time.perf_counter() - started)
-        return Latency.of(seconds, self.threads)
+        return Latency.of([s * 1000.0 for s in seconds], self.threads)
 
 
 def compare(

@@ -3,7 +3,7 @@
 Options: `--device SERIAL|all|HOST:PORT` (repeatable), `--virtual-device`, `--bundle DIST`
 (repeatable), `--accelerator cpu,gpu,...`, `--budgets budgets.toml`, `--device-results FILE`.
 Fixtures: `handset`, `bundle`, `accelerator` (each parametrized over what the options name),
-`device_run` (the RunRecord of this handset x bundle x accelerator) and `budgets`. A user's test:
+`device_run` (the DeviceRun of this handset x bundle x accelerator) and `budgets`. A user's test:
 
     def test_on_device(device_run, budgets):
         budgets.check(device_run)
@@ -176,7 +176,7 @@ def accelerator(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture()
 def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
-    """Run `bundle` on `handset` with `accelerator`; the RunRecord, also kept for the session JSON."""
+    """Run `bundle` on `handset` with `accelerator`; the DeviceRun, also kept for the session JSON."""
     from packager.device.bench import bench  # noqa: PLC0415
 
     state = getattr(request.config, _STATE_KEY)
@@ -209,7 +209,7 @@ class _BudgetChecker:
         return Limits() if self.budgets is None else self.budgets.limits_for(run.bundle, run.accelerator_requested)
 
     def check(self, run) -> None:
-        """Assert `run` (a RunRecord) stays within budget; the message lists every violation."""
+        """Assert `run` (a DeviceRun) stays within budget; the message lists every violation."""
         if self.budgets is None:
             return
         problems = self.budgets.violations(run, getattr(run, "apk_bytes", None))

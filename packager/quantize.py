@@ -29,6 +29,7 @@ from packager import calibration as calib_ranges
 from packager.calibration import METHODS as CALIBRATION_METHODS
 from packager.errors import PackagerError
 from packager.int16_bias import narrow_int16_biases
+from packager.manifest import RecipeRecord
 
 QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
 Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
@@ -93,21 +94,14 @@ class Recipe:
     def needs_calibration(self) -> bool:
         return self.quant in ("int8", "int16x8", "mixed")
 
-    def to_manifest(self, calibration_samples: int | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "quant": self.quant,
-            "engine": self.resolved_engine,
-            "io_dtype": self.io_dtype,
-            "calibration_samples": calibration_samples if self.needs_calibration else None,
-        }
+    def record(self, calibration_samples: int | None, options: dict[str, Any] | None = None) -> RecipeRecord:
+        """The manifest's account of this recipe once carried out."""
+        calibration = None
         if self.needs_calibration:
-            out["calibration"] = self.calibration if self.resolved_engine == "ai-edge-quantizer" else "tf-converter"
-        if self.float_ops:
-            out["float_ops"] = list(self.float_ops)
-        if options:
-            out["options"] = dict(options)
-        return out
+            calibration = self.calibration if self.resolved_engine == "ai-edge-quantizer" else "tf-converter"
+        return RecipeRecord(name=self.name, quant=self.quant, engine=self.resolved_engine, io_dtype=self.io_dtype,
+                            calibration_samples=calibration_samples if self.needs_calibration else None, calibration=calibration,
+                            float_ops=list(self.float_ops), options=dict(options or {}))
 
 
 @dataclass
@@ -128,6 +122,9 @@ class Variant:
     @property
     def size_bytes(self) -> int:
         return len(self.model)
+
+    def record(self) -> RecipeRecord:
+        return self.recipe.record(self.calibration_samples, self.options)
 
 
 # --- ai-edge-quantizer --------------------------------------------------------------------------

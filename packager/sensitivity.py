@@ -11,23 +11,12 @@ up at once on the operators that produce and consume that tensor.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from packager import isolate, progress, quiet
 from packager.evaluate import ModelRunner
-
-
-@dataclass(frozen=True)
-class OpError:
-    op: str  # the operator's output tensor name (ai-edge-quantizer selects operators by it)
-    op_type: str
-    error: float  # RMS output error relative to the float output's RMS, with only this op in int8
-    disagreement: float  # share of samples whose top-1 changes
-
-    def to_dict(self) -> dict:
-        return {"op": self.op, "op_type": self.op_type, "error": float(self.error), "top1_disagreement": float(self.disagreement)}
+from packager.manifest import OperatorError
 
 
 _SKIP = {"SHAPE", "STRIDED_SLICE", "PACK", "QUANTIZE", "DEQUANTIZE", "CAST", "GATHER_ND", "RANGE"}
@@ -49,7 +38,7 @@ def quantizable_ops(float_model: bytes) -> list[tuple[str, str]]:
     return ops
 
 
-def operator_errors(engine, samples: np.ndarray) -> list[OpError]:
+def operator_errors(engine, samples: np.ndarray) -> list[OperatorError]:
     """Each operator's quantization error (see module doc), worst first. `engine` is an AeqEngine."""
     reference = ModelRunner(engine.float_model, threads=1).predict(samples)[0]
     ref_rms = float(np.sqrt(np.mean(reference.astype(np.float64) ** 2))) or 1.0
@@ -57,7 +46,7 @@ def operator_errors(engine, samples: np.ndarray) -> list[OpError]:
     ops = quantizable_ops(engine.float_model)
     engine.calibrate(None if engine.calibrated else samples)  # reuse one calibration
 
-    def measure(item: tuple[str, str]) -> OpError:
+    def measure(item: tuple[str, str]) -> OperatorError:
         name, op_type = item
         try:
             model = engine.only(name)
@@ -67,10 +56,10 @@ def operator_errors(engine, samples: np.ndarray) -> list[OpError]:
                 return OpError(name, op_type, 0.0, 0.0)
             out = ModelRunner(model, threads=1).predict(samples)[0]
         except Exception:  # an op ai-edge-quantizer cannot quantize alone: no error to blame on it
-            return OpError(name, op_type, 0.0, 0.0)
+            return OperatorError(op=name, op_type=op_type, error=0.0, top1_disagreement=0.0)
         error = float(np.sqrt(np.mean((out.astype(np.float64) - reference) ** 2))) / ref_rms
         disagreement = float((out.reshape(len(out), -1).argmax(1) != ref_top1).mean())
-        return OpError(name, op_type, error, disagreement)
+        return OperatorError(op=name, op_type=op_type, error=error, top1_disagreement=disagreement)
 
     with progress.task(f"Measuring per-operator quantization error ({len(ops)} operators)", len(ops)) as advance:
         results = []
@@ -78,4 +67,4 @@ def operator_errors(engine, samples: np.ndarray) -> list[OpError]:
             for result in pool.map(measure, ops):
                 results.append(result)
                 advance(1)
-    return sorted(results, key=lambda e: (e.disagreement, e.error), reverse=True)
+    return sorted(results, key=lambda e: (e.top1_disagreement, e.error), reverse=True)

@@ -11,27 +11,16 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from packager import quiet
 from packager.errors import PackagerError
 from packager.fileio import sha256_file
+from packager.manifest import SourceFormat, SourceModel
 
-SourceFormat = Literal["keras", "h5", "saved_model", "tflite"]
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 TFLITE_IDENTIFIER = b"TFL3"
 SUPPORTED = ".keras, .h5, a SavedModel folder or .tflite"
-
-
-@dataclass(frozen=True)
-class SourceModel:
-    path: Path
-    format: SourceFormat
-    sha256: str
-    size_bytes: int
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {"path": str(self.path), "format": self.format, "sha256": self.sha256, "size_bytes": self.size_bytes}
 
 
 def _sha256_tree(folder: Path) -> tuple[str, int]:
@@ -52,7 +41,7 @@ def detect(path: str | Path) -> SourceModel:
         if not any((path / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")):
             raise PackagerError(f"{path} is a folder but not a SavedModel (no saved_model.pb)", f"pass {SUPPORTED}")
         sha, size = _sha256_tree(path)
-        return SourceModel(path, "saved_model", sha, size)
+        return SourceModel(path=path, format="saved_model", sha256=sha, size_bytes=size)
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -75,7 +64,7 @@ def detect(path: str | Path) -> SourceModel:
         )
     else:
         raise PackagerError(f"{path} is not a model packager can read", f"pass {SUPPORTED}")
-    return SourceModel(path, fmt, sha256_file(path), size)
+    return SourceModel(path=path, format=fmt, sha256=sha256_file(path), size_bytes=size)
 
 
 # --- custom Keras objects -----------------------------------------------------------------------

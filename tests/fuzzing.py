@@ -188,7 +188,7 @@ def bundle_is_whole(folder: Path) -> str | None:
     if hashlib.sha256(ref.model_path.read_bytes()).hexdigest() != ref.model_sha256:
         return "model sha256 differs from the manifest"
     missing = [g.path.name for g in ref.golden_inputs + ref.golden_outputs if not g.path.is_file()]
-    missing += [r for r in ref.manifest.get("reports", {}).values() if not (folder / r).is_file()]
+    missing += [r for r in (ref.manifest.reports or {}).values() if not (folder / r).is_file()]
     return f"missing {missing}" if missing else None
 
 

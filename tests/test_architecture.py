@@ -117,7 +117,7 @@ def test_the_checker_sees_imports_and_cycles():
     # the checker itself: a known edge is seen, a deferred one is not, and a made-up cycle is found
     top = _graph(top_level_only=True)
     anywhere = _graph(top_level_only=False)
-    assert "packager.schemas" in top["packager.bundle"]
+    assert "packager.manifest" in top["packager.bundle"]
     assert "packager.device.virtual" in anywhere["packager.commands.device"]
     assert "packager.device.virtual" not in top["packager.commands.device"]  # imported inside a function
     assert "packager.device.virtual.handset" not in top["packager.device.virtual.protocol"]  # TYPE_CHECKING only

@@ -12,13 +12,13 @@ from tests.conftest import build_digits
 
 def test_auto_on_digits_picks_int8_within_a_third_of_a_point(digits_data, digits_sources, tmp_path):
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="auto", max_accuracy_drop=0.5, measure_latency=False)
-    selection = result.manifest["selection"]
-    assert selection["mode"] == "auto"
-    assert result.manifest["recipe"]["quant"] in ("int8", "mixed")
+    selection = result.manifest.selection
+    assert selection.mode == "auto"
+    assert result.manifest.recipe.quant in ("int8", "mixed")
     assert result.chosen.accuracy_drop(result.float_metrics) <= 0.3
-    assert result.manifest["inputs"][0]["dtype"] == "int8"
-    chosen = [c for c in selection["candidates"] if c["accepted"]]
-    assert [c["name"] for c in chosen] == [selection["chosen"]]
+    assert result.manifest.inputs[0].dtype == "int8"
+    chosen = [c for c in selection.candidates if c.accepted]
+    assert [c.name for c in chosen] == [selection.chosen]
 
 
 def test_plain_int8_breaks_on_outliers(outlier_builds):
@@ -32,31 +32,31 @@ def test_auto_finds_a_mixed_variant_smaller_than_fp16(outlier_builds):
     plain, auto = outlier_builds
     fp16_size = {m.name: m for m in plain.variants}["fp16"].size_bytes
     manifest = auto.manifest
-    assert manifest["recipe"]["quant"] == "mixed", manifest["selection"]["reason"]
+    assert manifest.recipe.quant == "mixed", manifest.selection.reason
     assert auto.chosen.accuracy_drop(auto.float_metrics) <= 1.0
-    assert manifest["model"]["size_bytes"] < fp16_size
-    assert manifest["sizes"]["chosen_bytes"] < fp16_size
+    assert manifest.model.size_bytes < fp16_size
+    assert manifest.sizes.chosen_bytes < fp16_size
     # the operators kept in float are the ones that touch the outlier activation
-    float_ops = manifest["recipe"]["float_ops"]
+    float_ops = manifest.recipe.float_ops
     assert 1 <= len(float_ops) <= 3
     assert any("outliers" in op or "probabilities" in op for op in float_ops)
 
 
 def test_every_candidate_is_recorded_with_why(outlier_builds):
     _, auto = outlier_builds
-    selection = auto.manifest["selection"]
-    names = [c["name"] for c in selection["candidates"]]
-    assert names[0] == "int8" and selection["chosen"] in names and names[1].startswith("mixed-int8")
-    first = selection["candidates"][0]
-    assert not first["accepted"] and "more than the 1-point budget" in first["reason"]
-    for candidate in selection["candidates"]:
-        assert candidate["size_bytes"] > 0 and candidate["reason"]
-        assert candidate["accuracy"] is not None and candidate["top1_agreement"] is not None
+    selection = auto.manifest.selection
+    names = [c.name for c in selection.candidates]
+    assert names[0] == "int8" and selection.chosen in names and names[1].startswith("mixed-int8")
+    first = selection.candidates[0]
+    assert not first.accepted and "more than the 1-point budget" in first.reason
+    for candidate in selection.candidates:
+        assert candidate.size_bytes > 0 and candidate.reason
+        assert candidate.accuracy is not None and candidate.top1_agreement is not None
     # per-operator errors are in the manifest, worst first, and validate against the schema
-    sens = selection["operator_sensitivity"]
-    assert sens and sens[0]["error"] >= sens[-1]["error"]
+    sens = selection.operator_sensitivity
+    assert sens and sens[0].error >= sens[-1].error
     assert schemas.errors("manifest", json.loads((auto.bundle / "manifest.json").read_text())) == []
-    assert selection["chosen"] in (auto.bundle / "report.md").read_text()
+    assert selection.chosen in (auto.bundle / "report.md").read_text()
 
 
 def test_sensitivity_ranks_the_outlier_layers_first(outlier_model_path, digits_data):

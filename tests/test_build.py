@@ -32,8 +32,8 @@ def test_every_variant_from_each_source_format(fmt, digits_data, digits_sources,
     assert variants["fp16"].max_abs_error < 0.01  # fp16 weights barely move the outputs
     assert variants["fp32"].max_abs_error == 0.0 and variants["fp32"].top1_agreement == 1.0
     manifest = result.manifest
-    assert manifest["source"]["format"] == fmt
-    assert manifest["recipe"]["quant"] == "int8" and manifest["inputs"][0]["dtype"] == "int8"
+    assert manifest.source.format == fmt
+    assert manifest.recipe.quant == "int8" and manifest.inputs[0].dtype == "int8"
     assert schemas.errors("manifest", json.loads((result.bundle / "manifest.json").read_text())) == []
 
 
@@ -47,8 +47,8 @@ def test_bundle_layout_matches_contract(digits_bundle, digits_data):
     model = bundle.model_path.read_bytes()
     import hashlib
 
-    assert hashlib.sha256(model).hexdigest() == bundle.manifest["model"]["sha256"]
-    assert bundle.manifest["sizes"]["chosen_bytes"] == len(model)
+    assert hashlib.sha256(model).hexdigest() == bundle.manifest.model.sha256
+    assert bundle.manifest.sizes.chosen_bytes == len(model)
     assert not [p for p in digits_bundle.parent.iterdir() if p.name.startswith(".")], "temporary files left behind"
 
 
@@ -59,7 +59,7 @@ def test_golden_outputs_reproduce_with_litert(digits_bundle):
     bundle = load_bundle(digits_bundle)
     inputs = np.load(bundle.golden_inputs[0].path)
     expected = np.load(bundle.golden_outputs[0].path)
-    assert inputs.dtype == np.int8 and inputs.shape[0] == bundle.manifest["golden"]["count"] == 8
+    assert inputs.dtype == np.int8 and inputs.shape[0] == bundle.manifest.golden.count == 8
     interpreter = Interpreter(model_path=str(bundle.model_path))
     interpreter.allocate_tensors()
     tin, tout = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -70,7 +70,7 @@ def test_golden_outputs_reproduce_with_litert(digits_bundle):
         got.append(interpreter.get_tensor(tout["index"])[0])
     np.testing.assert_array_equal(np.stack(got), expected)
     # golden inputs come from the evaluation images, spread over the classes
-    images = bundle.manifest["golden"]["images"]
+    images = bundle.manifest.golden.images
     assert len(images) == 8 and len({name.split("_")[1] for name in images}) >= 4
 
 
@@ -81,10 +81,11 @@ def test_golden_inputs_follow_the_preprocessing_contract(digits_bundle):
     from packager.preprocess import Preprocessing, to_input_dtype
 
     bundle = load_bundle(digits_bundle)
-    pre = Preprocessing.from_dict(bundle.manifest["preprocessing"])
-    q = bundle.manifest["inputs"][0]["quantization"]
-    pixels = np.stack([np.asarray(Image.open(digits_bundle / f))[..., None] for f in bundle.manifest["golden"]["images"]])
-    tensor = to_input_dtype(pre.apply(pixels), np.int8, q["scale"], q["zero_point"])
+    pre = bundle.manifest.preprocessing
+    assert pre == Preprocessing.from_dict(json.loads((digits_bundle / "manifest.json").read_text())["preprocessing"])
+    q = bundle.manifest.inputs[0].quantization
+    pixels = np.stack([np.asarray(Image.open(digits_bundle / f))[..., None] for f in bundle.manifest.golden.images])
+    tensor = to_input_dtype(pre.apply(pixels), np.int8, q.scale, q.zero_point)
     np.testing.assert_array_equal(tensor, np.load(bundle.golden_inputs[0].path))
 
 
@@ -101,22 +102,22 @@ def test_metadata_round_trip_in_bundle(digits_bundle):
 @pytest.mark.parametrize("io", ["uint8", "float32"])
 def test_int8_io_types(io, digits_data, digits_sources, tmp_path):
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="int8", int8_io=io, measure_latency=False)
-    assert result.manifest["inputs"][0]["dtype"] == io and result.manifest["outputs"][0]["dtype"] == io
+    assert result.manifest.inputs[0].dtype == io and result.manifest.outputs[0].dtype == io
     assert result.chosen.accuracy_drop(result.float_metrics) <= 1.0
 
 
 def test_tf_converter_engine_matches(digits_data, digits_sources, tmp_path):
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="int8,dynamic", engine="tf-converter", measure_latency=False)
     assert {m.engine for m in result.variants} == {"tf-converter"}
-    assert result.manifest["recipe"]["engine"] == "tf-converter"
+    assert result.manifest.recipe.engine == "tf-converter"
     assert result.chosen.accuracy_drop(result.float_metrics) <= 1.0
 
 
 def test_existing_tflite_is_bundled_as_is(digits_data, digits_bundle, tmp_path):
     """A .tflite source: metadata, evaluation and bundling only (here: one this project made)."""
     result = build_digits(digits_data, digits_bundle / "digits.tflite", tmp_path, quant="int8", name="again")
-    assert result.manifest["source"]["format"] == "tflite"
-    assert result.manifest["recipe"]["engine"] == "none"
+    assert result.manifest.source.format == "tflite"
+    assert result.manifest.recipe.engine == "none"
     assert result.chosen.accuracy is not None and result.chosen.accuracy > 0.95
 
 
@@ -142,7 +143,7 @@ def test_config_file_equals_flags(digits_data, digits_sources, tmp_path):
     from packager.build import build
 
     result = build(spec)
-    assert result.bundle == tmp_path / "out" / "cfg" and result.manifest["recipe"]["quant"] == "dynamic"
+    assert result.bundle == tmp_path / "out" / "cfg" and result.manifest.recipe.quant == "dynamic"
 
 
 def test_cli_json_output_is_clean(digits_data, digits_sources, tmp_path):

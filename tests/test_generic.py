@@ -39,9 +39,9 @@ def test_generic_model_with_float_arrays(regression_model, tmp_path):
                             "description": "two regression outputs", "measure_latency": False})
     result = build(spec)
     manifest = result.manifest
-    assert manifest["task"] == "generic" and manifest["preprocessing"] is None
-    assert manifest["labels"]["values"] == [] and manifest["labels"]["file"] is None
-    assert manifest["inputs"][0]["semantics"] == "features" and manifest["outputs"][0]["semantics"] == "other"
+    assert manifest.task == "generic" and manifest.preprocessing is None
+    assert manifest.labels.values == [] and manifest.labels.file is None
+    assert manifest.inputs[0].semantics == "features" and manifest.outputs[0].semantics == "other"
     assert result.chosen.accuracy is None and result.chosen.top1_agreement is not None
     assert result.chosen.max_abs_error < 1.0  # dynamic range stays close to float on a small MLP
     assert schemas.errors("manifest", json.loads((result.bundle / "manifest.json").read_text())) == []
@@ -55,7 +55,7 @@ def test_generic_model_without_data_is_compared_on_random_inputs(regression_mode
 
     result = build(make_spec(None, {"model": regression_model / "regressor.keras", "output": tmp_path, "quant": "fp16",
                                     "measure_latency": False}))
-    assert result.manifest["metrics"]["eval_samples"] == 0
+    assert result.manifest.metrics.eval_samples == 0
     assert result.chosen.max_abs_error < 0.05
 
 

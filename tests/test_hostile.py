@@ -184,7 +184,9 @@ def _files_of(bundle: Path):
                         [np.load(bundle / g["file"]) for g in golden["inputs"]], [np.load(bundle / g["file"]) for g in golden["outputs"]])
     manifest.pop("reports", None)
     golden.pop("images", None)
-    return files, manifest
+    from packager.manifest import Manifest
+
+    return files, Manifest.from_dict(manifest)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -43,11 +43,11 @@ def test_a_build_records_the_debugger_in_manifest_and_report(digits_build):
     from packager import schemas
 
     manifest = digits_build.manifest
-    dbg = manifest["quantization_debug"]
-    schemas.validate("manifest", manifest)
-    assert dbg["variant"] == "int8" and dbg["samples"] > 0 and dbg["worst"]
-    added = [w["added"] for w in dbg["worst"]]
+    dbg = manifest.quantization_debug
+    schemas.validate("manifest", manifest.to_dict())
+    assert dbg.variant == "int8" and dbg.samples > 0 and dbg.worst
+    added = [w.added for w in dbg.worst]
     assert added == sorted(added, reverse=True)
-    assert all(w["calibration"] in (manifest["recipe"]["calibration"], "float") for w in dbg["worst"])
+    assert all(w.calibration in (manifest.recipe.calibration, "float") for w in dbg.worst)
     md = (digits_build.bundle / "report.md").read_text()
     assert "Quantization error per tensor" in md and "tensor-error" in md

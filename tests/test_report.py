@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from packager.cli import main
+from packager.manifest import Manifest
 from packager.report import PLOTS_FOLDER, render_all, short_op_name
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -123,8 +124,8 @@ def merged(tmp_path_factory, digits_bundle, device_results):
 
 # --- the variants ------------------------------------------------------------------------------------------
 def test_markdown_has_a_row_per_variant_with_its_numbers(digits_build):
-    manifest = digits_build.manifest
-    md = render_all(manifest)["report.md"]
+    md = render_all(digits_build.manifest)["report.md"]
+    manifest = digits_build.manifest.to_dict()
     rows = {row[0].strip("*"): row for row in _md_rows(md, "Variants side by side")}
     expected = [manifest["metrics"]["float"], *manifest["metrics"]["variants"]]
     assert set(rows) == {m["name"] for m in expected}
@@ -148,7 +149,7 @@ def test_terminal_table_fits_80_columns(digits_build, outlier_builds):
         console.print(variants_table(manifest))
         lines = console.export_text().splitlines()
         assert max(len(line) for line in lines) <= 80
-        names = [m["name"] for m in manifest["metrics"]["variants"]]
+        names = [m.name for m in manifest.metrics.variants]
         for name in names:  # one line per variant, nothing cut short
             assert sum(1 for line in lines if re.match(rf"\s*{re.escape(name)}( ✓)?\s", line)) == 1, (name, lines)
         assert "…" not in "\n".join(lines)
@@ -166,11 +167,11 @@ def test_html_is_self_contained_and_embeds_its_plots(digits_build):
 
 def test_report_without_labels_plots_agreement(digits_build):
     """A generic model evaluated without labels: no accuracy columns; agreement takes their place."""
-    manifest = json.loads(json.dumps(digits_build.manifest))
+    manifest = digits_build.manifest.to_dict()
     for m in [manifest["metrics"]["float"], manifest["metrics"]["chosen"], *manifest["metrics"]["variants"]]:
         m["accuracy"], m["per_class_accuracy"] = None, None
     manifest["labels"]["values"] = []
-    reports = render_all(manifest)
+    reports = render_all(Manifest.from_dict(manifest))
     assert "top-1 accuracy" not in reports["report.md"].split("## Variants side by side")[1]
     assert "Per-class" not in reports["report.md"]
     assert "fig-size-vs-accuracy" in _Page(reports["report.html"]).images
@@ -191,7 +192,7 @@ def test_short_operator_names():
 # --- auto mode ------------------------------------------------------------------------------------------
 def test_auto_report_shows_every_candidate_and_operator_errors(outlier_builds):
     _, auto = outlier_builds
-    manifest, bundle = auto.manifest, auto.bundle
+    manifest, bundle = auto.manifest.to_dict(), auto.bundle
     md = (bundle / "report.md").read_text()
     candidates = manifest["selection"]["candidates"]
     rows = _md_rows(md, "How the variant was chosen")

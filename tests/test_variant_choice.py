@@ -11,7 +11,7 @@ from packager.calibration import METHODS
 
 
 def test_every_variant_is_chosen_among_both_engines_and_the_losers_are_recorded(digits_build):
-    manifest = digits_build.manifest
+    manifest = digits_build.manifest.to_dict()
     choice = manifest["selection"]["engine_choice"]
     by_variant: dict[str, list[dict]] = {}
     for c in choice:
@@ -41,5 +41,5 @@ def test_a_fixed_engine_is_not_second_guessed(tmp_path, digits_data, digits_sour
     from tests.conftest import build_digits
 
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="int8", engine="ai-edge-quantizer", measure_latency=False)
-    assert "engine_choice" not in result.manifest["selection"]
-    assert result.manifest["recipe"]["engine"] == "ai-edge-quantizer" and result.manifest["recipe"]["calibration"] == "minmax"
+    assert result.manifest.selection.engine_choice == [] and "engine_choice" not in result.manifest.to_dict()["selection"]
+    assert result.manifest.recipe.engine == "ai-edge-quantizer" and result.manifest.recipe.calibration == "minmax"

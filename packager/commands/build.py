@@ -126,9 +126,9 @@ def build(model, config, json_output, **flags):
     result = run_build(spec)
     if json_output:
         print_json({
-            "bundle": str(result.bundle), "chosen": result.chosen.name, "model": str(result.bundle / result.manifest["model"]["file"]),
-            "size_bytes": result.manifest["model"]["size_bytes"], "metrics": result.manifest["metrics"],
-            "selection": result.manifest["selection"], "timings_s": result.timings,
+            "bundle": str(result.bundle), "chosen": result.chosen.name, "model": str(result.bundle / result.manifest.model.file),
+            "size_bytes": result.manifest.model.size_bytes, "metrics": result.manifest.metrics.to_dict(),
+            "selection": result.manifest.selection.to_dict(), "timings_s": result.timings,
         })
         return
     from packager.commands.common import variants_table  # noqa: PLC0415
@@ -138,6 +138,6 @@ def build(model, config, json_output, **flags):
     out = Console()
     out.print(variants_table(result.manifest))
     m = result.manifest
-    out.print(f"[bold green]Bundle[/] {result.bundle}/  ({m['model']['file']}, {m['model']['size_bytes'] / 1024:.1f} KiB, "
-              f"chosen [bold]{m['selection']['chosen']}[/]): {m['selection'].get('reason', '')}")
+    out.print(f"[bold green]Bundle[/] {result.bundle}/  ({m.model.file}, {m.model.size_bytes / 1024:.1f} KiB, "
+              f"chosen [bold]{m.selection.chosen}[/]): {m.selection.reason or ''}")
     out.print(f"Report: {result.bundle / 'report.html'}")

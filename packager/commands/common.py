@@ -30,21 +30,21 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def variants_table(manifest: dict[str, Any]):
+def variants_table(manifest):
     """The variants side by side, as a rich Table that fits 80 columns."""
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from packager.report import HEADERS, variant_rows  # noqa: PLC0415
 
-    primary = manifest["metrics"]["chosen"].get("primary_output")
-    on = f" on output {primary!r} (the primary one of {len(manifest['outputs'])}; --primary-output to choose)" if primary else ""
-    table = Table(title=f"{manifest['name']}: float model and variants (✓ chosen)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+    primary = manifest.metrics.chosen.primary_output
+    on = f" on output {primary!r} (the primary one of {len(manifest.outputs)}; --primary-output to choose)" if primary else ""
+    table = Table(title=f"{manifest.name}: float model and variants (✓ chosen)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=(0, 1), caption="eng (engine): TF = TFLite converter, AEQ = ai-edge-quantizer; acc = top-1 accuracy; agree and errors "
                   f"against float{on}; p50 = host latency", caption_justify="left")
     for i, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
-    chosen = manifest["selection"]["chosen"]
+    chosen = manifest.selection.chosen
     for row in variant_rows(manifest):
         style = "bold green" if row[0] == f"{chosen} ✓" else None
         table.add_row(*row, style=style)

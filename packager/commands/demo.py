@@ -49,7 +49,7 @@ def demo(output, workdir, quant, device, json_output):
         if device:
             device_summary = run_on_virtual_handset(result.bundle)
     if json_output:
-        print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest["metrics"], "device": device_summary})
+        print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest.metrics.to_dict(), "device": device_summary})
         return
     from packager.commands.common import variants_table  # noqa: PLC0415
 

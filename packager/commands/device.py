@@ -149,7 +149,7 @@ def _print_results(results, out: Path | None) -> None:
         if apk.breakdown:
             b = apk.breakdown
             console.print(f"{apk.package} on {apk.serial}: installed {apk.installed_bytes / 1e6:.1f} MB; "
-                          + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in b["categories"].items() if v) + f"; models {b['model_share']:.1%}")
+                          + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in b.categories.items() if v) + f"; models {b.model_share:.1%}")
     console.print(f"transferred {results.bytes_pushed} bytes, skipped {results.bytes_skipped} unchanged bytes"
                   + (f"; results in {out}" if out else ""))
 

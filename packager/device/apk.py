@@ -11,32 +11,18 @@ import posixpath
 import struct
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from packager.errors import PackagerError
+from packager.manifest import ApkBreakdown
 
 if TYPE_CHECKING:  # pragma: no cover
     from packager.device.handset import Handset
 
 MODEL_SUFFIXES = (".tflite", ".litertlm", ".task")
-CATEGORIES = ("dex", "native", "models", "assets", "resources", "other")
 END_RECORD = b"PK\x05\x06"  # end of central directory: 22 bytes + a comment of up to 64 KiB
 FIRST_READ = 256 * 1024  # the directory of a typical APK fits; a larger one costs a second read
-
-
-@dataclass
-class ApkBreakdown:
-    file: str
-    total_bytes: int
-    categories: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
-    native_by_abi: dict[str, int] = field(default_factory=dict)
-    model_bytes: int = 0
-    model_share: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def category(name: str) -> str:
@@ -53,7 +39,7 @@ def category(name: str) -> str:
 
 def _tally(archive: zipfile.ZipFile, name: str, total_bytes: int) -> ApkBreakdown:
     """Bytes each entry occupies (compressed size plus its local header), from the directory alone."""
-    result = ApkBreakdown(name, total_bytes)
+    result = ApkBreakdown(file=name, total_bytes=total_bytes)
     for info in archive.infolist():
         size = info.compress_size + 30 + len(info.filename.encode()) + len(info.extra)
         kind = category(info.filename)
@@ -121,7 +107,7 @@ def merge(parts: list[ApkBreakdown]) -> ApkBreakdown:
     """One breakdown for an app installed as several APKs (base + config splits)."""
     if len(parts) == 1:
         return parts[0]
-    total = ApkBreakdown(" + ".join(p.file for p in parts), sum(p.total_bytes for p in parts))
+    total = ApkBreakdown(file=" + ".join(p.file for p in parts), total_bytes=sum(p.total_bytes for p in parts))
     for part in parts:
         for kind, size in part.categories.items():
             total.categories[kind] += size

@@ -6,32 +6,32 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 
 from packager import arrays, progress
 from packager.bundle_io import BundleRef
 from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
-from packager.device.results import ApkInfo, DeviceResults, LatencyStats, RunRecord, parity
+from packager.device.results import parity
+from packager.manifest import ApkInfo, DeviceProps, DeviceResults, DeviceRun, Latency
 from packager.device.runner import AppRunner, Runner, RunOutcome, RunSpec
 from packager.device.transport import DeviceLost
 
 
-def record(outcome: RunOutcome, handset: Handset) -> RunRecord:
+def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     result, spec = outcome.result, outcome.spec
     bundle = spec.bundle
-    stats = LatencyStats.of(result["latencies_ms"]) or (LatencyStats.of_summary(result["summary"]) if result.get("summary") else None)
+    stats = Latency.of(result["latencies_ms"]) or (Latency.of_summary(result["summary"]) if result.get("summary") else None)
     agreement = None
     if outcome.outputs is not None:
         golden = [arrays.load_array(g.path, "golden output") for g in bundle.golden_outputs]
-        quant = [t["quantization"] for t in bundle.manifest["outputs"]]
-        agreement = parity(outcome.outputs, golden, quant)
+        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs])
     # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)
-    device = {**result["device"], "serial": handset.serial, "virtual": bool(result.get("virtual"))}
+    virtual = bool(result.get("virtual"))
+    device = DeviceProps.from_dict({**result["device"], "serial": handset.serial, "virtual": virtual})
     accelerator = result["accelerator"]
-    return RunRecord(
-        device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest["recipe"]["name"],
-        runner=result["runner"], virtual=bool(result.get("virtual")), status=run_status(result),
+    return DeviceRun(
+        device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest.recipe.name,
+        runner=result["runner"], virtual=virtual, status=run_status(result),
         accelerator_requested=accelerator["requested"], accelerator_applied=accelerator["applied"],
         fallback_reason=accelerator.get("fallback_reason"), threads=result["threads"], init_ms=result["init_ms"],
         first_inference_ms=result["first_inference_ms"], latency=stats, peak_memory_kb=result["peak_memory_kb"],
@@ -56,9 +56,9 @@ def apk_info(handset: Handset, package: str) -> ApkInfo:
     the APKs' zip directories on the device."""
     paths = handset.apk_paths(package)
     if not paths:
-        return ApkInfo(handset.serial, package, None, None)
+        return ApkInfo(serial=handset.serial, package=package, installed_bytes=None, breakdown=None)
     sizes = handset.file_sizes(*paths)
-    return ApkInfo(handset.serial, package, sum(sizes), installed_breakdown(handset, paths, sizes).to_dict())
+    return ApkInfo(serial=handset.serial, package=package, installed_bytes=sum(sizes), breakdown=installed_breakdown(handset, paths, sizes))
 
 
 def bench(handset: Handset, bundles: list[BundleRef], accelerators: list[str], runner: Runner | None = None,

@@ -59,9 +59,9 @@ class Budgets:
         return limits.merged(self.per_bundle.get(bundle, {}))
 
     def violations(self, run, apk_bytes: int | None = None) -> list[str]:
-        """What a RunRecord breaks, as sentences (empty when within budget)."""
+        """What a DeviceRun breaks, as sentences (empty when within budget)."""
         limits = self.limits_for(run.bundle, run.accelerator_requested)
-        where = f"{run.bundle} on {run.device.get('model')} ({run.accelerator_requested})"
+        where = f"{run.bundle} on {run.device.model} ({run.accelerator_requested})"
         problems = []
         if not run.ran:
             return [f"{where}: the run failed: {'; '.join(run.errors) or 'no reason given'}"]

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from packager.device.contract import STAGING_DIR
-from packager.device.results import DeviceProps
+from packager.manifest import DeviceProps
 from packager.device.transport import DeviceLost, ShellResult, Transport, open_transport
 from packager.errors import PackagerError
 from packager.fileio import sha256_file

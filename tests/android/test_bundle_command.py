@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from packager.android import app_files, ensure_no_compress
 from packager.cli import main
+from packager.manifest import Manifest
 from tests.android.kotlin import REPO
 
 
@@ -38,7 +39,7 @@ def test_installs_bundle_index_and_reports_apk_size(digits_bundle, app_copy, cor
     installed = assets / "models" / "digits"
 
     # every app-side file, byte for byte; reports stay on the host
-    wanted = app_files(manifest)
+    wanted = app_files(Manifest.from_dict(manifest))
     assert {manifest["model"]["file"], "manifest.json", "labels.txt"} <= set(wanted)
     for rel in wanted:
         assert _sha(installed / rel) == _sha(digits_bundle / rel), rel

@@ -32,14 +32,14 @@ def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
         assert run.init_ms > 0 and run.first_inference_ms > 0 and run.peak_memory_kb > 1000
         # the device ran the same model on the same golden inputs: identical outputs
         assert run.parity.samples == 8 and run.parity.top1_agreement == 1.0 and run.parity.max_abs_error == 0.0
-        assert run.virtual and run.device["model"] == "Virtual Handset"
+        assert run.virtual and run.device.model == "Virtual Handset"
     gpu = by_accel["gpu"]
     assert gpu.status == "fallback" and gpu.accelerator_applied != "gpu" and "not available" in gpu.fallback_reason
     # APK as installed, and what it is made of
     apk = results.apks[0]
     assert apk.installed_bytes > 1_000_000
-    assert apk.breakdown["categories"]["native"] > apk.breakdown["categories"]["dex"] > 0
-    assert sum(apk.breakdown["categories"].values()) <= apk.breakdown["total_bytes"]
+    assert apk.breakdown.categories["native"] > apk.breakdown.categories["dex"] > 0
+    assert sum(apk.breakdown.categories.values()) <= apk.breakdown.total_bytes
     # one schema-valid results JSON
     path = results.write(tmp_path / "results.json")
     assert schemas.errors("device-results", json.loads(path.read_text())) == []
@@ -262,11 +262,11 @@ def test_benchmark_model_results_have_no_invented_percentiles(digits, tmp_path):
     """benchmark_model prints mean/std/min/max only: p50/p90/p99 stay unknown (null in the JSON), and a
     p90 budget on such a run fails as unverifiable instead of passing silently."""
     from packager.device.budgets import Budgets
-    from packager.device.results import LatencyStats, RunRecord
+    from packager.manifest import DeviceProps, DeviceRun, Latency
 
-    stats = LatencyStats.of_summary({"count": 20, "mean_ms": 9.0, "std_ms": 0.2, "min_ms": 8.8, "max_ms": 9.4})
+    stats = Latency.of_summary({"count": 20, "mean_ms": 9.0, "std_ms": 0.2, "min_ms": 8.8, "max_ms": 9.4})
     assert (stats.p50, stats.p90, stats.p99) == (None, None, None) and stats.mean == 9.0
-    run = RunRecord(device={"serial": "R5X", "manufacturer": "samsung", "model": "SM-S911B", "abi": "arm64-v8a", "sdk": 34},
+    run = DeviceRun(device=DeviceProps(serial="R5X", manufacturer="samsung", model="SM-S911B", abi="arm64-v8a", sdk=34),
                     bundle="digits", bundle_sha256=digits.model_sha256, recipe="int8", runner="benchmark_model", virtual=False,
                     status="ok", accelerator_requested="cpu", accelerator_applied="cpu", fallback_reason=None, threads=1,
                     init_ms=12.0, first_inference_ms=20.0, latency=stats, peak_memory_kb=None, parity=None)
@@ -280,10 +280,10 @@ def test_benchmark_model_results_have_no_invented_percentiles(digits, tmp_path):
 
 
 def test_stats_match_numpy():
-    from packager.device.results import LatencyStats
+    from packager.manifest import Latency
 
     data = list(np.random.default_rng(0).gamma(2.0, 3.0, 101))
-    stats = LatencyStats.of(data)
+    stats = Latency.of(data)
     assert stats.p90 == pytest.approx(np.percentile(data, 90)) and stats.std == pytest.approx(np.std(data))
 
 

@@ -1,0 +1,722 @@
+"""The data model: the bundle manifest (docs/CONTRACTS.md, contract 1) and device results, typed.
+
+Every document the project writes or reads between its parts is one of two values here:
+
+- `Manifest`, dist/<name>/manifest.json: built once by `packager.build`, written by
+  `packager.bundle`, read back by `bundle_io.load_bundle` and used as attributes by the report,
+  the device kit, `packager bundle` and the pytest plugin.
+- `DeviceResults`, a session of device runs (`DeviceRun` per device x bundle x accelerator, an
+  `ApkInfo` per installed app), written by `packager device bench` and the plugin, read by the
+  report.
+
+Both are checked against their JSON Schema (packager/schemas/) when they are turned into JSON
+(`to_json`, `write`) and when they are read (`from_dict`, `from_json`, `load`): what passes
+the schema is what the types say.
+
+One type per concept: `Latency` is host and device latency (two JSON forms), `TensorInfo` (in
+tflite_tree) is a tensor as the model file has it and `Tensor` the manifest's entry for it.
+
+Adding a field: give the dataclass one more line. `optional()` makes it a key that is left out
+of the JSON while it holds its default (None or empty), so documents written before it still
+validate and read; add the key to the schema beside it. The generic `Record.to_dict` /
+`Record.from_dict` follow the type hints (nested records, lists, dicts, Optional), so nothing
+else needs changing unless the JSON form differs from the fields (then `field(metadata=...)`
+takes `key`, `encode`, `decode`).
+
+This module imports no numpy, jsonschema or TensorFlow at import time (the pytest plugin and
+`packager --help` stay light); validation loads packager.schemas when it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from packager.preprocess import Preprocessing
+
+MANIFEST_VERSION = 1
+RESULTS_VERSION = 1
+
+
+# --- the generic part: dataclass <-> JSON-ready dict, by the type hints -------------------------------------
+def optional(default: Any = None, *, key: str | None = None):
+    """A field that is left out of the JSON while it holds `default` (None, or [] / {} when given
+    as `list` / `dict`)."""
+    meta: dict[str, Any] = {"omit": True}
+    if key:
+        meta["key"] = key
+    if default in (list, dict):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return dataclasses.MISSING
+
+
+def encode(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot write a {type(value).__name__} into JSON")
+
+
+# names the hints may use that are only imported for type checking (decoded through metadata)
+_LAZY_NAMES = {"Preprocessing": object}
+
+
+@lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, localns=_LAZY_NAMES)
+
+
+def decode(hint: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return decode(options[0], data) if len(options) == 1 else data
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return [decode(item, v) for v in data]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(args[0], v) for v in data)
+        return tuple(data)
+    if origin is dict:
+        _, item = typing.get_args(hint) or (str, Any)
+        return {k: decode(item, v) for k, v in data.items()}
+    if hint is Path:
+        return Path(data)
+    if hint is float and isinstance(data, int) and not isinstance(data, bool):
+        return float(data)
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return hint.from_dict(data)
+    return data
+
+
+class Record:
+    """Mixin of the model's dataclasses: `to_dict` / `from_dict` over the fields' type hints."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.metadata.get("skip") or (f.metadata.get("omit") and value == _default_of(f)):
+                continue
+            writer = f.metadata.get("encode")
+            out[f.metadata.get("key", f.name)] = writer(value) if writer else encode(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        hints = _hints(cls)
+        kwargs = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            key = f.metadata.get("key", f.name)
+            if not f.init or f.metadata.get("skip") or key not in data:
+                continue
+            reader = f.metadata.get("decode")
+            kwargs[f.name] = reader(data[key]) if reader else decode(hints[f.name], data[key])
+        return cls(**kwargs)
+
+
+def _validate(kind: str, data: dict[str, Any], what: str) -> None:
+    from packager import schemas  # noqa: PLC0415 - jsonschema only when a document is checked
+
+    schemas.validate(kind, data, what=what)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# --- shared by both documents ---------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Latency(Record):
+    """Milliseconds per inference at batch 1. Percentiles: numpy's default (linear); std:
+    population. On a device, percentiles are None when the runner reports no single runs
+    (benchmark_model prints mean, std, min and max only). On the host (the manifest's form:
+    mean_ms, p50_ms, p90_ms, runs, threads) std, p99, min and max are not kept."""
+
+    count: int
+    mean: float
+    std: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    min: float | None = None
+    max: float | None = None
+    threads: int | None = None  # host only: the interpreter's threads
+
+    @classmethod
+    def of(cls, latencies_ms: list[float], threads: int | None = None) -> "Latency | None":
+        if not latencies_ms:
+            return None
+        import numpy as np  # noqa: PLC0415
+
+        a = np.asarray(latencies_ms, dtype=np.float64)
+        p50, p90, p99 = np.percentile(a, [50, 90, 99])
+        return cls(count=len(a), mean=float(a.mean()), std=float(a.std()), p50=float(p50), p90=float(p90), p99=float(p99),
+                   min=float(a.min()), max=float(a.max()), threads=threads)
+
+    @classmethod
+    def of_summary(cls, summary: dict[str, Any]) -> "Latency":
+        """benchmark_model prints no single runs: mean/std/min/max only; percentiles stay unknown."""
+        mean = float(summary["mean_ms"])
+        return cls(count=int(summary["count"]), mean=mean, std=float(summary.get("std_ms", 0.0)),
+                   min=float(summary.get("min_ms", mean)), max=float(summary.get("max_ms", mean)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The device-results form."""
+        return {"count": self.count, "mean": self.mean, "std": self.std, "p50": self.p50, "p90": self.p90, "p99": self.p99,
+                "min": self.min, "max": self.max}
+
+    def to_host_dict(self) -> dict[str, Any]:
+        """The manifest's form (variant metrics)."""
+        return {"mean_ms": self.mean, "p50_ms": self.p50, "p90_ms": self.p90, "runs": self.count, "threads": self.threads}
+
+    @classmethod
+    def from_host_dict(cls, data: dict[str, Any] | None) -> "Latency | None":
+        if data is None:
+            return None
+        return cls(count=int(data.get("runs", 1)), mean=float(data["mean_ms"]), p50=float(data["p50_ms"]), p90=float(data["p90_ms"]),
+                   threads=data.get("threads"))
+
+
+def _host_latency(latency: Latency | None) -> dict[str, Any] | None:
+    return None if latency is None else latency.to_host_dict()
+
+
+# --- the manifest ---------------------------------------------------------------------------------------------
+SourceFormat = Literal["keras", "h5", "saved_model", "tflite"]
+Semantics = Literal["image", "features", "probabilities", "logits", "scores", "embedding", "other"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceModel(Record):
+    """The model the build started from, fingerprinted (packager.sources.detect)."""
+
+    path: Path
+    format: SourceFormat
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelFile(Record):
+    """The app-ready model file inside the bundle (metadata embedded)."""
+
+    file: str
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeRecord(Record):
+    """How the chosen model was made: a quantize.Recipe as carried out (engine resolved,
+    calibration samples counted, finishing options)."""
+
+    name: str
+    quant: str
+    engine: str
+    io_dtype: str | None = optional()
+    calibration_samples: int | None = optional()  # how many samples calibrated it (absent: not calibrated)
+    calibration: Literal["minmax", "percentile", "mse", "tf-converter"] | None = optional()  # how activation ranges were calibrated
+    float_ops: list[str] = optional(list)
+    options: dict[str, Any] = optional(dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quantization(Record):
+    """Per-tensor affine quantization: real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tensor(Record):
+    """A model input or output as the manifest describes it to the app."""
+
+    name: str
+    index: int
+    shape: list[int]
+    dtype: str
+    quantization: Quantization | None
+    semantics: Semantics
+    description: str | None = optional()
+
+    @classmethod
+    def of(cls, info: Any, semantics: Semantics) -> "Tensor":
+        """The entry for a packager.tflite_tree.TensorInfo (per-tensor quantization or none)."""
+        quantization = None if not info.scale else Quantization(scale=float(info.scale), zero_point=int(info.zero_point))
+        return cls(name=info.name, index=int(info.index), shape=[int(d) for d in info.shape], dtype=info.dtype,
+                   quantization=quantization, semantics=semantics)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Labels(Record):
+    file: str | None
+    values: list[str]
+    output: str | None = None  # the output the labels belong to (its signature name, else its tensor name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if not self.values:
+            out.pop("output")  # present when there are labels (null when the output has no name)
+        return out
+
+
+@dataclass(kw_only=True)
+class OutputMetrics(Record):
+    """One output of a variant against the same output of the float model (several outputs)."""
+
+    name: str
+    kind: Literal["probabilities", "classes", "values"]  # evaluate.OutputRoles.kinds
+    top1_agreement: float | None  # probabilities/classes: same top class (one score: same side of 0.5)
+    max_abs_error: float
+    mean_abs_error: float
+    correlation: float | None  # Pearson over every value; None when either side is constant
+
+
+@dataclass(kw_only=True)
+class VariantMetrics(Record):
+    """One model (the float reference or a variant) evaluated against the float model on the host."""
+
+    name: str
+    quant: str
+    engine: str
+    size_bytes: int
+    accuracy: float | None
+    per_class_accuracy: list[float | None] | None
+    top1_agreement: float | None
+    max_abs_error: float
+    mean_abs_error: float
+    latency: Latency | None = field(default=None, metadata={"encode": _host_latency, "decode": Latency.from_host_dict})
+    samples: int = 0
+    primary_output: str | None = optional()  # several outputs: the one the numbers above are about
+    outputs: list[OutputMetrics] = optional(list)  # several outputs: each one against the float model's
+
+    def accuracy_drop(self, reference: "VariantMetrics") -> float | None:
+        """Percentage points lost against `reference` (positive = worse)."""
+        if self.accuracy is None or reference.accuracy is None:
+            return None
+        return (reference.accuracy - self.accuracy) * 100.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics(Record):
+    reference: VariantMetrics = field(metadata={"key": "float"})
+    chosen: VariantMetrics
+    variants: list[VariantMetrics]
+    eval_samples: int = 0
+    eval_data: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate(Record):
+    """A variant considered for the bundle, and the verdict on it."""
+
+    name: str
+    accepted: bool
+    size_bytes: int | None = optional()
+    accuracy: float | None = None
+    accuracy_drop: float | None = None
+    top1_agreement: float | None = None
+    reason: str | None = optional()
+    float_ops: list[str] = optional(list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorError(Record):
+    """One operator quantized to int8 alone (packager.sensitivity): the model's output error (RMS,
+    relative to float's) and the share of samples whose top-1 changes."""
+
+    op: str  # the operator's output tensor name (ai-edge-quantizer selects operators by it)
+    op_type: str | None = optional()
+    error: float
+    top1_disagreement: float | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineCandidate(Record):
+    """One way a variant was made (engine, calibration) and measured against float (packager.variant_choice)."""
+
+    variant: str
+    engine: Literal["tf-converter", "ai-edge-quantizer"]
+    calibration: str | None
+    chosen: bool
+    size_bytes: int | None
+    loss_points: float | None
+    top1_agreement: float | None
+    accuracy: float | None
+    max_abs_error: float | None
+    mean_abs_error: float | None
+    error: str | None = optional()  # why this engine could not make the variant
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection(Record):
+    """How the chosen variant was picked: 'explicit' (the user's recipe) or 'auto'."""
+
+    mode: Literal["explicit", "auto"]
+    chosen: str
+    max_accuracy_drop: float | None
+    reason: str | None = optional()
+    candidates: list[Candidate] = field(default_factory=list)
+    operator_sensitivity: list[OperatorError] | None = optional()
+    engine_choice: list[EngineCandidate] = optional(list)  # every way each variant was made, the chosen one marked
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorDebug(Record):
+    """One tensor of the bundled variant against float (packager.qdebug); errors are RMS, relative."""
+
+    tensor: str
+    op_type: str
+    position: int  # order of the producing operator in the graph
+    accumulated: float  # error reaching this tensor
+    added: float  # accumulated here minus the largest accumulated error of the operator's inputs
+    range_error: float  # quantizing the float tensor alone into its range
+    clipped: float  # share of float values outside the range
+    range: list[float] | None  # the real range the scale and zero point cover; None when it stayed float
+    dtype: str
+    calibration: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraphError(Record):
+    tensor: str
+    accumulated: float
+    added: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizationDebug(Record):
+    """The quantization debugger's findings for the bundled variant (static variants only)."""
+
+    variant: str
+    samples: int
+    tensors_compared: int
+    worst: list[TensorDebug]  # the tensors whose operator adds the most error, worst first
+    through_graph: list[GraphError]  # every compared tensor in graph order
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sizes(Record):
+    source_bytes: int
+    float_bytes: int
+    chosen_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoldenFile(Record):
+    """A batch-first .npy of golden inputs or outputs; `tensor`/`index` name the model's tensor."""
+
+    file: str
+    tensor: str
+    index: int | None = optional()
+    dtype: str
+    shape: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Golden(Record):
+    count: int
+    inputs: list[GoldenFile]
+    outputs: list[GoldenFile]
+    images: list[str] = optional(list)
+
+
+def _preprocessing_from(data: dict[str, Any] | None) -> "Preprocessing | None":
+    if data is None:
+        return None
+    from packager.preprocess import Preprocessing  # noqa: PLC0415 - numpy, only when a manifest has one
+
+    return Preprocessing.from_dict(data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(Record):
+    """dist/<name>/manifest.json (packager/schemas/manifest.schema.json)."""
+
+    KIND: ClassVar[str] = "manifest"
+
+    schema_version: int = MANIFEST_VERSION
+    name: str
+    version: str
+    task: Literal["image_classification", "generic"]
+    description: str | None = optional()
+    author: str | None = optional()
+    license: str | None = optional()
+    created: str = field(default_factory=now_utc)
+    source: SourceModel
+    model: ModelFile
+    recipe: RecipeRecord
+    quantization_debug: QuantizationDebug | None = optional()
+    custom_ops: list[str] = optional(list)  # not LiteRT builtins: the app's LiteRT build must register them
+    inputs: list[Tensor]
+    outputs: list[Tensor]
+    preprocessing: Preprocessing | None = field(default=None, metadata={"decode": _preprocessing_from})
+    labels: Labels
+    metrics: Metrics
+    selection: Selection
+    sizes: Sizes
+    golden: Golden
+    tools: dict[str, str | None]
+    reports: dict[str, str] | None = optional()  # kind (md, html) -> file
+
+    # --- the JSON document, checked both ways -----------------------------------------------
+    def validate(self, what: str = "the bundle manifest") -> dict[str, Any]:
+        data = self.to_dict()
+        _validate(self.KIND, data, what)
+        return data
+
+    def to_json(self, what: str = "the bundle manifest") -> str:
+        return _dumps(self.validate(what))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "the bundle manifest") -> "Manifest":
+        _validate(cls.KIND, data, what)
+        return super().from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str, what: str = "the bundle manifest") -> "Manifest":
+        return cls.from_dict(json.loads(text), what)
+
+    # --- what consumers ask ------------------------------------------------------------------------
+    @property
+    def chosen_metrics(self) -> VariantMetrics:
+        return self.metrics.chosen
+
+
+def _packager_version() -> str:
+    from packager import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+# --- device results -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class DeviceProps(Record):
+    """A handset as `Handset.props()` reads it (getprop) and as the report shows it; sdk and
+    android_version are None only when a results file written elsewhere leaves them out."""
+
+    serial: str
+    manufacturer: str
+    model: str
+    soc: str | None = None
+    abi: str
+    sdk: int | None = optional()
+    android_version: str | None = optional()
+    virtual: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.manufacturer} {self.model} ({self.serial})"
+
+    @property
+    def title(self) -> str:
+        name = f"{self.manufacturer} {self.model}".strip()
+        return f"{name} (virtual handset)" if self.virtual and "virtual" not in name.lower() else name
+
+    @property
+    def details(self) -> str:
+        parts = [f"serial {self.serial}"]
+        if self.soc:
+            parts.append(f"SoC {self.soc}")
+        parts.append(f"ABI {self.abi}")
+        if self.android_version or self.sdk:
+            parts.append(f"Android {self.android_version or '?'} (SDK {self.sdk if self.sdk is not None else '?'})")
+        if self.virtual:
+            parts.append("runs the benchmark contract with the host's LiteRT")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parity(Record):
+    """The device's outputs against the bundle's golden host outputs (both dequantized)."""
+
+    samples: int
+    max_abs_error: float
+    mean_abs_error: float
+    top1_agreement: float
+
+
+@dataclass(kw_only=True)
+class DeviceRun(Record):
+    """One device x bundle x accelerator."""
+
+    device: DeviceProps
+    bundle: str
+    bundle_sha256: str
+    recipe: str
+    runner: Literal["app", "benchmark_model"]
+    virtual: bool
+    status: Literal["ok", "fallback", "error"]  # fallback: every measured run ran, on another accelerator
+    accelerator_requested: str
+    accelerator_applied: str | None
+    fallback_reason: str | None
+    threads: int
+    init_ms: float | None
+    first_inference_ms: float | None
+    latency: Latency | None
+    peak_memory_kb: int | None
+    parity: Parity | None
+    errors: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    # contract 2's accelerator.delegated_ops/total_ops/ops_source and peak_memory_measure
+    # (results written before these fields: unknown)
+    delegated_ops: int | None = None
+    total_ops: int | None = None
+    ops_source: Literal["delegate_log", "delegate_graph", "no_delegate", "unknown"] = "unknown"
+    peak_memory_measure: Literal["rise_over_preload_baseline", "fresh_process_peak"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.virtual and not self.device.virtual:  # a file written elsewhere may say it once
+            self.device = dataclasses.replace(self.device, virtual=True)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.accelerator_applied != self.accelerator_requested
+
+    @property
+    def operators(self) -> str:
+        """'9 of 12 (delegate_log)', '0 (no delegate)' or 'unknown': how much of the model the accelerator took."""
+        if self.ops_source == "unknown" or self.delegated_ops is None:
+            return "unknown"
+        if self.ops_source == "no_delegate":
+            return "0 (no delegate)"
+        total = f" of {self.total_ops}" if self.total_ops is not None else ""
+        return f"{self.delegated_ops}{total} ({self.ops_source})"
+
+    @property
+    def ran(self) -> bool:
+        """Every measured run ran (on the accelerator requested, or on a fallback)."""
+        return self.status in ("ok", "fallback")
+
+    def fallback_line(self) -> str:
+        """'digits on Pixel 8 (gpu): gpu fell back to xnnpack (reason)'."""
+        why = f" ({self.fallback_reason})" if self.fallback_reason else ""
+        return (f"{self.bundle} on {self.device.model} ({self.device.serial}): "
+                f"{self.accelerator_requested} fell back to {self.accelerator_applied or 'nothing'}{why}")
+
+    @property
+    def accelerator(self) -> str:
+        """'gpu', or 'gpu → xnnpack' / 'gpu → none' when it did not apply."""
+        return self.accelerator_requested if not self.fell_back else f"{self.accelerator_requested} → {self.accelerator_applied or 'none'}"
+
+
+APK_CATEGORIES = ("dex", "native", "models", "assets", "resources", "other")
+
+
+@dataclass(kw_only=True)
+class ApkBreakdown(Record):
+    """What an APK is made of (packager.device.apk): bytes by category, the models' share."""
+
+    file: str
+    total_bytes: int
+    categories: dict[str, int] = field(default_factory=lambda: dict.fromkeys(APK_CATEGORIES, 0))
+    native_by_abi: dict[str, int] = field(default_factory=dict)
+    model_bytes: int = 0
+    model_share: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApkInfo(Record):
+    """The app as installed on one handset."""
+
+    serial: str
+    package: str
+    installed_bytes: int | None
+    breakdown: ApkBreakdown | None = None
+
+
+@dataclass(kw_only=True)
+class DeviceResults(Record):
+    """One session of device runs (packager/schemas/device-results.schema.json)."""
+
+    KIND: ClassVar[str] = "device-results"
+
+    runs: list[DeviceRun] = field(default_factory=list)
+    apks: list[ApkInfo] = field(default_factory=list)
+    bytes_pushed: int = 0
+    bytes_skipped: int = 0
+    created: str = field(default_factory=now_utc)
+    packager: str = field(default_factory=_packager_version)  # the version that wrote it
+
+    def extend(self, other: "DeviceResults") -> None:
+        self.runs += other.runs
+        known = {(a.serial, a.package) for a in self.apks}
+        self.apks += [a for a in other.apks if (a.serial, a.package) not in known]
+        self.bytes_pushed += other.bytes_pushed
+        self.bytes_skipped += other.bytes_skipped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": RESULTS_VERSION,
+            "kind": "packager-device-results",
+            "created": self.created,
+            "packager": self.packager,
+            "transfers": {"bytes_pushed": self.bytes_pushed, "bytes_skipped": self.bytes_skipped},
+            "apks": [a.to_dict() for a in self.apks],
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+    def to_json(self, what: str = "device results") -> str:
+        data = self.to_dict()
+        _validate(self.KIND, data, what)
+        return _dumps(data)
+
+    def write(self, path: Path) -> Path:
+        from packager.fileio import write_atomic  # noqa: PLC0415
+
+        text = self.to_json()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "device results") -> "DeviceResults":
+        _validate(cls.KIND, data, what)
+        return cls(runs=[DeviceRun.from_dict(r) for r in data["runs"]], apks=[ApkInfo.from_dict(a) for a in data["apks"]],
+                   bytes_pushed=data["transfers"]["bytes_pushed"], bytes_skipped=data["transfers"]["bytes_skipped"],
+                   created=data["created"], packager=data["packager"])
+
+    @classmethod
+    def load(cls, path: Path) -> "DeviceResults":
+        from packager.errors import PackagerError  # noqa: PLC0415
+        from packager.fileio import DocumentError, read_json  # noqa: PLC0415
+
+        try:
+            data = read_json(path)
+        except (OSError, DocumentError) as exc:
+            raise PackagerError(f"cannot read device results {path} ({exc})", "pass a file written by `packager device bench --out`") from None
+        return cls.from_dict(data, what=f"device results {path}")
