@@ -53,7 +53,7 @@ def operator_errors(engine, samples: np.ndarray) -> list[OperatorError]:
             # first loaded and run in the worker (isolate.py): a one-operator model that crashes
             # LiteRT (LiteRTCrash) or does not run is an operator with no error to measure
             if not isolate.probe(model, f"the model with only {name} in int8").runs:
-                return OpError(name, op_type, 0.0, 0.0)
+                return OperatorError(op=name, op_type=op_type, error=0.0, top1_disagreement=0.0)
             out = ModelRunner(model, threads=1).predict(samples)[0]
         except Exception:  # an op ai-edge-quantizer cannot quantize alone: no error to blame on it
             return OperatorError(op=name, op_type=op_type, error=0.0, top1_disagreement=0.0)
