@@ -171,15 +171,15 @@ private class InterpreterSession(
         fun open(source: ModelSource, accelerator: Acc, threads: Int, signature: IoSignature, sdk: Int, log: DelegateLogReader): InterpreterSession =
             // Delegate -> interpreter; a failure at any step closes what came before it.
             CreationScope.build { scope ->
-                val options = Interpreter.Options().setNumThreads(threads)
+                // XNNPACK off on both paths: what NNAPI does not take runs on the builtin kernels, as cpu does
+                // (TFLite would otherwise apply XNNPACK lazily to the rest, tflite/core/interpreter.cc).
+                val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(false)
                 var marker: String? = null
                 if (accelerator == Acc.NNAPI) {
                     // NNAPI's CPU implementation (nnapi-reference) off: NNAPI must place the model on an accelerator.
                     val delegate = scope.own(NnApiDelegate(NnApiDelegate.Options().setUseNnapiCpu(false)))
                     options.addDelegate(delegate)
                     marker = log.mark()
-                } else {
-                    options.setUseXNNPACK(false)
                 }
                 val interpreter = scope.own(Interpreter(LiteRtOpener.load(source), options))
                 val counts = marker?.let { log.counts(it, RuntimeChoice.NNAPI_DELEGATE_NAME) }

@@ -55,8 +55,9 @@ object RuntimeChoice {
                 throw AcceleratorUnavailable("NNAPI took no operator of this model" +
                     if (counts == null) " (TFLite logged no $NNAPI_DELEGATE_NAME replacement)" else " (0 of ${counts.total})")
             }
+            val rest = if (counts.delegated < counts.total) "; the other ${counts.total - counts.delegated} ran on TFLite's builtin kernels" else ""
             AcceleratorOutcome(requested, requested, delegatedOps = counts.delegated, totalOps = counts.total,
-                opsSource = OpsSource.DELEGATE_LOG, opsNote = nnapiNote(sdk))
+                opsSource = OpsSource.DELEGATE_LOG, opsNote = nnapiNote(sdk) + rest)
         }
         else -> throw IllegalArgumentException("${requested.id} does not run on the Interpreter API")
     }

@@ -53,6 +53,8 @@ class RuntimeChoiceTest {
         assertEquals(9, ran.delegatedOps)
         assertEquals(12, ran.totalOps)
         assertEquals(OpsSource.DELEGATE_LOG, ran.opsSource)
+        assertTrue(ran.opsNote, ran.opsNote!!.contains("deprecated from Android 15") && ran.opsNote!!.contains("the other 3 ran on TFLite's builtin kernels"))
+        assertTrue(RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, DelegateLog.Counts(12, 12), 34).opsNote!!.contains("builtin").not())
         // NNAPI that took nothing would leave the builtin kernels running under an "nnapi" label.
         assertThrows(AcceleratorUnavailable::class.java) { RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, DelegateLog.Counts(0, 12), 34) }
         val silent = assertThrows(AcceleratorUnavailable::class.java) { RuntimeChoice.interpreterOutcome(Accelerator.NNAPI, null, 34) }
