@@ -21,7 +21,7 @@ from packager.bundle import BundleFiles, check_writable, describe_files, remove_
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
 from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all
-from packager.manifest import (Candidate, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
+from packager.manifest import (Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
                                VariantMetrics)
 from packager.preprocess import Preprocessing
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
@@ -113,37 +113,56 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         as_given = not quantize_it
         own = own_metadata(original)
         spec = defaults_from_metadata(spec, own)
+    detector = None  # --task object_detection: packager.detection.stage
+    raw_float = float_model  # a raw detector: what the variants are derived from
+    if spec.task == "object_detection":
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        detector = detection.plan(float_model, spec)
+        float_model = detector.finish(float_model)
     clock.lap("convert")
 
-    facts = model_facts(float_model, spec)
+    facts = model_facts(float_model, spec, detector.classes if detector else None)
     labels = resolve_labels(spec, facts, _own_labels(own, facts))
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     clock.lap("data")
 
     eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
     eval_labels = evaluation.labels if evaluation is not None else None
+    truth = detection.ground_truth(spec, evaluation, labels) if detector else None
     if spec.auto:
+        if detector is not None:
+            raise PackagerError("--quant auto does not search detectors yet", "name the variants, e.g. --quant int8,fp16, with --max-accuracy-drop")
         variants, metrics, float_metrics, chosen_variant, chosen_metrics, selection, models, float_outputs = auto_search(
             spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
         clock.lap("quantize+evaluate")
     else:
         judge = None
         if not as_given and any(r.engine is None for r in recipes_for(spec)):
-            judge = make_judge(float_model, facts, evaluation, calib)
-        variants, engine_choice = derive_variants(spec, float_model, converter, calib, as_given, judge)
+            judge = make_judge(raw_float, facts if detector is None else None, evaluation, calib)  # a detector: its raw outputs
+        variants, engine_choice = derive_variants(spec, raw_float, converter, calib, as_given, judge)
+        raw_variants = {v.name: v.model for v in variants}
+        if detector is not None:
+            variants = detection.finish_variants(detector, variants)
         clock.lap("quantize")
         models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
         outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
         float_outputs = outputs[FLOAT]
         float_quant = "fp32" if not as_given else infer_quant(float_model)
-        roles = facts.roles(float_outputs)
-        float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
-                                len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT], roles)
-        metrics = [
-            compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes,
-                    latencies[v.name], roles)
-            for v in variants
-        ]
+        if detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
+            float_metrics = detection.compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
+                                              len(float_model), float_outputs, float_outputs, truth, facts.num_classes, latencies[FLOAT])
+            metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, truth,
+                                         facts.num_classes, latencies[v.name]) for v in variants]
+        else:
+            roles = facts.roles(float_outputs)
+            float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
+                                    len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT], roles)
+            metrics = [
+                compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes,
+                        latencies[v.name], roles)
+                for v in variants
+            ]
         clock.lap("evaluate")
         chosen_variant, chosen_metrics, selection = choose(spec, float_model, variants, float_metrics, metrics, as_given)
         if engine_choice:
@@ -154,8 +173,9 @@ def _build(spec: BuildSpec, source) -> BuildResult:
 
     meta_spec = tflite_metadata.MetadataSpec(
         name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
-        author=spec.author, license=spec.license, labels=labels if facts.task == "image_classification" else (labels or None),
+        author=spec.author, license=spec.license, labels=labels if facts.task in LABELLED_TASKS else (labels or None),
         preprocessing=facts.preprocessing, labels_output=facts.labels_output or 0, output_names=list(facts.output_names) or None,
+        classes=facts.num_classes if facts.task == "object_detection" else None,
     )
     progress.status("Embedding and verifying TFLite metadata")
     chosen_model = chosen_variant.model if chosen_variant else float_model
@@ -183,18 +203,23 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     runner = ModelRunner(app_model)
     from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
-    custom_ops = list(parse_graph(app_model).custom_ops)
+    custom_ops = [op for op in parse_graph(app_model).custom_ops if detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
-    semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
-    debug = quantization_debug(float_model, chosen_variant, calib, as_given)
+    if detector is not None:
+        semantics: str | OutputRoles | tuple[str, ...] = detection.SEMANTICS
+    else:
+        semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
+    debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=raw_variants[chosen_variant.name])
+    debug = quantization_debug(raw_float, debug_variant, calib, as_given)  # a detector: the graph before the post-processing
     clock.lap("debug")
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
     manifest = make_manifest(spec, source, facts, runner, files, chosen_variant, chosen_metrics, float_metrics, metrics, selection,
-                             len(float_model), evaluation, semantics, custom_ops, debug, report.REPORT_FILES)
+                             len(float_model), evaluation, semantics, custom_ops, debug, report.REPORT_FILES,
+                             detector.to_manifest() if detector is not None else None)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings, models)
@@ -235,7 +260,11 @@ def defaults_from_metadata(spec: BuildSpec, own) -> BuildSpec:
 
 
 # --- model facts, labels, data ------------------------------------------------------------------
-def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
+LABELLED_TASKS = ("image_classification", "object_detection")  # tasks whose metadata always carries labels
+
+
+def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | None = None) -> ModelFacts:
+    """detection_classes: a detector's object classes (--task object_detection)."""
     runner = ModelRunner(float_model)
     inputs, outputs = runner.inputs, runner.outputs
     shape = inputs[0].shape
@@ -246,6 +275,8 @@ def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
     out_shape = outputs[labels_output or 0].shape
     is_classifier = len(outputs) == 1 and len(out_shape) == 2 and out_shape[-1] >= 2
     task = spec.task if spec.task != "auto" else ("image_classification" if is_image and is_classifier else "generic")
+    if task == "object_detection" and not is_image:
+        raise PackagerError(f"the detector's input {list(shape)} is not an image (NHWC, 1 or 3 channels)", "use --task generic")
     if task == "image_classification" and not (is_image and is_classifier):
         raise PackagerError(
             f"the model (input {list(shape)}, output {list(out_shape)}) is not an image classifier",
@@ -266,7 +297,9 @@ def model_facts(float_model: bytes, spec: BuildSpec) -> ModelFacts:
             )
         preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
     num_classes = int(out_shape[-1]) if is_classifier else None
-    if labels_output is not None:  # labels for one of several outputs: its last dimension is the classes
+    if task == "object_detection":
+        num_classes, labels_output = detection_classes, 1  # the labels name the category output's values
+    elif labels_output is not None:  # labels for one of several outputs: its last dimension is the classes
         num_classes = int(out_shape[-1]) if out_shape else 1
     elif spec.labels is not None and len(outputs) > 1 and task == "generic":
         num_classes = int(out_shape[-1]) if out_shape else 1  # the first output, as the metadata has it
@@ -343,7 +376,7 @@ def resolve_labels(spec: BuildSpec, facts: ModelFacts, own_labels: tuple[str, ..
     if facts.num_classes is None:
         return labels
     if not labels:  # an image classifier needs labels in its metadata: name the classes by index
-        return [str(i) for i in range(facts.num_classes)] if facts.task == "image_classification" else []
+        return [str(i) for i in range(facts.num_classes)] if facts.task in LABELLED_TASKS else []
     if len(labels) != facts.num_classes:
         raise PackagerError(
             f"{origin} has {len(labels)} labels but the model outputs {facts.num_classes} classes",
@@ -411,7 +444,7 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
     return model, True
 
 
-def make_judge(float_model: bytes, facts: ModelFacts, evaluation: Dataset | None, calib: Dataset | None):
+def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
     """What engine and calibration choices are measured on: the evaluation data, else the calibration data
     (random inputs would judge nothing)."""
     from packager.variant_choice import Judge  # noqa: PLC0415
@@ -419,6 +452,8 @@ def make_judge(float_model: bytes, facts: ModelFacts, evaluation: Dataset | None
     data = evaluation if evaluation is not None else calib
     if data is None:
         return None
+    if facts is None:  # a raw detector, before its post-processing: judged on its box and score tensors
+        return Judge(float_model, data.inputs, None, None, OutputRoles.guess(ModelRunner(float_model).predict(data.inputs[:2])))
     labels = evaluation.labels if evaluation is not None else None
     roles = facts.roles(ModelRunner(float_model).predict(data.inputs[:2]))
     return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
@@ -528,6 +563,10 @@ def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) 
 def loss_points(chosen: VariantMetrics, reference: VariantMetrics) -> tuple[float, str]:
     """Percentage points lost; top-1 disagreement stands in when there are no labels."""
     drop = chosen.accuracy_drop(reference)
+    if chosen.detection is not None:
+        if drop is not None:
+            return drop, "mAP@0.5"
+        return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "detection agreement with float (F1 of boxes matched at IoU >= 0.5, no ground truth)"
     if drop is not None:
         return drop, "top-1 accuracy"
     return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "top-1 agreement with float (no labels)"
@@ -595,6 +634,9 @@ def tool_versions() -> dict[str, str | None]:
 
 
 def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
+    if facts.task == "object_detection":
+        h, w = facts.preprocessing.size
+        return f"Object detector ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
     if facts.task == "image_classification":
         h, w = facts.preprocessing.size
         return f"Image classifier ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
@@ -606,13 +648,14 @@ IO_DTYPES = ("float32", "int8", "uint8", "int16")
 
 def make_manifest(spec: BuildSpec, source: sources.SourceModel, facts: ModelFacts, runner: ModelRunner, files: BundleFiles,
                   chosen_variant: Variant | None, chosen: VariantMetrics, float_metrics: VariantMetrics, metrics: list[VariantMetrics],
-                  selection: Selection, float_size: int, evaluation: Dataset | None, semantics: str | OutputRoles, custom_ops: list[str],
-                  debug: QuantizationDebug | None, reports: dict[str, str]) -> Manifest:
+                  selection: Selection, float_size: int, evaluation: Dataset | None, semantics: str | OutputRoles | tuple[str, ...],
+                  custom_ops: list[str], debug: QuantizationDebug | None, reports: dict[str, str], detection: DetectionInfo | None = None) -> Manifest:
     """The manifest, once, from what the build found; the bundle's file entries come from the files themselves."""
     recipe = chosen_variant.record() if chosen_variant else RecipeRecord(
         name=chosen.name, quant=chosen.quant, engine="none", io_dtype=runner.input.dtype if runner.input.dtype in IO_DTYPES else "float32")
     inputs = [Tensor.of(t, "image" if facts.preprocessing is not None else "features") for t in runner.inputs]
-    outputs = [Tensor.of(t, semantics if isinstance(semantics, str) else _SEMANTICS[semantics.kinds[i]]) for i, t in enumerate(runner.outputs)]
+    outputs = [Tensor.of(t, semantics if isinstance(semantics, str) else semantics[i] if isinstance(semantics, tuple)
+                         else _SEMANTICS[semantics.kinds[i]]) for i, t in enumerate(runner.outputs)]
     model_file, labels_file, golden = describe_files(files, inputs, outputs)
     return Manifest(
         name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
@@ -623,5 +666,5 @@ def make_manifest(spec: BuildSpec, source: sources.SourceModel, facts: ModelFact
                         eval_samples=int(len(evaluation)) if evaluation is not None else 0,
                         eval_data=str(spec.eval_data) if spec.eval_data else None),
         selection=selection, sizes=Sizes(source_bytes=source.size_bytes, float_bytes=float_size, chosen_bytes=len(files.model)),
-        golden=golden, tools=tool_versions(), reports=dict(reports),
+        golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection,
     )

@@ -29,6 +29,7 @@ class ModelReport:
     litert_error: str | None
     metadata: Any  # packager.metadata.EmbeddedMetadata | None
     associated_files: tuple[Any, ...]  # packager.metadata.AssociatedFile
+    detection_outputs: tuple[str, ...] | None = None  # TFLite_Detection_PostProcess's outputs: what each graph output is
 
     def to_dict(self) -> dict[str, Any]:
         g = self.graph
@@ -48,6 +49,7 @@ class ModelReport:
             "litert_error": self.litert_error,
             "metadata": self.metadata.to_dict() if self.metadata is not None else None,
             "associated_files": [asdict(f) for f in self.associated_files],
+            "detection_outputs": list(self.detection_outputs) if self.detection_outputs is not None else None,
         }
 
 
@@ -79,5 +81,8 @@ def inspect_model(path: Path | str) -> ModelReport:
         files = metadata.associated_files
     else:
         files = tuple(tflite_metadata.AssociatedFile(name, len(content)) for name, content in tflite_metadata.associated_files(data).items())
+    from packager.detection.postprocess import OP_NAME, output_roles  # noqa: PLC0415
+
+    roles = output_roles(data) if OP_NAME in graph.custom_ops else None
     return ModelReport(path=str(path), size_bytes=len(data), graph=graph, runs_on_litert=runs, litert_error=error,
-                       metadata=metadata, associated_files=tuple(files))
+                       metadata=metadata, associated_files=tuple(files), detection_outputs=roles)

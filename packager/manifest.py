@@ -215,7 +215,8 @@ def _host_latency(latency: Latency | None) -> dict[str, Any] | None:
 
 # --- the manifest ---------------------------------------------------------------------------------------------
 SourceFormat = Literal["keras", "h5", "saved_model", "tflite"]
-Semantics = Literal["image", "features", "probabilities", "logits", "scores", "embedding", "other"]
+Semantics = Literal["image", "features", "probabilities", "logits", "scores", "embedding", "other",
+                    "detection_boxes", "detection_classes", "detection_scores", "detection_count"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -305,6 +306,46 @@ class OutputMetrics(Record):
     correlation: float | None  # Pearson over every value; None when either side is constant
 
 
+@dataclass(frozen=True, kw_only=True)
+class DetectionMetrics(Record):
+    """A detector's detections against the float model's, matched at IoU >= 0.5 with the same class
+    (packager/detection/metrics.py), and against ground-truth boxes when given."""
+
+    precision: float | None  # matched / the variant's detections
+    recall: float | None  # matched / the float model's detections
+    agreement: float  # F1 of the two (1.0 when neither detects anything)
+    score_error_mean: float  # |score - float score| over the matched pairs
+    score_error_max: float
+    matched: int
+    detections: int
+    reference_detections: int
+    map50: float | None  # mAP@0.5 against the ground truth (boxes.csv), None without it
+    ground_truth_boxes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostProcessSettings(Record):
+    """TFLite_Detection_PostProcess as packager appended it."""
+
+    anchors: int
+    box_scales: list[float]  # y, x, h, w
+    score_threshold: float
+    iou_threshold: float
+    max_detections: int
+    background_class: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionInfo(Record):
+    """task object_detection: where the four outputs come from."""
+
+    postprocess: Literal["added by packager", "in the source model"]
+    classes: int
+    outputs: list[str]
+    iou_match_threshold: float
+    settings: PostProcessSettings | None = optional()
+
+
 @dataclass(kw_only=True)
 class VariantMetrics(Record):
     """One model (the float reference or a variant) evaluated against the float model on the host."""
@@ -322,6 +363,7 @@ class VariantMetrics(Record):
     samples: int = 0
     primary_output: str | None = optional()  # several outputs: the one the numbers above are about
     outputs: list[OutputMetrics] = optional(list)  # several outputs: each one against the float model's
+    detection: DetectionMetrics | None = optional()  # a detector: its detections against the float model's (packager/detection)
 
     def accuracy_drop(self, reference: "VariantMetrics") -> float | None:
         """Percentage points lost against `reference` (positive = worse)."""
@@ -471,7 +513,7 @@ class Manifest(Record):
     schema_version: int = MANIFEST_VERSION
     name: str
     version: str
-    task: Literal["image_classification", "generic"]
+    task: Literal["image_classification", "object_detection", "generic"]
     description: str | None = optional()
     author: str | None = optional()
     license: str | None = optional()
@@ -491,6 +533,7 @@ class Manifest(Record):
     golden: Golden
     tools: dict[str, str | None]
     reports: dict[str, str] | None = optional()  # kind (md, html) -> file
+    detection: DetectionInfo | None = optional()  # task object_detection
 
     # --- the JSON document, checked both ways -----------------------------------------------
     def validate(self, what: str = "the bundle manifest") -> dict[str, Any]:

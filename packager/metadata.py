@@ -47,7 +47,7 @@ from packager.preprocess import INTEGER_RANGES, Preprocessing
 from packager.tflite_tree import METADATA_NAME, parse_graph
 
 LABELS_FILE = "labels.txt"
-Task = Literal["image_classification", "generic"]
+Task = Literal["image_classification", "object_detection", "generic"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class MetadataSpec:
     output_descriptions: list[str] | None = None  # one per output tensor (default: generated)
     labels_output: int = 0  # the output the labels belong to (its TENSOR_AXIS_LABELS file)
     output_names: list[str] | None = None  # what the outputs are called (signature names), for generic models
+    classes: int | None = None  # object_detection: the number of object classes the category output indexes
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def _tflite_support() -> SimpleNamespace:
         from tensorflow_lite_support.metadata.python.metadata_writers import (  # noqa: PLC0415
             image_classifier,
             metadata_info,
+            object_detector,
             metadata_writer,
         )
     except ImportError as exc:
@@ -167,7 +169,8 @@ def _tflite_support() -> SimpleNamespace:
     finally:
         if hide_tf:
             del sys.modules["tensorflow"]
-    return SimpleNamespace(fb=metadata_fb, md=md, image_classifier=image_classifier, info=metadata_info, writer=metadata_writer)
+    return SimpleNamespace(fb=metadata_fb, md=md, image_classifier=image_classifier, info=metadata_info, writer=metadata_writer,
+                           object_detector=object_detector)
 
 
 # --- write -----------------------------------------------------------------------------------------
@@ -198,7 +201,11 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if spec.task == "image_classification":
+                if spec.task == "object_detection":
+                    from packager.detection import meta  # noqa: PLC0415
+
+                    writer = meta.writer(tfs, base, general, inputs[0], label_files)
+                elif spec.task == "image_classification":
                     writer = tfs.image_classifier.MetadataWriter.create_from_metadata_info(
                         bytearray(base), general_md=general, input_md=inputs[0], output_md=outputs[0])
                 else:
@@ -241,8 +248,8 @@ def _graft_metadata(base: bytes, populated: bytes) -> bytes:
 
 
 def _validate_spec(spec: MetadataSpec, graph) -> None:
-    if spec.task not in ("image_classification", "generic"):
-        raise PackagerError(f"unknown task {spec.task!r}", "use image_classification or generic")
+    if spec.task not in ("image_classification", "object_detection", "generic"):
+        raise PackagerError(f"unknown task {spec.task!r}", "use image_classification, object_detection or generic")
     if not spec.name or not spec.version:
         raise PackagerError("metadata needs a model name and a version", "give --name and --version")
     for what, descriptions, tensors in (("input", spec.input_descriptions, graph.inputs),
@@ -262,8 +269,11 @@ def _validate_spec(spec: MetadataSpec, graph) -> None:
         _check_image_input(spec.preprocessing, graph.inputs[0])
     if not 0 <= spec.labels_output < len(graph.outputs):
         raise PackagerError(f"labels for output {spec.labels_output} but the model has {len(graph.outputs)} outputs", "name an existing output")
+    if spec.task == "object_detection" and (len(graph.outputs) != 4 or spec.preprocessing is None):
+        raise PackagerError(f"a detector's metadata needs the four detection outputs and image preprocessing, this model has {len(graph.outputs)} "
+                            "output(s)", "build it with --task object_detection")
     if spec.labels:  # an empty list means no labels
-        classes = output_classes(graph, spec.labels_output)
+        classes = output_classes(graph, spec.labels_output) if spec.task != "object_detection" else spec.classes
         if len(spec.labels) != classes:
             raise PackagerError(
                 f"{len(spec.labels)} labels but the model's output has {classes} classes",
@@ -452,7 +462,8 @@ def read_metadata(model: bytes) -> EmbeddedMetadata | None:
     outputs = tuple(_tensor(tfs, t) for t in (subgraph.outputTensorMetadata or [])) if subgraph else ()
     labels = None
     for tensor in (subgraph.outputTensorMetadata or []) if subgraph else []:
-        label_file = next((f for f in tensor.associatedFiles or [] if f.type == tfs.fb.AssociatedFileType.TENSOR_AXIS_LABELS), None)
+        label_file = next((f for f in tensor.associatedFiles or [] if f.type in (  # a detector's category output: value labels
+            tfs.fb.AssociatedFileType.TENSOR_AXIS_LABELS, tfs.fb.AssociatedFileType.TENSOR_VALUE_LABELS)), None)
         if label_file is not None:
             data = files.get(_text(label_file.name))
             labels = tuple(data.decode("utf-8").splitlines()) if data is not None else None
@@ -581,9 +592,13 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
             # values are stored as float32: compare at float32 precision
             if got_channels is None or not np.allclose(got_channels, want, rtol=1e-6, atol=1e-6):
                 raise mismatch(what, list(got), [float(v) for v in want])
-    elif spec.task == "image_classification":
-        raise PackagerError("an image classifier needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
-    classes = output_classes(graph, spec.labels_output)
+    elif spec.task in ("image_classification", "object_detection"):
+        raise PackagerError("an image model needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
+    classes = output_classes(graph, spec.labels_output) if spec.task != "object_detection" else spec.classes
+    if spec.task == "object_detection":
+        from packager.detection import meta  # noqa: PLC0415
+
+        meta.verify(model, _tflite_support(), spec.labels)
     if spec.labels:
         if found.labels is None:
             raise mismatch("the label file", None, LABELS_FILE)

@@ -21,10 +21,13 @@ _SECTIONS = {
     "preprocessing": {"size": "size", "input_sizes": "input_sizes", "color_space": "color_space", "mean": "mean", "std": "std", "resize_method": "resize_method"},
     "metadata": {"labels": "labels", "replace": "replace_metadata", "labels_output": "labels_output", "description": "description", "author": "author", "license": "license"},
     "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
+    "detection": {"anchors": "anchors", "anchor_grid": "anchor_grid", "box_scales": "box_scales", "score_threshold": "score_threshold",
+                  "iou_threshold": "iou_threshold", "max_detections": "max_detections", "boxes_output": "boxes_output",
+                  "scores_output": "scores_output", "background_class": "background_class"},
 }
 _METADATA_KEYS = {"name": "name", "version": "version", "description": "description", "author": "author", "license": "license",
                   "labels": "labels", "mean": "preprocessing", "std": "preprocessing", "color_space": "preprocessing"}
-_PATH_FIELDS = ("model", "output", "calib_data", "eval_data", "labels")
+_PATH_FIELDS = ("model", "output", "calib_data", "eval_data", "labels", "anchors")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,16 @@ class BuildSpec:
     replace_metadata: bool = False  # a .tflite's own metadata is replaced, not merged into
     metadata_given: tuple[str, ...] = ()  # what the user gave for the metadata (metadata.MERGEABLE names)
     custom_objects: tuple[str, ...] = ()  # "module:attr" / "file.py:attr" for subclassed Keras models
+    # --task object_detection (packager/detection): a raw detector's anchors and post-processing
+    anchors: Path | None = None  # .npy [N, 4] or .csv (y_center, x_center, height, width)
+    anchor_grid: tuple[dict[str, Any], ...] = ()  # [[detection.anchor_grid]]: height, width, sizes, aspect_ratios
+    box_scales: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)  # y, x, h, w
+    score_threshold: float = 0.3
+    iou_threshold: float = 0.5
+    max_detections: int = 10
+    boxes_output: str | None = None
+    scores_output: str | None = None
+    background_class: bool = True  # column 0 of the class scores is the background
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,7 +166,9 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         "size": lambda v: (int(v[0]), int(v[1])),
         "input_sizes": lambda v: tuple((str(k), tuple(int(d) for d in dims)) for k, dims in (v.items() if isinstance(v, dict) else v)),
         "mean": lambda v: tuple(float(x) for x in v), "std": lambda v: tuple(float(x) for x in v),
-        "max_accuracy_drop": float,
+        "max_accuracy_drop": float, "anchors": Path,
+        "box_scales": lambda v: tuple(float(x) for x in v), "score_threshold": float, "iou_threshold": float, "max_detections": int,
+        "anchor_grid": lambda v: tuple(dict(m) for m in v),
         "custom_objects": lambda v: (v,) if isinstance(v, str) else tuple(v),
     }
     for key, convert in converters.items():

@@ -116,3 +116,45 @@ def outlier_builds(tmp_path_factory, digits_data, outlier_model_path):
     plain = build_digits(digits_data, outlier_model_path, root / "plain", quant="int8,fp16", name="plain", measure_latency=False)
     auto = build_digits(digits_data, outlier_model_path, root / "auto", quant="auto", max_accuracy_drop=1.0, name="auto", measure_latency=False)
     return plain, auto
+
+
+@pytest.fixture(scope="session")
+def shapes_data(tmp_path_factory):
+    """The synthetic detection data set (packager/detection/example.py): shapes on photo crops."""
+    from packager.detection import example
+
+    return example.write_shapes_dataset(tmp_path_factory.mktemp("shapes-data"))
+
+
+@pytest.fixture(scope="session")
+def shapes_detector(tmp_path_factory, shapes_data) -> Path:
+    """The small SSD trained on the shapes (about half a minute on 2 cores), saved as .keras."""
+    from packager.detection import example
+
+    model = example.train_detector(shapes_data)
+    path = tmp_path_factory.mktemp("shapes-model") / "shapes_ssd.keras"
+    with quiet.captured_output():
+        model.save(path)
+    return path
+
+
+def build_shapes(shapes_data, source: Path, output: Path, **overrides):
+    """`packager build --task object_detection` on the shapes detector, as a library call."""
+    from packager.build import build
+    from packager.detection import example
+    from packager.spec import make_spec
+
+    flags = {
+        "model": source, "name": "shapes", "output": output, "task": "object_detection", "calib_data": shapes_data.train_dir,
+        "eval_data": shapes_data.test_dir, "labels": shapes_data.labels_file, "anchors": shapes_data.anchors_file,
+        "mean": example.MEAN, "std": example.STD, "score_threshold": 0.1, "measure_latency": False,
+        "author": "tests", "license": "Apache-2.0",
+    }
+    flags.update(overrides)
+    return build(make_spec(None, flags))
+
+
+@pytest.fixture(scope="session")
+def shapes_build(tmp_path_factory, shapes_data, shapes_detector):
+    """The detector built from .keras with int8 (bundled) and fp16."""
+    return build_shapes(shapes_data, shapes_detector, tmp_path_factory.mktemp("shapes-dist"), quant="int8,fp16")

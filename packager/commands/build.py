@@ -95,7 +95,16 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--int8-io", type=click.Choice(["int8", "uint8", "float32"]), help="Input/output type of int8 variants (default int8).")
 @click.option("--int16-io", type=click.Choice(["float32", "int16"]), help="Input/output type of int16x8 variants (default float32).")
 @click.option("--engine", type=click.Choice(["auto", "tf-converter", "ai-edge-quantizer"]), help="Quantization engine for every variant.")
-@click.option("--task", type=click.Choice(["auto", "image_classification", "generic"]))
+@click.option("--task", type=click.Choice(["auto", "image_classification", "object_detection", "generic"]))
+@click.option("--anchors", type=click.Path(path_type=Path), help="object_detection: the raw detector's anchors, .npy [N, 4] or .csv "
+              "(y_center,x_center,height,width, normalized); or [detection] anchor_grid in the config file.")
+@click.option("--box-scales", help="object_detection: box coder scales y,x,h,w (default 10,10,5,5).")
+@click.option("--score-threshold", type=float, help="object_detection: NMS score threshold (default 0.3).")
+@click.option("--iou-threshold", type=float, help="object_detection: NMS IoU threshold (default 0.5).")
+@click.option("--max-detections", type=int, help="object_detection: detections kept (default 10).")
+@click.option("--boxes-output", metavar="NAME", help="object_detection: the raw output holding the box encodings [1, N, 4].")
+@click.option("--scores-output", metavar="NAME", help="object_detection: the raw output holding the class scores [1, N, K].")
+@click.option("--background-class/--no-background-class", default=None, help="object_detection: column 0 of the class scores is the background (default yes).")
 @click.option("--custom-objects", "custom_objects", multiple=True, metavar="MODULE:ATTR",
               help="A class a subclassed Keras model needs to load (repeatable): package.module:Class, path/to/file.py:Class, "
                    "or a module/file to take all its classes.")
@@ -119,6 +128,9 @@ def build(model, config, json_output, **flags):
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
         "measure_latency": None if flags["latency"] else False, "custom_objects": flags["custom_objects"] or None,
+        "anchors": flags["anchors"], "box_scales": _floats(flags["box_scales"]), "score_threshold": flags["score_threshold"],
+        "iou_threshold": flags["iou_threshold"], "max_detections": flags["max_detections"], "boxes_output": flags["boxes_output"],
+        "scores_output": flags["scores_output"], "background_class": flags["background_class"],
     }
     spec = make_spec(load_config(config) if config else None, values)
     from packager.build import build as run_build  # noqa: PLC0415 - imports TensorFlow

@@ -74,6 +74,11 @@ def _render(report):
             zero = str(t.zero_point) if t.zero_point is not None else ""
             table.add_row(t.name, str(t.index), "[" + ", ".join(str(d) for d in shape) + "]", t.dtype, scale, zero)
         yield table
+    if report.detection_outputs is not None:
+        standard = report.detection_outputs == ("location", "category", "score", "number of detections")
+        yield Text("Detection outputs (TFLite_Detection_PostProcess): " + ", ".join(f"{i} {role}" for i, role in enumerate(report.detection_outputs))
+                   + ("" if standard else "  (not the order the TFLite ObjectDetector expects: location, category, score, number of detections)"),
+                   style="green" if standard else "yellow")
 
     md = report.metadata
     if md is None:

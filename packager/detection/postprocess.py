@@ -1,0 +1,246 @@
+"""TFLite_Detection_PostProcess on a raw detector, and the four standard outputs recognised.
+
+A raw SSD-style detector ends in two tensors over N anchors: box encodings [1, N, 4] and class
+scores [1, N, K] (probabilities; column 0 the background when `background`). `attach` appends
+TFLite's detection post-processing custom op to its graph by editing the flatbuffer (the same
+op, custom options and tensor layout TensorFlow's converter writes for a function decorated with
+experimental_implements="name: 'TFLite_Detection_PostProcess' ...", as the TF Object Detection
+API's export_tflite_graph does), with the anchors as a constant input. Appending after
+quantization keeps the op float, as TF's exported detectors have it: integer box/score tensors
+are dequantized first. The model then has the four outputs in the order the TFLite Task
+library's ObjectDetector and the LiteRT samples read them:
+
+    0 location              [1, M, 4] float32, (ymin, xmin, ymax, xmax) normalized
+    1 category              [1, M]    float32, class index (background excluded)
+    2 score                 [1, M]    float32
+    3 number of detections  [1]       float32
+
+The op ships in LiteRT's builtin op resolver (Python and Android), so the model needs no
+custom kernel registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from packager.errors import PackagerError
+
+OP_NAME = "TFLite_Detection_PostProcess"
+OUTPUT_NAMES = ("location", "category", "score", "number_of_detections")
+_CUSTOM, _DEQUANTIZE, _FLOAT32 = 32, 6, 0  # BuiltinOperator.CUSTOM, BuiltinOperator.DEQUANTIZE, TensorType.FLOAT32
+_BOX_WORDS = ("box", "loc", "bbox", "regress", "encod", "offset", "delta")
+_SCORE_WORDS = ("score", "class", "cls", "conf", "logit", "prob")
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    """The op's settings (its custom options) and the anchors it decodes against."""
+
+    anchors: np.ndarray  # [N, 4] (y_center, x_center, height, width)
+    scales: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)  # y, x, h, w box coder scales
+    score_threshold: float = 0.3
+    iou_threshold: float = 0.5
+    max_detections: int = 10
+    background: bool = True  # the scores' column 0 is the background class
+
+    def check(self) -> None:
+        if not 0.0 <= self.score_threshold < 1.0:
+            raise PackagerError(f"--score-threshold {self.score_threshold} is not in [0, 1)", "e.g. --score-threshold 0.3")
+        if not 0.0 < self.iou_threshold <= 1.0:
+            raise PackagerError(f"--iou-threshold {self.iou_threshold} is not in (0, 1]", "e.g. --iou-threshold 0.5")
+        if not 1 <= self.max_detections <= 1000:
+            raise PackagerError(f"--max-detections {self.max_detections} is not between 1 and 1000", "e.g. --max-detections 10")
+        if len(self.scales) != 4 or not all(np.isfinite(s) and s > 0 for s in self.scales):
+            raise PackagerError(f"--box-scales {list(self.scales)} are not four positive numbers", "e.g. --box-scales 10,10,5,5 (y,x,h,w)")
+
+    def to_manifest(self):
+        from packager.manifest import PostProcessSettings  # noqa: PLC0415
+
+        return PostProcessSettings(anchors=int(len(self.anchors)), box_scales=[float(s) for s in self.scales],
+                                   score_threshold=float(self.score_threshold), iou_threshold=float(self.iou_threshold),
+                                   max_detections=int(self.max_detections), background_class=bool(self.background))
+
+
+@dataclass(frozen=True)
+class RawOutputs:
+    """Which outputs of a raw detector are the box encodings and the class scores."""
+
+    boxes: int
+    scores: int
+    anchors: int  # N
+    columns: int  # K, background included
+
+
+def has_postprocess(model: bytes) -> bool:
+    """The model's outputs are TFLite_Detection_PostProcess's four (in any order)."""
+    from packager.tflite_tree import parse_graph  # noqa: PLC0415
+
+    graph = parse_graph(model)
+    return len(graph.outputs) == 4 and all(t.producer == OP_NAME for t in graph.outputs)
+
+
+def standard_order(model: bytes) -> bool:
+    """The four outputs are the op's outputs 0..3 in that order (location, category, score, count)."""
+    from packager import tflite_tree  # noqa: PLC0415
+
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+    op = next((o for o in graph.operators if _custom_code(tree, o) == OP_NAME), None)
+    return op is not None and list(graph.outputs) == list(op.outputs)
+
+
+ROLES = ("location", "category", "score", "number of detections")
+
+
+def output_roles(model: bytes) -> tuple[str, ...] | None:
+    """What each graph output is, when they are TFLite_Detection_PostProcess's outputs (in any
+    order: a TF2 SavedModel's may come back reordered); None for any other model."""
+    from packager import tflite_tree  # noqa: PLC0415
+
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+    op = next((o for o in graph.operators or [] if _custom_code(tree, o) == OP_NAME), None)
+    if op is None or op.outputs is None or len(op.outputs) != 4:
+        return None
+    position = {int(t): k for k, t in enumerate(op.outputs)}
+    outputs = [int(t) for t in graph.outputs]
+    if len(outputs) != 4 or not all(t in position for t in outputs):
+        return None
+    return tuple(ROLES[position[t]] for t in outputs)
+
+
+def _custom_code(tree, op) -> str | None:
+    code = tree.operatorCodes[op.opcodeIndex]
+    custom = code.customCode
+    return (custom.decode() if isinstance(custom, bytes) else custom) if custom else None
+
+
+def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxes_name: str | None, scores_name: str | None) -> RawOutputs:
+    """Map a raw detector's outputs to box encodings and class scores (by --boxes-output /
+    --scores-output, else by shape: [1, N, 4] and [1, N, K], else by name when both have K = 4)."""
+    found = ", ".join(f"{n} {list(s)}" for n, s in zip(names, shapes))
+    fix = "a detector must end in box encodings [1, N, 4] and class scores [1, N, K] over N anchors; map them with --boxes-output NAME --scores-output NAME"
+
+    def index_of(wanted: str) -> int:
+        for i, name in enumerate(names):
+            if wanted in (name, name.split(":")[0]):
+                return i
+        raise PackagerError(f"the detector has no output {wanted!r} (outputs: {found})", fix)
+
+    candidates = [i for i, s in enumerate(shapes) if len(s) == 3 and s[0] == 1 and s[1] > 0]
+    boxes = index_of(boxes_name) if boxes_name else None
+    scores = index_of(scores_name) if scores_name else None
+    if boxes is None or scores is None:
+        four = [i for i in candidates if shapes[i][2] == 4]
+        if boxes is None:
+            named = [i for i in four if any(w in names[i].lower() for w in _BOX_WORDS)]
+            boxes = four[0] if len(four) == 1 else (named[0] if len(named) == 1 else None)
+        if scores is None and boxes is not None:
+            rest = [i for i in candidates if i != boxes and shapes[i][1] == shapes[boxes][1]]
+            named = [i for i in rest if any(w in names[i].lower() for w in _SCORE_WORDS)]
+            scores = rest[0] if len(rest) == 1 else (named[0] if len(named) == 1 else None)
+    if boxes is None or scores is None or boxes == scores:
+        raise PackagerError(f"cannot tell the box encodings and class scores apart among the outputs {found}", fix)
+    b, s = shapes[boxes], shapes[scores]
+    if not (len(b) == 3 and b[0] == 1 and b[2] == 4 and len(s) == 3 and s[0] == 1 and s[1] == b[1] and s[2] >= 1):
+        raise PackagerError(f"boxes output {names[boxes]} {list(b)} and scores output {names[scores]} {list(s)} are not [1, N, 4] and [1, N, K]", fix)
+    return RawOutputs(boxes, scores, int(b[1]), int(s[2]))
+
+
+def _options(config: PostProcess, classes: int) -> bytes:
+    from flatbuffers import flexbuffers  # noqa: PLC0415
+
+    builder = flexbuffers.Builder()
+    with builder.Map():  # the keys and types TensorFlow's converter writes (kernel: detection_postprocess.cc)
+        builder.Int("max_detections", int(config.max_detections))
+        builder.Int("max_classes_per_detection", 1)
+        builder.Int("detections_per_class", 100)
+        builder.Bool("use_regular_nms", False)
+        builder.Float("nms_score_threshold", float(config.score_threshold))
+        builder.Float("nms_iou_threshold", float(config.iou_threshold))
+        builder.Int("num_classes", int(classes))
+        builder.Float("y_scale", float(config.scales[0]))
+        builder.Float("x_scale", float(config.scales[1]))
+        builder.Float("h_scale", float(config.scales[2]))
+        builder.Float("w_scale", float(config.scales[3]))
+    return bytes(builder.Finish())
+
+
+def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
+    """`model` with TFLite_Detection_PostProcess appended to its box and score outputs; the four
+    detection outputs become the graph's outputs (and its serving signature's)."""
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    from packager import tflite_tree  # noqa: PLC0415
+
+    config.check()
+    if len(config.anchors) != raw.anchors:
+        raise PackagerError(f"the detector predicts {raw.anchors} boxes but there are {len(config.anchors)} anchors",
+                            "give the anchors the model was trained with (--anchors FILE, or the [detection] anchor grid in the config file)")
+    classes = raw.columns - (1 if config.background else 0)
+    if classes < 1:
+        raise PackagerError(f"the scores output has {raw.columns} column(s): no class is left besides the background", "pass --no-background-class")
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+
+    def buffer(data: bytes | None) -> int:
+        entry = schema.BufferT()
+        entry.data = None if data is None else np.frombuffer(data, np.uint8)
+        tree.buffers.append(entry)
+        return len(tree.buffers) - 1
+
+    def tensor(name: str, shape: list[int], data: bytes | None = None) -> int:
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, np.asarray(shape, np.int32), _FLOAT32, buffer(data)
+        graph.tensors.append(t)
+        return len(graph.tensors) - 1
+
+    def opcode(builtin: int, custom: str | None = None) -> int:
+        for i, code in enumerate(tree.operatorCodes):
+            name = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin and (name or None) == custom:
+                return i
+        code = schema.OperatorCodeT()
+        code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+        code.customCode = custom
+        tree.operatorCodes.append(code)
+        return len(tree.operatorCodes) - 1
+
+    def as_float(index: int) -> int:
+        t = graph.tensors[index]
+        if t.type == _FLOAT32:
+            return index
+        name = t.name.decode() if isinstance(t.name, bytes) else t.name
+        out = tensor(f"{name}_dequantized", list(t.shape))
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = opcode(_DEQUANTIZE), np.asarray([index], np.int32), np.asarray([out], np.int32)
+        graph.operators.append(op)
+        return out
+
+    box_tensor, score_tensor = as_float(graph.outputs[raw.boxes]), as_float(graph.outputs[raw.scores])
+    anchors = tensor("anchors", [raw.anchors, 4], np.ascontiguousarray(config.anchors, np.float32).tobytes())
+    m = int(config.max_detections)
+    outputs = [tensor(OUTPUT_NAMES[0], [1, m, 4]), tensor(OUTPUT_NAMES[1], [1, m]), tensor(OUTPUT_NAMES[2], [1, m]), tensor(OUTPUT_NAMES[3], [1])]
+    op = schema.OperatorT()
+    op.opcodeIndex = opcode(_CUSTOM, OP_NAME)
+    op.inputs = np.asarray([box_tensor, score_tensor, anchors], np.int32)
+    op.outputs = np.asarray(outputs, np.int32)
+    op.customOptions = np.frombuffer(_options(config, classes), np.uint8)
+    op.customOptionsFormat = 0  # FLEXBUFFERS
+    graph.operators.append(op)
+    graph.outputs = np.asarray(outputs, np.int32)
+    for index in graph.inputs:  # the op takes one image at a time: no dynamic batch
+        t = graph.tensors[index]
+        if t.shapeSignature is not None and len(t.shapeSignature) and t.shapeSignature[0] == -1:
+            t.shapeSignature = np.asarray([1, *list(t.shapeSignature)[1:]], np.int32)
+    for signature in tree.signatureDefs or []:
+        if signature.subgraphIndex == 0:
+            entries = []
+            for name, index in zip(OUTPUT_NAMES, outputs):
+                entry = schema.TensorMapT()
+                entry.name, entry.tensorIndex = name, index
+                entries.append(entry)
+            signature.outputs = entries
+    return tflite_tree.write(tree)

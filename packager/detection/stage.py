@@ -1,0 +1,112 @@
+"""The detection step of `packager build --task object_detection`.
+
+`plan` looks at the float model once: either it already ends in TFLite_Detection_PostProcess
+(its four outputs: left as it is) or it is a raw detector whose box and score outputs are found
+(postprocess.find_raw_outputs) and whose anchors and op settings come from the spec. `finish`
+then gives any model of that graph (the float one, every quantized variant) its four outputs.
+`compare` measures a variant's detections against the float model's (and the ground truth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from packager.detection import anchors as anchor_boxes
+from packager.detection import metrics as det_metrics
+from packager.detection.decode import decode_all
+from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, attach, find_raw_outputs, has_postprocess
+from packager.errors import PackagerError
+from packager.manifest import DetectionInfo, VariantMetrics
+
+SEMANTICS = ("detection_boxes", "detection_classes", "detection_scores", "detection_count")
+
+
+@dataclass(frozen=True)
+class Detector:
+    raw: RawOutputs | None  # None: the model already has the four outputs
+    config: PostProcess | None
+    classes: int  # object classes (background excluded)
+
+    def finish(self, model: bytes) -> bytes:
+        return model if self.raw is None else attach(model, self.raw, self.config)
+
+    def to_manifest(self) -> DetectionInfo:
+        return DetectionInfo(postprocess="added by packager" if self.raw is not None else "in the source model", classes=self.classes,
+                             outputs=list(OUTPUT_NAMES), iou_match_threshold=det_metrics.IOU_THRESHOLD,
+                             settings=self.config.to_manifest() if self.config is not None else None)
+
+
+def spec_anchors(spec) -> np.ndarray | None:
+    if spec.anchors is not None:
+        return anchor_boxes.read_anchors(Path(spec.anchors))
+    if spec.anchor_grid:
+        maps = [anchor_boxes.FeatureMap(int(m["height"]), int(m["width"]), tuple(float(s) for s in m["sizes"]),
+                                        tuple(float(a) for a in m.get("aspect_ratios", (1.0,)))) for m in spec.anchor_grid]
+        return anchor_boxes.grid_anchors(maps)
+    return None
+
+
+def plan(float_model: bytes, spec) -> Detector:
+    from packager.evaluate import ModelRunner  # noqa: PLC0415
+
+    runner = ModelRunner(float_model)
+    if has_postprocess(float_model):
+        classes = _classes_of_op(float_model)
+        return Detector(None, None, classes)
+    shapes = [tuple(int(d) for d in o.shape) for o in runner.outputs]
+    raw = find_raw_outputs(runner.output_names, shapes, spec.boxes_output, spec.scores_output)
+    anchors = spec_anchors(spec)
+    if anchors is None:
+        raise PackagerError(f"the detector ends in box encodings and class scores over {raw.anchors} anchors but no anchors were given",
+                            "pass --anchors FILE (.npy [N, 4] or .csv y_center,x_center,height,width), or the [detection] anchor grid in the config file")
+    config = PostProcess(anchors, tuple(spec.box_scales), spec.score_threshold, spec.iou_threshold, spec.max_detections, spec.background_class)
+    config.check()
+    detector = Detector(raw, config, raw.columns - (1 if spec.background_class else 0))
+    detector.finish(float_model)  # refuses anchors that do not fit before anything is derived
+    return detector
+
+
+def _classes_of_op(model: bytes) -> int:
+    from flatbuffers import flexbuffers  # noqa: PLC0415
+
+    from packager import tflite_tree  # noqa: PLC0415
+    from packager.detection.postprocess import OP_NAME, _custom_code  # noqa: PLC0415
+
+    tree = tflite_tree.read(model)
+    op = next(o for o in tree.subgraphs[0].operators if _custom_code(tree, o) == OP_NAME)
+    return int(flexbuffers.GetRoot(bytes(bytearray(op.customOptions))).AsMap["num_classes"].AsInt)
+
+
+def ground_truth(spec, evaluation, labels: list[str]) -> list[det_metrics.GroundTruth] | None:
+    """boxes.csv beside the evaluation images (metrics.py has the format), when there is one."""
+    if evaluation is None or spec.eval_data is None or not Path(spec.eval_data).is_dir():
+        return None
+    path = Path(spec.eval_data) / det_metrics.BOXES_FILE
+    if not path.exists():
+        return None
+    return det_metrics.read_boxes_csv(path, evaluation.files, labels)
+
+
+def compare(name: str, quant: str, engine: str, size_bytes: int, outputs: list[np.ndarray], reference: list[np.ndarray],
+            truth, classes: int, latency):
+    """VariantMetrics for a detector: accuracy = mAP@0.5 against ground truth (None without it),
+    top1_agreement = F1 agreement with the float model's detections, errors = score errors of
+    the matched boxes; every number in `detection`."""
+    found = det_metrics.measure(decode_all(outputs), decode_all(reference), truth, classes)
+    return VariantMetrics(name=name, quant=quant, engine=engine, size_bytes=size_bytes, accuracy=found.map50, per_class_accuracy=None,
+                          top1_agreement=found.agreement, max_abs_error=found.score_error_max, mean_abs_error=found.score_error_mean,
+                          latency=latency, samples=len(outputs[0]), detection=found)
+
+
+def finish_variants(detector: Detector, variants: list) -> list:
+    from packager import sources  # noqa: PLC0415
+
+    out = []
+    for v in variants:
+        finished = replace(v, model=detector.finish(v.model))
+        sources.check_tflite(finished.model, f"the {v.name} variant with TFLite_Detection_PostProcess")
+        out.append(finished)
+    return out

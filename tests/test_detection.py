@@ -1,0 +1,166 @@
+"""Object detection end to end on a detector made here (packager/detection/example.py): the SSD
+trained on synthetic shapes, built with --task object_detection.
+
+What is checked, all with real TF, LiteRT and tflite-support:
+- the built .tflite has TFLite_Detection_PostProcess and the four outputs in the standard order,
+  and the op decodes the raw head's boxes exactly as packager.detection.anchors does;
+- float detections are meaningful (mAP@0.5 against the ground-truth boxes), int8 agrees with float;
+- the metadata is the ObjectDetector writer's and reads back (names, box format, group, labels);
+- a raw .tflite source gets the op; a .tflite that has it is recognised and left as it is;
+- inspect names the four outputs; the budget works on the detection metric;
+- outputs that cannot be mapped, and anchors that do not fit, are one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from packager import metadata, quiet
+from packager.cli import main
+from packager.detection import anchors, decode, example, meta, postprocess
+from packager.errors import PackagerError
+from packager.tflite_tree import parse_graph
+from tests.conftest import build_shapes
+from tests.tflite_models import build_models, run
+
+
+@pytest.fixture(scope="module")
+def raw_tflite(shapes_detector) -> bytes:
+    """The detector converted as it is: box encodings and class scores, no post-processing."""
+    from packager import sources
+
+    source = sources.detect(shapes_detector)
+    return sources.to_float_tflite(source, sources.Converter(source))
+
+
+def test_postprocess_op_decodes_like_the_anchors_module(shapes_data, raw_tflite):
+    raw = raw_tflite
+    from packager.evaluate import ModelRunner
+
+    runner = ModelRunner(raw)
+    mapping = postprocess.find_raw_outputs(runner.output_names, [t.shape for t in runner.outputs], None, None)
+    config = postprocess.PostProcess(example.anchors(), score_threshold=0.05, max_detections=20)
+    model = postprocess.attach(raw, mapping, config)
+    assert postprocess.output_roles(model) == postprocess.ROLES
+    x = (shapes_data.test.pixels[:4].astype(np.float32) - 127.5) / 127.5
+    checked = 0
+    for i in range(len(x)):
+        box_enc, scores = (run(raw, [x[i : i + 1]])[k] for k in (mapping.boxes, mapping.scores))
+        found = decode.decode(*run(model, [x[i : i + 1]]))
+        assert len(found) >= 1
+        decoded = anchors.decode(box_enc[0].astype(np.float64), example.anchors().astype(np.float64), config.scales)
+        for box, cls, score in zip(found.boxes, found.classes, found.scores):
+            # the anchor this detection came from has exactly that class score; its box is ours
+            candidates = np.where(np.isclose(scores[0, :, cls + 1], score, atol=1e-6))[0]
+            assert len(candidates), (cls, score)
+            assert min(np.abs(np.clip(decoded[c], 0, 1) - box).max() for c in candidates) < 1e-4
+            checked += 1
+    assert checked >= 4
+
+
+def test_detector_build(shapes_build, shapes_data):
+    m = shapes_build.manifest
+    assert m.task == "object_detection"
+    assert [o.name for o in m.outputs] == list(postprocess.OUTPUT_NAMES)
+    assert [o.semantics for o in m.outputs] == ["detection_boxes", "detection_classes", "detection_scores", "detection_count"]
+    assert m.detection.postprocess == "added by packager" and m.detection.settings.anchors == 160
+    assert m.labels.values == list(example.CLASSES) and m.labels.output == "category"
+    model = (shapes_build.bundle / m.model.file).read_bytes()
+    assert postprocess.output_roles(model) == postprocess.ROLES
+    assert m.custom_ops == []  # TFLite_Detection_PostProcess is in LiteRT's builtin op resolver
+    document = json.loads((shapes_build.bundle / "manifest.json").read_text())
+    assert document["detection"]["settings"]["max_detections"] == 10 and document["metrics"]["chosen"]["detection"]["matched"] > 0
+    float_det, chosen = m.metrics.reference.detection, m.metrics.chosen.detection
+    assert m.metrics.chosen.name == "int8"
+    assert float_det.ground_truth_boxes == sum(len(b) for b in shapes_data.test.boxes)
+    assert float_det.map50 > 0.3, float_det  # float detections are meaningful
+    assert float_det.agreement == 1.0
+    assert chosen.agreement > 0.8 and chosen.precision > 0.8 and chosen.recall > 0.8, chosen
+    assert chosen.score_error_mean < 0.05, chosen
+    fp16 = next(v for v in m.metrics.variants if v.name == "fp16").detection
+    assert fp16.agreement > 0.97 and abs(fp16.map50 - float_det.map50) < 0.02
+    # the bundled model's detections on a test image are what decode reads from its outputs
+    x = (shapes_data.test.pixels[:1].astype(np.float64) - 127.5) / 127.5
+    scale, zero = m.inputs[0].quantization.scale, m.inputs[0].quantization.zero_point
+    q = np.clip(np.rint(x / scale + zero), -128, 127).astype(np.int8)
+    found = decode.decode(*run(model, [q]))
+    assert len(found) and np.all((found.boxes >= 0) & (found.boxes <= 1)) and set(found.classes) <= set(range(4))
+
+
+def test_detector_metadata(shapes_build):
+    model = (shapes_build.bundle / shapes_build.manifest.model.file).read_bytes()
+    found = metadata.read_metadata(model)
+    assert found.labels == example.CLASSES
+    assert found.inputs[0].content == "image" and found.inputs[0].mean == (127.5, 127.5, 127.5)
+    det = meta.read(model, metadata._tflite_support())
+    assert det.output_names == meta.OUTPUT_NAMES
+    assert (det.box_index, det.box_type, det.coordinate_type) == (meta.BOX_INDEX, "BOUNDARIES", "RATIO")
+    assert (meta.GROUP, meta.OUTPUT_NAMES[:3]) in det.groups and det.value_labels
+    with pytest.raises(PackagerError, match="label map"):
+        meta.verify(model, metadata._tflite_support(), None)
+
+
+def test_inspect_names_the_four_outputs(shapes_build):
+    path = shapes_build.bundle / shapes_build.manifest.model.file
+    result = CliRunner().invoke(main, ["inspect", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["detection_outputs"] == list(postprocess.ROLES)
+
+
+def test_tflite_sources(tmp_path, shapes_data, raw_tflite, shapes_build):
+    raw_path = tmp_path / "raw.tflite"
+    raw_path.write_bytes(raw_tflite)
+    with quiet.captured_output():
+        from_raw = build_shapes(shapes_data, raw_path, tmp_path / "a", name="raw")
+    assert from_raw.manifest.detection.postprocess == "added by packager"
+    assert from_raw.float_metrics.detection.map50 > 0.3
+    bundled = shapes_build.bundle / shapes_build.manifest.model.file
+    again = build_shapes(shapes_data, bundled, tmp_path / "b", name="again", anchors=None, labels=None)
+    assert again.manifest.detection.postprocess == "in the source model" and again.manifest.detection.classes == 4
+    assert again.manifest.selection.reason == "an existing .tflite model is bundled as it is"
+    assert parse_graph((again.bundle / again.manifest.model.file).read_bytes()).operators == parse_graph(bundled.read_bytes()).operators
+
+
+def test_budget_on_the_detection_metric(shapes_build):
+    from dataclasses import replace
+
+    from packager.build import check_budget, loss_points
+    from packager.spec import make_spec
+
+    drop, what = loss_points(shapes_build.chosen, shapes_build.float_metrics)
+    assert what == "mAP@0.5"
+    assert drop == pytest.approx((shapes_build.float_metrics.accuracy - shapes_build.chosen.accuracy) * 100)
+    no_truth = replace(shapes_build.chosen, accuracy=None)
+    drop, what = loss_points(no_truth, replace(shapes_build.float_metrics, accuracy=None))
+    assert "detection agreement" in what and drop == pytest.approx((1 - shapes_build.chosen.top1_agreement) * 100)
+    if drop > 0:
+        with pytest.raises(PackagerError, match="detection agreement"):
+            check_budget(make_spec(None, {"model": "x", "max_accuracy_drop": drop / 2}), no_truth, replace(shapes_build.float_metrics, accuracy=None))
+
+
+def _fails(args, *needles):
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, lines
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_unmappable_outputs_and_bad_anchors(tmp_path, shapes_data, raw_tflite):
+    classifier = tmp_path / "classifier.tflite"
+    classifier.write_bytes(build_models().float_rgb_logits)
+    common = ["--task", "object_detection", "--mean", "127.5", "--std", "127.5", "--no-latency", "-o", str(tmp_path / "dist")]
+    _fails(["build", str(classifier), *common], "cannot tell the box encodings and class scores apart", "[1, 5]", "--boxes-output")
+    raw = tmp_path / "raw.tflite"
+    raw.write_bytes(raw_tflite)
+    _fails(["build", str(raw), *common], "no anchors were given", "--anchors")
+    few = tmp_path / "few.npy"
+    np.save(few, example.anchors()[:100])
+    _fails(["build", str(raw), *common, "--anchors", str(few)], "predicts 160 boxes but there are 100 anchors")
+    _fails(["build", str(raw), *common, "--anchors", str(shapes_data.anchors_file), "--boxes-output", "nope"], "no output 'nope'")
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
