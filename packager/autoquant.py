@@ -11,13 +11,14 @@ Every candidate tried is recorded with its size, accuracy, agreement and why it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from packager import progress
 from packager.errors import PackagerError
-from packager.evaluate import compare, run_all
-from packager.manifest import Candidate, OperatorError, Selection, VariantMetrics
+from packager.evaluate import compare, run_all, slower_note
+from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.sensitivity import operator_errors
 
@@ -36,7 +37,13 @@ class Tried:
     def candidate(self, measure: str) -> Candidate:
         return Candidate(name=self.variant.name, accepted=self.accepted, size_bytes=self.variant.size_bytes, accuracy=self.metrics.accuracy,
                          accuracy_drop=round(self.drop, 6) if measure == "accuracy" else None,
-                         top1_agreement=self.metrics.top1_agreement, reason=self.reason, float_ops=list(self.variant.recipe.float_ops))
+                         top1_agreement=self.metrics.top1_agreement, reason=self.reason, float_ops=list(self.variant.recipe.float_ops),
+                         engine=self.variant.engine, calibration=self._calibration())
+
+    def _calibration(self) -> str | None:
+        if not self.variant.recipe.needs_calibration:
+            return None
+        return self.variant.recipe.calibration if self.variant.engine == "ai-edge-quantizer" else "tf-converter"
 
 
 @dataclass
@@ -44,10 +51,12 @@ class AutoResult:
     tried: list[Tried]
     chosen: Tried
     sensitivity: list[OperatorError] = field(default_factory=list)
+    engine_choice: list[dict[str, Any]] = field(default_factory=list)
 
     def selection(self, budget: float, measure: str) -> Selection:
         return Selection(mode="auto", chosen=self.chosen.variant.name, max_accuracy_drop=budget, reason=self.chosen.reason,
-                         candidates=[t.candidate(measure) for t in self.tried], operator_sensitivity=list(self.sensitivity[:20]))
+                         candidates=[t.candidate(measure) for t in self.tried], operator_sensitivity=list(self.sensitivity[:20]),
+                         engine_choice=[EngineCandidate.from_dict(c) for c in self.engine_choice])
 
 
 class Search:
@@ -67,6 +76,8 @@ class Search:
         self.engine = AeqEngine(float_model)
         self.converter = converter
         self.tried: list[Tried] = []
+        self.engine_choice: list[dict[str, Any]] = []
+        self._judge = None
         self.measure = "accuracy" if labels is not None else "agreement"
 
     # --- measuring one candidate ----------------------------------------------------------------
@@ -98,17 +109,37 @@ class Search:
         sources.check_tflite(variant.model, f"the {recipe.name} candidate")  # first load and run in the worker (isolate.py)
         return variant
 
+    def _best(self, recipe: Recipe) -> Variant:
+        """`recipe` made every way packager can, the best on the evaluation data kept (packager.variant_choice),
+        unless the user fixed its engine."""
+        if recipe.engine is not None:
+            return self._derive(recipe)
+        from packager import variant_choice  # noqa: PLC0415
+
+        if self._judge is None:
+            self._judge = variant_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
+        variant, candidates = variant_choice.choose(recipe, self.engine, self.converter, self.calibration, self._judge)
+        self.engine_choice += [c.to_dict(recipe.name) for c in candidates]
+        return variant
+
+    def _best_aeq_method(self) -> str:
+        """The activation-range method that lost least for int8 among ai-edge-quantizer's candidates."""
+        aeq = [c for c in self.engine_choice if c["variant"] == "int8" and c["engine"] == "ai-edge-quantizer" and c["loss_points"] is not None]
+        return min(aeq, key=lambda c: (c["loss_points"], c["mean_abs_error"]))["calibration"] if aeq else "minmax"
+
     # --- the search -----------------------------------------------------------------------------
     def run(self) -> AutoResult:
         int8_io = self.spec.int8_io
         sensitivity: list[OperatorError] = []
         with progress.task("Searching for the smallest variant within budget", None):
-            full = self.evaluate(self._derive(Recipe("int8", io_dtype=int8_io)))
+            full = self.evaluate(self._best(Recipe("int8", io_dtype=int8_io, engine=self.spec.engine_for("int8"))))
             if full.accepted:
                 return self._finish(full, sensitivity)
-            dynamic = self._derive(Recipe("dynamic", engine=self.spec.engine_for("dynamic")))
-            fp16 = self._derive(Recipe("fp16", engine=self.spec.engine_for("fp16")))
-            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes)
+            dynamic = self._best(Recipe("dynamic", engine=self.spec.engine_for("dynamic")))
+            fp16 = self._best(Recipe("fp16", engine=self.spec.engine_for("fp16")))
+            # mixed variants are ai-edge-quantizer's; they take the ranges that served full int8 best there
+            method = full.variant.recipe.calibration if full.variant.engine == "ai-edge-quantizer" else self._best_aeq_method()
+            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes, method=method)
             if mixed is not None and mixed.variant.size_bytes <= dynamic.size_bytes:
                 return self._finish(mixed, sensitivity)
             for candidate in (dynamic, fp16):
@@ -120,7 +151,7 @@ class Search:
             fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
             return self._finish(self.evaluate(fp32), sensitivity)
 
-    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int) -> tuple[Tried | None, list[OperatorError]]:
+    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int, method: str = "minmax") -> tuple[Tried | None, list[OperatorError]]:
         """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
         samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
         errors = operator_errors(self.engine, samples)
@@ -129,7 +160,7 @@ class Search:
         for worst in ranked:
             float_ops.append(worst.op)
             try:
-                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops)))
+                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops), calibration=method))
             except PackagerError:
                 break
             if current.size_bytes >= size_limit:
@@ -149,4 +180,5 @@ class Search:
                 tried.accepted = False
                 tried.reason += "; a more compressed candidate was chosen"
         chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
-        return AutoResult(self.tried, chosen, sensitivity)
+        chosen.reason += slower_note(chosen.metrics, self.float_metrics)
+        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice)

@@ -20,7 +20,7 @@ from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
 from packager.data import Dataset, load_dataset
 from packager.errors import PackagerError
-from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all
+from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all, slower_note
 from packager.manifest import (Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
                                VariantMetrics)
 from packager.preprocess import Preprocessing
@@ -555,7 +555,7 @@ def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) 
                   reason="selected" if m.name == wanted else "built for comparison")
         for m in metrics
     ]
-    reason = "selected with --select" if spec.select else "the first variant of --quant"
+    reason = ("selected with --select" if spec.select else "the first variant of --quant") + slower_note(chosen, float_metrics)
     return variant, chosen, Selection(mode="explicit", chosen=wanted, max_accuracy_drop=spec.max_accuracy_drop, reason=reason,
                                       candidates=candidates)
 

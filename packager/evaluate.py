@@ -183,6 +183,17 @@ class ModelRunner:
         return Latency.of([s * 1000.0 for s in seconds], self.threads)
 
 
+SLOWER_MARGIN = 1.05  # a variant whose host p50 exceeds float's by more than this factor is called slower
+
+
+def slower_note(metrics: VariantMetrics, reference: VariantMetrics) -> str:
+    """'' or a clause saying `metrics` runs slower than `reference` (float) on this host."""
+    a, b = metrics.latency, reference.latency
+    if a is None or b is None or a.p50 is None or b.p50 is None or metrics is reference or a.p50 <= b.p50 * SLOWER_MARGIN:
+        return ""
+    return f"; note: on this host it runs slower than {reference.name} ({a.p50:.3g} ms against {b.p50:.3g} ms per inference)"
+
+
 def compare(
     name: str, quant: str, engine: str, size_bytes: int, outputs: list[np.ndarray], reference: list[np.ndarray],
     labels: np.ndarray | None, num_classes: int | None, latency: Latency | None, roles: OutputRoles | None = None,

@@ -393,6 +393,8 @@ class Candidate(Record):
     top1_agreement: float | None = None
     reason: str | None = optional()
     float_ops: list[str] = optional(list)
+    engine: str | None = optional()  # auto candidates: which engine made it
+    calibration: str | None = optional()  # auto candidates with static ranges: how they were calibrated
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from packager import plots
+from packager.evaluate import SLOWER_MARGIN
 from packager.manifest import DeviceRun, Manifest, Tensor, VariantMetrics
 from packager.report_device import DEVICE_FOLDER, DeviceData, load_kept
 from packager.report_doc import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
@@ -259,6 +260,8 @@ class _Report:
     def variants_section(self) -> Section:
         vs, ref = self.variants, self.reference
         timed = any(v.p50_ms is not None for v in vs)
+        slow = [v.name for v in vs if timed and v is not ref and v.p50_ms is not None and ref.p50_ms is not None
+                and v.p50_ms > ref.p50_ms * SLOWER_MARGIN]
         named_by_quant = all(v.quant in ("", v.name) for v in vs)  # else show the quantization column
         headers = ["variant", *([] if named_by_quant else ["quantization"]), "engine", "size (KiB)", "of float"]
         if self.labelled:
@@ -275,7 +278,7 @@ class _Report:
                 row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
             row += [_pct(v.agreement), _err(v.max_err), _err(v.mean_err)]
             if timed:
-                row += [unit(v.p50_ms), unit(v.p90_ms)]
+                row += [unit(v.p50_ms) + (" (slower than float)" if v.name in slow else ""), unit(v.p90_ms)]
             rows.append(row)
         highlight = {i for i, v in enumerate(vs) if v.role == plots.ROLE_CHOSEN}
         blocks = [
@@ -287,6 +290,10 @@ class _Report:
                       + "Engines: AEQ = ai-edge-quantizer, TF = TFLite converter. Sizes are the variants as evaluated, "
                       "before metadata is embedded.", note=True),
         ]
+        if slow:
+            blocks.append(Paragraph(f"Slower than {ref.name} on this host: {', '.join(slow)}. Smaller is not faster everywhere: LiteRT "
+                                    "runs float on XNNPACK, while dynamic-range and int16x8 kernels (and int8 on a small model) may "
+                                    "take slower paths; measure on the phone (packager device bench) before choosing for speed."))
         floor = None
         if self.sel.max_accuracy_drop is not None:
             base = ref.accuracy if self.labelled else 1.0

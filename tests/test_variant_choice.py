@@ -43,3 +43,31 @@ def test_a_fixed_engine_is_not_second_guessed(tmp_path, digits_data, digits_sour
     result = build_digits(digits_data, digits_sources["keras"], tmp_path, quant="int8", engine="ai-edge-quantizer", measure_latency=False)
     assert result.manifest.selection.engine_choice == [] and "engine_choice" not in result.manifest.to_dict()["selection"]
     assert result.manifest.recipe.engine == "ai-edge-quantizer" and result.manifest.recipe.calibration == "minmax"
+
+
+def test_a_variant_slower_than_float_is_said_to_be(tmp_path, digits_build):
+    import shutil
+
+    from packager import report
+    from packager.evaluate import slower_note
+    from packager.manifest import Latency, Manifest, VariantMetrics
+
+    def metrics(name: str, p50: float) -> VariantMetrics:
+        return VariantMetrics(name=name, quant=name, engine="ai-edge-quantizer", size_bytes=100, accuracy=None, per_class_accuracy=None,
+                              top1_agreement=1.0, max_abs_error=0.0, mean_abs_error=0.0, latency=Latency(count=10, mean=p50, p50=p50, p90=p50),
+                              samples=10)
+
+    fp32, dynamic, int8 = metrics("fp32", 7.8), metrics("dynamic", 25.3), metrics("int8", 3.9)
+    assert "slower than fp32 (25.3 ms against 7.8 ms" in slower_note(dynamic, fp32)
+    assert slower_note(int8, fp32) == "" and slower_note(fp32, fp32) == ""
+    # the report says so, from the manifest's latencies
+    bundle = tmp_path / "digits"
+    shutil.copytree(digits_build.bundle, bundle)
+    data = digits_build.manifest.to_dict()
+    float_p50 = data["metrics"]["float"]["latency"]["p50_ms"]
+    for v in data["metrics"]["variants"]:
+        factor = 3 if v["name"] == "dynamic" else 0.5
+        if v["latency"]:
+            v["latency"] = {**v["latency"], "p50_ms": float_p50 * factor, "p90_ms": float_p50 * factor}
+    md = report.render_all(Manifest.from_dict(data), bundle)["report.md"]
+    assert "Slower than fp32 on this host: dynamic." in md and "(slower than float)" in md
