@@ -18,7 +18,7 @@ import numpy as np
 
 from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
-from packager.data import Dataset, load_dataset
+from packager.data import Dataset, InputSpec, MultiInputs, load_dataset, load_multi_input
 from packager.errors import PackagerError
 from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all, slower_note
 from packager.manifest import (Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
@@ -68,6 +68,13 @@ class ModelFacts:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.inputs[0].shape[1:])
+
+    @property
+    def input_specs(self) -> list[InputSpec] | None:
+        """Several inputs: what an .npz of samples must hold; None for a single-input model."""
+        if len(self.inputs) == 1:
+            return None
+        return [InputSpec(t.name, tuple(t.shape[1:]), t.dtype) for t in self.inputs]
 
 
 class _Clock:
@@ -268,7 +275,8 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
     runner = ModelRunner(float_model)
     inputs, outputs = runner.inputs, runner.outputs
     shape = inputs[0].shape
-    is_image = len(shape) == 4 and shape[-1] in (1, 3) and inputs[0].dtype in ("float32", "uint8", "int8")
+    # several inputs are features, fed from an .npz (one array per input): no image preprocessing
+    is_image = len(inputs) == 1 and len(shape) == 4 and shape[-1] in (1, 3) and inputs[0].dtype in ("float32", "uint8", "int8")
     names = runner.output_names
     labels_output = find_output(names, outputs, spec.labels_output, "--labels-output") if spec.labels_output else None
     primary_output = find_output(names, outputs, spec.primary_output, "--primary-output") if spec.primary_output else None
@@ -389,6 +397,16 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
     needs_calibration = spec.auto or any(q in ("int8", "int16x8") for q in spec.quant)
     if needs_calibration and spec.calib_data is None and spec.eval_data is None:
         raise PackagerError("int8 and int16x8 variants need calibration data", "pass --calib-data (an image folder or .npy/.npz)")
+    if facts.input_specs is not None:  # several inputs: .npz files with one array per input
+        if spec.auto:
+            raise PackagerError("--quant auto is not available for a model with several inputs", "name the variants, e.g. --quant fp16,dynamic")
+        evaluation = None if spec.eval_data is None else load_multi_input(spec.eval_data, facts.input_specs, what="evaluation data",
+                                                                          limit=spec.eval_samples)
+        calib = None if spec.calib_data is None else load_multi_input(spec.calib_data, facts.input_specs, what="calibration data",
+                                                                      limit=spec.calib_samples, labelled=False)
+        if calib is None and evaluation is not None and needs_calibration:
+            calib = evaluation.take(spec.calib_samples, seed=1)
+        return calib, evaluation
     common = dict(allow_resize=spec.resize, label_names=labels or None)
     evaluation = None
     if spec.eval_data is not None:
@@ -406,9 +424,15 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
     return calib, evaluation
 
 
-def random_inputs(facts: ModelFacts, count: int = 64) -> np.ndarray:
-    """Without evaluation data, variants are still compared with float on seeded random inputs."""
-    return np.random.default_rng(0).standard_normal((count, *facts.input_shape))
+def random_inputs(facts: ModelFacts, count: int = 64) -> np.ndarray | MultiInputs:
+    """Without evaluation data, variants are still compared with float on seeded random inputs
+    (several inputs: one array each; integer inputs get 0/1, e.g. masks and token ids)."""
+    rng = np.random.default_rng(0)
+    if facts.input_specs is None:
+        return rng.standard_normal((count, *facts.input_shape))
+    return MultiInputs(tuple(i.name for i in facts.input_specs), tuple(
+        rng.integers(0, 2, (count, *i.shape)) if np.dtype(i.dtype).kind in "iub" else rng.standard_normal((count, *i.shape))
+        for i in facts.input_specs))
 
 
 # --- variants -----------------------------------------------------------------------------------
@@ -592,7 +616,8 @@ def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: 
     runner = ModelRunner(model)
     picks = np.unique(np.linspace(0, len(inputs) - 1, min(count, len(inputs))).astype(int))  # spread over the data
     tensor = runner.quantize_input(inputs[picks])
-    outs = [runner.run_raw(tensor[i : i + 1]) for i in range(len(tensor))]
+    tensors = [tensor] if isinstance(tensor, np.ndarray) else tensor  # one per input, in the model's order
+    outs = [runner.run_raw([t[i : i + 1] for t in tensors]) for i in range(len(picks))]
     golden_out = [np.concatenate([o[k] for o in outs]) for k in range(len(runner.outputs))]
     images: list[tuple[str, bytes]] = []
     if dataset is not None and dataset.files:
@@ -600,7 +625,7 @@ def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: 
         for i, pick in enumerate(picks):
             rel = dataset.files[pick]
             images.append((f"{i:02d}_{Path(rel).parent.name}_{Path(rel).name}", (root / rel).read_bytes()))
-    return [tensor], golden_out, images
+    return tensors, golden_out, images
 
 
 def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:

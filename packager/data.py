@@ -41,18 +41,42 @@ _MODES_FOR = {
 
 
 @dataclass(frozen=True)
+class MultiInputs:
+    """The samples of a model with several inputs: one array per input (model order, same
+    number of samples), indexed and sliced together like one array of samples."""
+
+    names: tuple[str, ...]
+    arrays: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return int(self.arrays[0].shape[0])
+
+    def __getitem__(self, key) -> "MultiInputs":
+        return MultiInputs(self.names, tuple(a[key] for a in self.arrays))
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input, for reading its samples from an .npz: name, shape after the batch, dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
 class Dataset:
     """Normalized model inputs (float64, before any quantization) with optional labels."""
 
     source: str
-    inputs: np.ndarray  # (N, ...) normalized values, float64
+    inputs: np.ndarray | MultiInputs  # (N, ...) normalized values, float64; several inputs: one array each
     labels: np.ndarray | None  # (N,) int64 class indices
     class_names: tuple[str, ...] | None
     files: tuple[str, ...] = ()
     pixels: bool = True  # False when the inputs came as float arrays (no image preprocessing)
 
     def __len__(self) -> int:
-        return int(self.inputs.shape[0])
+        return len(self.inputs)
 
     def take(self, count: int | None, seed: int = 0) -> "Dataset":
         """A deterministic random subset of at most `count` samples (all when None)."""
@@ -289,3 +313,56 @@ def _load_arrays(path: Path, preprocessing: Preprocessing | None, input_shape: t
     if labels is not None and class_names is None:
         class_names = None
     return Dataset(str(path), inputs, labels, class_names, (), pixels)
+
+
+# --- several inputs -----------------------------------------------------------------------------
+def _short(name: str) -> str:
+    """'serving_default_input_a:0' -> 'input_a': the converter's decorations of an input name."""
+    import re  # noqa: PLC0415
+
+    return re.sub(r":\d+$", "", name).removeprefix("serving_default_")
+
+
+def load_multi_input(path: str | Path, inputs: list[InputSpec], *, what: str = "dataset", limit: int | None = None,
+                     labelled: bool = True) -> Dataset:
+    """An .npz with one array per model input, stored under the input's name (the signature's or
+    the tensor's; `x_<i>` by position also works) and optional labels (`y`/`labels`). Float arrays
+    are used as they are, integer arrays of integer inputs too (token ids, masks)."""
+    path = Path(path)
+    names = ", ".join(_short(i.name) for i in inputs)
+    if path.is_dir() or path.suffix.lower() != ".npz" or not path.exists():
+        if not path.exists():
+            raise PackagerError(f"{what} {path} does not exist", "check the path")
+        raise PackagerError(f"{what} {path}: a model with {len(inputs)} inputs ({names}) takes an .npz with one array per input",
+                            f"save it with numpy.savez(path, {', '.join(f'{_short(i.name)}=...' for i in inputs)})")
+    loaded = arrays.load(path, what)
+    if not isinstance(loaded, arrays.NpzArrays):
+        raise PackagerError(f"{what} {path} is not an .npz archive", "save it with numpy.savez")
+    with loaded:
+        out, labels = [], None
+        for position, spec in enumerate(inputs):
+            key = next((k for k in (spec.name, _short(spec.name), f"x_{position}") if k in loaded.files), None)
+            if key is None:
+                raise PackagerError(f"{what} {path} has no array for input {_short(spec.name)!r} (keys: {loaded.files[:10]})",
+                                    f"store one array per input, named {names}")
+            x = np.asarray(arrays.member(loaded, key))
+            if x.ndim == 0 or tuple(x.shape[1:]) != tuple(spec.shape):
+                raise PackagerError(f"{what} {path}: array {key!r} has shape {list(x.shape)} but input {_short(spec.name)!r} takes "
+                                    f"[N, {', '.join(map(str, spec.shape))}]", "save one sample per row, in the input's shape")
+            if x.dtype.kind == "f" and not np.isfinite(x).all():
+                raise PackagerError(f"{what} {path}: array {key!r} holds NaN or infinite values", "save finite samples only")
+            if x.dtype.kind not in "fiub":
+                raise PackagerError(f"{what} {path}: array {key!r} has dtype {x.dtype}", "use float or integer arrays")
+            out.append(x.astype(np.float64) if x.dtype.kind == "f" or np.dtype(spec.dtype).kind == "f" else x)
+        if len({len(x) for x in out}) != 1:
+            raise PackagerError(f"{what} {path}: the input arrays hold {sorted({len(x) for x in out})} samples",
+                                "save the same number of samples for every input")
+        label_key = next((k for k in _LABEL_KEYS if k in loaded.files), None) if labelled else None
+        if label_key is not None:
+            labels = np.asarray(arrays.member(loaded, label_key)).astype(np.int64).reshape(-1)
+            if len(labels) != len(out[0]):
+                raise PackagerError(f"{what} {path} has {len(out[0])} samples but {len(labels)} labels", "save one label per sample")
+    if len(out[0]) == 0:
+        raise PackagerError(f"{what} {path} is empty", "save a non-empty array per input")
+    data = Dataset(str(path), MultiInputs(tuple(i.name for i in inputs), tuple(out)), labels, None, (), False)
+    return data.take(limit)

@@ -97,6 +97,15 @@ def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarr
                          correlation=None if correlation is None or not np.isfinite(correlation) else float(np.clip(correlation, -1.0, 1.0)))
 
 
+def _to_dtype(values: np.ndarray, tensor) -> np.ndarray:
+    """One input of several: floats and integer features (token ids, masks) pass as they are,
+    quantized inputs are quantized."""
+    dtype = np.dtype(tensor.dtype)
+    if dtype.kind in "iub" and not tensor.scale:
+        return np.asarray(values).astype(dtype)
+    return to_input_dtype(np.asarray(values, np.float64), dtype, tensor.scale, tensor.zero_point)
+
+
 class ModelRunner:
     """One LiteRT interpreter for a model: quantizes inputs, dequantizes outputs."""
 
@@ -118,34 +127,38 @@ class ModelRunner:
                 signature_names.setdefault(int(index), alias)
         # what a user calls each output: the signature's name (the Keras output's), else the tensor's
         self.output_names = tuple(signature_names.get(o.index, o.name) for o in self.outputs)
-        if len(self.inputs) != 1:
-            names = ", ".join(t.name for t in self.inputs)
-            raise PackagerError(
-                f"packager builds single-input models; this one has {len(self.inputs)} inputs ({names})",
-                "no flag works around it yet: export a wrapper with one input (concatenate the inputs, split them inside the model)",
-            )
         self.input = self.inputs[0]
-        self.batchable = (self.input.shape_signature or ())[:1] == (-1,)
+        self.batchable = all((t.shape_signature or ())[:1] == (-1,) for t in self.inputs)
         self._batch = self.input.shape[0]
 
-    def quantize_input(self, normalized: np.ndarray) -> np.ndarray:
-        return to_input_dtype(normalized, self.input.dtype, self.input.scale, self.input.zero_point)
+    def quantize_input(self, normalized):
+        """Normalized float64 samples -> the input tensor(s) in the model's dtype: an array for a
+        single-input model, a list (one per input, in the model's order) for data.MultiInputs."""
+        if isinstance(normalized, np.ndarray):
+            return to_input_dtype(normalized, self.input.dtype, self.input.scale, self.input.zero_point)
+        arrays = normalized.arrays
+        if len(arrays) != len(self.inputs):
+            raise PackagerError(f"{len(arrays)} input arrays for a model with {len(self.inputs)} inputs", "give one array per input")
+        return [_to_dtype(a, t) for a, t in zip(arrays, self.inputs)]
 
     def _set_batch(self, batch: int) -> None:
         if batch != self._batch:
-            self.interpreter.resize_tensor_input(self.input.index, [batch, *self.input.shape[1:]], strict=True)
+            for t in self.inputs:
+                self.interpreter.resize_tensor_input(t.index, [batch, *t.shape[1:]], strict=True)
             self.interpreter.allocate_tensors()
             self._batch = batch
 
-    def run_raw(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """Invoke on an input tensor already in the model's dtype (batch must fit)."""
+    def run_raw(self, tensor) -> list[np.ndarray]:
+        """Invoke on input tensor(s) already in the model's dtype (batch must fit)."""
+        tensors = [tensor] if isinstance(tensor, np.ndarray) else list(tensor)
         try:
-            self._set_batch(tensor.shape[0])
-            self.interpreter.set_tensor(self.input.index, tensor)
+            self._set_batch(tensors[0].shape[0])
+            for t, value in zip(self.inputs, tensors):
+                self.interpreter.set_tensor(t.index, value)
             self.interpreter.invoke()
         except (RuntimeError, ValueError) as exc:  # a malformed model LiteRT prepared once but cannot run like this
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise PackagerError(f"LiteRT cannot run the model on a batch of {tensor.shape[0]} ({reason.rstrip('.')}); "
+            raise PackagerError(f"LiteRT cannot run the model on a batch of {tensors[0].shape[0]} ({reason.rstrip('.')}); "
                                 "it is corrupt or malformed", "re-export the model with a TFLite converter") from None
         return [self.interpreter.get_tensor(o.index).copy() for o in self.outputs]
 
@@ -155,13 +168,15 @@ class ModelRunner:
         chunks: list[list[np.ndarray]] = []
         for start in range(0, len(normalized), step):
             part = self.quantize_input(normalized[start : start + step])  # a batch at a time stays in cache
-            if self.batchable and len(part) < step:  # pad the last batch: no re-allocation
-                padded = np.concatenate([part, np.repeat(part[-1:], step - len(part), axis=0)])
-                chunks.append([o[: len(part)] for o in self.run_raw(padded)])
+            parts = [part] if isinstance(part, np.ndarray) else part
+            count = len(parts[0])
+            if self.batchable and count < step:  # pad the last batch: no re-allocation
+                padded = [np.concatenate([p, np.repeat(p[-1:], step - count, axis=0)]) for p in parts]
+                chunks.append([o[:count] for o in self.run_raw(padded)])
             else:
-                chunks.append(self.run_raw(part))
+                chunks.append(self.run_raw(parts))
             if advance:
-                advance(len(part))
+                advance(count)
         outs = [np.concatenate([c[k] for c in chunks]) for k in range(len(self.outputs))]
         if raw:
             return outs
@@ -171,7 +186,8 @@ class ModelRunner:
         """Host latency at batch 1 (as on the phone): warm-up, then timed invokes."""
         tensor = self.quantize_input(normalized_sample[:1])
         self._set_batch(1)
-        self.interpreter.set_tensor(self.input.index, tensor)
+        for t, value in zip(self.inputs, [tensor] if isinstance(tensor, np.ndarray) else tensor):
+            self.interpreter.set_tensor(t.index, value)
         for _ in range(warmup):
             self.interpreter.invoke()
         seconds: list[float] = []

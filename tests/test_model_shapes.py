@@ -112,3 +112,60 @@ def test_labels_attach_to_a_named_output_and_primary_output_is_chosen(tmp_path, 
                          fresh, "2 labels", "4 classes")
     assert_clean_failure(_build(fully_convolutional["keras"], fresh, "--quant", "fp32", "--size", "12x12", "--primary-output", "nope"),
                          fresh, "no output of that name", "box, prob")
+
+
+@pytest.fixture(scope="session")
+def two_inputs(tmp_path_factory) -> dict[str, Path]:
+    """Inputs a[3] and b[2], outputs cls (softmax of 3) and reg[1]; an .npz with one array per input and labels."""
+    quiet.import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    x = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([a, b]))
+    model = keras.Model([a, b], [keras.layers.Dense(3, activation="softmax", name="cls")(x), keras.layers.Dense(1, name="reg")(x)])
+    root = tmp_path_factory.mktemp("two-inputs")
+    with quiet.captured_output():
+        model.save(root / "two.keras")
+    rng = np.random.default_rng(1)
+    xa, xb = rng.standard_normal((40, 3)).astype(np.float32), rng.standard_normal((40, 2)).astype(np.float32)
+    expected = model.predict([xa, xb], verbose=0)
+    np.savez(root / "eval.npz", b=xb, a=xa, y=expected[0].argmax(axis=1))  # stored by input name, in any order
+    return {"model": root / "two.keras", "eval": root / "eval.npz", "a": xa, "b": xb}
+
+
+def test_two_inputs_are_evaluated_and_golden_per_input(tmp_path, two_inputs):
+    dist = tmp_path / "dist"
+    result = run_cli(["build", str(two_inputs["model"]), "-o", str(dist), "--quant", "fp16,dynamic,fp32", "--eval-data", str(two_inputs["eval"]),
+                      "--no-latency", "--json"])
+    assert result.exit_code == 0, result.output
+    bundle = dist / "two"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert [(i["name"], i["shape"], i["semantics"]) for i in manifest["inputs"]] == [("a", [1, 3], "features"), ("b", [1, 2], "features")]
+    assert manifest["metrics"]["eval_samples"] == 40
+    assert manifest["metrics"]["float"]["accuracy"] == 1.0  # labels are the Keras model's own predictions: float agrees with Keras
+    assert manifest["metrics"]["chosen"]["primary_output"] == "cls"
+    golden = manifest["golden"]["inputs"]
+    assert [(g["tensor"], g["shape"]) for g in golden] == [("a", [8, 3]), ("b", [8, 2])]
+    # the golden inputs are the evaluation samples of each input, in the model's input order
+    picks = np.unique(np.linspace(0, 39, 8).astype(int))
+    np.testing.assert_array_equal(np.load(bundle / golden[0]["file"]), two_inputs["a"][picks])
+    np.testing.assert_array_equal(np.load(bundle / golden[1]["file"]), two_inputs["b"][picks])
+
+
+def test_two_input_bundle_runs_on_the_virtual_handset_with_parity(tmp_path, two_inputs):
+    dist = tmp_path / "dist"
+    assert run_cli(["build", str(two_inputs["model"]), "-o", str(dist), "--quant", "fp32", "--no-latency"]).exit_code == 0
+    out = tmp_path / "results.json"
+    result = run_cli(["device", "bench", str(dist / "two"), "--virtual", "--runs", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["status"] == "ok" and run["parity"]["samples"] == 8 and run["parity"]["max_abs_error"] < 1e-5
+
+
+def test_an_npz_without_an_input_is_refused(tmp_path, two_inputs):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, a=two_inputs["a"])
+    dist = tmp_path / "dist"
+    assert_clean_failure(run_cli(["build", str(two_inputs["model"]), "-o", str(dist), "--quant", "fp16", "--eval-data", str(bad)]), dist,
+                         "no array for input 'b'", "named a, b")
