@@ -285,7 +285,7 @@ class Tensor(Record):
 class Labels(Record):
     file: str | None
     values: list[str]
-    output: str | None = None  # the output the labels belong to (its signature name, else its tensor name)
+    output: str | None = None  # the output the labels belong to: the name of its entry in outputs (its tensor name)
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
