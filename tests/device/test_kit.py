@@ -30,8 +30,11 @@ def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
         assert run.status == "ok" and run.accelerator_applied == accel and run.fallback_reason is None
         assert run.latency.count == 15 and 0 < run.latency.min <= run.latency.p50 <= run.latency.p90 <= run.latency.p99 <= run.latency.max
         assert run.init_ms > 0 and run.first_inference_ms > 0 and run.peak_memory_kb > 1000
-        # the device ran the same model on the same golden inputs: identical outputs
-        assert run.parity.samples == 8 and run.parity.top1_agreement == 1.0 and run.parity.max_abs_error == 0.0
+        # the device ran the same model on the same golden inputs. The golden outputs come from the host's
+        # XNNPACK path: xnnpack reproduces them exactly; the builtin `cpu` kernels may round a quantized
+        # output one step (its scale) the other way, as on a phone, and never more
+        step = digits.manifest.outputs[0].quantization.scale if accel == "cpu" else 0.0
+        assert run.parity.samples == 8 and run.parity.top1_agreement == 1.0 and run.parity.max_abs_error <= step
         assert run.virtual and run.device.model == "Virtual Handset"
     gpu = by_accel["gpu"]
     assert gpu.status == "fallback" and gpu.accelerator_applied != "gpu" and "not available" in gpu.fallback_reason

@@ -28,7 +28,9 @@ def _run_user_suite(pytester, digits_bundle, *extra):
 
 
 def test_plugin_runs_a_users_test_on_the_virtual_handset(pytester, digits_bundle):
-    pytester.makefile(".toml", budgets="[default]\np90_ms = 1000.0\nmin_top1_agreement = 1.0\nmax_abs_error = 0.0\n"
+    # max_abs_error: one step of the digits model's 1/256 output scale, by which the builtin `cpu` kernels may
+    # round away from the golden outputs XNNPACK made on the host
+    pytester.makefile(".toml", budgets="[default]\np90_ms = 1000.0\nmin_top1_agreement = 1.0\nmax_abs_error = 0.00390625\n"
                                        "[accelerator.gpu]\nallow_fallback = true\n")
     result = _run_user_suite(pytester, digits_bundle, "--budgets", "budgets.toml")
     result.assert_outcomes(passed=2)  # cpu, and gpu measured on its fallback because the budgets allow it

@@ -108,10 +108,17 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
             assert 0 < result["accelerator"]["delegated_ops"] <= digits_ops and result["accelerator"]["ops_source"] == "delegate_graph"
         else:
             assert result["accelerator"]["delegated_ops"] == 0 and result["accelerator"]["ops_source"] == "no_delegate"
-        # the same model on the same golden inputs gives the bundle's golden outputs, row for row
+        # the same model on the same golden inputs gives the bundle's golden outputs, row for row: exactly on
+        # XNNPACK, the host path that made them; the builtin `cpu` kernels may round a quantized output one
+        # step the other way (as on a phone), never more
         assert result["output_files"] == [f"{app.dir}/out/{name}/output_{k}.npy" for k in range(len(golden))]
         for k, expected in enumerate(golden):
-            np.testing.assert_array_equal(app.output(name, k, tmp_path), expected)
+            got = app.output(name, k, tmp_path)
+            if result["accelerator"]["applied"] == "cpu" and np.issubdtype(expected.dtype, np.integer):
+                assert got.dtype == expected.dtype and got.shape == expected.shape
+                assert np.abs(got.astype(np.int64) - expected.astype(np.int64)).max() <= 1
+            else:
+                np.testing.assert_array_equal(got, expected)
         if accel == "gpu":  # never claimed: it fell back, and says why
             assert result["accelerator"]["applied"] == "xnnpack"
             assert "gpu is not available" in result["accelerator"]["fallback_reason"]
