@@ -10,7 +10,11 @@ naive:    `python benchmarks/naive_build.py` - import TensorFlow, load the model
           tf.lite.Interpreter image by image.
 packager: `packager build model.keras --quant fp32,fp16,dynamic,int8,int16x8 --calib-data ...
           --eval-data ... --resize --labels ...`: everything it does (host latency, metadata,
-          golden files, report, bundle) included.
+          golden files, report, bundle) included. By default packager makes each variant every
+          way it can (ai-edge-quantizer with three range methods, and the TF converter) and keeps
+          the best on the evaluation data (packager/variant_choice.py): 12 candidates here, 4 of
+          them TF conversions. Also timed: the same with `--engine ai-edge-quantizer` (one
+          candidate per variant, as the naive script makes one).
 
 Both are timed as whole processes (interpreter start-up and imports included), alternated in one
 run (naive, packager, naive, ...) so that load from other work on the machine hits both alike;
@@ -143,13 +147,16 @@ def main() -> None:
             cpu: list[float] = []
             naive_s, _ = timed(naive, root, cpu=cpu)
             ours_s, first_line_s = timed(ours, root, pty_stderr=True, cpu=cpu)
+            aeq_s, _ = timed([*ours, "--engine", "ai-edge-quantizer", "-o", "dist-aeq"], root, cpu=cpu)
             help_s, _ = timed([packager, "--help"], root)
             inspect_s, _ = timed([packager, "inspect", "naive-out/model_fp32.tflite"], root)
             rows.append({"naive_s": naive_s, "packager_s": ours_s, "ratio": naive_s / ours_s, "first_line_s": first_line_s,
-                         "help_s": help_s, "inspect_s": inspect_s, "naive_cpu_s": cpu[0], "packager_cpu_s": cpu[1]})
+                         "help_s": help_s, "inspect_s": inspect_s, "naive_cpu_s": cpu[0], "packager_cpu_s": cpu[1],
+                         "packager_aeq_s": aeq_s, "ratio_aeq": naive_s / aeq_s, "packager_aeq_cpu_s": cpu[2]})
             if not args.json:
                 print(f"round {i + 1}: naive {naive_s:.1f} s, packager build {ours_s:.1f} s ({naive_s / ours_s:.2f}x; CPU {cpu[0]:.1f} s and "
-                      f"{cpu[1]:.1f} s), first line after {first_line_s:.2f} s; --help {help_s:.2f} s, inspect {inspect_s:.2f} s", flush=True)
+                      f"{cpu[1]:.1f} s), with --engine ai-edge-quantizer {aeq_s:.1f} s ({naive_s / aeq_s:.2f}x; CPU {cpu[2]:.1f} s); "
+                      f"first line after {first_line_s:.2f} s; --help {help_s:.2f} s, inspect {inspect_s:.2f} s", flush=True)
 
     median = {key: statistics.median(r[key] for r in rows) for key in rows[0]}
     report = {"workload": {"model": "MobileNetV2 alpha 0.35 96x96 (untrained), .keras", "variants": VARIANTS.split(","),
@@ -159,7 +166,8 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"median of {len(rows)} rounds: naive {median['naive_s']:.1f} s, packager build {median['packager_s']:.1f} s, "
-          f"ratio {median['ratio']:.2f}x (CPU {median['naive_cpu_s']:.1f} s and {median['packager_cpu_s']:.1f} s); first line after {median['first_line_s']:.2f} s; "
+          f"ratio {median['ratio']:.2f}x (CPU {median['naive_cpu_s']:.1f} s and {median['packager_cpu_s']:.1f} s); with --engine "
+          f"ai-edge-quantizer {median['packager_aeq_s']:.1f} s, ratio {median['ratio_aeq']:.2f}x (CPU {median['packager_aeq_cpu_s']:.1f} s); first line after {median['first_line_s']:.2f} s; "
           f"packager --help {median['help_s']:.2f} s, packager inspect {median['inspect_s']:.2f} s")
 
 

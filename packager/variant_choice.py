@@ -12,6 +12,7 @@ output error breaking ties; the others are recorded with their figures (manifest
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -84,17 +85,23 @@ def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.nd
     if converter is not None and recipe.quant in TF_CONVERTER_KINDS:
         r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "tf-converter")
         ways.append(("tf-converter", "tf-converter" if recipe.needs_calibration else None, lambda r=r: tf_converter_variant(converter, r, calibration)))
-    out = []
-    for engine, method, make in ways:
+    from packager import sources  # noqa: PLC0415
+
+    def attempt(engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
         try:
             variant = make()
-            from packager import sources  # noqa: PLC0415
-
             sources.check_tflite(variant.model, f"the {recipe.name} variant ({engine})")
-            out.append(Candidate(engine, method, variant, None, None))
+            return Candidate(engine, method, variant, None, None)
         except PackagerError as exc:
-            out.append(Candidate(engine, method, None, None, None, exc.one_line()))
-    return out
+            return Candidate(engine, method, None, None, None, exc.one_line())
+
+    # The TF converter spends half its time in C++ that releases the GIL (MLIR conversion,
+    # calibration), ai-edge-quantizer mostly in Python: the converter's candidate is made in a
+    # background thread while ai-edge-quantizer makes the others, on the other core.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        background = {i: pool.submit(attempt, *way) for i, way in enumerate(ways) if way[0] == "tf-converter"}
+        here = {i: attempt(*way) for i, way in enumerate(ways) if i not in background}
+        return [here[i] if i in here else background[i].result() for i in range(len(ways))]
 
 
 def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
