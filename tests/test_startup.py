@@ -70,3 +70,22 @@ print("importable")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["none", "importable"]
+
+
+def test_the_console_script_skips_tensorflow_teardown_but_not_what_exit_owes(tmp_path):
+    """Once TensorFlow is loaded, `packager` exits without finalizing it (2-5 s here), yet joins
+    its threads, runs atexit handlers and flushes output first, with the command's exit code."""
+    probe = """
+import atexit, sys, threading, time
+from packager import cli, quiet
+quiet.import_tensorflow()
+atexit.register(lambda: print("atexit ran", flush=False))
+threading.Thread(target=lambda: (time.sleep(0.5), open("thread-done", "w").write("yes"))).start()
+print("buffered", end="")
+sys.argv = ["packager", "inspect", "missing.tflite"]
+cli.entry()
+"""
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 2, run.stderr[-2000:]  # inspect's one-line error exit code, kept
+    assert run.stdout == "bufferedatexit ran\n" and (tmp_path / "thread-done").read_text() == "yes"
+    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1
