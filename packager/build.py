@@ -101,9 +101,76 @@ def build(spec: BuildSpec) -> BuildResult:
         raise
 
 
-def _build(spec: BuildSpec, source) -> BuildResult:
+def _build(spec: BuildSpec, source: sources.SourceModel) -> BuildResult:
+    """The stages, one value flowing through: source -> float model (Converted) -> facts, labels
+    and data (Prepared) -> variants, evaluation and selection (a Choice, made by the mode) ->
+    metadata (the app model) -> bundle."""
     clock = _Clock()
+    converted = convert(spec, source)
+    clock.lap("convert")
+    prepared = prepare(converted)
+    clock.lap("data")
+    choice = MODES[converted.mode](prepared, clock)
+    check_budget(prepared.spec, choice.chosen, choice.reference)
+    app_model = embed_metadata(prepared, choice)
+    clock.lap("metadata")
+    return package(prepared, choice, app_model, clock)
 
+
+# --- the values between the stages -----------------------------------------------------------------------
+@dataclass
+class Converted:
+    """The source as a float .tflite, and how the variants are to be chosen."""
+
+    spec: BuildSpec  # with the defaults a .tflite source's own metadata gives
+    source: sources.SourceModel
+    converter: sources.Converter | None  # None for a .tflite source
+    float_model: bytes
+    original: bytes  # the model as converted or given (a .tflite keeps its own metadata and packed files)
+    own: Any  # a .tflite source's own metadata (metadata.read_metadata), else None
+    mode: str  # a key of MODES: "explicit" (the variants of --quant), "auto" (--quant auto), "as_given" (a .tflite, no --quant)
+    detector: Any  # --task object_detection: its plan (packager.detection.stage), else None
+    raw_float: bytes  # what the variants are derived from (a detector: before its post-processing is added)
+
+
+@dataclass
+class Prepared:
+    """What the float model is, its labels, and the data it is measured on."""
+
+    converted: Converted
+    facts: ModelFacts
+    labels: list[str]
+    calib: Dataset | None
+    evaluation: Dataset | None
+    eval_inputs: np.ndarray  # the evaluation inputs, or seeded random ones
+    truth: Any = None  # a detector's ground-truth boxes (packager.detection.stage), if the data has them
+
+    @property
+    def spec(self) -> BuildSpec:
+        return self.converted.spec
+
+    @property
+    def eval_labels(self) -> np.ndarray | None:
+        return self.evaluation.labels if self.evaluation is not None else None
+
+
+@dataclass
+class Choice:
+    """What every mode produces: the float reference, the variants made and measured, and the one chosen."""
+
+    reference: VariantMetrics  # the float model (or the .tflite as given)
+    variants: list[Variant]
+    metrics: list[VariantMetrics]  # one per variant
+    chosen_variant: Variant | None  # None: the float model as given is bundled
+    chosen: VariantMetrics
+    selection: Selection  # how it was chosen, for the manifest
+    float_outputs: list[np.ndarray]
+    models: dict[str, bytes]  # the float model and every variant, as evaluated
+    raw_models: dict[str, bytes] = field(default_factory=dict)  # a detector's variants before their post-processing
+
+
+# --- stage 1: source -> float model ---------------------------------------------------------------------------
+def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
     progress.status(f"Converting {source.path.name} ({source.format}) to float TFLite")
     if spec.custom_objects and source.format not in ("keras", "h5"):
         raise PackagerError(f"--custom-objects applies to Keras .keras/.h5 models, not to a {source.format} source", "drop --custom-objects")
@@ -112,12 +179,10 @@ def _build(spec: BuildSpec, source) -> BuildResult:
     converter = None if source.format == "tflite" else sources.Converter(source, custom_objects, sizes)
     float_model = sources.to_float_tflite(source, converter, sizes)
     sources.check_tflite(float_model, "the converted float model")
-    as_given = False  # a .tflite bundled as it is: no variants, no choice
-    original = float_model  # a .tflite source as given: its own metadata and packed files
-    own = None
+    original, own, mode = float_model, None, "auto" if spec.auto else "explicit"
     if source.format == "tflite":
         float_model, quantize_it = tflite_source(spec, source, float_model)
-        as_given = not quantize_it
+        mode = mode if quantize_it else "as_given"  # bundled as it is: no variants, no choice
         own = own_metadata(original)
         spec = defaults_from_metadata(spec, own)
     detector = None  # --task object_detection: packager.detection.stage
@@ -127,57 +192,114 @@ def _build(spec: BuildSpec, source) -> BuildResult:
 
         detector = detection.plan(float_model, spec)
         float_model = detector.finish(float_model)
-    clock.lap("convert")
+    return Converted(spec, source, converter, float_model, original, own, mode, detector, raw_float)
 
-    facts = model_facts(float_model, spec, detector.classes if detector else None)
-    labels = resolve_labels(spec, facts, _own_labels(own, facts))
+
+# --- stage 2: what the model is, labels, data ----------------------------------------------------------------
+def prepare(converted: Converted) -> Prepared:
+    spec, detector = converted.spec, converted.detector
+    facts = model_facts(converted.float_model, spec, detector.classes if detector else None)
+    labels = resolve_labels(spec, facts, _own_labels(converted.own, facts))
+    as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
-    clock.lap("data")
-
     eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
-    eval_labels = evaluation.labels if evaluation is not None else None
-    truth = detection.ground_truth(spec, evaluation, labels) if detector else None
-    if spec.auto:
-        if detector is not None:
-            raise PackagerError("--quant auto does not search detectors yet", "name the variants, e.g. --quant int8,fp16, with --max-accuracy-drop")
-        variants, metrics, float_metrics, chosen_variant, chosen_metrics, selection, models, float_outputs = auto_search(
-            spec, float_model, converter, calib, eval_inputs, eval_labels, facts)
-        clock.lap("quantize+evaluate")
-    else:
-        judge = None
-        if not as_given and any(r.engine is None for r in recipes_for(spec)):
-            judge = make_judge(raw_float, facts if detector is None else None, evaluation, calib)  # a detector: its raw outputs
-        variants, engine_choice = derive_variants(spec, raw_float, converter, calib, as_given, judge)
-        raw_variants = {v.name: v.model for v in variants}
-        if detector is not None:
-            variants = detection.finish_variants(detector, variants)
-        clock.lap("quantize")
-        models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
-        outputs, latencies = run_all(models, eval_inputs, spec.measure_latency)
-        float_outputs = outputs[FLOAT]
-        float_quant = "fp32" if not as_given else infer_quant(float_model)
-        if detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
-            float_metrics = detection.compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
-                                              len(float_model), float_outputs, float_outputs, truth, facts.num_classes, latencies[FLOAT])
-            metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, truth,
-                                         facts.num_classes, latencies[v.name]) for v in variants]
-        else:
-            roles = facts.roles(float_outputs)
-            float_metrics = compare(FLOAT if not as_given else "source", float_quant, "tf-converter" if converter else "none",
-                                    len(float_model), float_outputs, float_outputs, eval_labels, facts.num_classes, latencies[FLOAT], roles)
-            metrics = [
-                compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, eval_labels, facts.num_classes,
-                        latencies[v.name], roles)
-                for v in variants
-            ]
-        clock.lap("evaluate")
-        chosen_variant, chosen_metrics, selection = choose(spec, float_model, variants, float_metrics, metrics, as_given)
-        if engine_choice:
-            selection = replace(selection, engine_choice=[EngineCandidate.from_dict(c) for c in engine_choice])
-    check_budget(spec, chosen_metrics, float_metrics)
+    truth = None
+    if detector is not None:
+        from packager.detection import stage as detection  # noqa: PLC0415
 
+        truth = detection.ground_truth(spec, evaluation, labels)
+    return Prepared(converted, facts, labels, calib, evaluation, eval_inputs, truth)
+
+
+# --- stage 3: variants -> evaluation -> selection, one way per mode ----------------------------------------
+def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: str, reference_quant: str
+                 ) -> tuple[VariantMetrics, list[VariantMetrics], list[np.ndarray], dict[str, bytes]]:
+    """The float model and every variant on the same inputs, each against the float model."""
+    c, facts = prepared.converted, prepared.facts
+    models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
+    outputs, latencies = run_all(models, prepared.eval_inputs, prepared.spec.measure_latency)
+    float_outputs = outputs[FLOAT]
+    engine = "tf-converter" if c.converter else "none"
+    if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        reference = detection.compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs, float_outputs,
+                                      prepared.truth, facts.num_classes, latencies[FLOAT])
+        metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.truth,
+                                     facts.num_classes, latencies[v.name]) for v in variants]
+        return reference, metrics, float_outputs, models
+    roles = facts.roles(float_outputs)
+    reference = compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs,
+                        float_outputs, prepared.eval_labels, facts.num_classes, latencies[FLOAT], roles)
+    metrics = [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.eval_labels,
+                       facts.num_classes, latencies[v.name], roles) for v in variants]
+    return reference, metrics, float_outputs, models
+
+
+def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
+    """The variants of --quant; --select (else the first) is bundled."""
+    c, spec = prepared.converted, prepared.spec
+    judge = None
+    if any(r.engine is None for r in recipes_for(spec)):  # a detector is judged on its raw outputs
+        judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation, prepared.calib)
+    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, prepared.calib, judge)
+    raw_models = {v.name: v.model for v in variants}
+    if c.detector is not None:
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        variants = detection.finish_variants(c.detector, variants)
+    clock.lap("quantize")
+    reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32")
+    clock.lap("evaluate")
+    chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
+    if engine_choice:
+        selection = replace(selection, engine_choice=[EngineCandidate.from_dict(e) for e in engine_choice])
+    return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
+
+
+def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
+    """A .tflite without --quant: measured, and bundled as it is."""
+    clock.lap("quantize")
+    float_model = prepared.converted.float_model
+    reference, _, float_outputs, models = evaluate_all(prepared, [], "source", infer_quant(float_model))
+    clock.lap("evaluate")
+    selection = Selection(mode="explicit", chosen=reference.name, max_accuracy_drop=prepared.spec.max_accuracy_drop,
+                          reason="an existing .tflite model is bundled as it is", candidates=[])
+    return Choice(reference, [], [], None, reference, selection, float_outputs, models)
+
+
+def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
+    """--quant auto: evaluate float, then search the candidates (packager.autoquant)."""
+    from packager import autoquant  # noqa: PLC0415
+
+    c, spec, facts = prepared.converted, prepared.spec, prepared.facts
+    if c.detector is not None:
+        raise PackagerError("--quant auto does not search detectors yet", "name the variants, e.g. --quant int8,fp16, with --max-accuracy-drop")
+    if prepared.calib is None:
+        raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
+    outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_inputs, spec.measure_latency)
+    reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
+                        facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
+    search = autoquant.Search(spec, c.float_model, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
+                              outputs[FLOAT], reference, c.converter)
+    result = search.run()
+    clock.lap("quantize+evaluate")
+    variants = [t.variant for t in result.tried]
+    models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
+    return Choice(reference, variants, [t.metrics for t in result.tried], result.chosen.variant, result.chosen.metrics,
+                  result.selection(search.budget, search.measure), outputs[FLOAT], models)
+
+
+MODES = {"explicit": choose_explicit, "auto": choose_auto, "as_given": choose_as_given}
+
+
+# --- stage 4: metadata -------------------------------------------------------------------------------------------
+def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
+    """The chosen model with TFLite metadata embedded (a .tflite's own kept and merged into), read back and verified."""
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
 
+    spec, facts, labels, c = prepared.spec, prepared.facts, prepared.labels, prepared.converted
+    own, original, source = c.own, c.original, c.source
     meta_spec = tflite_metadata.MetadataSpec(
         name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
         author=spec.author, license=spec.license, labels=labels if facts.task in LABELLED_TASKS else (labels or None),
@@ -185,7 +307,7 @@ def _build(spec: BuildSpec, source) -> BuildResult:
         classes=facts.num_classes if facts.task == "object_detection" else None,
     )
     progress.status("Embedding and verifying TFLite metadata")
-    chosen_model = chosen_variant.model if chosen_variant else float_model
+    chosen_model = choice.chosen_variant.model if choice.chosen_variant else c.float_model
     if own is not None and not spec.replace_metadata:  # keep the model's own, merge in what the user gave
         given = set(spec.metadata_given) | ({"labels"} if labels and list(own.labels or ()) != list(labels) else set())
         app_model, merged = tflite_metadata.merge_metadata(chosen_model, original, meta_spec, given)
@@ -195,44 +317,50 @@ def _build(spec: BuildSpec, source) -> BuildResult:
             + (f"; packed files {', '.join(merged.kept_files)}" if merged.kept_files else "") + ")"
             + (f", merged in: {', '.join(merged.changed)}" if merged.changed else ", nothing merged in")
             + "; --replace-metadata writes packager's instead", highlight=False, soft_wrap=True)
-    else:
-        if own is not None:
-            files = [f.name for f in own.associated_files]
-            progress.stderr_console.print(
-                f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
-                + (f"; packed files {', '.join(files)} dropped" if files else "") + ") with packager's, as --replace-metadata asks",
-                highlight=False, soft_wrap=True)
-        app_model = tflite_metadata.embed_metadata(chosen_model, meta_spec)
-        tflite_metadata.verify_metadata(app_model, meta_spec)
-    clock.lap("metadata")
+        return app_model
+    if own is not None:
+        files = [f.name for f in own.associated_files]
+        progress.stderr_console.print(
+            f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
+            + (f"; packed files {', '.join(files)} dropped" if files else "") + ") with packager's, as --replace-metadata asks",
+            highlight=False, soft_wrap=True)
+    app_model = tflite_metadata.embed_metadata(chosen_model, meta_spec)
+    tflite_metadata.verify_metadata(app_model, meta_spec)
+    return app_model
 
-    golden_in, golden_out, golden_images = golden_io(app_model, eval_inputs, evaluation, spec.golden_samples)
+
+# --- stage 5: golden files, manifest, bundle ---------------------------------------------------------------
+def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock) -> BuildResult:
+    spec, facts, c = prepared.spec, prepared.facts, prepared.converted
+    golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
     from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
-    custom_ops = [op for op in parse_graph(app_model).custom_ops if detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
+    custom_ops = [op for op in parse_graph(app_model).custom_ops if c.detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
+    float_outputs, detector, chosen_variant = choice.float_outputs, c.detector, choice.chosen_variant
     if detector is not None:
+        from packager.detection import stage as detection  # noqa: PLC0415
+
         semantics: str | OutputRoles | tuple[str, ...] = detection.SEMANTICS
     else:
         semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
-    debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=raw_variants[chosen_variant.name])
-    debug = quantization_debug(raw_float, debug_variant, calib, as_given)  # a detector: the graph before the post-processing
+    debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
+    debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing
     clock.lap("debug")
     from packager import report  # noqa: PLC0415
 
-    files = BundleFiles(spec.bundle_name, app_model, labels, golden_in, golden_out, golden_images)
-    manifest = make_manifest(spec, source, facts, runner, files, chosen_variant, chosen_metrics, float_metrics, metrics, selection,
-                             len(float_model), evaluation, semantics, custom_ops, debug, report.REPORT_FILES,
+    files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
+    manifest = make_manifest(spec, c.source, facts, runner, files, chosen_variant, choice.chosen, choice.reference, choice.metrics,
+                             choice.selection, len(c.float_model), prepared.evaluation, semantics, custom_ops, debug, report.REPORT_FILES,
                              detector.to_manifest() if detector is not None else None)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
-    return BuildResult(bundle, manifest, chosen_metrics, float_metrics, metrics, clock.timings, models)
+    return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)
 
 
-# --- a .tflite's own metadata --------------------------------------------------------------------
 def own_metadata(model: bytes):
     """The metadata a .tflite source carries (written by another tool), or None."""
     from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
@@ -483,12 +611,10 @@ def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset
     return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
 
 
-def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None, as_given: bool,
+def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None,
                     judge=None) -> tuple[list[Variant], list[dict[str, Any]]]:
     """The variants asked for; each one whose engine is not fixed is made every way packager can and the
     best on the data is kept (packager.variant_choice); the candidates' figures come back for the manifest."""
-    if as_given:
-        return [], []
     from packager import variant_choice  # noqa: PLC0415
 
     calibration = calib.inputs if calib is not None else None
@@ -514,28 +640,9 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     return variants, choices
 
 
-def auto_search(spec, float_model, converter, calib, eval_inputs, eval_labels, facts):
-    """--quant auto: evaluate float, then search the candidates (packager.autoquant)."""
-    from packager import autoquant  # noqa: PLC0415
-
-    if calib is None:
-        raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
-    outputs, latencies = run_all({FLOAT: float_model}, eval_inputs, spec.measure_latency)
-    float_metrics = compare(FLOAT, "fp32", "tf-converter", len(float_model), outputs[FLOAT], outputs[FLOAT], eval_labels,
-                            facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
-    search = autoquant.Search(spec, float_model, calib.inputs, eval_inputs, eval_labels, facts.num_classes, outputs[FLOAT],
-                              float_metrics, converter)
-    result = search.run()
-    variants = [t.variant for t in result.tried]
-    metrics = [t.metrics for t in result.tried]
-    selection = result.selection(search.budget, search.measure)
-    models = {FLOAT: float_model, **{v.name: v.model for v in variants}}
-    return variants, metrics, float_metrics, result.chosen.variant, result.chosen.metrics, selection, models, outputs[FLOAT]
-
-
-def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None, as_given: bool) -> QuantizationDebug | None:
+def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None) -> QuantizationDebug | None:
     """The debugger's findings (packager.qdebug) for a statically quantized chosen variant."""
-    if as_given or variant is None or calib is None or not variant.recipe.needs_calibration:
+    if variant is None or calib is None or not variant.recipe.needs_calibration:
         return None
     from packager import qdebug  # noqa: PLC0415
 
@@ -564,10 +671,9 @@ def infer_quant(model: bytes) -> str:
 
 
 # --- choice and budget --------------------------------------------------------------------------
-def choose(spec, float_model, variants, float_metrics, metrics, as_given: bool) -> tuple[Variant | None, VariantMetrics, Selection]:
-    if as_given:
-        return None, float_metrics, Selection(mode="explicit", chosen=float_metrics.name, max_accuracy_drop=spec.max_accuracy_drop,
-                                              reason="an existing .tflite model is bundled as it is", candidates=[])
+def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetrics, metrics: list[VariantMetrics]
+           ) -> tuple[Variant, VariantMetrics, Selection]:
+    """--select, else the first variant of --quant."""
     wanted = spec.select or spec.quant[0]
     by_name = {v.name: (v, m) for v, m in zip(variants, metrics)}
     if wanted not in by_name:
