@@ -56,30 +56,31 @@ def main() -> None:
     started = time.monotonic()
     os.environ["PACKAGER_FUZZ_EXAMPLES"] = str(args.examples)
     code = pytest.main([str(ROOT / "tests" / "test_fuzz.py"), "-q", "-p", "no:cacheprovider", "-k",
-                        "flags or config or labels or npy"])
+                        "flags or config or labels or npy"]) if args.examples else 0
     tallies = dict(fuzzing.TALLIES)
     with tempfile.TemporaryDirectory(prefix="packager-fuzz-") as tmp:
         work = Path(tmp)
         bundle = digits_bundle(work / "src")
         model = (bundle / "digits.tflite").read_bytes()
-        app = work / "app"
-        (app / "app" / "src" / "main" / "assets").mkdir(parents=True)
-        (app / "app" / "build.gradle.kts").write_text('android {\n    androidResources { noCompress += "tflite" }\n}\n')
+        app = fuzzing.minimal_app(work / "app")
         trials = work / "trials"
         trials.mkdir()
         inspect, build, bundles = fuzzing.Tally(), fuzzing.Tally(), fuzzing.Tally()
         every = max(args.tflite // max(args.builds, 1), 1)
-        fuzzing.tflite_trials(model, range(args.tflite), trials, inspect, build, None, None, None, build_every=every)
-        fuzzing.tflite_trials(model, range(10**6, 10**6 + args.bundles), trials, fuzzing.Tally(), None, bundles, bundle, app)
-        tallies.update({"mutated .tflite: inspect": inspect, "mutated .tflite: build (as the source)": build,
-                        "mutated .tflite: bundle": bundles})
+        if args.tflite:
+            fuzzing.tflite_trials(model, range(args.tflite), trials, inspect, build, None, None, None, build_every=every)
+            tallies.update({"mutated .tflite: inspect": inspect, "mutated .tflite: build (as the source)": build})
+        if args.bundles:
+            fuzzing.tflite_trials(model, range(10**6, 10**6 + args.bundles), trials, fuzzing.Tally(), None, bundles, bundle, app)
+            tallies["mutated .tflite: bundle (installed into an app)"] = bundles
 
         source = work / "digits.tflite"
         source.write_bytes(model)
         disk = work / "disk"
         disk.mkdir()
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True).returncode == 0
-        if mounted and args.disk:
+        mounted = args.disk and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+                                               capture_output=True).returncode == 0
+        if mounted:
             try:
                 build_args = ["build", source, "--name", "digits", "-o", disk, "--mean", "0", "--std", "255", "--no-latency"]
                 assert fuzzing.outcome_of(fuzzing.cli(build_args))[0] == fuzzing.OK

@@ -117,6 +117,16 @@ def mutate_tflite(model: bytes, seed: int) -> bytes:
     return tflite_tree.write(tree)
 
 
+def minimal_app(root: Path) -> Path:
+    """The least an Android Studio project needs for `packager bundle`: the app module's build file
+    (keeping .tflite uncompressed), its manifest and its assets folder."""
+    (root / "app" / "src" / "main" / "assets").mkdir(parents=True)
+    (root / "app" / "src" / "main" / "AndroidManifest.xml").write_text(
+        '<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="dev.packager.fuzz"/>\n')
+    (root / "app" / "build.gradle.kts").write_text('android {\n    androidResources { noCompress += "tflite" }\n}\n')
+    return root
+
+
 def retarget_bundle(bundle: Path, model: bytes) -> None:
     """Put `model` into a copied bundle with its manifest's sha256 and size updated, so consumers
     get past the checksum and meet the bytes themselves."""

@@ -142,10 +142,7 @@ def test_npy_and_npz_data(members, npy, cut, flips, tmp_path_factory):
 # --- mutated .tflite files through inspect, build and bundle ------------------------------------------------
 @pytest.fixture()
 def minimal_app(tmp_path) -> Path:
-    app = tmp_path / "app-root"
-    (app / "app" / "src" / "main" / "assets").mkdir(parents=True)
-    (app / "app" / "build.gradle.kts").write_text('android {\n    androidResources { noCompress += "tflite" }\n}\n')
-    return app
+    return fuzzing.minimal_app(tmp_path / "app-root")
 
 
 def test_mutated_tflite_files(digits_bundle, minimal_app, tmp_path):
@@ -155,6 +152,7 @@ def test_mutated_tflite_files(digits_bundle, minimal_app, tmp_path):
     for name, tally in (("inspect", inspect), ("build", build), ("bundle", bundle)):
         assert tally.counts[fuzzing.CRASH] == 0, (tally.line(name), tally.crashes[:3])
     assert inspect.counts[fuzzing.CLEAN] > 0 and build.tried >= 4 and bundle.tried >= 20
+    assert bundle.counts[fuzzing.OK] > 0  # installed: the app folder is one `packager bundle` accepts
 
 
 # --- a full disk ----------------------------------------------------------------------------------------------
