@@ -6,11 +6,15 @@ within `--max-accuracy-drop` wins. Sensitive operators come from packager.sensit
 (per-operator, per-channel error against the float model), re-measured after each operator is
 moved to float, because keeping one operator in float changes what its neighbours see.
 Every candidate tried is recorded with its size, accuracy, agreement and why it was rejected.
+
+A detector (packager.detection) is searched the same way on its raw graph: `Measure` finishes each
+candidate (appends the post-processing) and measures its detections instead of its tensors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +50,16 @@ class Tried:
         return self.variant.recipe.calibration if self.variant.engine == "ai-edge-quantizer" else "tf-converter"
 
 
+@dataclass(frozen=True)
+class Measure:
+    """How a candidate is judged when not by `evaluate.compare` on its own outputs (a detector)."""
+
+    finish: Callable[[bytes], bytes]  # the model that is evaluated and bundled, from a derived one
+    compare: Callable[..., VariantMetrics]  # (variant, outputs, latency) -> metrics against float
+    measure: str  # "accuracy" (against ground truth) or "agreement" (with float)
+    what: tuple[str, str]  # what is lost, for the two measures
+
+
 @dataclass
 class AutoResult:
     tried: list[Tried]
@@ -63,7 +77,8 @@ class Search:
     """One auto search over a float model, with fixed evaluation data."""
 
     def __init__(self, spec, float_model: bytes, calibration: np.ndarray, eval_inputs: np.ndarray, labels: np.ndarray | None,
-                 num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None):
+                 num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None,
+                 judged: Measure | None = None):
         self.spec = spec
         self.budget = float(spec.max_accuracy_drop)
         self.float_model = float_model
@@ -79,6 +94,11 @@ class Search:
         self.engine_choice: list[dict[str, Any]] = []
         self._judge = None
         self.measure = "accuracy" if labels is not None else "agreement"
+        self.judged = judged
+        self.what = ("top-1 accuracy", "top-1 agreement with float")
+        if judged is not None:
+            self.measure, self.what = judged.measure, judged.what
+        self.derived: dict[str, bytes] = {}  # each candidate as derived, before `judged.finish`
 
     # --- measuring one candidate ----------------------------------------------------------------
     def _loss(self, metrics: VariantMetrics) -> float:
@@ -87,12 +107,18 @@ class Search:
         return (1.0 - metrics.top1_agreement) * 100.0
 
     def evaluate(self, variant: Variant) -> Tried:
+        if self.judged is not None:
+            self.derived[variant.name] = variant.model
+            variant = replace(variant, model=self.judged.finish(variant.model))
         outputs, latency = run_all({variant.name: variant.model}, self.eval_inputs, measure_latency=self.spec.measure_latency)
-        metrics = compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs[variant.name],
-                          self.reference, self.labels, self.num_classes, latency[variant.name])
+        if self.judged is not None:
+            metrics = self.judged.compare(variant, outputs[variant.name], latency[variant.name])
+        else:
+            metrics = compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs[variant.name],
+                              self.reference, self.labels, self.num_classes, latency[variant.name])
         drop = self._loss(metrics)
         within = drop <= self.budget + 1e-9
-        what = "top-1 accuracy" if self.measure == "accuracy" else "top-1 agreement with float"
+        what = self.what[0] if self.measure == "accuracy" else self.what[1]
         reason = (f"loses {drop:.2f} points of {what}, within the {self.budget:g}-point budget" if within
                   else f"loses {drop:.2f} points of {what}, more than the {self.budget:g}-point budget")
         tried = Tried(variant, metrics, drop, within, reason)

@@ -273,21 +273,27 @@ def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
     from packager import autoquant  # noqa: PLC0415
 
     c, spec, facts = prepared.converted, prepared.spec, prepared.facts
-    if c.detector is not None:
-        raise PackagerError("--quant auto does not search detectors yet", "name the variants, e.g. --quant int8,fp16, with --max-accuracy-drop")
     if prepared.calib is None:
         raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
     outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_inputs, spec.measure_latency)
-    reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
-                        facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
-    search = autoquant.Search(spec, c.float_model, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
-                              outputs[FLOAT], reference, c.converter)
+    judged = None
+    if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        reference = detection.compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.truth,
+                                      facts.num_classes, latencies[FLOAT])
+        judged = detection.auto_measure(c.detector, outputs[FLOAT], prepared.truth, facts.num_classes)
+    else:
+        reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
+                            facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
+    search = autoquant.Search(spec, c.raw_float, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
+                              outputs[FLOAT], reference, c.converter, judged)
     result = search.run()
     clock.lap("quantize+evaluate")
     variants = [t.variant for t in result.tried]
     models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
     return Choice(reference, variants, [t.metrics for t in result.tried], result.chosen.variant, result.chosen.metrics,
-                  result.selection(search.budget, search.measure), outputs[FLOAT], models)
+                  result.selection(search.budget, search.measure), outputs[FLOAT], models, search.derived)
 
 
 MODES = {"explicit": choose_explicit, "auto": choose_auto, "as_given": choose_as_given}

@@ -612,6 +612,9 @@ class Parity(Record):
     max_abs_error: float
     mean_abs_error: float
     top1_agreement: float
+    # a detector: raw tensor error means nothing after NMS, so detections are matched (IoU >= 0.5, same
+    # class); top1_agreement is then their F1 and the errors are the matched boxes' score errors
+    detection: DetectionMetrics | None = optional()
 
 
 @dataclass(kw_only=True)

@@ -164,3 +164,40 @@ def test_unmappable_outputs_and_bad_anchors(tmp_path, shapes_data, raw_tflite):
     _fails(["build", str(raw), *common, "--anchors", str(few)], "predicts 160 boxes but there are 100 anchors")
     _fails(["build", str(raw), *common, "--anchors", str(shapes_data.anchors_file), "--boxes-output", "nope"], "no output 'nope'")
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+
+
+def test_virtual_handset_parity_matches_boxes(shapes_build):
+    """The bundle on the virtual handset: parity is the detections matched against the golden ones
+    (raw-tensor top-1 of the box output would say 0 %), and the bench result records them."""
+    from packager.bundle_io import load_bundle
+    from packager.device.bench import bench
+    from packager.device.handset import Handset
+    from packager.device.virtual import VirtualHandset
+
+    bundle = load_bundle(shapes_build.bundle)
+    with VirtualHandset() as virtual:
+        handset = Handset.open(virtual.address, prefer="direct")
+        try:
+            results = bench(handset, [bundle], ["xnnpack"], runs=5)
+        finally:
+            handset.close()
+    (run_record,) = results.runs
+    parity = run_record.parity
+    assert parity is not None and parity.detection is not None, run_record
+    assert parity.detection.reference_detections > 0 and parity.top1_agreement == parity.detection.agreement == 1.0
+    assert parity.max_abs_error == parity.detection.score_error_max < 1e-5
+    assert results.to_dict()["runs"][0]["parity"]["detection"]["matched"] == parity.detection.matched
+
+
+def test_auto_searches_on_the_detection_metric(tmp_path, shapes_data, shapes_detector, shapes_build):
+    result = build_shapes(shapes_data, shapes_detector, tmp_path, name="auto", quant="auto", max_accuracy_drop=3.0)
+    selection = result.manifest.selection
+    assert selection.mode == "auto" and selection.candidates
+    assert all("mAP@0.5" in c.reason for c in selection.candidates), [c.reason for c in selection.candidates]
+    chosen = result.manifest.metrics.chosen
+    assert chosen.detection is not None and chosen.accuracy_drop(result.float_metrics) <= 3.0 + 1e-9
+    model = (result.bundle / result.manifest.model.file).read_bytes()
+    assert postprocess.output_roles(model) == postprocess.ROLES
+    # the int8 candidate is judged like the int8 variant of the explicit build: by its detections
+    first = selection.candidates[0]
+    assert first.name == "int8" and first.accuracy == pytest.approx(shapes_build.chosen.accuracy, abs=0.05)

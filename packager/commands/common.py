@@ -39,9 +39,13 @@ def variants_table(manifest):
 
     primary = manifest.metrics.chosen.primary_output
     on = f" on output {primary!r} (the primary one of {len(manifest.outputs)}; --primary-output to choose)" if primary else ""
+    measures = "acc = top-1 accuracy; agree and errors against float"
+    if manifest.task == "object_detection":  # packager/detection/metrics.py
+        measures = ("acc = mAP@0.5 against boxes.csv; agree = F1 of detections matched with float's (IoU >= 0.5, same class); "
+                    "errors = score errors of the matched boxes")
     table = Table(title=f"{manifest.name}: float model and variants (✓ chosen)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  padding=(0, 1), caption="eng (engine): TF = TFLite converter, AEQ = ai-edge-quantizer; acc = top-1 accuracy; agree and errors "
-                  f"against float{on}; p50 = host latency", caption_justify="left")
+                  padding=(0, 1), caption=f"eng (engine): TF = TFLite converter, AEQ = ai-edge-quantizer; {measures}{on}; p50 = host latency",
+                  caption_justify="left")
     for i, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
     chosen = manifest.selection.chosen

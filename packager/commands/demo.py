@@ -16,11 +16,14 @@ from packager.commands.common import json_option, print_json, verbose_option
 @click.option("--workdir", type=click.Path(path_type=Path), help="Keep the example's data and model here (default: a temporary folder).")
 @click.option("--quant", default="fp32,fp16,dynamic,int8,int16x8", show_default=True, help="Variants to build and compare; int8 is bundled when it is among them, else the first.")
 @click.option("--device/--no-device", default=True, help="Also run the bundle on a virtual handset.")
+@click.option("--task", type=click.Choice(["image_classification", "object_detection"]), default="image_classification", show_default=True,
+              help="object_detection: a small SSD trained on synthetic shapes (packager/detection/example.py) instead of the digits CNN.")
 @json_option
 @verbose_option
-def demo(output, workdir, quant, device, json_output):
+def demo(output, workdir, quant, device, task, json_output):
     """Train a small CNN on scikit-learn's digits (seconds), build it with every variant,
-    bundle the int8 model and, with --device, benchmark it on a virtual handset."""
+    bundle the int8 model and, with --device, benchmark it on a virtual handset.
+    With --task object_detection: the same path for a small SSD detector on synthetic shapes."""
     from rich.console import Console  # noqa: PLC0415
 
     from packager import examples  # noqa: PLC0415
@@ -30,6 +33,11 @@ def demo(output, workdir, quant, device, json_output):
     console = Console()
     with tempfile.TemporaryDirectory(prefix="packager-demo-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
+        if task == "object_detection":
+            result = _detection_demo(root, output, quant)
+            device_summary = run_on_virtual_handset(result.bundle) if device else None
+            _show(console, result, device_summary, json_output)
+            return
         progress.status("Writing scikit-learn's digits as image folders")
         data = examples.write_digits_dataset(root / "digits")
         progress.status("Training a small CNN on the digits")
@@ -48,6 +56,32 @@ def demo(output, workdir, quant, device, json_output):
         device_summary = None
         if device:
             device_summary = run_on_virtual_handset(result.bundle)
+    _show(console, result, device_summary, json_output)
+
+
+def _detection_demo(root: Path, output: Path, quant: str):
+    """The shapes data set and the SSD trained on it (about half a minute), built with --task object_detection."""
+    from packager.build import build  # noqa: PLC0415
+    from packager.detection import example  # noqa: PLC0415
+    from packager.spec import make_spec  # noqa: PLC0415
+
+    progress.status("Drawing shapes on crops of scikit-learn's sample photos (boxes.csv beside the test images)")
+    data = example.write_shapes_dataset(root / "shapes")
+    progress.status("Training a small SSD detector on the shapes")
+    model = example.train_detector(data)
+    model_path = root / "shapes_ssd.keras"
+    model.save(model_path)
+    quant_list = [q.strip() for q in quant.split(",") if q.strip()]
+    return build(make_spec(None, {
+        "model": model_path, "name": "shapes", "output": output, "quant": ",".join(quant_list), "task": "object_detection",
+        "select": "int8" if "int8" in quant_list else None, "calib_data": data.train_dir, "eval_data": data.test_dir,
+        "labels": data.labels_file, "anchors": data.anchors_file, "mean": example.MEAN, "std": example.STD, "score_threshold": 0.1,
+        "description": "Shapes detector (synthetic squares, circles, triangles, diamonds on photo crops, 64x64 RGB).",
+        "author": "packager demo", "license": "Apache-2.0",
+    }))
+
+
+def _show(console, result, device_summary, json_output) -> None:
     if json_output:
         print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest.metrics.to_dict(), "device": device_summary})
         return

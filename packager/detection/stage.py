@@ -101,6 +101,17 @@ def compare(name: str, quant: str, engine: str, size_bytes: int, outputs: list[n
                           latency=latency, samples=len(outputs[0]), detection=found)
 
 
+def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes: int):
+    """How `--quant auto` judges a detector's candidates (packager.autoquant.Measure)."""
+    from packager.autoquant import Measure  # noqa: PLC0415
+
+    def judge(variant, outputs, latency):
+        return compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs, reference, truth, classes, latency)
+
+    return Measure(detector.finish, judge, "accuracy" if truth is not None else "agreement",
+                   ("mAP@0.5", "detection agreement with float (F1 of boxes matched at IoU >= 0.5)"))
+
+
 def finish_variants(detector: Detector, variants: list) -> list:
     from packager import sources  # noqa: PLC0415
 

@@ -24,7 +24,8 @@ def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     agreement = None
     if outcome.outputs is not None:
         golden = [arrays.load_array(g.path, "golden output") for g in bundle.golden_outputs]
-        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs])
+        detection = bundle.manifest.detection
+        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None)
     # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)
     virtual = bool(result.get("virtual"))
     device = DeviceProps.from_dict({**result["device"], "serial": handset.serial, "virtual": virtual})

@@ -13,7 +13,12 @@ from packager.manifest import DeviceResults, Parity, Quantization
 from packager.preprocess import dequantize
 
 
-def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None]) -> Parity:
+def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],
+           detection_classes: int | None = None) -> Parity:
+    """The device's outputs against the golden ones; a detector's (detection_classes given) by its
+    detections matched at IoU >= 0.5 with the same class (packager.detection.metrics)."""
+    if detection_classes is not None:
+        return detection_parity(device_outputs, golden_outputs, quantization, detection_classes)
     diffs, agree, samples = [], None, 0
     for k, (got, want) in enumerate(zip(device_outputs, golden_outputs)):
         q = quantization[k] if k < len(quantization) else None
@@ -29,6 +34,29 @@ def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], q
     diff = np.concatenate(diffs) if diffs else np.zeros(1)
     return Parity(samples=samples, max_abs_error=float(diff.max()), mean_abs_error=float(diff.mean()),
                   top1_agreement=agree if agree is not None else 0.0)
+
+
+def detection_parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],
+                     classes: int) -> Parity:
+    from packager.detection.decode import decode_all  # noqa: PLC0415
+    from packager.detection.metrics import measure  # noqa: PLC0415
+
+    def read(outputs: list[np.ndarray], what: str) -> list[np.ndarray]:
+        if len(outputs) != 4:
+            raise ValueError(f"{what}: {len(outputs)} outputs, not a detector's four")
+        out = []
+        for k, o in enumerate(outputs):
+            q = quantization[k] if k < len(quantization) else None
+            out.append(dequantize(o, q.scale if q else None, q.zero_point if q else None).astype(np.float64))
+        return out
+
+    got, want = read(device_outputs, "device"), read(golden_outputs, "golden")
+    for k, (a, b) in enumerate(zip(got, want)):
+        if a.shape != b.shape:
+            raise ValueError(f"output {k}: device shape {a.shape} != golden {b.shape}")
+    found = measure(decode_all(got), decode_all(want), None, classes)
+    return Parity(samples=len(want[2]), max_abs_error=found.score_error_max, mean_abs_error=found.score_error_mean,
+                  top1_agreement=found.agreement, detection=found)
 
 
 def _ms(value: float | None) -> str:
