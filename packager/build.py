@@ -361,10 +361,23 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
     manifest = make_manifest(spec, c.source, facts, runner, files, chosen_variant, choice.chosen, choice.reference, choice.metrics,
                              choice.selection, len(c.float_model), prepared.evaluation, semantics, custom_ops, debug, report.REPORT_FILES,
-                             detector.to_manifest() if detector is not None else None)
+                             detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples))
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)
+
+
+def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden_out: list[np.ndarray], runner: ModelRunner,
+                   labels: list[str], count: int) -> DetectionInfo | None:
+    """A detector's manifest entry, with the golden samples' detections by float and by the bundled model."""
+    if detector is None:
+        return None
+    from packager.detection import stage  # noqa: PLC0415
+    from packager.detection.decode import dequantize  # noqa: PLC0415
+
+    float_outputs = ModelRunner(float_model).predict(eval_inputs[golden_picks(len(eval_inputs), count)])
+    chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]
+    return replace(detector.to_manifest(), samples=stage.samples(float_outputs, chosen, labels))
 
 
 def own_metadata(model: bytes):
@@ -720,13 +733,18 @@ def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetr
 
 
 # --- golden files, manifest ---------------------------------------------------------------------
+def golden_picks(length: int, count: int) -> np.ndarray:
+    """Which evaluation samples are golden: `count` spread over the data."""
+    return np.unique(np.linspace(0, length - 1, min(count, length)).astype(int))
+
+
 def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int):
     """The first `count` evaluation inputs in the model's input dtype and the model's raw outputs.
 
     Run one sample at a time, as the phone does, so parity compares like with like.
     """
     runner = ModelRunner(model)
-    picks = np.unique(np.linspace(0, len(inputs) - 1, min(count, len(inputs))).astype(int))  # spread over the data
+    picks = golden_picks(len(inputs), count)
     tensor = runner.quantize_input(inputs[picks])
     tensors = [tensor] if isinstance(tensor, np.ndarray) else tensor  # one per input, in the model's order
     outs = [runner.run_raw([t[i : i + 1] for t in tensors]) for i in range(len(picks))]

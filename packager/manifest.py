@@ -336,6 +336,23 @@ class PostProcessSettings(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Detection(Record):
+    box: list[float]  # ymin, xmin, ymax, xmax, normalized
+    class_index: int = field(metadata={"key": "class"})
+    label: str | None = None
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionSample(Record):
+    """One golden sample's detections: the float model's and the bundled model's (its golden outputs)."""
+
+    golden_index: int
+    float: list[Detection]
+    chosen: list[Detection]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DetectionInfo(Record):
     """task object_detection: where the four outputs come from."""
 
@@ -344,6 +361,7 @@ class DetectionInfo(Record):
     outputs: list[str]
     iou_match_threshold: float
     settings: PostProcessSettings | None = optional()
+    samples: list[DetectionSample] = optional(list)  # the golden samples' detections, for the report
 
 
 @dataclass(kw_only=True)

@@ -201,3 +201,20 @@ def test_auto_searches_on_the_detection_metric(tmp_path, shapes_data, shapes_det
     # the int8 candidate is judged like the int8 variant of the explicit build: by its detections
     first = selection.candidates[0]
     assert first.name == "int8" and first.accuracy == pytest.approx(shapes_build.chosen.accuracy, abs=0.05)
+
+
+def test_report_draws_float_and_chosen_detections(shapes_build):
+    from PIL import Image
+
+    m = shapes_build.manifest
+    samples = m.detection.samples
+    assert len(samples) == m.golden.count == len(m.golden.images)
+    assert sum(len(s.float) for s in samples) > 0 and all(d.label in example.CLASSES for s in samples for d in s.chosen)
+    # the chosen detections recorded are the golden outputs decoded
+    golden = [np.load(shapes_build.bundle / g.file) for g in m.golden.outputs]
+    assert [len(d) for d in decode.decode_all(golden)] == [len(s.chosen) for s in samples]
+    report = (shapes_build.bundle / "report.md").read_text()
+    assert "## Detections" in report and "agreement (F1)" in report and "mAP@0.5 against" in report
+    with Image.open(shapes_build.bundle / "report-plots" / "detections.png") as sheet:
+        pixels = np.asarray(sheet.convert("RGB")).reshape(-1, 3)
+    assert ((pixels == (30, 110, 230)).all(axis=1)).sum() > 50 and ((pixels == (225, 40, 40)).all(axis=1)).sum() > 50

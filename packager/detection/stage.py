@@ -101,6 +101,18 @@ def compare(name: str, quant: str, engine: str, size_bytes: int, outputs: list[n
                           latency=latency, samples=len(outputs[0]), detection=found)
 
 
+def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], labels: list[str] | None) -> list:
+    """Each golden sample's detections by the float model and by the bundled one (the report draws them)."""
+    from packager.manifest import Detection, DetectionSample  # noqa: PLC0415
+
+    def records(found) -> list:
+        return [Detection(box=[round(float(v), 5) for v in b], class_index=int(c), label=labels[c] if labels and 0 <= c < len(labels) else None,
+                          score=round(float(sc), 5)) for b, c, sc in zip(found.boxes, found.classes, found.scores)]
+
+    return [DetectionSample(golden_index=i, float=records(f), chosen=records(c))
+            for i, (f, c) in enumerate(zip(decode_all(float_outputs), decode_all(chosen_outputs)))]
+
+
 def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes: int):
     """How `--quant auto` judges a detector's candidates (packager.autoquant.Measure)."""
     from packager.autoquant import Measure  # noqa: PLC0415
