@@ -606,12 +606,11 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
         raise PackagerError(f"--quant auto is not available for a .tflite source ({name})", "name the variants, e.g. --quant int8,fp16")
     if any(spec.engine_for(q) == "tf-converter" for q in spec.quant if q != FLOAT):
         raise PackagerError(f"the TF converter engine needs the Keras/SavedModel source, not {name}", "drop --engine (ai-edge-quantizer quantizes a .tflite)")
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
-    interpreter = Interpreter(model_content=model)
-    if not interpreter.get_signature_list():  # ai-edge-quantizer needs a signature: name the graph's own tensors
-        names = lambda details: [d["name"] for d in details]  # noqa: E731
-        model = sources.with_signature(model, names(interpreter.get_input_details()), names(interpreter.get_output_details()))
+    graph = parse_graph(model, name)
+    if not graph.signatures:  # ai-edge-quantizer needs a signature: name the graph's own tensors
+        model = sources.with_signature(model, [t.name for t in graph.inputs], [t.name for t in graph.outputs])
     return model, True
 
 

@@ -33,9 +33,9 @@ class BiasNarrowing:
 
 def narrow_int16_biases(model: bytes) -> tuple[bytes, BiasNarrowing]:
     """The model with int64 biases of int16 CONV_2D / FULLY_CONNECTED ops made int32 where safe."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-    from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
 
+    schema = _schema()
     from packager import tflite_tree  # noqa: PLC0415
 
     # DEPTHWISE_CONV_2D has no int32-bias int16 kernel in LiteRT: it refuses such models.
@@ -52,7 +52,7 @@ def narrow_int16_biases(model: bytes) -> tuple[bytes, BiasNarrowing]:
     worst = 0.0
     for subgraph in graph.subgraphs:
         for op in subgraph.operators:
-            code = flatbuffer_utils.get_builtin_code_from_operator_code(graph.operatorCodes[op.opcodeIndex])
+            code = tflite_tree.builtin_code(graph, op)
             if code not in narrowable or len(op.inputs) < 3 or op.inputs[2] < 0 or op.builtinOptions is None:
                 continue
             activation, weights, bias = (subgraph.tensors[i] for i in op.inputs[:3])

@@ -228,7 +228,9 @@ def _graft_metadata(base: bytes, populated: bytes) -> bytes:
     product is taken, the TFLITE_METADATA buffer and the zip of associated files, and attached
     to the untouched graph, the way tflite-support attaches them.
     """
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     written = schema.Model.GetRootAs(populated, 0)  # read in place: only one buffer is wanted
     entry = next(written.Metadata(i) for i in range(written.MetadataLength()) if _text(written.Metadata(i).Name()) == METADATA_NAME)
@@ -362,7 +364,9 @@ def _without_metadata(model: bytes, graph) -> bytes:
     packed = _packed_file_names(model)
     if not graph.has_metadata and not packed:
         return model
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     obj = tflite_tree.read(model)
     keep = []
@@ -659,7 +663,9 @@ class Merged:
 
 def metadata_buffer(model: bytes) -> bytes | None:
     """The raw TFLITE_METADATA buffer of `model`, or None."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     model = bytes(model)
     if not parse_graph(model, "the model").has_metadata:
@@ -772,7 +778,9 @@ def _merge_normalization(fb, tensor, pre: Preprocessing) -> list[str]:
 def _attach(base: bytes, metadata: bytes, files: dict[str, bytes], original: bytes | None = None) -> bytes:
     """`base` with a TFLITE_METADATA buffer and the files packed as a zip after it (members of
     `original`'s zip keep their entries, new ones are stored uncompressed, as tflite-support does)."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     obj = tflite_tree.read(base)
     buffer = schema.BufferT()

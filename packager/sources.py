@@ -405,7 +405,9 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
                    key: str = "serving_default") -> bytes:
     """Add a serving signature naming the main subgraph's inputs and outputs (in their order, or,
     given the frozen function's output tensor names, by name: the converter may reorder them)."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     from packager import tflite_tree  # noqa: PLC0415
 

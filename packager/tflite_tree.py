@@ -93,6 +93,22 @@ class Graph:
         return METADATA_NAME in self.metadata_entries
 
 
+# --- LiteRT's flatbuffer schema: imported here only -----------------------------------------------------------------------------------------
+def schema() -> Any:
+    """LiteRT's generated schema module (ai_edge_litert.schema_py_generated: enums and object classes).
+    Every other module reaches the flatbuffer through this one (tests/test_architecture.py checks)."""
+    from ai_edge_litert import schema_py_generated  # noqa: PLC0415
+
+    return schema_py_generated
+
+
+def builtin_code(tree: Any, op: Any) -> int:
+    """The BuiltinOperator code of an operator of a tree from `read` (old and new files alike)."""
+    from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
+
+    return flatbuffer_utils.get_builtin_code_from_operator_code(tree.operatorCodes[op.opcodeIndex])
+
+
 # --- the graph, read-only (no TensorFlow, no interpreter) -----------------------------------------------------------------------------------
 # A flatbuffer addresses its contents with 32-bit offsets: a .tflite cannot be larger than 2 GiB
 # (larger models keep their weights outside the file). Reading stops there, so a device file or a
@@ -153,17 +169,16 @@ def parse_graph(data: bytes, what: str = "the model") -> Graph:
 
 
 def _parse(data: bytes) -> Graph:
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    model = schema.Model.GetRootAs(data, 0)
-    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    fb = schema()
+    model = fb.Model.GetRootAs(data, 0)
+    builtin_names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
     op_names = []
     custom = []
     for i in range(model.OperatorCodesLength()):
         code = model.OperatorCodes(i)
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())  # the schema's rule for old and new files
-        if builtin == schema.BuiltinOperator.CUSTOM:
+        if builtin == fb.BuiltinOperator.CUSTOM:
             name = (code.CustomCode() or b"?").decode("utf-8", "replace")
             op_names.append(name)
             custom.append(name)
@@ -244,9 +259,7 @@ def write(tree: Any) -> bytes:
 
 
 def has_external_buffers(model: bytes) -> bool:
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    root = schema.Model.GetRootAs(model, 0)
+    root = schema().Model.GetRootAs(model, 0)
     return any(root.Buffers(i).Offset() > 1 for i in range(root.BuffersLength()))
 
 

@@ -155,3 +155,53 @@ def test_the_library_does_not_import_the_commands():
         if not name.startswith(("packager.commands", "packager.cli"))
         for target in targets if target.startswith(("packager.commands", "packager.cli")))
     assert not offenders, offenders
+
+
+def _external_imports(path: Path, top_level_only: bool) -> set[str]:
+    """Every module name `path` imports (any package), at module level only or anywhere."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if top_level_only and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if top_level_only and isinstance(child, ast.If) and _is_type_checking(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
+                found.add(child.module)
+                found.update(f"{child.module}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_the_data_model_is_at_the_bottom_and_light():
+    # packager/manifest.py: every part imports it; at import time it needs nothing of packager and
+    # none of numpy, jsonschema, TensorFlow or LiteRT (the pytest plugin and the CLI stay light)
+    graph = _graph(top_level_only=True)
+    assert not graph["packager.manifest"], graph["packager.manifest"]
+    heavy = {m for m in _external_imports(_modules()["packager.manifest"], top_level_only=True)
+             if m.split(".")[0] in ("numpy", "jsonschema", "tensorflow", "ai_edge_litert", "packager")}
+    assert not heavy, heavy
+    for user in ("packager.build", "packager.bundle", "packager.bundle_io", "packager.report", "packager.device.bench",
+                 "packager.report_device"):
+        assert "packager.manifest" in graph[user], user  # the one model, not a dict of their own
+    anywhere = _graph(top_level_only=False)
+    offenders = sorted(m for m in ("packager.manifest", "packager.bundle", "packager.bundle_io", "packager.report",
+                                   "packager.report_device", "packager.device.bench") if "packager.build" in anywhere[m])
+    assert not offenders, f"{offenders} import the build: the model and its readers stand below it"
+
+
+def test_only_tflite_tree_reads_the_flatbuffer_schema():
+    # one module reads and edits .tflite files: LiteRT's generated schema and flatbuffer tools are
+    # imported there and nowhere else in packager
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, path in _modules().items() if name != "packager.tflite_tree"
+        for target in _external_imports(path, top_level_only=False)
+        if target.startswith(("ai_edge_litert.schema_py_generated", "ai_edge_litert.tools")))
+    assert not offenders, offenders

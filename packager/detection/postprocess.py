@@ -171,7 +171,9 @@ def _options(config: PostProcess, classes: int) -> bytes:
 def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
     """`model` with TFLite_Detection_PostProcess appended to its box and score outputs; the four
     detection outputs become the graph's outputs (and its serving signature's)."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
 
     from packager import tflite_tree  # noqa: PLC0415
 
