@@ -71,7 +71,7 @@ def aeq_own_calibration(float_model: bytes, quant: str, calib: np.ndarray) -> by
 def latency_ms(model: bytes, sample: np.ndarray) -> float:
     from packager.evaluate import ModelRunner
 
-    return ModelRunner(model, threads=1).latency(sample[:1], runs=20, budget_s=1.0).p50_ms
+    return ModelRunner(model, threads=1).latency(sample[:1], runs=20, budget_s=1.0).p50
 
 
 def measure(model: realmodels.RealModel, with_candidates: bool) -> dict:
@@ -104,12 +104,19 @@ def measure(model: realmodels.RealModel, with_candidates: bool) -> dict:
 
     for variant in VARIANTS:
         started = time.perf_counter()
-        chosen, candidates = choose(Recipe(variant), aeq, converter, calib, judge)
-        picked = next(c for c in candidates if c.chosen)
-        extra = {"engine": picked.engine, "calibration": picked.calibration, "seconds": time.perf_counter() - started}
-        if with_candidates:
-            extra["candidates"] = [c.to_dict(variant) for c in candidates]
-        row(variant, "packager", chosen.model, extra=extra)
+        from packager.errors import PackagerError
+
+        try:
+            chosen, candidates = choose(Recipe(variant), aeq, converter, calib, judge)
+        except PackagerError as exc:
+            row(variant, "packager", None, exc.one_line()[:160])
+            chosen = None
+        if chosen is not None:
+            picked = next(c for c in candidates if c.chosen)
+            extra = {"engine": picked.engine, "calibration": picked.calibration, "seconds": time.perf_counter() - started}
+            if with_candidates:
+                extra["candidates"] = [c.to_dict(variant) for c in candidates]
+            row(variant, "packager", chosen.model, extra=extra)
         if variant in ("int8", "int16x8"):
             try:
                 row(variant, "aeq-own-calibration", aeq_own_calibration(float_model, variant, calib))

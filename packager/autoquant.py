@@ -158,14 +158,28 @@ class Search:
         int8_io = self.spec.int8_io
         sensitivity: list[OperatorError] = []
         with progress.task("Searching for the smallest variant within budget", None):
-            full = self.evaluate(self._best(Recipe("int8", io_dtype=int8_io, engine=self.spec.engine_for("int8"))))
-            if full.accepted:
+            try:
+                full = self.evaluate(self._best(Recipe("int8", io_dtype=int8_io, engine=self.spec.engine_for("int8"))))
+            except PackagerError:  # no engine makes a full-int8 model that runs (the choice records why): no int8 candidates
+                full = None
+            if full is not None and full.accepted:
                 return self._finish(full, sensitivity)
             dynamic = self._best(Recipe("dynamic", engine=self.spec.engine_for("dynamic")))
             fp16 = self._best(Recipe("fp16", engine=self.spec.engine_for("fp16")))
+            if full is None:
+                for candidate in (dynamic, fp16):
+                    tried = self.evaluate(candidate)
+                    if tried.accepted:
+                        return self._finish(tried, sensitivity)
+                fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
+                return self._finish(self.evaluate(fp32), sensitivity)
             # mixed variants are ai-edge-quantizer's; they take the ranges that served full int8 best there
-            method = full.variant.recipe.calibration if full.variant.engine == "ai-edge-quantizer" else self._best_aeq_method()
-            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes, method=method)
+            if full.variant.engine == "ai-edge-quantizer":
+                method, equalize = full.variant.recipe.calibration, full.variant.recipe.equalize
+            else:
+                method, _, cle = self._best_aeq_method().partition("+")
+                equalize = bool(cle)
+            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes, method=method, equalize=equalize)
             if mixed is not None and mixed.variant.size_bytes <= dynamic.size_bytes:
                 return self._finish(mixed, sensitivity)
             for candidate in (dynamic, fp16):
@@ -177,7 +191,8 @@ class Search:
             fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
             return self._finish(self.evaluate(fp32), sensitivity)
 
-    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int, method: str = "minmax") -> tuple[Tried | None, list[OperatorError]]:
+    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int, method: str = "minmax",
+                      equalize: bool = False) -> tuple[Tried | None, list[OperatorError]]:
         """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
         samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
         errors = operator_errors(self.engine, samples)
@@ -186,7 +201,8 @@ class Search:
         for worst in ranked:
             float_ops.append(worst.op)
             try:
-                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops), calibration=method))
+                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops), calibration=method,
+                                              equalize=equalize))
             except PackagerError:
                 break
             if current.size_bytes >= size_limit:
@@ -207,4 +223,5 @@ class Search:
                 tried.reason += "; a more compressed candidate was chosen"
         chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
         chosen.reason += slower_note(chosen.metrics, self.float_metrics)
-        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice)
+        failed = self._judge.failed if self._judge is not None else []
+        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice + failed)

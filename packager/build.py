@@ -666,6 +666,10 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
 
     progress.status(f"Comparing {variant.name} with float tensor by tensor")
     method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
+    if variant.recipe.equalize:  # compare with the equalized float model: same function, rescaled depthwise channels
+        from packager.equalize import equalize  # noqa: PLC0415
+
+        float_model, method = equalize(float_model, calib.inputs).model, f"{method}+cle"
     return QuantizationDebug.from_dict(qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())
 
 

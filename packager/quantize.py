@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -64,6 +64,7 @@ class Recipe:
     float_ops: tuple[str, ...] = ()  # output tensor names of ops kept in float (mixed only)
     engine: Engine | None = None  # None: DEFAULT_ENGINE[quant]
     calibration: str = "minmax"  # activation ranges (packager.calibration.METHODS); ai-edge-quantizer only
+    equalize: bool = False  # cross-layer equalization of depthwise -> 1x1 pairs first (packager.equalize); ai-edge-quantizer only
 
     def __post_init__(self) -> None:
         if self.quant not in DEFAULT_ENGINE:
@@ -168,6 +169,20 @@ class AeqEngine:
         self._qsvs: dict[tuple[str, int], dict[str, Any]] = {}
         self._ranges: dict[tuple[str, int], dict[str, calib_ranges.Range]] = {}
         self._calibration_samples: int | None = None
+        self._equalized: "AeqEngine | None" = None
+        self.equalized_pairs: int | None = None
+
+    def equalized(self, samples: np.ndarray | None) -> "AeqEngine | None":
+        """The same model with cross-layer equalization (packager.equalize), or None when no pair qualifies."""
+        if self.equalized_pairs is None:
+            if samples is None or not len(samples):
+                return None
+            from packager.equalize import equalize  # noqa: PLC0415
+
+            result = equalize(self.float_model, samples)
+            self.equalized_pairs = result.pairs
+            self._equalized = AeqEngine(result.model) if result.pairs else None
+        return self._equalized
 
     def signature_input(self) -> tuple[str, str]:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
@@ -224,6 +239,13 @@ class AeqEngine:
 
     def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
         from ai_edge_quantizer import quantizer  # noqa: PLC0415
+
+        if recipe.equalize:
+            other = self.equalized(calibration)
+            if other is None:
+                raise PackagerError(f"{recipe.name}: no depthwise -> 1x1 pair to equalize", "quantize without equalization")
+            variant = other.derive(replace(recipe, equalize=False), calibration)
+            return replace(variant, recipe=recipe, options={**variant.options, "equalized_pairs": self.equalized_pairs})
 
         started = time.perf_counter()
         qsv = None

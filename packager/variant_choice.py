@@ -56,6 +56,7 @@ class Judge:
         self.labels = labels
         self.num_classes = num_classes
         self.roles = roles
+        self.failed: list[dict[str, Any]] = []  # candidates of variants no engine could make
         outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
         self.reference = outputs["fp32"]
         self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
@@ -79,6 +80,10 @@ def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.nd
         for method in METHODS:
             r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method)
             ways.append(("ai-edge-quantizer", method, lambda r=r: aeq.derive(r, calibration)))
+        if aeq.equalized(calibration) is not None:  # depthwise-separable: the same three on the equalized model
+            for method in METHODS:
+                r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method, equalize=True)
+                ways.append(("ai-edge-quantizer", f"{method}+cle", lambda r=r: aeq.derive(r, calibration)))
     else:
         r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer")
         ways.append(("ai-edge-quantizer", None, lambda r=r: aeq.derive(r, calibration)))
@@ -109,6 +114,7 @@ def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | 
     candidates = candidates_for(recipe, aeq, converter, calibration)
     built = [c for c in candidates if c.variant is not None]
     if not built:
+        judge.failed += [c.to_dict(recipe.name) for c in candidates]
         raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
     for c, m in zip(built, judge.measure([c.variant for c in built])):
         c.metrics, c.loss = m, judge.loss(m)
