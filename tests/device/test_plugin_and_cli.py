@@ -41,16 +41,6 @@ def test_plugin_runs_a_users_test_on_the_virtual_handset(pytester, digits_bundle
     assert data["transfers"] == {"bytes_pushed": model_and_inputs, "bytes_skipped": model_and_inputs}  # the second test pushed nothing
 
 
-def test_a_fallback_is_skipped_with_the_reason_not_passed(pytester, digits_bundle):
-    """The virtual handset has no GPU: a test parametrized `gpu` did not test the GPU, so it is skipped,
-    saying what ran instead, and the run is still in the results file with status `fallback`."""
-    result = _run_user_suite(pytester, digits_bundle, "-rs")
-    result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*digits on Virtual Handset*gpu fell back to xnnpack*set allow_fallback = true*"])
-    data = json.loads((pytester.path / "device-results.json").read_text())
-    assert {r["accelerator_requested"]: r["status"] for r in data["runs"]} == {"cpu": "ok", "gpu": "fallback"}
-
-
 def test_budgets_become_assertions(pytester, digits_bundle):
     pytester.makefile(".toml", budgets="[default]\np90_ms = 0.000001\n[accelerator.gpu]\nrequire_accelerator = true\n")
     result = _run_user_suite(pytester, digits_bundle, "--budgets", "budgets.toml")
@@ -69,12 +59,16 @@ def test_a_bad_budgets_file_is_one_clear_failure(pytester):
 
 def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_bundle, virtual_handset):
     """Two handsets (one started here, one by --virtual-device), plain `-n 2`: the plugin schedules by
-    handset, so each handset's tests run in one worker, and the workers' results merge into one file."""
+    handset, so each handset's tests run in one worker, and the workers' results merge into one file.
+    The virtual handsets have no GPU: a test parametrized `gpu` did not test the GPU, so without
+    budgets allowing it, it is skipped, saying what ran instead, and its run is in the results file
+    with status `fallback`."""
     stale = pytester.path / "device-results.json.gw7.part"  # left by an interrupted session: not merged
     stale.write_text("{}")
     os.utime(stale, (0, 0))
-    result = _run_user_suite(pytester, digits_bundle, "--device", virtual_handset.address, "-n", "2", "-v")
+    result = _run_user_suite(pytester, digits_bundle, "--device", virtual_handset.address, "-n", "2", "-v", "-rs")
     result.assert_outcomes(passed=2, skipped=2)  # 2 handsets x (cpu, gpu); gpu falls back: skipped
+    result.stdout.fnmatch_lines(["*SKIPPED*digits on Virtual Handset*gpu fell back to xnnpack*set allow_fallback = true*"])
     workers: dict[str, set[str]] = {}
     for line in result.stdout.lines:
         match = re.match(r"\[(gw\d+)\].* PASSED test_user\.py::test_model_on_device\[([^\]-]+(?::\d+)?)-", line)
@@ -84,6 +78,7 @@ def test_plugin_with_xdist_drives_each_handset_from_one_worker(pytester, digits_
     assert all(len(w) == 1 for w in workers.values()) and len(set().union(*workers.values())) == 2, workers
     data = json.loads((pytester.path / "device-results.json").read_text())
     assert len(data["runs"]) == 4 and len({r["device"]["serial"] for r in data["runs"]}) == 2
+    assert sorted((r["accelerator_requested"], r["status"]) for r in data["runs"]) == [("cpu", "ok")] * 2 + [("gpu", "fallback")] * 2
     assert not list(pytester.path.glob("*.part"))
 
 
