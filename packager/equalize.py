@@ -26,7 +26,7 @@ class Equalization:
     model: bytes
 
 
-def _pairs(tree, schema, flatbuffer_utils) -> list[tuple[int, int]]:
+def _pairs(tree, schema, code) -> list[tuple[int, int]]:
     """(depthwise op index, 1x1 conv op index) of the main subgraph that can be rescaled."""
     sub = tree.subgraphs[0]
     consumers: dict[int, list[int]] = {}
@@ -35,7 +35,6 @@ def _pairs(tree, schema, flatbuffer_utils) -> list[tuple[int, int]]:
             if t >= 0:
                 consumers.setdefault(t, []).append(i)
     outputs = set(sub.outputs)
-    code = lambda op: flatbuffer_utils.get_builtin_code_from_operator_code(tree.operatorCodes[op.opcodeIndex])  # noqa: E731
     ok_act = {schema.ActivationFunctionType.NONE, schema.ActivationFunctionType.RELU}
     found = []
     for i, op in enumerate(sub.operators):
@@ -63,14 +62,11 @@ def _pairs(tree, schema, flatbuffer_utils) -> list[tuple[int, int]]:
 
 def equalize(float_model: bytes, samples: np.ndarray) -> Equalization:
     """The float model with every eligible depthwise -> 1x1 pair rescaled (see module doc), ranges from `samples`."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-    from ai_edge_litert.tools import flatbuffer_utils  # noqa: PLC0415
-
     from packager import tflite_tree  # noqa: PLC0415
     from packager.calibration import run_keeping_tensors  # noqa: PLC0415
 
     tree = tflite_tree.read(float_model)
-    pairs = _pairs(tree, schema, flatbuffer_utils)
+    pairs = _pairs(tree, tflite_tree.schema(), lambda op: tflite_tree.builtin_code(tree, op))
     if not pairs:
         return Equalization(0, float_model)
     sub = tree.subgraphs[0]
