@@ -183,3 +183,44 @@ def test_built_bundle_parses_and_core_reproduces_its_golden_inputs(core_jar, tmp
     for row, kotlin in zip(np.load(digits_bundle / golden_out["file"]), topk["rows"], strict=True):
         python = _python_topk(dequantize(row, q.get("scale"), q.get("zero_point")), 3, manifest["labels"]["values"])
         assert [(c["index"], c["label"]) for c in kotlin] == [(i, lab) for i, lab, _ in python]
+
+
+def test_detections_decode_as_in_python(core_jar, tmp_path, shapes_build):
+    """A detector bundle's golden outputs: core's DetectionDecoder gives the detections
+    packager.detection.decode gives (boxes, classes, labels, scores), for float outputs and for the
+    same outputs stored as int8 with a scale (dequantized on both sides)."""
+    from packager.detection.decode import decode_all
+    from packager.detection.decode import dequantize as det_dequantize
+
+    bundle = shapes_build.bundle
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    golden = [np.load(bundle / g["file"]) for g in manifest["golden"]["outputs"]]
+    # the same outputs as int8 tensors with a scale: scores in 1/127 steps, boxes in 1/127, classes and count exact
+    quantized = dict(manifest)
+    quantized["outputs"] = [dict(o, dtype="int8", quantization={"scale": 1 / 127, "zero_point": 0}) for o in manifest["outputs"][:3]] + [
+        dict(manifest["outputs"][3], dtype="int8", quantization={"scale": 1.0, "zero_point": 0})]
+    q_outputs = [np.clip(np.rint(golden[k] * 127), -128, 127).astype(np.int8) for k in range(3)] + [golden[3].astype(np.int8)]
+    q_outputs[1] = golden[1].astype(np.int8)  # class indices: stored as they are with scale 1
+    quantized["outputs"][1] = dict(manifest["outputs"][1], dtype="int8", quantization={"scale": 1.0, "zero_point": 0})
+    quantized_path = tmp_path / "quantized-manifest.json"
+    quantized_path.write_text(json.dumps(quantized))
+    jobs, expected = [], []
+    for name, path, arrays, spec in (("float", bundle / "manifest.json", golden, manifest), ("int8", quantized_path, q_outputs, quantized)):
+        files = []
+        for k, a in enumerate(arrays):
+            np.save(tmp_path / f"{name}-{k}.npy", a)
+            files.append(str(tmp_path / f"{name}-{k}.npy"))
+        jobs.append({"op": "detect", "manifest": str(path), "outputs": files, "out": str(tmp_path / f"{name}.json")})
+        real = [det_dequantize(a, (o["quantization"] or {}).get("scale"), (o["quantization"] or {}).get("zero_point")) for a, o in zip(arrays, spec["outputs"])]
+        expected.append(decode_all(real))
+    answers = core_jar.batch(jobs, tmp_path)
+    labels = manifest["labels"]["values"]
+    total = 0
+    for answer, python in zip(answers, expected):
+        assert len(answer["rows"]) == len(python)
+        for kotlin, dets in zip(answer["rows"], python):
+            assert [(d["class"], d["label"]) for d in kotlin] == [(int(c), labels[c]) for c in dets.classes]
+            np.testing.assert_allclose([d["box"] for d in kotlin] or np.zeros((0, 4)), dets.boxes.reshape(-1, 4), rtol=0, atol=1e-12)
+            np.testing.assert_allclose([d["score"] for d in kotlin], dets.scores, rtol=0, atol=1e-12)
+            total += len(dets)
+    assert total > 0

@@ -78,7 +78,7 @@ object Manifests {
     private val BUNDLE_NAME = Regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     private val SHA256 = Regex("^[0-9a-f]{64}$")
     private val RELATIVE_FILE = Regex("^[A-Za-z0-9_./-]+$")
-    private val SEMANTICS = setOf("image", "features", "probabilities", "logits", "scores", "embedding", "other")
+    private val SEMANTICS = setOf("image", "features", "probabilities", "logits", "scores", "embedding", "other", "detection_boxes", "detection_classes", "detection_scores", "detection_count")
 
     /** The schema's bundle_name: safe as a folder name on every platform and inside an APK's assets. */
     fun isSafeName(name: String): Boolean = BUNDLE_NAME.matches(name) && !name.contains("..")
@@ -107,7 +107,7 @@ object Manifests {
         val manifest = BundleManifest(
             name = name,
             version = m.string("version"),
-            task = m.string("task").also { if (it !in setOf("image_classification", "generic")) m.fail("task", "'$it' is not a known task") },
+            task = m.string("task").also { if (it !in setOf("image_classification", "object_detection", "generic")) m.fail("task", "'$it' is not a known task") },
             modelFile = safeFile(model, "file"),
             modelSha256 = sha,
             modelSizeBytes = model.long("size_bytes"),

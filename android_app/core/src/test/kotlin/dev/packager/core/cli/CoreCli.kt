@@ -80,6 +80,17 @@ private fun runJob(job: JsonObject, out: File) {
             }
             out.writeText(gson.toJson(mapOf("rows" to rows)))
         }
+        // a detector's golden outputs (four .npy files, batch first) -> detections per sample
+        "detect" -> {
+            val manifest = Manifests.parse(File(job["manifest"].asString).readText())
+            val outputs = job["outputs"].asJsonArray.map { Npy.read(File(it.asString)) }
+            val rows = (0 until outputs[0].rows).map { i ->
+                dev.packager.core.DetectionDecoder.decode(manifest, outputs.map { it.row(i) }, job["min_score"]?.asDouble ?: 0.0).map {
+                    mapOf("box" to it.box.toList(), "class" to it.classIndex, "label" to it.label, "score" to it.score)
+                }
+            }
+            out.writeText(gson.toJson(mapOf("rows" to rows)))
+        }
         "manifest" -> {
             val m = Manifests.parse(File(job["manifest"].asString).readText())
             out.writeText(gson.toJson(mapOf(
