@@ -662,6 +662,8 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
     """The debugger's findings (packager.qdebug) for a statically quantized chosen variant."""
     if variant is None or calib is None or not variant.recipe.needs_calibration:
         return None
+    if isinstance(calib.inputs, MultiInputs):  # the debugger feeds one input
+        return None
     from packager import qdebug  # noqa: PLC0415
 
     progress.status(f"Comparing {variant.name} with float tensor by tensor")

@@ -66,18 +66,21 @@ def run_keeping_tensors(model: bytes, samples: np.ndarray, names: set[str] | Non
     """Run `model` over `samples` (already in its input dtype or float) with every intermediate tensor
     kept, calling visit(name, array) for each float/int tensor named in `names` (None: all), batch by batch."""
     interpreter = _interpreter(model)
-    detail = interpreter.get_input_details()[0]
-    batchable = list(detail.get("shape_signature", detail["shape"]))[:1] == [-1]
+    details = interpreter.get_input_details()
+    arrays = [samples] if isinstance(samples, np.ndarray) else list(samples.arrays)  # several inputs: data.MultiInputs
+    batchable = all(list(d.get("shape_signature", d["shape"]))[:1] == [-1] for d in details)
     step = BATCH if batchable else 1
     tensors = [d for d in interpreter.get_tensor_details() if names is None or d["name"] in names]
     current = None
     for start in range(0, len(samples), step):
-        part = samples[start : start + step]
-        if part.shape[0] != current:
-            interpreter.resize_tensor_input(detail["index"], [part.shape[0], *detail["shape"][1:]], strict=False)
+        parts = [a[start : start + step] for a in arrays]
+        if parts[0].shape[0] != current:
+            for detail in details:
+                interpreter.resize_tensor_input(detail["index"], [parts[0].shape[0], *detail["shape"][1:]], strict=False)
             interpreter.allocate_tensors()
-            current = part.shape[0]
-        interpreter.set_tensor(detail["index"], part.astype(detail["dtype"]))
+            current = parts[0].shape[0]
+        for detail, part in zip(details, parts):
+            interpreter.set_tensor(detail["index"], part.astype(detail["dtype"]))
         interpreter.invoke()
         for d in tensors:
             try:
@@ -103,7 +106,7 @@ def collect(float_model: bytes, samples: np.ndarray, names: set[str], seed: int 
         slot["max"] = max(slot["max"], float(flat.max()))
         slot["values"].append(flat if flat.size <= per_batch else rng.choice(flat, per_batch, replace=False))
 
-    run_keeping_tensors(float_model, samples.astype(np.float32), names, visit)
+    run_keeping_tensors(float_model, samples.astype(np.float32) if isinstance(samples, np.ndarray) else samples, names, visit)
     return {name: TensorStats(name, s["min"], s["max"], np.concatenate(s["values"]), len(samples)) for name, s in acc.items()}
 
 

@@ -155,6 +155,11 @@ def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
     return entries
 
 
+def _sample(values: np.ndarray) -> np.ndarray:
+    """A calibration sample as the float model takes it: floats as float32, integer features as they are."""
+    return values.astype(np.float32) if values.dtype.kind == "f" else values
+
+
 class AeqEngine:
     """ai-edge-quantizer over one float model; calibrates once for all static variants.
 
@@ -184,17 +189,18 @@ class AeqEngine:
             self._equalized = AeqEngine(result.model) if result.pairs else None
         return self._equalized
 
-    def signature_input(self) -> tuple[str, str]:
+    def signature_inputs(self) -> tuple[str, dict[str, int]]:
+        """The signature key and, per signature input name, the position of that input among the
+        model's inputs (the order data.MultiInputs holds the arrays in)."""
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
-        signatures = Interpreter(model_content=self.float_model).get_signature_list()
+        interpreter = Interpreter(model_content=self.float_model)
+        signatures = interpreter._get_full_signature_list()  # noqa: SLF001 - names with tensor indices
         if not signatures:
             raise PackagerError("the float model has no signature, which ai-edge-quantizer needs", "convert from Keras/SavedModel, or use --engine tf-converter")
         key = next(iter(signatures))
-        inputs = signatures[key]["inputs"]
-        if len(inputs) != 1:
-            raise PackagerError(f"calibration supports single-input models; this one has {len(inputs)} inputs", "quantize with fp16 or dynamic")
-        return key, inputs[0]
+        order = [int(d["index"]) for d in interpreter.get_input_details()]
+        return key, {name: order.index(int(index)) for name, index in signatures[key]["inputs"].items()}
 
     @property
     def calibrated(self) -> bool:
@@ -209,8 +215,11 @@ class AeqEngine:
 
             from packager import progress  # noqa: PLC0415
 
-            key, name = self.signature_input()
-            data = {key: [{name: samples[i : i + 1].astype(np.float32)} for i in range(min(len(samples), 2))]}
+            key, positions = self.signature_inputs()
+            arrays = [samples] if isinstance(samples, np.ndarray) else list(samples.arrays)  # several inputs: data.MultiInputs
+            if len(arrays) != len(positions):
+                raise PackagerError(f"{len(arrays)} calibration arrays for a model with {len(positions)} inputs", "give one array per input")
+            data = {key: [{name: _sample(arrays[p][i : i + 1]) for name, p in positions.items()} for i in range(min(len(samples), 2))]}
             q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
             with progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
                 self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
@@ -304,8 +313,9 @@ def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | No
     io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[recipe.io_dtype]
 
     def representative():
+        arrays = [calibration] if isinstance(calibration, np.ndarray) else list(calibration.arrays)  # several inputs: model order
         for i in range(len(calibration)):
-            yield [calibration[i : i + 1].astype(np.float32)]
+            yield [_sample(a[i : i + 1]) for a in arrays]
 
     def configure(c) -> None:
         if recipe.quant == "fp32":

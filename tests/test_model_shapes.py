@@ -153,6 +153,24 @@ def test_two_inputs_are_evaluated_and_golden_per_input(tmp_path, two_inputs):
     np.testing.assert_array_equal(np.load(bundle / golden[1]["file"]), two_inputs["b"][picks])
 
 
+@pytest.mark.parametrize("engine", ["ai-edge-quantizer", "tf-converter"])
+def test_two_inputs_are_calibrated_per_input_name(tmp_path, two_inputs, engine):
+    dist = tmp_path / "dist"
+    result = run_cli(["build", str(two_inputs["model"]), "-o", str(dist), "--quant", "int8", "--engine", engine, "--calib-data",
+                      str(two_inputs["eval"]), "--eval-data", str(two_inputs["eval"]), "--no-latency"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((dist / "two" / "manifest.json").read_text())
+    assert manifest["recipe"]["quant"] == "int8" and manifest["recipe"]["calibration_samples"] == 40
+    # full integer: each input quantized with its own scale; the golden inputs are each input's samples
+    assert [i["dtype"] for i in manifest["inputs"]] == ["int8", "int8"]
+    picks = np.unique(np.linspace(0, 39, 8).astype(int))
+    for tensor, golden, name in zip(manifest["inputs"], manifest["golden"]["inputs"], ("a", "b")):
+        q = tensor["quantization"]
+        real = (np.load(dist / "two" / golden["file"]).astype(np.float64) - q["zero_point"]) * q["scale"]
+        assert np.abs(real - two_inputs[name][picks]).max() <= q["scale"] / 2 + 1e-6, name
+    assert manifest["metrics"]["chosen"]["top1_agreement"] >= 0.9
+
+
 def test_two_input_bundle_runs_on_the_virtual_handset_with_parity(tmp_path, two_inputs):
     dist = tmp_path / "dist"
     assert run_cli(["build", str(two_inputs["model"]), "-o", str(dist), "--quant", "fp32", "--no-latency"]).exit_code == 0

@@ -119,9 +119,10 @@ def test_every_flag_named_in_an_error_exists():
     assert len(known) > 30 and unknown == []
 
 
-def test_two_input_model_builds_float_variants_and_refuses_calibration_with_a_hint_that_works(tmp_path):
-    """Several inputs: fp16/dynamic/fp32 need no calibration; int8 is refused in one line whose hint works
-    (the full multi-input flow is tests/test_model_shapes.py)."""
+def test_two_input_model_builds_without_calibration_and_int8_needs_per_input_arrays(tmp_path):
+    """Several inputs: fp16 needs no calibration; int8 takes an .npz with one array per input and
+    refuses, in one line whose hint works, a calibration file that lacks one (the full multi-input
+    flow is in tests/test_model_shapes.py)."""
     from tests.test_bad_input import assert_clean_failure
 
     quiet.import_tensorflow()
@@ -134,10 +135,10 @@ def test_two_input_model_builds_float_variants_and_refuses_calibration_with_a_hi
     result = run_cli(["build", str(tmp_path / "two.keras"), "-o", str(tmp_path / "dist"), "--quant", "fp16", "--no-latency"])
     assert result.exit_code == 0, result.output
     arrays = tmp_path / "calib.npz"
-    np.savez(arrays, a=np.zeros((4, 3), np.float32), b=np.ones((4, 2), np.float32))
+    np.savez(arrays, a=np.zeros((4, 3), np.float32))
     result = run_cli(["build", str(tmp_path / "two.keras"), "-o", str(tmp_path / "dist2"), "--quant", "int8", "--calib-data", str(arrays),
                       "--no-latency"])
-    assert_clean_failure(result, tmp_path / "dist2", "2 inputs", "fp16 or dynamic")
+    assert_clean_failure(result, tmp_path / "dist2", "no array for input 'b'", "named a, b")
     assert "--no-eval" not in result.stderr
 
 
