@@ -18,12 +18,53 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 VIRTUAL = "virtual"
-_STATE_KEY = "_packager_device_state"
+
+
+@dataclass
+class DeviceSession:
+    """The plugin's state for one pytest process (as pytest-benchmark keeps a BenchmarkSession):
+    the handsets it opened, every run measured and the apps' sizes, and where the results went."""
+
+    started: float = field(default_factory=time.time)
+    targets: list[str] | None = None  # --device / --virtual-device, resolved once
+    handsets: dict[str, Any] = field(default_factory=dict)  # target -> packager.device.handset.Handset
+    runs: list[Any] = field(default_factory=list)  # packager.manifest.DeviceRun
+    apks: dict[tuple[str, str], Any] = field(default_factory=dict)  # (serial, package) -> packager.manifest.ApkInfo
+    bytes_pushed: int = 0
+    bytes_skipped: int = 0
+    written: Path | None = None
+
+    def add(self, results) -> None:
+        """A packager.manifest.DeviceResults of one bench call."""
+        self.runs += results.runs
+        self.bytes_pushed += results.bytes_pushed
+        self.bytes_skipped += results.bytes_skipped
+        for apk in results.apks:
+            self.apks[(apk.serial, apk.package)] = apk
+
+    def apk_bytes(self, run) -> int | None:
+        """The installed size of the app that measured `run`, on its handset."""
+        return next((a.installed_bytes for (serial, _), a in reversed(self.apks.items()) if serial == run.device.serial), None)
+
+    def results(self):
+        from packager.manifest import DeviceResults  # noqa: PLC0415
+
+        return DeviceResults(runs=list(self.runs), apks=list(self.apks.values()), bytes_pushed=self.bytes_pushed,
+                             bytes_skipped=self.bytes_skipped)
+
+
+SESSION = pytest.StashKey[DeviceSession]()
+
+
+def device_session(config: pytest.Config) -> DeviceSession | None:
+    return config.stash.get(SESSION, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "phone: needs a real Android handset attached (skipped, with the reason, when none is)")
-    setattr(config, _STATE_KEY, {"handsets": {}, "virtual": None, "records": [], "apks": {}, "targets": None, "started": time.time()})
+    config.stash[SESSION] = DeviceSession()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -77,24 +118,15 @@ def handset_of(nodeid: str, targets: list[str]) -> str | None:
 
 def _targets(config: pytest.Config) -> list[str]:
     """Handsets named by --device/--virtual-device, resolved once per process ('all' asks the adb server)."""
-    state = getattr(config, _STATE_KEY)
-    if state["targets"] is None:
-        state["targets"] = _resolve_targets(config)
-    return state["targets"]
+    session = config.stash[SESSION]
+    if session.targets is None:
+        targets: list[str] = []
+        if config.getoption("--device"):
+            from packager.device.transport import resolve_targets  # noqa: PLC0415
 
-
-def _resolve_targets(config: pytest.Config) -> list[str]:
-    targets: list[str] = []
-    for value in config.getoption("--device"):
-        if value == "all":
-            from packager.device.transport import list_devices  # noqa: PLC0415
-
-            targets += [e.serial for e in list_devices() if e.state == "device"]
-        else:
-            targets += [v for v in value.split(",") if v]
-    if config.getoption("--virtual-device"):
-        targets.append(VIRTUAL)
-    return list(dict.fromkeys(targets))
+            targets = resolve_targets(config.getoption("--device"), split_commas=True)
+        session.targets = targets + ([VIRTUAL] if config.getoption("--virtual-device") and VIRTUAL not in targets else [])
+    return session.targets
 
 
 def _ours(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -135,27 +167,25 @@ def handset(request: pytest.FixtureRequest):
     target = request.param
     if target is None:
         pytest.skip("no handset: pass --device SERIAL|all|HOST:PORT or --virtual-device")
-    state = getattr(request.config, _STATE_KEY)
-    if target not in state["handsets"]:
+    session = request.config.stash[SESSION]
+    if target not in session.handsets:
         from packager.device.handset import Handset  # noqa: PLC0415
         from packager.errors import PackagerError  # noqa: PLC0415
 
         address = target
         if target == VIRTUAL:
-            from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+            from packager.device import virtual  # noqa: PLC0415
 
-            state["virtual"] = VirtualHandset().start()
-            request.config.add_cleanup(state["virtual"].stop)
-            address = state["virtual"].address
+            address = virtual.start(request.config.add_cleanup).address
         problem = None
         try:
-            state["handsets"][target] = Handset.open(address)
+            session.handsets[target] = Handset.open(address)
         except PackagerError as exc:
             problem = exc.one_line()
         if problem:  # failed outside the except block: one clear line, no chained traceback
             pytest.fail(f"cannot use handset {target}: {problem}", pytrace=False)
-        request.config.add_cleanup(state["handsets"][target].close)
-    return state["handsets"][target]
+        request.config.add_cleanup(session.handsets[target].close)
+    return session.handsets[target]
 
 
 @pytest.fixture(scope="session")
@@ -179,15 +209,9 @@ def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
     """Run `bundle` on `handset` with `accelerator`; the DeviceRun, also kept for the session JSON."""
     from packager.device.bench import bench  # noqa: PLC0415
 
-    state = getattr(request.config, _STATE_KEY)
     results = bench(handset, [bundle], [accelerator], runs=request.config.getoption("packager_runs"))
-    state["records"] += results.runs
-    state["pushed"] = state.get("pushed", 0) + results.bytes_pushed
-    state["skipped"] = state.get("skipped", 0) + results.bytes_skipped
-    for apk in results.apks:
-        state["apks"][(apk.serial, apk.package)] = apk
+    request.config.stash[SESSION].add(results)
     record = results.runs[0]
-    record.apk_bytes = results.apks[0].installed_bytes if results.apks else None
     if record.status == "fallback":
         limits = request.getfixturevalue("budgets").limits_for(record)
         # falling back is not success: a test of `gpu` that ran on xnnpack did not test the GPU. It
@@ -199,8 +223,9 @@ def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
 
 
 class _BudgetChecker:
-    def __init__(self, budgets):
+    def __init__(self, budgets, session: DeviceSession):
         self.budgets = budgets
+        self.session = session
 
     def limits_for(self, run):
         """The limits that apply to `run` (no --budgets: the defaults)."""
@@ -212,7 +237,7 @@ class _BudgetChecker:
         """Assert `run` (a DeviceRun) stays within budget; the message lists every violation."""
         if self.budgets is None:
             return
-        problems = self.budgets.violations(run, getattr(run, "apk_bytes", None))
+        problems = self.budgets.violations(run, self.session.apk_bytes(run))
         assert not problems, "over budget:\n  " + "\n  ".join(problems)
 
 
@@ -220,13 +245,14 @@ class _BudgetChecker:
 def budgets(request: pytest.FixtureRequest):
     """`budgets.check(device_run)` asserts the limits of --budgets (no limits: passes)."""
     path = request.config.getoption("packager_budgets")
+    session = request.config.stash[SESSION]
     if not path:
-        return _BudgetChecker(None)
+        return _BudgetChecker(None, session)
     from packager.device.budgets import Budgets  # noqa: PLC0415
     from packager.errors import PackagerError  # noqa: PLC0415
 
     try:
-        return _BudgetChecker(Budgets.load(path))
+        return _BudgetChecker(Budgets.load(path), session)
     except PackagerError as exc:
         problem = exc.one_line()
     pytest.fail(problem, pytrace=False)
@@ -238,7 +264,7 @@ def _worker_id(config: pytest.Config) -> str | None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    state = getattr(config, _STATE_KEY, None)
+    state = device_session(config)
     if state is None:
         return
     target = Path(config.getoption("packager_results"))
@@ -247,24 +273,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     worker = _worker_id(config)
     from packager.device.results import DeviceResults  # noqa: PLC0415
 
-    if state["records"]:
-        results = DeviceResults(runs=state["records"], apks=list(state["apks"].values()),
-                                bytes_pushed=state.get("pushed", 0), bytes_skipped=state.get("skipped", 0))
-        written = results.write(target.with_name(f"{target.name}.{worker}.part") if worker else target)
-        state["written"] = written
+    if state.runs:
+        state.written = state.results().write(target.with_name(f"{target.name}.{worker}.part") if worker else target)
     if worker is None:  # the controller (or a run without xdist) merges what workers wrote
         parts = sorted(target.parent.glob(f"{target.name}.*.part"))
-        fresh = [p for p in parts if p.stat().st_mtime >= state["started"] - 1]  # not left by an interrupted session
+        fresh = [p for p in parts if p.stat().st_mtime >= state.started - 1]  # not left by an interrupted session
         if fresh:
             merged = DeviceResults()
             for part in fresh:
                 merged.extend(DeviceResults.load(part))
-            state["written"] = merged.write(target)
+            state.written = merged.write(target)
         for part in parts:
             os.unlink(part)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    state = getattr(config, _STATE_KEY, None)
-    if state and state.get("written") and _worker_id(config) is None:
-        terminalreporter.write_line(f"packager: device results in {state['written']}")
+    state = device_session(config)
+    if state and state.written and _worker_id(config) is None:
+        terminalreporter.write_line(f"packager: device results in {state.written}")

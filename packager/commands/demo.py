@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -97,16 +98,14 @@ def run_on_virtual_handset(bundle_path: Path) -> str:
     """The demo's device step: the bundle on a virtual handset, cpu and xnnpack, summed up in one line."""
     from packager.bundle_io import load_bundle  # noqa: PLC0415
     from packager.device.bench import bench  # noqa: PLC0415
+    from packager.device import virtual as virtual_kit  # noqa: PLC0415
     from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.virtual import VirtualHandset  # noqa: PLC0415
 
     bundle = load_bundle(bundle_path)
-    with VirtualHandset() as virtual:
-        handset = Handset.open(virtual.address, prefer="direct")
-        try:
-            results = bench(handset, [bundle], ["cpu", "xnnpack"], runs=50)
-        finally:
-            handset.close()
+    with contextlib.ExitStack() as stack:
+        handset = Handset.open(virtual_kit.start(stack.callback).address, prefer="direct")
+        stack.callback(handset.close)
+        results = bench(handset, [bundle], ["cpu", "xnnpack"], runs=50)
     parts = []
     for r in results.runs:
         if not r.ran or r.latency is None:

@@ -82,29 +82,23 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
     from packager.device.handset import Handset  # noqa: PLC0415
     from packager.device.results import DeviceResults  # noqa: PLC0415
     from packager.device.runner import AppRunner, BenchmarkModelRunner  # noqa: PLC0415
-    from packager.device.transport import list_devices  # noqa: PLC0415
+    from packager.device.transport import resolve_targets  # noqa: PLC0415
 
     refs = [load_bundle(b) for b in bundles]
     accelerators = [a.strip() for a in accelerator.split(",") if a.strip()]
     unknown = [a for a in accelerators if a not in ACCELERATORS]
     if unknown:
         raise PackagerError(f"unknown accelerator {', '.join(unknown)}", f"use {', '.join(ACCELERATORS)}")
-    targets: list[str] = []
-    for d in devices:
-        targets += [e.serial for e in list_devices() if e.state == "device"] if d == "all" else [d]
-    virtual_handset = None
-    if virtual:
-        from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+    targets = resolve_targets(devices)
+    with contextlib.ExitStack() as stack:
+        if virtual:
+            from packager.device import virtual as virtual_kit  # noqa: PLC0415
 
-        virtual_handset = VirtualHandset().start()
-        targets.append(virtual_handset.address)
-    if not targets:
-        raise PackagerError("no device to run on", "pass --device SERIAL|HOST:PORT|all, or --virtual")
-
-    targets = list(dict.fromkeys(targets))
-    total = len(refs) * len(accelerators)
-
-    try:
+            targets.append(virtual_kit.start(stack.callback).address)  # stopped when the runs are done
+        if not targets:
+            raise PackagerError("no device to run on", "pass --device SERIAL|HOST:PORT|all, or --virtual")
+        targets = list(dict.fromkeys(targets))
+        total = len(refs) * len(accelerators)
         with _bars(targets, total) as bars:
             def one(target: str) -> DeviceResults:
                 handset = Handset.open(target)
@@ -117,9 +111,6 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
 
             with ThreadPoolExecutor(max_workers=len(targets)) as pool:  # one thread per handset: a rack runs in parallel
                 per_device = list(pool.map(one, targets))
-    finally:
-        if virtual_handset is not None:
-            virtual_handset.stop()
     results = DeviceResults()
     for r in per_device:
         results.extend(r)
@@ -177,11 +168,9 @@ def clean_cmd(devices, json_output: bool) -> None:
     """Remove the models and inputs the kit keeps on handsets (kept so unchanged bundles are not pushed again)."""
     from packager.device.cleanup import clean  # noqa: PLC0415
     from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.transport import list_devices  # noqa: PLC0415
+    from packager.device.transport import resolve_targets  # noqa: PLC0415
 
-    targets: list[str] = []
-    for d in devices:
-        targets += [e.serial for e in list_devices() if e.state == "device"] if d == "all" else [d]
+    targets = resolve_targets(devices)
     if not targets:
         raise PackagerError("no device to clean", "pass --device SERIAL|HOST:PORT, or connect one for --device all")
     done = []

@@ -422,3 +422,16 @@ def open_transport(target: str, prefer: str = "auto", auth_timeout_s: float = 10
         return DirectTransport(target, auth_timeout_s=auth_timeout_s)
     raise PackagerError(f"device {target} is not attached to the adb server",
                         f"attached: {', '.join(held) or 'none'}; check `adb devices` (for a TCP device: `adb connect HOST:PORT`)")
+
+
+def resolve_targets(values: list[str] | tuple[str, ...], split_commas: bool = False) -> list[str]:
+    """Handsets named by --device values, in order, each once: 'all' is every device the adb server
+    (or USB) holds in the 'device' state; SERIAL and HOST:PORT stand for themselves (with
+    split_commas, 'a,b' names two)."""
+    targets: list[str] = []
+    for value in values:
+        if value == "all":
+            targets += [e.serial for e in list_devices() if e.state == "device"]
+        else:
+            targets += [v for v in value.split(",") if v] if split_commas else [value]
+    return list(dict.fromkeys(targets))

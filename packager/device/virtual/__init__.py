@@ -14,16 +14,27 @@ the app worker, started as a submodule, does not pay for the ADB protocol's impo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from packager.device.virtual.handset import Faults, VirtualHandset
 
-__all__ = ["Faults", "VirtualHandset"]
+__all__ = ["Faults", "VirtualHandset", "start"]
+
+
+def start(on_exit: Callable[[Callable[[], None]], Any], **options: Any) -> "VirtualHandset":
+    """Start a virtual handset (VirtualHandset(**options)) and register its stop with `on_exit`
+    (contextlib.ExitStack.callback, pytest's config.add_cleanup): the one place the CLI, the demo
+    and the plugin start one and make sure it stops."""
+    from packager.device.virtual.handset import VirtualHandset  # noqa: PLC0415
+
+    handset = VirtualHandset(**options).start()
+    on_exit(handset.stop)
+    return handset
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in ("Faults", "VirtualHandset"):
         from packager.device.virtual import handset  # noqa: PLC0415
 
         return getattr(handset, name)
