@@ -7,4 +7,6 @@ public final class Bitmap {
     public final int getWidth() { return 0; }
     public final int getHeight() { return 0; }
     public void getPixels(int[] pixels, int offset, int stride, int x, int y, int width, int height) {}
+    public static Bitmap createBitmap(int[] colors, int width, int height, Bitmap.Config config) { return null; }
+    public enum Config { ALPHA_8, RGB_565, ARGB_4444, ARGB_8888, RGBA_F16, HARDWARE }
 }

@@ -7,6 +7,8 @@ package androidx.compose.ui.graphics
 
 @JvmInline value class Color(val value: ULong)
 
+fun Color(color: Int): Color = throw NotImplementedError()  // a packed ARGB colour
+
 @JvmInline value class FilterQuality(val value: Int) {
     companion object {
         val None = FilterQuality(0)

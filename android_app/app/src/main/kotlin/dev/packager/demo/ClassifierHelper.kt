@@ -9,14 +9,29 @@ import dev.packager.core.AcceleratorOutcome
 import dev.packager.core.AcceleratorPlan
 import dev.packager.core.BundleManifest
 import dev.packager.core.Category
+import dev.packager.core.Detection
+import dev.packager.core.DetectionDecoder
+import dev.packager.core.DetectionOverlay
 import dev.packager.core.InferenceSession
 import dev.packager.core.InstalledBundle
 import dev.packager.core.Pixels
 import dev.packager.core.Postprocess
 import dev.packager.core.Preprocessor
 
-/** One classification: the top classes, how long the inference took, and what ran it. */
-data class Classification(val categories: List<Category>, val inferenceMs: Double, val preprocessMs: Double)
+/**
+ * One inference's result: a classifier's top classes, or a detector's detections (boxes, labels,
+ * scores) with the sample image and the boxes drawn on it; how long it took.
+ */
+data class Classification(
+    val categories: List<Category>,
+    val inferenceMs: Double,
+    val preprocessMs: Double,
+    val detections: List<Detection>? = null,
+    val overlay: Bitmap? = null,
+)
+
+/** Detections under this score are not shown (the model's own NMS threshold may be lower). */
+const val MIN_DETECTION_SCORE = 0.3
 
 /**
  * Owns one loaded model (the thin-Activity-over-a-helper shape of Google's LiteRT samples).
@@ -50,6 +65,12 @@ class ClassifierHelper(private val context: Context, val bundle: InstalledBundle
         val t1 = SystemClock.elapsedRealtimeNanos()
         val outputs = current.run(listOf(input))
         val t2 = SystemClock.elapsedRealtimeNanos()
+        if (manifest.task == "object_detection") {
+            val detections = DetectionDecoder.decode(manifest, outputs, MIN_DETECTION_SCORE)
+            val drawn = DetectionOverlay.outline(argb, bitmap.width, bitmap.height, detections, thickness = maxOf(1, bitmap.width / 64))
+            val overlay = Bitmap.createBitmap(drawn, bitmap.width, bitmap.height, Bitmap.Config.ARGB_8888)
+            return Classification(emptyList(), (t2 - t1) / 1e6, (t1 - t0) / 1e6, detections, overlay)
+        }
         return Classification(Postprocess.classify(manifest, outputs, topK), (t2 - t1) / 1e6, (t1 - t0) / 1e6)
     }
 

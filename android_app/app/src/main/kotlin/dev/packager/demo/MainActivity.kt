@@ -29,6 +29,7 @@ import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.unit.dp
 import dev.packager.core.Accelerator
 import dev.packager.core.AcceleratorOutcome
+import dev.packager.core.DetectionOverlay
 import dev.packager.core.OpsSource
 import dev.packager.core.RuntimeChoice
 
@@ -70,12 +71,19 @@ private fun ClassifierScreen(state: UiState, vm: ClassifierViewModel, modifier: 
         }
         Text("Sample image", style = MaterialTheme.typography.titleSmall)
         Choices(state.samples, state.sample, { it.substringAfterLast('/') }, vm::selectSample)
-        state.preview?.let {
+        (state.result?.overlay ?: state.preview)?.let {  // a detector's result: the sample with its boxes drawn
             Image(it.asImageBitmap(), contentDescription = state.sample, modifier = Modifier.size(160.dp), filterQuality = FilterQuality.None)
         }
         Button(onClick = vm::classify, enabled = !state.busy && state.preview != null && state.outcome != null) { Text("Classify") }
         state.result?.let { result ->
             result.categories.forEach { Text("%s  %.4f".format(it.label, it.score), style = MaterialTheme.typography.bodyLarge) }
+            result.detections?.let { detections ->
+                if (detections.isEmpty()) Text("No detection scores %.2f or more".format(MIN_DETECTION_SCORE))
+                detections.forEach { d ->
+                    Text("%s  %.3f  [%.2f, %.2f, %.2f, %.2f]".format(d.label ?: "#${d.classIndex}", d.score, d.box[0], d.box[1], d.box[2], d.box[3]),
+                         style = MaterialTheme.typography.bodyLarge, color = androidx.compose.ui.graphics.Color(DetectionOverlay.colourOf(d.classIndex)))
+                }
+            }
             val ranOn = state.outcome?.applied?.id ?: "none"
             Text("Inference %.2f ms on %s, preprocessing %.2f ms".format(result.inferenceMs, ranOn, result.preprocessMs))
             state.outcome?.let { Text(opsLine(it)) }
