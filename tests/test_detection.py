@@ -25,7 +25,7 @@ from packager.detection import anchors, decode, example, meta, postprocess
 from packager.errors import PackagerError
 from packager.tflite_tree import parse_graph
 from tests.conftest import build_shapes
-from tests.tflite_models import build_models, run
+from tests.tflite_models import mlp, run
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +153,9 @@ def _fails(args, *needles):
 
 def test_unmappable_outputs_and_bad_anchors(tmp_path, shapes_data, raw_tflite):
     classifier = tmp_path / "classifier.tflite"
-    classifier.write_bytes(build_models().float_rgb_logits)
+    classifier.write_bytes(mlp())  # 16 features -> 8 classes
     common = ["--task", "object_detection", "--mean", "127.5", "--std", "127.5", "--no-latency", "-o", str(tmp_path / "dist")]
-    _fails(["build", str(classifier), *common], "cannot tell the box encodings and class scores apart", "[1, 5]", "--boxes-output")
+    _fails(["build", str(classifier), *common], "cannot tell the box encodings and class scores apart", "[1, 8]", "--boxes-output")
     raw = tmp_path / "raw.tflite"
     raw.write_bytes(raw_tflite)
     _fails(["build", str(raw), *common], "no anchors were given", "--anchors")
