@@ -112,6 +112,9 @@ def run_on_virtual_handset(bundle_path: Path) -> str:
             parts.append(f"{r.accelerator_requested} failed: {'; '.join(r.errors) or 'no reason given'}")
             continue
         ran = r.accelerator_applied if not r.fell_back else f"{r.accelerator_requested} (fell back to {r.accelerator_applied})"
-        parity = f"top-1 agreement {r.parity.top1_agreement:.0%}" if r.parity else "no parity"
+        if r.parity is not None and r.parity.detection is not None:  # a detector: its boxes matched with the golden ones
+            parity = f"detections matched with the host's {r.parity.detection.matched}/{r.parity.detection.reference_detections} (F1 {r.parity.top1_agreement:.0%})"
+        else:
+            parity = f"top-1 agreement {r.parity.top1_agreement:.0%}" if r.parity else "no parity"
         parts.append(f"{ran} p50 {r.latency.p50:.3f} ms, p90 {r.latency.p90:.3f} ms, {parity}")
     return "; ".join(parts)
