@@ -34,7 +34,7 @@ def test_minmax_ranges_cover_every_calibration_sample_and_int8_agrees_on_the_wid
     input_range = next(r for name, r in ranges.items() if name.startswith("x") or "serving_default_x" in name)
     assert input_range.low == pytest.approx(min(x.min(), 0.0), rel=1e-5)
     assert input_range.high == pytest.approx(x.max(), rel=1e-5)
-    assert int8.recipe.to_manifest(len(x))["calibration"] == "minmax"
+    assert int8.recipe.record(len(x)).calibration == "minmax"
     assert _agreement(int8.model, float_model, x[:40]) >= 0.95
 
 
