@@ -160,3 +160,13 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "does not exist" in proc.stderr
+
+
+def test_labels_output_given_two_ways_that_disagree(tmp_path, dist):
+    """--labels NAME=PATH and --labels-output OTHER name two outputs: refused, not one silently winning."""
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"not read: the flags are checked first")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n", encoding="utf-8")
+    result = run_cli(["build", str(model), "-o", str(dist), "--labels", f"prob={labels}", "--labels-output", "box"])
+    assert_clean_failure(result, dist, "'prob'", "'box'", "--labels-output")

@@ -117,13 +117,17 @@ def build(model, config, json_output, **flags):
     embed metadata and write an app-ready bundle to dist/<name>/."""
     from packager.spec import load_config, make_spec  # noqa: PLC0415
 
+    labels_path, labels_named_output = _labels(flags["labels"])
+    if flags["labels_output"] and labels_named_output and flags["labels_output"] != labels_named_output:
+        raise PackagerError(f"--labels names output {labels_named_output!r} but --labels-output says {flags['labels_output']!r}",
+                            "give the output once: --labels NAME=PATH or --labels PATH --labels-output NAME")
     values = {
         "model": model, "name": flags["name"], "version": flags["version_"], "output": flags["output"], "quant": flags["quant"],
         "select": flags["select"], "max_accuracy_drop": flags["max_accuracy_drop"], "calib_data": flags["calib_data"],
         "eval_data": flags["eval_data"], "calib_samples": flags["calib_samples"], "eval_samples": flags["eval_samples"],
         "resize": flags["resize"], "size": _sizes(flags["size_"])[0], "input_sizes": _sizes(flags["size_"])[1], "color_space": flags["color_space"] and flags["color_space"].upper(),
-        "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": _labels(flags["labels"])[0],
-        "labels_output": flags["labels_output"] or _labels(flags["labels"])[1], "primary_output": flags["primary_output"],
+        "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": labels_path,
+        "labels_output": flags["labels_output"] or labels_named_output, "primary_output": flags["primary_output"],
         "replace_metadata": flags["replace_metadata"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],
