@@ -84,6 +84,7 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
 
     index_path = models / INDEX_NAME
     read_index(index_path)  # a broken index stops us before anything is written
+    _check_model(ref)
     gradle_file, no_compress = ensure_no_compress(module_dir)
     report = InstallReport(bundle=name, version=ref.manifest.version, app=str(app), assets_dir=str(assets),
                            destination=str(destination), gradle_file=str(gradle_file), no_compress=no_compress)
@@ -106,6 +107,21 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
     report.index_path = str(index_path)
     report.index_changed = _update_index(index_path, models, ref.manifest, sum(f.size_bytes for f in report.files))
     return report
+
+
+def _check_model(ref: bundle_io.BundleRef) -> None:
+    """The app must get the model the manifest describes: the same bytes (sha256) and a readable
+    .tflite with the manifest's inputs and outputs; anything else would install and fail on the phone."""
+    from packager import tflite_tree  # noqa: PLC0415
+
+    data = tflite_tree.read_model_file(ref.model_path)
+    if sha256_bytes(data) != ref.manifest.model.sha256:
+        raise PackagerError(f"{ref.model_path} does not match its manifest (sha256 differs): the bundle was changed after it was built",
+                            "rebuild the bundle with `packager build`")
+    graph = tflite_tree.parse_graph(data, what=str(ref.model_path))
+    if (len(graph.inputs), len(graph.outputs)) != (len(ref.manifest.inputs), len(ref.manifest.outputs)):
+        raise PackagerError(f"{ref.model_path} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs, its manifest "
+                            f"{len(ref.manifest.inputs)} and {len(ref.manifest.outputs)}", "rebuild the bundle with `packager build`")
 
 
 def app_files(manifest: Manifest) -> list[str]:

@@ -367,3 +367,24 @@ def test_image_declaring_a_huge_size_is_refused_before_decoding(side, tmp_path):
 
 def test_a_device_file_named_as_a_model_is_not_read_for_ever():
     one_line_failure(["inspect", "/dev/zero"], "not a regular file")
+
+
+@pytest.mark.parametrize("damage", ["changed", "truncated_and_retargeted"])
+def test_bundle_refuses_a_model_its_manifest_does_not_describe(damage, digits_bundle, tmp_path):
+    """`packager bundle` installs only the model the manifest describes (sha256) and one that reads as
+    a .tflite; nothing is written into the app."""
+    import shutil
+
+    from tests import fuzzing
+
+    copy = Path(shutil.copytree(digits_bundle, tmp_path / "b" / digits_bundle.name))
+    model = (copy / "digits.tflite").read_bytes()
+    if damage == "changed":
+        (copy / "digits.tflite").write_bytes(model[:-1] + bytes([model[-1] ^ 1]))
+        needles = ("does not match its manifest", "rebuild")
+    else:
+        fuzzing.retarget_bundle(copy, model[: len(model) // 3])
+        needles = ("corrupt or truncated",)
+    app = fuzzing.minimal_app(tmp_path / "app")
+    one_line_failure(["bundle", str(copy), "--app", str(app)], *needles)
+    assert not (app / "app" / "src" / "main" / "assets" / "models").exists()
