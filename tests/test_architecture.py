@@ -4,7 +4,9 @@
   under `if TYPE_CHECKING:` are deferred and do not make a cycle at import time), and none at
   all, deferred imports included, outside the virtual handset;
 - no module of packager/device/ outside virtual/ imports packager.device.virtual, at any level;
-- the library (packager/ outside commands/ and cli.py) does not import the commands.
+- the library (packager/ outside commands/ and cli.py) does not import the commands;
+- the data model (packager/manifest.py) is at the bottom and light, and its readers do not import the build;
+- only packager/tflite_tree.py imports LiteRT's flatbuffer schema and tools.
 """
 
 from __future__ import annotations
