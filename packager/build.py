@@ -679,14 +679,13 @@ def infer_quant(model: bytes) -> str:
     """What an existing .tflite is, judged by its tensor types."""
     from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
-    details = Interpreter(model_content=model).get_tensor_details()
-    types = {np.dtype(d["dtype"]).name for d in details}
+    interpreter = Interpreter(model_content=model)  # one parse of the model answers every question below
+    types = {np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
     if "int16" in types:
         return "int16x8"
     if "float16" in types:
         return "fp16"
     if "int8" in types or "uint8" in types:
-        interpreter = Interpreter(model_content=model)
         io = np.dtype(interpreter.get_input_details()[0]["dtype"])
         ops = {op["op_name"] for op in interpreter._get_ops_details()}
         # full-integer models take integer inputs or quantize float inputs on entry
