@@ -132,7 +132,8 @@ class Variant:
 _NO_QUANT = "no_quantize"
 
 
-def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
+def _aeq_recipe(recipe: Recipe, keep_float: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """ai-edge-quantizer's recipe for `recipe`; `keep_float`: more operators (output tensor names) left in float."""
     from ai_edge_quantizer import recipe as aeq_recipes  # noqa: PLC0415
 
     if recipe.quant == "fp16":
@@ -149,7 +150,7 @@ def _aeq_recipe(recipe: Recipe) -> list[dict[str, Any]]:
         entries = list(aeq_recipes.static_wi8_ai8())
     if recipe.io_dtype in ("float32", "uint8"):  # keep float I/O (uint8 is made from it afterwards)
         entries += [{"regex": ".*", "operation": op, "algorithm_key": _NO_QUANT} for op in ("INPUT", "OUTPUT")]
-    for tensor in recipe.float_ops:
+    for tensor in dict.fromkeys((*recipe.float_ops, *keep_float)):
         # an op's scope is its output tensor names, each followed by ';'
         entries.append({"regex": f"(^|;){re.escape(tensor)};", "operation": "*", "algorithm_key": _NO_QUANT})
     return entries
@@ -176,6 +177,15 @@ class AeqEngine:
         self._calibration_samples: int | None = None
         self._equalized: "AeqEngine | None" = None
         self.equalized_pairs: int | None = None
+        self._runtime_float: tuple | None = None
+
+    def runtime_float(self) -> tuple:
+        """Operators every static variant keeps in float (packager.runtime_safety), found once."""
+        if self._runtime_float is None:
+            from packager.runtime_safety import float_for_runtime  # noqa: PLC0415
+
+            self._runtime_float = float_for_runtime(self.float_model)
+        return self._runtime_float
 
     def equalized(self, samples: np.ndarray | None) -> "AeqEngine | None":
         """The same model with cross-layer equalization (packager.equalize), or None when no pair qualifies."""
@@ -258,13 +268,14 @@ class AeqEngine:
 
         started = time.perf_counter()
         qsv = None
+        keep = self.runtime_float() if recipe.needs_calibration else ()
         if recipe.needs_calibration:
             if calibration is None or len(calibration) == 0:
                 raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
             qsv = self.calibrate(calibration, recipe.calibration, 16 if recipe.quant == "int16x8" else 8)
         try:
             with quiet.captured_output() as log:
-                q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe))
+                q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe, tuple(k.op for k in keep)))
                 model = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
         except PackagerError:
             raise
@@ -274,6 +285,8 @@ class AeqEngine:
         if recipe.io_dtype == "uint8":
             model = _with_io_type(model, "uint8")
         model, options = _finish(recipe, model)
+        if keep:
+            options = {**options, "float_for_runtime": [k.to_dict() for k in keep]}
         del log
         return Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started,
                        self._calibration_samples if recipe.needs_calibration else None, options)
