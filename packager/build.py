@@ -191,6 +191,7 @@ def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
         from packager.detection import stage as detection  # noqa: PLC0415
 
         detector = detection.plan(float_model, spec)
+        raw_float = detector.raw_graph(float_model)
         float_model = detector.finish(float_model)
     return Converted(spec, source, converter, float_model, original, own, mode, detector, raw_float)
 

@@ -29,7 +29,8 @@ from packager.errors import PackagerError
 
 OP_NAME = "TFLite_Detection_PostProcess"
 OUTPUT_NAMES = ("location", "category", "score", "number_of_detections")
-_CUSTOM, _DEQUANTIZE, _FLOAT32 = 32, 6, 0  # BuiltinOperator.CUSTOM, BuiltinOperator.DEQUANTIZE, TensorType.FLOAT32
+_CUSTOM, _DEQUANTIZE, _TRANSPOSE = 32, 6, 39  # BuiltinOperator.CUSTOM, .DEQUANTIZE, .TRANSPOSE
+_FLOAT32, _INT32 = 0, 2  # TensorType
 _BOX_WORDS = ("box", "loc", "bbox", "regress", "encod", "offset", "delta")
 _SCORE_WORDS = ("score", "class", "cls", "conf", "logit", "prob")
 
@@ -44,6 +45,7 @@ class PostProcess:
     iou_threshold: float = 0.5
     max_detections: int = 10
     background: bool = True  # the scores' column 0 is the background class
+    custom_options: bytes | None = None  # a source model's own op options, written back as they were
 
     def check(self) -> None:
         if not 0.0 <= self.score_threshold < 1.0:
@@ -65,12 +67,15 @@ class PostProcess:
 
 @dataclass(frozen=True)
 class RawOutputs:
-    """Which outputs of a raw detector are the box encodings and the class scores."""
+    """Which outputs of a raw detector are the box encodings and the class scores, and whether
+    each comes anchors last ([1, 4, N], [1, K, N]: transposed before the op)."""
 
     boxes: int
     scores: int
     anchors: int  # N
     columns: int  # K, background included
+    boxes_transposed: bool = False
+    scores_transposed: bool = False
 
 
 def has_postprocess(model: bytes) -> bool:
@@ -119,7 +124,9 @@ def _custom_code(tree, op) -> str | None:
 
 def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxes_name: str | None, scores_name: str | None) -> RawOutputs:
     """Map a raw detector's outputs to box encodings and class scores (by --boxes-output /
-    --scores-output, else by shape: [1, N, 4] and [1, N, K], else by name when both have K = 4)."""
+    --scores-output, else by shape: [1, N, 4] and [1, N, K] in either order, else by name when
+    both have K = 4). Outputs that come anchors last, [1, 4, N] and [1, K, N], are mapped too
+    (transposed before the op) when N tells them apart from the anchors-first layout."""
     found = ", ".join(f"{n} {list(s)}" for n, s in zip(names, shapes))
     fix = "a detector must end in box encodings [1, N, 4] and class scores [1, N, K] over N anchors; map them with --boxes-output NAME --scores-output NAME"
 
@@ -129,24 +136,43 @@ def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxe
                 return i
         raise PackagerError(f"the detector has no output {wanted!r} (outputs: {found})", fix)
 
-    candidates = [i for i, s in enumerate(shapes) if len(s) == 3 and s[0] == 1 and s[1] > 0]
-    boxes = index_of(boxes_name) if boxes_name else None
-    scores = index_of(scores_name) if scores_name else None
-    if boxes is None or scores is None:
-        four = [i for i in candidates if shapes[i][2] == 4]
-        if boxes is None:
-            named = [i for i in four if any(w in names[i].lower() for w in _BOX_WORDS)]
-            boxes = four[0] if len(four) == 1 else (named[0] if len(named) == 1 else None)
-        if scores is None and boxes is not None:
-            rest = [i for i in candidates if i != boxes and shapes[i][1] == shapes[boxes][1]]
-            named = [i for i in rest if any(w in names[i].lower() for w in _SCORE_WORDS)]
-            scores = rest[0] if len(rest) == 1 else (named[0] if len(named) == 1 else None)
-    if boxes is None or scores is None or boxes == scores:
+    rank3 = [i for i, s in enumerate(shapes) if len(s) == 3 and s[0] == 1 and s[1] > 0 and s[2] > 0]
+    given = (index_of(boxes_name) if boxes_name else None, index_of(scores_name) if scores_name else None)
+    transposed = False
+    mapped = _by_shape(names, shapes, rank3, *given, transposed=False)
+    if mapped is None:
+        transposed, mapped = True, _by_shape(names, shapes, rank3, *given, transposed=True)
+    if mapped is None:
+        if all(g is not None for g in given):
+            boxes, scores = given
+            raise PackagerError(f"boxes output {names[boxes]} {list(shapes[boxes])} and scores output {names[scores]} {list(shapes[scores])} "
+                                "are not [1, N, 4] and [1, N, K] (nor [1, 4, N] and [1, K, N]) over the same N anchors", fix)
         raise PackagerError(f"cannot tell the box encodings and class scores apart among the outputs {found}", fix)
+    boxes, scores = mapped
     b, s = shapes[boxes], shapes[scores]
-    if not (len(b) == 3 and b[0] == 1 and b[2] == 4 and len(s) == 3 and s[0] == 1 and s[1] == b[1] and s[2] >= 1):
-        raise PackagerError(f"boxes output {names[boxes]} {list(b)} and scores output {names[scores]} {list(s)} are not [1, N, 4] and [1, N, K]", fix)
+    if transposed:
+        return RawOutputs(boxes, scores, int(b[2]), int(s[1]), True, True)
     return RawOutputs(boxes, scores, int(b[1]), int(s[2]))
+
+
+def _by_shape(names, shapes, rank3: list[int], boxes: int | None, scores: int | None, transposed: bool) -> tuple[int, int] | None:
+    """(boxes, scores) among the rank-3 outputs, anchors first ([1, N, 4], [1, N, K]) or, with
+    `transposed`, anchors last ([1, 4, N], [1, K, N]); None when they cannot be told apart."""
+    anchors_of = (lambda s: s[2]) if transposed else (lambda s: s[1])
+    width_of = (lambda s: s[1]) if transposed else (lambda s: s[2])
+    if boxes is None:
+        four = [i for i in rank3 if width_of(shapes[i]) == 4 and i != scores]
+        named = [i for i in four if any(w in names[i].lower() for w in _BOX_WORDS)]
+        boxes = four[0] if len(four) == 1 else (named[0] if len(named) == 1 else None)
+    if boxes is None or boxes not in rank3 or width_of(shapes[boxes]) != 4:
+        return None
+    if scores is None:
+        rest = [i for i in rank3 if i != boxes and anchors_of(shapes[i]) == anchors_of(shapes[boxes])]
+        named = [i for i in rest if any(w in names[i].lower() for w in _SCORE_WORDS)]
+        scores = rest[0] if len(rest) == 1 else (named[0] if len(named) == 1 else None)
+    if scores is None or scores == boxes or scores not in rank3 or anchors_of(shapes[scores]) != anchors_of(shapes[boxes]):
+        return None
+    return boxes, scores
 
 
 def _options(config: PostProcess, classes: int) -> bytes:
@@ -193,9 +219,9 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
         tree.buffers.append(entry)
         return len(tree.buffers) - 1
 
-    def tensor(name: str, shape: list[int], data: bytes | None = None) -> int:
+    def tensor(name: str, shape: list[int], data: bytes | None = None, kind: int = _FLOAT32) -> int:
         t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, np.asarray(shape, np.int32), _FLOAT32, buffer(data)
+        t.name, t.shape, t.type, t.buffer = name, np.asarray(shape, np.int32), kind, buffer(data)
         graph.tensors.append(t)
         return len(graph.tensors) - 1
 
@@ -221,7 +247,23 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
         graph.operators.append(op)
         return out
 
+    def anchors_first(index: int) -> int:  # [1, C, N] -> [1, N, C]
+        t = graph.tensors[index]
+        name = t.name.decode() if isinstance(t.name, bytes) else t.name
+        shape = [int(d) for d in t.shape]
+        perm = tensor(f"{name}_perm", [3], np.asarray([0, 2, 1], np.int32).tobytes(), _INT32)
+        out = tensor(f"{name}_anchors_first", [shape[0], shape[2], shape[1]])
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = opcode(_TRANSPOSE), np.asarray([index, perm], np.int32), np.asarray([out], np.int32)
+        op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.TransposeOptions, schema.TransposeOptionsT()
+        graph.operators.append(op)
+        return out
+
     box_tensor, score_tensor = as_float(graph.outputs[raw.boxes]), as_float(graph.outputs[raw.scores])
+    if raw.boxes_transposed:
+        box_tensor = anchors_first(box_tensor)
+    if raw.scores_transposed:
+        score_tensor = anchors_first(score_tensor)
     anchors = tensor("anchors", [raw.anchors, 4], np.ascontiguousarray(config.anchors, np.float32).tobytes())
     m = int(config.max_detections)
     outputs = [tensor(OUTPUT_NAMES[0], [1, m, 4]), tensor(OUTPUT_NAMES[1], [1, m]), tensor(OUTPUT_NAMES[2], [1, m]), tensor(OUTPUT_NAMES[3], [1])]
@@ -229,7 +271,7 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
     op.opcodeIndex = opcode(_CUSTOM, OP_NAME)
     op.inputs = np.asarray([box_tensor, score_tensor, anchors], np.int32)
     op.outputs = np.asarray(outputs, np.int32)
-    op.customOptions = np.frombuffer(_options(config, classes), np.uint8)
+    op.customOptions = np.frombuffer(config.custom_options or _options(config, classes), np.uint8)
     op.customOptionsFormat = 0  # FLEXBUFFERS
     graph.operators.append(op)
     graph.outputs = np.asarray(outputs, np.int32)
@@ -246,3 +288,108 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
                 entries.append(entry)
             signature.outputs = entries
     return tflite_tree.write(tree)
+
+
+@dataclass(frozen=True)
+class SourceOp:
+    """A source model's own TFLite_Detection_PostProcess taken apart: the graph cut before the op
+    (its outputs the op's box and score inputs: what variants are quantized from) and the op's
+    anchors and options, put back unchanged on every variant by `attach`."""
+
+    raw_model: bytes
+    raw: RawOutputs
+    config: PostProcess
+    classes: int
+    roles: tuple[str, ...]  # what the source's outputs are, in its order
+
+
+def op_settings(options: bytes, anchors: np.ndarray) -> tuple[PostProcess, int]:
+    """The op's custom options read as PostProcess (kept byte for byte) and its class count."""
+    from flatbuffers import flexbuffers  # noqa: PLC0415
+
+    root = flexbuffers.GetRoot(options).AsMap
+
+    def number(key: str, default: float) -> float:
+        return float(root[key].AsFloat) if key in root.Keys else default
+
+    config = PostProcess(anchors, tuple(number(k, 1.0) for k in ("y_scale", "x_scale", "h_scale", "w_scale")),
+                         number("nms_score_threshold", 0.0), number("nms_iou_threshold", 0.5), int(number("max_detections", 10)),
+                         True, options)
+    return config, int(root["num_classes"].AsInt)
+
+
+def detach(model: bytes) -> SourceOp:
+    """`model` (whose outputs are the op's four) without the op: see SourceOp."""
+    from packager import tflite_tree  # noqa: PLC0415
+
+    roles = output_roles(model)
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+    position = next(k for k, o in enumerate(graph.operators) if _custom_code(tree, o) == OP_NAME)
+    op = graph.operators[position]
+    box_tensor, score_tensor, anchor_tensor = (int(t) for t in op.inputs[:3])
+    data = tree.buffers[graph.tensors[anchor_tensor].buffer].data
+    if data is None or len(data) == 0:
+        raise PackagerError(f"the model's {OP_NAME} takes its anchors from a tensor computed at run time, not a constant",
+                            "convert it without the post-processing and build the raw detector with --anchors FILE")
+    anchors = np.frombuffer(bytes(data), np.float32).reshape(-1, 4)
+    config, classes = op_settings(bytes(bytearray(op.customOptions)), anchors)
+    shapes = [[int(d) for d in graph.tensors[t].shape] for t in (box_tensor, score_tensor)]
+    raw = RawOutputs(0, 1, shapes[0][1], shapes[1][2])
+    del graph.operators[position]
+    graph.outputs = np.asarray([box_tensor, score_tensor], np.int32)
+    _name_signature_outputs(tree, ["raw_boxes", "raw_scores"], [box_tensor, score_tensor])
+    _drop_unused_tensors(tree)  # the op's outputs and anchors: tensors nothing writes would be null to a calibrator
+    return SourceOp(tflite_tree.write(tree), raw, config, classes, roles)
+
+
+def standard_outputs(model: bytes) -> bytes:
+    """`model` with its four op outputs in the standard order (unchanged when they are)."""
+    from packager import tflite_tree  # noqa: PLC0415
+
+    if output_roles(model) == ROLES:
+        return model
+    tree = tflite_tree.read(model)
+    graph = tree.subgraphs[0]
+    op = next(o for o in graph.operators if _custom_code(tree, o) == OP_NAME)
+    graph.outputs = np.asarray(op.outputs, np.int32)
+    _name_signature_outputs(tree, list(OUTPUT_NAMES), [int(t) for t in op.outputs])
+    return tflite_tree.write(tree)
+
+
+def _name_signature_outputs(tree, names: list[str], tensors: list[int]) -> None:
+    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+
+    schema = _schema()
+    for signature in tree.signatureDefs or []:
+        if signature.subgraphIndex == 0:
+            entries = []
+            for name, index in zip(names, tensors):
+                entry = schema.TensorMapT()
+                entry.name, entry.tensorIndex = name, index
+                entries.append(entry)
+            signature.outputs = entries
+
+
+def _drop_unused_tensors(tree) -> None:
+    graph = tree.subgraphs[0]
+    used = {int(t) for t in graph.inputs} | {int(t) for t in graph.outputs}
+    for op in graph.operators:
+        used |= {int(t) for t in (op.inputs if op.inputs is not None else []) if t >= 0}
+        used |= {int(t) for t in (op.outputs if op.outputs is not None else []) if t >= 0}
+    keep = sorted(used)
+    new_index = {old: new for new, old in enumerate(keep)}
+
+    def remap(indices):
+        return None if indices is None else np.asarray([new_index[int(t)] if t >= 0 else int(t) for t in indices], np.int32)
+
+    graph.tensors = [graph.tensors[i] for i in keep]
+    graph.inputs, graph.outputs = remap(graph.inputs), remap(graph.outputs)
+    for op in graph.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = remap(op.intermediates)
+    for signature in tree.signatureDefs or []:
+        if signature.subgraphIndex == 0:
+            for entry in list(signature.inputs or []) + list(signature.outputs or []):
+                entry.tensorIndex = new_index[int(entry.tensorIndex)]

@@ -17,7 +17,7 @@ import numpy as np
 from packager.detection import anchors as anchor_boxes
 from packager.detection import metrics as det_metrics
 from packager.detection.decode import decode_all
-from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, attach, find_raw_outputs, has_postprocess
+from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, SourceOp, attach, detach, find_raw_outputs, has_postprocess, standard_outputs
 from packager.errors import PackagerError
 from packager.manifest import DetectionInfo, VariantMetrics
 
@@ -26,17 +26,24 @@ SEMANTICS = ("detection_boxes", "detection_classes", "detection_scores", "detect
 
 @dataclass(frozen=True)
 class Detector:
-    raw: RawOutputs | None  # None: the model already has the four outputs
-    config: PostProcess | None
+    raw: RawOutputs  # the box and score outputs of the raw graph the variants are derived from
+    config: PostProcess  # the op put on it (a source model's own: its anchors and options unchanged)
     classes: int  # object classes (background excluded)
+    source: SourceOp | None = None  # the source already had the op (its raw graph is source.raw_model)
 
     def finish(self, model: bytes) -> bytes:
-        return model if self.raw is None else attach(model, self.raw, self.config)
+        """The model with the four outputs in the standard order: a model that has the op (the
+        source itself) is left as it is, or only its outputs reordered; a raw one gets the op."""
+        return standard_outputs(model) if has_postprocess(model) else attach(model, self.raw, self.config)
+
+    def raw_graph(self, model: bytes) -> bytes:
+        """What the variants are quantized from: the graph before the post-processing."""
+        return model if self.source is None else self.source.raw_model
 
     def to_manifest(self) -> DetectionInfo:
-        return DetectionInfo(postprocess="added by packager" if self.raw is not None else "in the source model", classes=self.classes,
+        return DetectionInfo(postprocess="added by packager" if self.source is None else "in the source model", classes=self.classes,
                              outputs=list(OUTPUT_NAMES), iou_match_threshold=det_metrics.IOU_THRESHOLD,
-                             settings=self.config.to_manifest() if self.config is not None else None)
+                             settings=self.config.to_manifest())
 
 
 def spec_anchors(spec) -> np.ndarray | None:
@@ -53,9 +60,9 @@ def plan(float_model: bytes, spec) -> Detector:
     from packager.evaluate import ModelRunner  # noqa: PLC0415
 
     runner = ModelRunner(float_model)
-    if has_postprocess(float_model):
-        classes = _classes_of_op(float_model)
-        return Detector(None, None, classes)
+    if has_postprocess(float_model):  # its own op, anchors and options; the outputs reordered if they are not standard
+        source = detach(float_model)
+        return Detector(source.raw, source.config, source.classes, source)
     shapes = [tuple(int(d) for d in o.shape) for o in runner.outputs]
     raw = find_raw_outputs(runner.output_names, shapes, spec.boxes_output, spec.scores_output)
     anchors = spec_anchors(spec)
@@ -67,17 +74,6 @@ def plan(float_model: bytes, spec) -> Detector:
     detector = Detector(raw, config, raw.columns - (1 if spec.background_class else 0))
     detector.finish(float_model)  # refuses anchors that do not fit before anything is derived
     return detector
-
-
-def _classes_of_op(model: bytes) -> int:
-    from flatbuffers import flexbuffers  # noqa: PLC0415
-
-    from packager import tflite_tree  # noqa: PLC0415
-    from packager.detection.postprocess import OP_NAME, _custom_code  # noqa: PLC0415
-
-    tree = tflite_tree.read(model)
-    op = next(o for o in tree.subgraphs[0].operators if _custom_code(tree, o) == OP_NAME)
-    return int(flexbuffers.GetRoot(bytes(bytearray(op.customOptions))).AsMap["num_classes"].AsInt)
 
 
 def ground_truth(spec, evaluation, labels: list[str]) -> list[det_metrics.GroundTruth] | None:
