@@ -218,3 +218,143 @@ def test_report_draws_float_and_chosen_detections(shapes_build):
     with Image.open(shapes_build.bundle / "report-plots" / "detections.png") as sheet:
         pixels = np.asarray(sheet.convert("RGB")).reshape(-1, 3)
     assert ((pixels == (30, 110, 230)).all(axis=1)).sum() > 50 and ((pixels == (225, 40, 40)).all(axis=1)).sum() > 50
+
+
+def _op_options(model: bytes) -> bytes:
+    from packager import tflite_tree
+
+    tree = tflite_tree.read(model)
+    op = next(o for o in tree.subgraphs[0].operators if postprocess._custom_code(tree, o) == postprocess.OP_NAME)
+    return bytes(bytearray(op.customOptions))
+
+
+def test_tflite_with_the_op_in_another_order_is_quantized(tmp_path, shapes_data, raw_tflite, shapes_build):
+    """A .tflite that has TFLite_Detection_PostProcess, its outputs in another order (as a TF2
+    SavedModel's may come back), built with --quant int8: the op and its settings are recognised
+    and kept byte for byte, the variant is quantized from the graph before the op, and the bundle
+    has the four outputs in the standard order."""
+    from packager import tflite_tree
+    from packager.evaluate import ModelRunner
+
+    runner = ModelRunner(raw_tflite)
+    mapping = postprocess.find_raw_outputs(runner.output_names, [t.shape for t in runner.outputs], None, None)
+    with_op = postprocess.attach(raw_tflite, mapping, postprocess.PostProcess(example.anchors(), score_threshold=0.1, iou_threshold=0.45))
+    tree = tflite_tree.read(with_op)
+    graph = tree.subgraphs[0]
+    graph.outputs = np.asarray([graph.outputs[k] for k in (2, 0, 3, 1)], np.int32)
+    for signature in tree.signatureDefs or []:
+        signature.outputs = [signature.outputs[k] for k in (2, 0, 3, 1)]
+    source = tmp_path / "reordered.tflite"
+    source.write_bytes(tflite_tree.write(tree))
+    assert postprocess.output_roles(source.read_bytes()) == ("score", "location", "number of detections", "category")
+
+    built = build_shapes(shapes_data, source, tmp_path / "dist", name="reordered", anchors=None, quant="int8")
+    m = built.manifest
+    assert m.detection.postprocess == "in the source model" and m.detection.classes == 4
+    assert m.detection.settings.anchors == 160 and m.detection.settings.iou_threshold == pytest.approx(0.45)
+    assert [o.name for o in m.outputs] == list(postprocess.OUTPUT_NAMES)
+    model = (built.bundle / m.model.file).read_bytes()
+    assert postprocess.output_roles(model) == postprocess.ROLES
+    assert _op_options(model) == _op_options(with_op)  # the source's op, not one made anew
+    assert np.array_equal(postprocess.detach(model).config.anchors, example.anchors())
+    assert m.metrics.chosen.name == "int8" and any(t.type == 9 for t in tflite_tree.read(model).subgraphs[0].tensors)  # INT8
+    # the same float graph as the Keras build, its NMS at IoU 0.45 instead of 0.5: close, not equal
+    assert built.float_metrics.detection.map50 == pytest.approx(shapes_build.float_metrics.detection.map50, abs=0.01)
+    chosen = m.metrics.chosen.detection
+    assert chosen.agreement > 0.8 and chosen.map50 > 0.3, chosen
+
+
+def test_swapped_and_transposed_raw_outputs_are_mapped(tmp_path, shapes_data, shapes_detector, raw_tflite):
+    """A raw detector whose outputs are scores first and anchors last ([1, 5, 160], [1, 4, 160])
+    is mapped by shape and transposed before the op: the same detections as the standard layout."""
+    import keras
+
+    from packager import sources
+    from packager.evaluate import ModelRunner
+
+    with quiet.captured_output():
+        model = keras.models.load_model(shapes_detector)
+        boxes, scores = model.outputs
+        other = keras.Model(model.inputs, [keras.layers.Permute((2, 1), name="class_logits")(scores), keras.layers.Permute((2, 1), name="box_t")(boxes)])
+        other.save(tmp_path / "transposed.keras")
+        source = sources.detect(tmp_path / "transposed.keras")
+        transposed = sources.to_float_tflite(source, sources.Converter(source))
+    runner = ModelRunner(transposed)
+    shapes = [tuple(t.shape) for t in runner.outputs]
+    mapping = postprocess.find_raw_outputs(runner.output_names, shapes, None, None)
+    assert shapes[mapping.scores] == (1, 5, 160) and shapes[mapping.boxes] == (1, 4, 160)
+    assert (mapping.boxes_transposed, mapping.scores_transposed, mapping.anchors, mapping.columns) == (True, True, 160, 5)
+    config = postprocess.PostProcess(example.anchors(), score_threshold=0.1)
+    standard = ModelRunner(raw_tflite)
+    standard_model = postprocess.attach(raw_tflite, postprocess.find_raw_outputs(standard.output_names, [t.shape for t in standard.outputs], None, None), config)
+    mapped_model = postprocess.attach(transposed, mapping, config)
+    assert postprocess.output_roles(mapped_model) == postprocess.ROLES
+    x = (shapes_data.test.pixels[:6].astype(np.float32) - 127.5) / 127.5
+    found = 0
+    for i in range(len(x)):
+        a, b = decode.decode(*run(standard_model, [x[i : i + 1]])), decode.decode(*run(mapped_model, [x[i : i + 1]]))
+        assert np.array_equal(a.classes, b.classes) and np.allclose(a.boxes, b.boxes, atol=1e-5) and np.allclose(a.scores, b.scores, atol=1e-5)
+        found += len(a)
+    assert found >= 6
+
+
+@pytest.mark.parametrize(("shapes", "needle"), [
+    ([(1, 160, 4), (1, 5, 160)], "cannot tell the box encodings and class scores apart"),  # one anchors first, one last
+    ([(1, 4, 160), (1, 5, 100)], "cannot tell the box encodings and class scores apart"),  # not the same anchors
+    ([(1, 160, 4), (1, 160, 4)], "cannot tell the box encodings and class scores apart"),  # two [1, N, 4], names say nothing
+])
+def test_unmappable_raw_layouts_name_the_flags(shapes, needle):
+    with pytest.raises(PackagerError, match=needle) as caught:
+        postprocess.find_raw_outputs(("out_a", "out_b"), shapes, None, None)
+    assert "--boxes-output NAME --scores-output NAME" in caught.value.hint and str(list(shapes[1])) in str(caught.value)
+    # named with the flags, two [1, N, 4] are mapped (K = 4: background + 3 classes)
+    if shapes[0] == shapes[1]:
+        assert postprocess.find_raw_outputs(("out_a", "out_b"), shapes, "out_b", "out_a") == postprocess.RawOutputs(1, 0, 160, 4)
+
+
+def test_anchor_grid_from_the_config_file(tmp_path, shapes_data, raw_tflite, shapes_build):
+    """[[detection.anchor_grid]] in a config file: the same anchors as example.anchors(), so the
+    same detections as the build with --anchors; a grid that does not fit is one line."""
+    assert np.allclose(anchors.grid_anchors(list(example.FEATURE_MAPS)), example.anchors())
+    (tmp_path / "raw.tflite").write_bytes(raw_tflite)
+    grid = "".join(f"\n[[detection.anchor_grid]]\nheight = {f.height}\nwidth = {f.width}\nsizes = {list(f.sizes)}\naspect_ratios = {list(f.aspect_ratios)}\n"
+                   for f in example.FEATURE_MAPS)
+    config = tmp_path / "build.toml"
+    config.write_text(f'model = "raw.tflite"\nname = "grid"\ntask = "object_detection"\noutput = "dist"\n'
+                      f'[data]\ncalib = "{shapes_data.train_dir}"\neval = "{shapes_data.test_dir}"\n'
+                      f'[preprocessing]\nmean = [127.5]\nstd = [127.5]\n[metadata]\nlabels = "{shapes_data.labels_file}"\n'
+                      f'[detection]\nscore_threshold = 0.1\nmax_detections = 10\n{grid}')
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--no-latency", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    bundle = tmp_path / "dist" / "grid"
+    document = json.loads((bundle / "manifest.json").read_text())
+    assert document["detection"]["postprocess"] == "added by packager" and document["detection"]["settings"]["anchors"] == 160
+    model = (bundle / document["model"]["file"]).read_bytes()
+    assert np.allclose(postprocess.detach(model).config.anchors, example.anchors())
+    assert document["metrics"]["float"]["detection"]["map50"] == pytest.approx(shapes_build.float_metrics.detection.map50, abs=1e-4)
+    config.write_text(config.read_text().replace("height = 4\nwidth = 4", "height = 3\nwidth = 3"))
+    _fails(["build", "--config", str(config), "--no-latency", "-o", str(tmp_path / "bad")], "predicts 160 boxes but there are 146 anchors")
+
+
+def test_drawn_detections_carry_label_and_score():
+    """The report's tiles: each box has its label and score written on it, so a different label
+    or score draws different pixels, and the text is white on the box's colour."""
+    from PIL import Image
+
+    from packager.detection import draw
+    from packager.manifest import Detection
+
+    image = Image.new("RGB", (64, 64), (90, 90, 90))
+    box = [0.3, 0.2, 0.8, 0.9]
+
+    def tile(label, score, class_index=1):
+        return np.asarray(draw._tile(image, [Detection(box=box, class_index=class_index, label=label, score=score)], draw.CHOSEN_COLOUR))
+
+    circle, square, low, unlabelled = tile("circle", 0.87), tile("square", 0.87), tile("circle", 0.12), tile(None, 0.87)
+    ymin, xmin = int(box[0] * draw.TILE), int(box[1] * draw.TILE)
+    bar = circle[ymin - 11 : ymin, xmin : xmin + 60]
+    assert (bar.min(axis=-1) > 200).sum() > 20  # (antialiased) white text drawn on the label bar
+    assert ((bar == draw.CHOSEN_COLOUR).all(axis=-1)).sum() > 100
+    for other in (square, low, unlabelled):
+        differs = np.any(circle != other, axis=-1)
+        assert differs.sum() > 5 and not differs[ymin + 2 :].any()  # only the text differs

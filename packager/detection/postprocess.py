@@ -308,9 +308,10 @@ def op_settings(options: bytes, anchors: np.ndarray) -> tuple[PostProcess, int]:
     from flatbuffers import flexbuffers  # noqa: PLC0415
 
     root = flexbuffers.GetRoot(options).AsMap
+    keys = {str(k.AsKey) for k in root.Keys}
 
     def number(key: str, default: float) -> float:
-        return float(root[key].AsFloat) if key in root.Keys else default
+        return float(root[key].AsFloat) if key in keys else default
 
     config = PostProcess(anchors, tuple(number(k, 1.0) for k in ("y_scale", "x_scale", "h_scale", "w_scale")),
                          number("nms_score_threshold", 0.0), number("nms_iou_threshold", 0.5), int(number("max_detections", 10)),
