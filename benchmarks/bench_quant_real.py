@@ -61,7 +61,8 @@ def aeq_own_calibration(float_model: bytes, quant: str, calib: np.ndarray) -> by
 
     from packager.quantize import AeqEngine, Recipe, _aeq_recipe
 
-    key, name = AeqEngine(float_model).signature_input()
+    key, positions = AeqEngine(float_model).signature_inputs()
+    (name,) = positions  # one input
     q = quantizer.Quantizer(float_model, _aeq_recipe(Recipe(quant)))
     with quiet.captured_output():
         qsv = q.calibrate({key: [{name: calib[i : i + 1].astype(np.float32)} for i in range(len(calib))]})
@@ -141,6 +142,9 @@ def auto_build(model: realmodels.RealModel, tmp: Path) -> dict:
     from packager.spec import make_spec
 
     n_cal, n_eval = SAMPLES.get(model.name, (200, 300))
+    if model.source.suffix == ".tflite":
+        return {"model": model.name, "chosen": None, "reason": "packager build refuses --quant auto for a .tflite source (no TF converter candidates)",
+                "seconds": 0.0, "size_ratio": None, "candidates": []}
     flags = {"model": model.source, "name": model.name, "output": tmp / "dist", "quant": "auto", "max_accuracy_drop": 2.0,
              "measure_latency": True}
     if model.name == "basic-pitch":
@@ -219,6 +223,9 @@ def main() -> None:
                               "–" if c["max_abs_error"] is None else f"{c['max_abs_error']:.3f}", "", "", "", c.get("error") or "")
         console.print(table)
     for a in results.get("auto", []):
+        if a["chosen"] is None:
+            console.print(f"[bold]{a['model']}[/]: auto not run: {a['reason']}")
+            continue
         console.print(f"[bold]{a['model']}[/]: auto --max-accuracy-drop 2 bundles {a['chosen']} ({a['size_ratio']:.2f}x of fp32, "
                       f"{a['seconds']:.0f} s): {a['reason']}")
         for c in a["candidates"]:

@@ -177,15 +177,15 @@ class AeqEngine:
         self._calibration_samples: int | None = None
         self._equalized: "AeqEngine | None" = None
         self.equalized_pairs: int | None = None
-        self._runtime_float: tuple | None = None
+        self._kept_float: tuple | None = None
 
-    def runtime_float(self) -> tuple:
-        """Operators every static variant keeps in float (packager.runtime_safety), found once."""
-        if self._runtime_float is None:
-            from packager.runtime_safety import float_for_runtime  # noqa: PLC0415
+    def kept_float(self) -> tuple:
+        """Operators every static variant keeps in float (packager.keep_float), found once."""
+        if self._kept_float is None:
+            from packager.keep_float import kept_float  # noqa: PLC0415
 
-            self._runtime_float = float_for_runtime(self.float_model)
-        return self._runtime_float
+            self._kept_float = kept_float(self.float_model)
+        return self._kept_float
 
     def equalized(self, samples: np.ndarray | None) -> "AeqEngine | None":
         """The same model with cross-layer equalization (packager.equalize), or None when no pair qualifies."""
@@ -268,7 +268,7 @@ class AeqEngine:
 
         started = time.perf_counter()
         qsv = None
-        keep = self.runtime_float() if recipe.needs_calibration else ()
+        keep = self.kept_float() if recipe.needs_calibration else ()
         if recipe.needs_calibration:
             if calibration is None or len(calibration) == 0:
                 raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
@@ -286,7 +286,7 @@ class AeqEngine:
             model = _with_io_type(model, "uint8")
         model, options = _finish(recipe, model)
         if keep:
-            options = {**options, "float_for_runtime": [k.to_dict() for k in keep]}
+            options = {**options, "kept_float": [k.to_dict() for k in keep]}
         del log
         return Variant(recipe, model, "ai-edge-quantizer", time.perf_counter() - started,
                        self._calibration_samples if recipe.needs_calibration else None, options)
