@@ -18,7 +18,7 @@ import numpy as np
 
 from packager import progress, quiet
 from packager.errors import PackagerError
-from packager.manifest import Latency, OutputMetrics, VariantMetrics
+from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
 from packager.preprocess import dequantize, to_input_dtype
 from packager.tflite_tree import parse_graph
 
@@ -197,9 +197,6 @@ class ModelRunner:
             self.interpreter.invoke()
             seconds.append(time.perf_counter() - started)
         return Latency.of([s * 1000.0 for s in seconds], self.threads)
-
-
-SLOWER_MARGIN = 1.05  # a variant whose host p50 exceeds float's by more than this factor is called slower
 
 
 def slower_note(metrics: VariantMetrics, reference: VariantMetrics) -> str:

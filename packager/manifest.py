@@ -364,6 +364,9 @@ class DetectionInfo(Record):
     samples: list[DetectionSample] = optional(list)  # the golden samples' detections, for the report
 
 
+SLOWER_MARGIN = 1.05  # a variant whose host p50 exceeds float's by more than this factor is called slower (build, report)
+
+
 @dataclass(kw_only=True)
 class VariantMetrics(Record):
     """One model (the float reference or a variant) evaluated against the float model on the host."""

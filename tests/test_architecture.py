@@ -6,6 +6,8 @@
 - no module of packager/device/ outside virtual/ imports packager.device.virtual, at any level;
 - the library (packager/ outside commands/ and cli.py) does not import the commands;
 - the data model (packager/manifest.py) is at the bottom and light, and its readers do not import the build;
+- the report (packager/report/) reads the data model and nothing of the build pipeline or the device
+  kit; only the build (rendering a new bundle's report) and the commands import it;
 - only packager/tflite_tree.py imports LiteRT's flatbuffer schema and tools.
 """
 
@@ -189,12 +191,13 @@ def test_the_data_model_is_at_the_bottom_and_light():
     heavy = {m for m in _external_imports(_modules()["packager.manifest"], top_level_only=True)
              if m.split(".")[0] in ("numpy", "jsonschema", "tensorflow", "ai_edge_litert", "packager")}
     assert not heavy, heavy
-    for user in ("packager.build", "packager.bundle", "packager.bundle_io", "packager.report", "packager.device.bench",
-                 "packager.report_device"):
+    for user in ("packager.build", "packager.bundle", "packager.bundle_io", "packager.report.content", "packager.device.bench",
+                 "packager.report.device"):
         assert "packager.manifest" in graph[user], user  # the one model, not a dict of their own
     anywhere = _graph(top_level_only=False)
-    offenders = sorted(m for m in ("packager.manifest", "packager.bundle", "packager.bundle_io", "packager.report",
-                                   "packager.report_device", "packager.device.bench") if "packager.build" in anywhere[m])
+    readers = ("packager.manifest", "packager.bundle", "packager.bundle_io", "packager.device.bench",
+               *(m for m in anywhere if m == "packager.report" or m.startswith("packager.report.")))
+    offenders = sorted(m for m in readers if "packager.build" in anywhere[m])
     assert not offenders, f"{offenders} import the build: the model and its readers stand below it"
 
 
@@ -207,3 +210,24 @@ def test_only_tflite_tree_reads_the_flatbuffer_schema():
         for target in _external_imports(path, top_level_only=False)
         if target.startswith(("ai_edge_litert.schema_py_generated", "ai_edge_litert.tools")))
     assert not offenders, offenders
+
+
+# the build pipeline's modules: what makes a bundle (the report reads what they wrote, never them)
+PIPELINE = ("packager.build", "packager.sources", "packager.quantize", "packager.int16_bias", "packager.runtime_safety",
+            "packager.calibration", "packager.qdebug", "packager.equalize", "packager.variant_choice", "packager.autoquant",
+            "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate")
+
+
+def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_kit():
+    graph = _graph(top_level_only=False)
+    report = sorted(m for m in graph if m == "packager.report" or m.startswith("packager.report."))
+    assert {"packager.report", "packager.report.content", "packager.report.device", "packager.report.document",
+            "packager.report.plots", "packager.report.regenerate"} <= set(report), report
+    assert "packager.manifest" in graph["packager.report.content"] and "packager.manifest" in graph["packager.report.device"]
+    offenders = sorted(f"{name} imports {target}" for name in report for target in graph[name]
+                       if target in PIPELINE or target == "packager.device" or target.startswith("packager.device."))
+    assert not offenders, offenders
+    # who renders a report: the build (a new bundle's) and the commands (`packager report`, the terminal table)
+    users = sorted(name for name, targets in graph.items() if name not in report
+                   and any(t == "packager.report" or t.startswith("packager.report.") for t in targets))
+    assert users and all(u == "packager.build" or u.startswith("packager.commands") for u in users), users

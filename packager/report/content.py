@@ -1,7 +1,7 @@
-"""The bundle's report: what it says, from the manifest and the device results kept beside it.
+"""What the bundle's report says, from the manifest and the device results kept beside it.
 
 `render_all(manifest, bundle_dir)` returns {"report.md": ..., "report.html": ...}. The content is
-assembled once as a packager.report_doc.Document (sections of facts, tables and figures) and
+assembled once as a packager.report.document.Document (sections of facts, tables and figures) and
 rendered twice, so both files say the same. Figures are embedded in the HTML; when a bundle
 folder is given they are also written as PNG files beside report.md (report-plots/), which
 `packager bundle` leaves on the host like the reports themselves.
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packager import plots
-from packager.evaluate import SLOWER_MARGIN
-from packager.manifest import DeviceRun, Manifest, Tensor, VariantMetrics
-from packager.report_device import DEVICE_FOLDER, DeviceData, load_kept
-from packager.report_doc import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
+from packager.manifest import SLOWER_MARGIN, DeviceRun, Manifest, Tensor, VariantMetrics
+from packager.report import plots
+from packager.report.device import DEVICE_FOLDER, DeviceData, load_kept
+from packager.report.document import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
 
 PLOTS_FOLDER = "report-plots"
 REPORT_FILES = {"md": "report.md", "html": "report.html"}  # what render_all writes, as the manifest lists it
@@ -648,50 +647,3 @@ def render_all(manifest: Manifest, bundle_dir: Path | None = None) -> dict[str, 
     doc = build_document(manifest, bundle_dir)
     figure_files = write_figures(doc, Path(bundle_dir)) if bundle_dir is not None else {}
     return {REPORT_FILES["md"]: to_markdown(doc, figure_files), REPORT_FILES["html"]: to_html(doc)}
-
-
-@dataclass
-class Regenerated:
-    bundle: str
-    reports: list[str]
-    plots: list[str]
-    merged: list[str]  # device results newly kept in <bundle>/device/
-    already_kept: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"bundle": self.bundle, "reports": self.reports, "plots": self.plots, "device_results": self.merged + self.already_kept,
-                "newly_merged": self.merged}
-
-
-def regenerate(bundle_dir: Path | str, results: list[Path] | None = None) -> Regenerated:
-    """`packager report`: validate every results file first (nothing is written when one is bad),
-    keep them in <bundle>/device/, then rewrite the reports from the manifest."""
-    from packager.bundle_io import load_bundle  # noqa: PLC0415
-    from packager.errors import PackagerError  # noqa: PLC0415
-    from packager.fileio import write_atomic  # noqa: PLC0415
-    from packager.report_device import is_run_of, keep, read_results_file  # noqa: PLC0415
-
-    bundle = load_bundle(bundle_dir)
-    documents = []
-    for path in results or []:
-        data = read_results_file(Path(path))
-        if not any(is_run_of(r, bundle.name, bundle.model_sha256) for r in data.runs):
-            measured = sorted({r.bundle for r in data.runs}) or ["none"]
-            raise PackagerError(f"{path} has no runs of bundle {bundle.name} (it measured: {', '.join(measured)})",
-                                f"pass results of `packager device bench {bundle.path}`")
-        documents.append((Path(path), data))
-    merged, already = [], []
-    for path, data in documents:
-        target, new = keep(bundle.path, data, path)
-        (merged if new else already).append(str(target))
-    try:
-        texts = render_all(bundle.manifest, bundle.path)
-        written = []
-        for name, text in texts.items():
-            write_atomic(bundle.path / name, text)
-            written.append(str(bundle.path / name))
-    except OSError as exc:
-        raise PackagerError(f"cannot write the report into {bundle.path} ({exc.strerror or exc})", "check the folder's permissions") from None
-    plots_dir = bundle.path / PLOTS_FOLDER
-    figures = sorted(str(p) for p in plots_dir.glob("*.png")) if plots_dir.is_dir() else []
-    return Regenerated(str(bundle.path), written, figures, merged, already)
