@@ -17,6 +17,7 @@ Run: uv run python benchmarks/bench_device.py [--link-mbps 30] [--json]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -137,15 +138,15 @@ def main() -> None:
     from packager.bundle_io import load_bundle
     from packager.device.bench import bench
     from packager.device.handset import Handset
-    from packager.device.virtual import VirtualHandset
+    from packager.device import virtual
 
-    with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-device-") as tmp, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
         os.environ["ANDROID_USER_HOME"] = str(tmp / "home" / ".android")
         (tmp / "home" / ".android").mkdir(parents=True)
         bundles = build_bundles(tmp / "build")
         refs = [load_bundle(b) for b in bundles]
-        handset_sim = VirtualHandset(root=tmp / "device").start()
+        handset_sim = virtual.start(stack.callback, root=tmp / "device")  # stopped before the folder goes
         handset_sim.faults.throughput_bytes_per_s = args.link_mbps * 1e6
         port = free_port()
         adb = Adb(handset_sim.address, port, tmp / "home")
@@ -178,7 +179,6 @@ def main() -> None:
             kit.close()
         finally:
             subprocess.run(["adb", "-P", str(port), "kill-server"], env=adb.env, capture_output=True)
-            handset_sim.stop()
 
     assert all(r["status"] == "ok" for r in naive_results) and all(r.ran for r in first.runs + second.runs)
     report = {

@@ -193,16 +193,16 @@ def clean_cmd(devices, json_output: bool) -> None:
 @click.option("--root", type=click.Path(path_type=Path), help="Sandbox folder for the device's files (default: temporary).")
 def virtual_cmd(port: int, root: Path | None) -> None:
     """Start a virtual handset (ADB over TCP on 127.0.0.1) and print its HOST:PORT; Ctrl-C stops it."""
-    from packager.device.virtual import VirtualHandset  # noqa: PLC0415
+    from packager.device import virtual as virtual_kit  # noqa: PLC0415
 
-    handset = VirtualHandset(root=root, port=port)
-    try:
-        handset.start()
-    except OSError as exc:
-        raise PackagerError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", "choose another --port") from None
-    # `kill` (SIGTERM, what CI scripts send to a background job) stops it as cleanly as Ctrl-C
-    signal.signal(signal.SIGTERM, lambda *_: handset.stopping.set())
-    click.echo(handset.address, nl=True)
-    click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
-               f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)
-    handset.serve_forever()
+    with contextlib.ExitStack() as stack:
+        try:
+            handset = virtual_kit.start(stack.callback, root=root, port=port)
+        except OSError as exc:
+            raise PackagerError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", "choose another --port") from None
+        # `kill` (SIGTERM, what CI scripts send to a background job) stops it as cleanly as Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: handset.stopping.set())
+        click.echo(handset.address, nl=True)
+        click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
+                   f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)
+        handset.serve_forever()

@@ -343,6 +343,24 @@ def test_device_virtual_command_serves_until_stopped(tmp_path, stop_signal):
     assert proc.returncode in ((0, -signal.SIGINT, 130) if stop_signal == "SIGINT" else (0,)) and (tmp_path / "dev" / "data" / "local" / "tmp").is_dir()
 
 
+def test_device_virtual_command_on_a_taken_port_is_one_line(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("packager")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run([str(exe), "device", "virtual", "--port", str(port), "--root", str(tmp_path / "dev")],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and not proc.stdout, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0] and "--port" in lines[0], proc.stderr
+
+
 def test_benchmark_model_runner_on_the_handset(kit_handset, virtual_handset, digits, tmp_path):
     """The benchmark_model runner end to end: binary and model pushed (only when changed), run with
     its flags, its log parsed into a run record. The virtual handset cannot run an Android binary,

@@ -6,8 +6,10 @@ fs.py (the per-handset sandbox and its access rules), system.py (logcat, package
 managers), apk.py (the stand-in demo APK), app.py (the demo app's worker process, run as
 `python -m packager.device.virtual.app`).
 
-Only tests, the CLI (`packager device virtual`, `packager demo`) and the pytest plugin import
-this package; the real-device code in packager/device/ does not (docs/ARCHITECTURE.md).
+Only tests, benchmarks, the CLI (`packager device virtual`, `device bench --virtual`, `packager
+demo`) and the pytest plugin import this package; the real-device code in packager/device/ does
+not (docs/ARCHITECTURE.md). The CLI, the benchmarks and the plugin start a handset with `start`,
+which registers its stop.
 `from packager.device.virtual import VirtualHandset, Faults` loads handset.py on first use, so
 the app worker, started as a submodule, does not pay for the ADB protocol's imports.
 """
@@ -28,7 +30,12 @@ def start(on_exit: Callable[[Callable[[], None]], Any], **options: Any) -> "Virt
     and the plugin start one and make sure it stops."""
     from packager.device.virtual.handset import VirtualHandset  # noqa: PLC0415
 
-    handset = VirtualHandset(**options).start()
+    handset = VirtualHandset(**options)
+    try:
+        handset.start()
+    except BaseException:  # the port could not be had: leave no sandbox folder behind
+        handset.stop()
+        raise
     on_exit(handset.stop)
     return handset
 
