@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
@@ -65,12 +64,12 @@ class AutoResult:
     tried: list[Tried]
     chosen: Tried
     sensitivity: list[OperatorError] = field(default_factory=list)
-    engine_choice: list[dict[str, Any]] = field(default_factory=list)
+    engine_choice: list[EngineCandidate] = field(default_factory=list)
 
     def selection(self, budget: float, measure: str) -> Selection:
         return Selection(mode="auto", chosen=self.chosen.variant.name, max_accuracy_drop=budget, reason=self.chosen.reason,
                          candidates=[t.candidate(measure) for t in self.tried], operator_sensitivity=list(self.sensitivity[:20]),
-                         engine_choice=[EngineCandidate.from_dict(c) for c in self.engine_choice])
+                         engine_choice=list(self.engine_choice))
 
 
 class Search:
@@ -91,7 +90,7 @@ class Search:
         self.engine = AeqEngine(float_model)
         self.converter = converter
         self.tried: list[Tried] = []
-        self.engine_choice: list[dict[str, Any]] = []
+        self.engine_choice: list[EngineCandidate] = []
         self._judge = None
         self.measure = "accuracy" if labels is not None else "agreement"
         self.judged = judged
@@ -145,13 +144,13 @@ class Search:
         if self._judge is None:
             self._judge = variant_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
         variant, candidates = variant_choice.choose(recipe, self.engine, self.converter, self.calibration, self._judge)
-        self.engine_choice += [c.to_dict(recipe.name) for c in candidates]
+        self.engine_choice += [c.record(recipe.name) for c in candidates]
         return variant
 
     def _best_aeq_method(self) -> str:
         """The activation-range method that lost least for int8 among ai-edge-quantizer's candidates."""
-        aeq = [c for c in self.engine_choice if c["variant"] == "int8" and c["engine"] == "ai-edge-quantizer" and c["loss_points"] is not None]
-        return min(aeq, key=lambda c: (c["loss_points"], c["mean_abs_error"]))["calibration"] if aeq else "minmax"
+        aeq = [c for c in self.engine_choice if c.variant == "int8" and c.engine == "ai-edge-quantizer" and c.loss_points is not None]
+        return min(aeq, key=lambda c: (c.loss_points, c.mean_abs_error)).calibration if aeq else "minmax"
 
     # --- the search -----------------------------------------------------------------------------
     def run(self) -> AutoResult:

@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
 from packager.errors import PackagerError
 from packager.fileio import DocumentError, read_json
 from packager.manifest import GoldenFile, Manifest
-
-
-@dataclass(frozen=True)
-class LocatedFile:
-    """A golden file of a bundle on disk: its path and its manifest entry."""
-
-    path: Path
-    entry: GoldenFile
 
 
 @dataclass(frozen=True)
@@ -44,13 +37,18 @@ class BundleRef:
     def labels(self) -> list[str]:
         return list(self.manifest.labels.values)
 
-    @property
-    def golden_inputs(self) -> list[LocatedFile]:
-        return [LocatedFile(self.path / g.file, g) for g in self.manifest.golden.inputs]
+    def path_of(self, entry: GoldenFile) -> Path:
+        """Where one of the manifest's golden files is on disk."""
+        return self.path / entry.file
 
     @property
-    def golden_outputs(self) -> list[LocatedFile]:
-        return [LocatedFile(self.path / g.file, g) for g in self.manifest.golden.outputs]
+    def golden_input_paths(self) -> list[Path]:
+        """The golden inputs' files, in the order of manifest.golden.inputs (the entries say the rest)."""
+        return [self.path_of(g) for g in self.manifest.golden.inputs]
+
+    @property
+    def golden_output_paths(self) -> list[Path]:
+        return [self.path_of(g) for g in self.manifest.golden.outputs]
 
 
 def load_bundle(path: str | Path) -> BundleRef:
@@ -66,7 +64,7 @@ def load_bundle(path: str | Path) -> BundleRef:
     except (OSError, DocumentError) as exc:
         raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
     ref = BundleRef(folder, Manifest.from_dict(manifest, what=str(manifest_path)))  # validated against the schema
-    for needed in [ref.model_path, *(g.path for g in ref.golden_inputs), *(g.path for g in ref.golden_outputs)]:
+    for needed in [ref.model_path, *ref.golden_input_paths, *ref.golden_output_paths]:
         if not needed.is_file():
             raise PackagerError(f"bundle {folder} is incomplete: {needed.name} is missing", "rebuild the bundle")
     return ref

@@ -459,17 +459,25 @@ class Selection(Record):
     engine_choice: list[EngineCandidate] = optional(list)  # every way each variant was made, the chosen one marked
 
 
+def _r6(value: float) -> float:
+    return round(value, 6)
+
+
+_ROUNDED = {"encode": _r6}  # the debugger's errors are written to 6 decimals
+
+
 @dataclass(frozen=True, kw_only=True)
 class TensorDebug(Record):
-    """One tensor of the bundled variant against float (packager.qdebug); errors are RMS, relative."""
+    """One tensor of the bundled variant against float (packager.qdebug computes them); errors are
+    RMS, relative."""
 
     tensor: str
     op_type: str
     position: int  # order of the producing operator in the graph
-    accumulated: float  # error reaching this tensor
-    added: float  # accumulated here minus the largest accumulated error of the operator's inputs
-    range_error: float  # quantizing the float tensor alone into its range
-    clipped: float  # share of float values outside the range
+    accumulated: float = field(metadata=_ROUNDED)  # error reaching this tensor
+    added: float = field(metadata=_ROUNDED)  # accumulated here minus the largest accumulated error of the operator's inputs
+    range_error: float = field(metadata=_ROUNDED)  # quantizing the float tensor alone into its range
+    clipped: float = field(metadata=_ROUNDED)  # share of float values outside the range
     range: list[float] | None  # the real range the scale and zero point cover; None when it stayed float
     dtype: str
     calibration: str
@@ -477,20 +485,36 @@ class TensorDebug(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class GraphError(Record):
+    """A compared tensor in graph order: its accumulated and added error (as in TensorDebug)."""
+
     tensor: str
-    accumulated: float
-    added: float
+    accumulated: float = field(metadata=_ROUNDED)
+    added: float = field(metadata=_ROUNDED)
+
+    @classmethod
+    def of(cls, t: TensorDebug) -> "GraphError":
+        return cls(tensor=t.tensor, accumulated=t.accumulated, added=t.added)
 
 
 @dataclass(frozen=True, kw_only=True)
 class QuantizationDebug(Record):
-    """The quantization debugger's findings for the bundled variant (static variants only)."""
+    """The quantization debugger's findings for the bundled variant (static variants only):
+    `qdebug.debug` returns it with every compared tensor (`tensors`, not written); the manifest
+    keeps the worst and each one's error through the graph."""
 
     variant: str
     samples: int
     tensors_compared: int
     worst: list[TensorDebug]  # the tensors whose operator adds the most error, worst first
     through_graph: list[GraphError]  # every compared tensor in graph order
+    tensors: list[TensorDebug] = field(default_factory=list, repr=False, compare=False, metadata={"skip": True})
+
+    @classmethod
+    def of(cls, variant: str, samples: int, tensors: list[TensorDebug], count: int) -> "QuantizationDebug":
+        """The findings on `tensors` (graph order), the `count` that add the most error kept as the worst."""
+        worst = sorted(tensors, key=lambda t: t.added, reverse=True)[:count]
+        return cls(variant=variant, samples=samples, tensors_compared=len(tensors), worst=worst,
+                   through_graph=[GraphError.of(t) for t in tensors], tensors=list(tensors))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,58 +13,21 @@ operator's output, matched to the float model's tensor of the same name) it repo
   bad calibration range shows here whatever happened upstream;
 - the range itself (from the tensor's scale and zero point) and how it was calibrated.
 
-The worst tensors (largest added error) go into the manifest (`quantization_debug`) and the report.
+The result is the manifest's own record, `manifest.QuantizationDebug` (a `TensorDebug` per tensor); the worst
+tensors (largest added error) go into the manifest (`quantization_debug`) and the report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
 from packager import quiet
+from packager.manifest import QuantizationDebug, TensorDebug
 from packager.preprocess import to_input_dtype
 
 DEBUG_SAMPLES = 64
 REPORTED = 10  # tensors kept in the manifest
 BATCH = 16
-
-
-@dataclass(frozen=True)
-class TensorError:
-    tensor: str
-    op_type: str
-    position: int  # order of the producing operator in the graph
-    accumulated: float
-    added: float
-    range_error: float
-    clipped: float
-    low: float | None  # None: the tensor stayed float
-    high: float | None
-    dtype: str
-    calibration: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tensor": self.tensor, "op_type": self.op_type, "position": self.position,
-                "accumulated": round(self.accumulated, 6), "added": round(self.added, 6),
-                "range_error": round(self.range_error, 6), "clipped": round(self.clipped, 6),
-                "range": None if self.low is None else [float(self.low), float(self.high)], "dtype": self.dtype, "calibration": self.calibration}
-
-
-@dataclass
-class DebugReport:
-    variant: str
-    samples: int
-    tensors: list[TensorError] = field(default_factory=list)  # graph order
-
-    def worst(self, count: int = REPORTED) -> list[TensorError]:
-        return sorted(self.tensors, key=lambda t: t.added, reverse=True)[:count]
-
-    def to_dict(self, count: int = REPORTED) -> dict[str, Any]:
-        return {"variant": self.variant, "samples": self.samples, "tensors_compared": len(self.tensors),
-                "worst": [t.to_dict() for t in self.worst(count)],
-                "through_graph": [{"tensor": t.tensor, "accumulated": round(t.accumulated, 6), "added": round(t.added, 6)} for t in self.tensors]}
 
 
 def _interpreter(model: bytes):
@@ -118,7 +81,8 @@ def _range_of(detail: dict) -> tuple[float, float] | None:
     return float((info.min - zero) * scale), float((info.max - zero) * scale)
 
 
-def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: str = "", calibration: str = "") -> DebugReport:
+def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: str = "", calibration: str = "",
+          reported: int = REPORTED) -> QuantizationDebug:
     """Compare every activation tensor of `quantized` with the float model's (see module doc)."""
     samples = samples[:DEBUG_SAMPLES]
     fl, qu = _Side(float_model), _Side(quantized)
@@ -167,7 +131,7 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
                 acc[3] += float(np.sum((ref < bounds[0] - scale / 2) | (ref > bounds[1] + scale / 2)))
             acc[4] += ref.size
     accumulated: dict[int, float] = {}
-    tensors: list[TensorError] = []
+    tensors: list[TensorDebug] = []
     for q, _, op_type, position, inputs in pairs:
         err2, ref2, range2, clipped, count = sums[q]
         if not count:
@@ -176,9 +140,9 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
         accumulated[q] = float(np.sqrt(err2) / norm)
         upstream = [accumulated.get(alias.get(i, i), 0.0) for i in inputs]
         bounds = _range_of(qu.details[q])
-        tensors.append(TensorError(
+        tensors.append(TensorDebug(
             tensor=qu.details[q]["name"], op_type=op_type, position=position, accumulated=accumulated[q],
             added=max(0.0, accumulated[q] - max(upstream, default=0.0)), range_error=float(np.sqrt(range2) / norm),
-            clipped=float(clipped / count), low=None if bounds is None else bounds[0], high=None if bounds is None else bounds[1],
+            clipped=float(clipped / count), range=None if bounds is None else [float(bounds[0]), float(bounds[1])],
             dtype=np.dtype(qu.details[q]["dtype"]).name, calibration="float" if bounds is None else calibration))
-    return DebugReport(variant, len(samples), tensors)
+    return QuantizationDebug.of(variant, len(samples), tensors, reported)

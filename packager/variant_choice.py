@@ -21,6 +21,7 @@ import numpy as np
 from packager.calibration import METHODS
 from packager.errors import PackagerError
 from packager.evaluate import VariantMetrics, compare, run_all
+from packager.manifest import EngineCandidate
 from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
 
 TF_CONVERTER_KINDS = ("fp16", "dynamic", "int8", "int16x8")
@@ -28,6 +29,9 @@ TF_CONVERTER_KINDS = ("fp16", "dynamic", "int8", "int16x8")
 
 @dataclass
 class Candidate:
+    """One way of making a variant (engine, calibration), the variant it made and its figures while
+    the choice is made; `record` is what the manifest keeps of it (manifest.EngineCandidate)."""
+
     engine: str
     calibration: str | None
     variant: Variant | None
@@ -36,16 +40,17 @@ class Candidate:
     error: str | None = None
     chosen: bool = False
 
-    def to_dict(self, name: str) -> dict[str, Any]:
+    def record(self, name: str) -> EngineCandidate:
         m = self.metrics
-        out: dict[str, Any] = {"variant": name, "engine": self.engine, "calibration": self.calibration, "chosen": self.chosen,
-                               "size_bytes": self.variant.size_bytes if self.variant else None,
-                               "loss_points": None if self.loss is None else round(self.loss, 6),
-                               "top1_agreement": m.top1_agreement if m else None, "accuracy": m.accuracy if m else None,
-                               "max_abs_error": m.max_abs_error if m else None, "mean_abs_error": m.mean_abs_error if m else None}
-        if self.error:
-            out["error"] = self.error
-        return out
+        return EngineCandidate(variant=name, engine=self.engine, calibration=self.calibration, chosen=self.chosen,
+                               size_bytes=self.variant.size_bytes if self.variant else None,
+                               loss_points=None if self.loss is None else round(self.loss, 6),
+                               top1_agreement=m.top1_agreement if m else None, accuracy=m.accuracy if m else None,
+                               max_abs_error=m.max_abs_error if m else None, mean_abs_error=m.mean_abs_error if m else None,
+                               error=self.error or None)
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        return self.record(name).to_dict()
 
 
 class Judge:
@@ -56,7 +61,7 @@ class Judge:
         self.labels = labels
         self.num_classes = num_classes
         self.roles = roles
-        self.failed: list[dict[str, Any]] = []  # candidates of variants no engine could make
+        self.failed: list[EngineCandidate] = []  # candidates of variants no engine could make
         outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
         self.reference = outputs["fp32"]
         self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
@@ -114,7 +119,7 @@ def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | 
     candidates = candidates_for(recipe, aeq, converter, calibration)
     built = [c for c in candidates if c.variant is not None]
     if not built:
-        judge.failed += [c.to_dict(recipe.name) for c in candidates]
+        judge.failed += [c.record(recipe.name) for c in candidates]
         raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
     for c, m in zip(built, judge.measure([c.variant for c in built])):
         c.metrics, c.loss = m, judge.loss(m)

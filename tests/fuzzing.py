@@ -197,7 +197,7 @@ def bundle_is_whole(folder: Path) -> str | None:
         return exc.one_line()
     if hashlib.sha256(ref.model_path.read_bytes()).hexdigest() != ref.model_sha256:
         return "model sha256 differs from the manifest"
-    missing = [g.path.name for g in ref.golden_inputs + ref.golden_outputs if not g.path.is_file()]
+    missing = [p.name for p in ref.golden_input_paths + ref.golden_output_paths if not p.is_file()]
     missing += [r for r in (ref.manifest.reports or {}).values() if not (folder / r).is_file()]
     return f"missing {missing}" if missing else None
 

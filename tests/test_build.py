@@ -57,8 +57,8 @@ def test_golden_outputs_reproduce_with_litert(digits_bundle):
     from ai_edge_litert.interpreter import Interpreter
 
     bundle = load_bundle(digits_bundle)
-    inputs = np.load(bundle.golden_inputs[0].path)
-    expected = np.load(bundle.golden_outputs[0].path)
+    inputs = np.load(bundle.golden_input_paths[0])
+    expected = np.load(bundle.golden_output_paths[0])
     assert inputs.dtype == np.int8 and inputs.shape[0] == bundle.manifest.golden.count == 8
     interpreter = Interpreter(model_path=str(bundle.model_path))
     interpreter.allocate_tensors()
@@ -86,7 +86,7 @@ def test_golden_inputs_follow_the_preprocessing_contract(digits_bundle):
     q = bundle.manifest.inputs[0].quantization
     pixels = np.stack([np.asarray(Image.open(digits_bundle / f))[..., None] for f in bundle.manifest.golden.images])
     tensor = to_input_dtype(pre.apply(pixels), np.int8, q.scale, q.zero_point)
-    np.testing.assert_array_equal(tensor, np.load(bundle.golden_inputs[0].path))
+    np.testing.assert_array_equal(tensor, np.load(bundle.golden_input_paths[0]))
 
 
 def test_metadata_round_trip_in_bundle(digits_bundle):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from packager import qdebug
+from packager.manifest import QuantizationDebug
 from tests.tflite_models import mlp, wide_then_narrow
 
 
@@ -29,14 +30,15 @@ def test_the_debugger_finds_the_clipped_range_and_nothing_in_a_well_calibrated_m
     assert [t.tensor for t in bad.tensors] == [t.tensor for t in good.tensors] and len(bad.tensors) >= 4
     first = bad.tensors[0]  # the model's input, quantized on entry
     assert first.clipped > 0.3 and first.range_error > 0.3
-    assert first.high < 0.5 * float(wide.max())
+    assert first.range[1] < 0.5 * float(wide.max())
     assert max(t.clipped for t in good.tensors) == 0.0
     assert max(t.range_error for t in good.tensors) < 0.05
     assert bad.tensors[-1].accumulated > 3 * good.tensors[-1].accumulated
     # added errors are never negative and the accumulated error of the last tensor is what reaches the output
-    assert all(t.added >= 0 for t in bad.tensors) and bad.worst(1)[0].added == max(t.added for t in bad.tensors)
-    record = bad.to_dict(3)
+    assert all(t.added >= 0 for t in bad.tensors) and bad.worst[0].added == max(t.added for t in bad.tensors)
+    record = QuantizationDebug.of(bad.variant, bad.samples, bad.tensors, 3).to_dict()  # what the manifest keeps of it
     assert len(record["worst"]) == 3 and len(record["through_graph"]) == len(bad.tensors)
+    assert record["worst"][0]["added"] == round(bad.worst[0].added, 6) and "tensors" not in record  # written to 6 decimals
 
 
 def test_a_build_records_the_debugger_in_manifest_and_report(digits_build):

@@ -23,7 +23,7 @@ def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     stats = Latency.of(result["latencies_ms"]) or (Latency.of_summary(result["summary"]) if result.get("summary") else None)
     agreement = None
     if outcome.outputs is not None:
-        golden = [arrays.load_array(g.path, "golden output") for g in bundle.golden_outputs]
+        golden = [arrays.load_array(p, "golden output") for p in bundle.golden_output_paths]
         detection = bundle.manifest.detection
         agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None)
     # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)

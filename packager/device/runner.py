@@ -96,7 +96,7 @@ class AppRunner:
         local path -> device staging path."""
         staged: dict[str, str] = {}
         for spec in specs:
-            files = [spec.bundle.model_path, *(g.path for g in spec.bundle.golden_inputs)]
+            files = [spec.bundle.model_path, *spec.bundle.golden_input_paths]
             for local in files:
                 key = str(local)
                 if key in staged:
@@ -137,7 +137,7 @@ class AppRunner:
                 "schema_version": 1, "request_id": f"{run_id}-{i}", "bundle": spec.bundle.name,
                 "model_path": in_app[str(spec.bundle.model_path)], "model_sha256": spec.bundle.model_sha256,
                 "accelerator": spec.accelerator, "threads": spec.threads, "warmup_runs": spec.warmup,
-                "measured_runs": spec.runs, "input_files": [in_app[str(g.path)] for g in spec.bundle.golden_inputs],
+                "measured_runs": spec.runs, "input_files": [in_app[str(p)] for p in spec.bundle.golden_input_paths],
                 "output_dir": f"{app_dir}/out-{i}", "save_outputs": True, "result_path": f"{app_dir}/result-{i}.json",
             }
             schemas.validate("bench-request", request, what="benchmark request")

@@ -51,7 +51,7 @@ def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
 
 def test_unchanged_bundles_transfer_nothing_the_second_time(kit_handset, digits):
     first = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
-    model_and_inputs = digits.model_path.stat().st_size + sum(g.path.stat().st_size for g in digits.golden_inputs)
+    model_and_inputs = digits.model_path.stat().st_size + sum(p.stat().st_size for p in digits.golden_input_paths)
     assert first.bytes_pushed == model_and_inputs
     second = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
     assert second.bytes_pushed == 0 and second.bytes_skipped == model_and_inputs
@@ -64,7 +64,7 @@ def test_clean_removes_what_the_kit_keeps_and_the_next_run_pushes_again(kit_hand
     first = bench(kit_handset, [digits], ["cpu"], runs=2, warmup=0)
     removed = clean(kit_handset)
     # staged: the model and its golden inputs; the app holds the same blobs
-    assert removed.staged_files == removed.app_files == 1 + len(digits.golden_inputs)
+    assert removed.staged_files == removed.app_files == 1 + len(digits.golden_input_paths)
     assert removed.staged_bytes == removed.app_bytes == first.bytes_pushed > 0
     assert not kit_handset.exists(STAGING_DIR)
     assert kit_handset.run_as("dev.packager.demo", "ls", APP_WORK_DIR, check=False).strip().endswith("No such file or directory")

@@ -38,7 +38,7 @@ class App:
 
     def stage(self) -> None:
         staging = f"{STAGING_DIR}/{self.run_id}"
-        files = [self.bundle.model_path, *(g.path for g in self.bundle.golden_inputs)]
+        files = [self.bundle.model_path, *self.bundle.golden_input_paths]
         for local in files:
             self.device.push(str(local), f"{staging}/{local.name}")
         self.sh(f"run-as {APP_PACKAGE} mkdir -p {self.dir}/out && run-as {APP_PACKAGE} cp {staging}/* {self.dir}/")
@@ -51,7 +51,7 @@ class App:
             "schema_version": 1, "request_id": name, "bundle": self.bundle.name,
             "model_path": f"{self.dir}/{self.bundle.model_path.name}", "model_sha256": self.bundle.model_sha256,
             "accelerator": accelerator, "threads": 1, "warmup_runs": 2, "measured_runs": 10,
-            "input_files": [f"{self.dir}/{g.path.name}" for g in self.bundle.golden_inputs],
+            "input_files": [f"{self.dir}/{p.name}" for p in self.bundle.golden_input_paths],
             "output_dir": f"{self.dir}/out/{name}", "result_path": f"{self.dir}/{name}.result.json",
         }
         body.update(changes)
@@ -88,7 +88,7 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
     requests = [app.request(name, accel) for name, accel in (("c", "cpu"), ("x", "xnnpack"), ("g", "gpu"))]
     launch = app.start(*requests)
     assert "LaunchState: COLD" in launch and "Complete" in launch  # returns before the requests finish
-    golden = [np.load(g.path) for g in digits.golden_outputs]
+    golden = [np.load(p) for p in digits.golden_output_paths]
     digits_ops = sum(parse_graph(digits.model_path.read_bytes()).operators.values())  # read from the file, not from LiteRT
     for name, accel in (("c", "cpu"), ("x", "xnnpack"), ("g", "gpu")):
         result = app.result(name)
@@ -126,7 +126,7 @@ def test_benchmark_requests_on_a_real_bundle(adb_device, virtual_handset, digits
             assert result["accelerator"]["applied"] == accel and result["accelerator"]["fallback_reason"] is None
     # results were written atomically: no temporary names left next to them
     assert sorted(app.sh(f"run-as {APP_PACKAGE} ls {app.dir}").split()) == sorted(
-        [digits.model_path.name, *(g.path.name for g in digits.golden_inputs), "out",
+        [digits.model_path.name, *(p.name for p in digits.golden_input_paths), "out",
          *(f"{n}.request.json" for n in "cxg"), *(f"{n}.result.json" for n in "cxg")])
     log = app.sh(f"logcat -d -s {LOG_TAG}")
     assert "gpu delegate failed to apply" in log and "BenchmarkActivity: request" in log
