@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,59 +29,58 @@ def demo(output, workdir, quant, device, task, json_output):
     With --task object_detection: the same path for a small SSD detector on synthetic shapes."""
     from rich.console import Console  # noqa: PLC0415
 
-    from packager import examples  # noqa: PLC0415
-    from packager.build import build  # noqa: PLC0415
-    from packager.spec import make_spec  # noqa: PLC0415
-
     console = Console()
     with tempfile.TemporaryDirectory(prefix="packager-demo-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
-        if task == "object_detection":
-            result = _detection_demo(root, output, quant)
-            device_summary = run_on_virtual_handset(result.bundle) if device else None
-            _show(console, result, device_summary, json_output)
-            return
-        progress.status("Writing scikit-learn's digits as image folders")
-        data = examples.write_digits_dataset(root / "digits")
-        progress.status("Training a small CNN on the digits")
-        model = examples.train_digits_cnn(data)
-        model_path = root / "digits_cnn.keras"
-        model.save(model_path)
-        quant_list = [q.strip() for q in quant.split(",") if q.strip()]
-        select = "int8" if "int8" in quant_list else None
-        spec = make_spec(None, {
-            "model": model_path, "name": "digits", "output": output, "quant": ",".join(quant_list), "select": select,
-            "calib_data": data.train_dir, "eval_data": data.test_dir, "labels": data.labels_file,
-            "mean": examples.DIGITS_MEAN, "std": examples.DIGITS_STD, "max_accuracy_drop": 1.0,
-            "description": "Handwritten digit classifier (scikit-learn digits, 8x8 grayscale).", "author": "packager demo", "license": "Apache-2.0",
-        })
-        result = build(spec)
-        device_summary = None
-        if device:
-            device_summary = run_on_virtual_handset(result.bundle)
+        result = (_detection_demo if task == "object_detection" else _digits_demo)(root, output, quant)
+        device_summary = run_on_virtual_handset(result.bundle) if device else None
     _show(console, result, device_summary, json_output)
+
+
+def _trained(root: Path, data_step: tuple[str, Callable[[Path], Any], str], model_step: tuple[str, Callable[[Any], Any], str]):
+    """The example's data written and its model trained and saved: (data, model path)."""
+    (what_data, write, folder), (what_model, train, file) = data_step, model_step
+    progress.status(what_data)
+    data = write(root / folder)
+    progress.status(what_model)
+    model_path = root / file
+    train(data).save(model_path)
+    return data, model_path
+
+
+def _build(name: str, model_path: Path, output: Path, quant: str, data, **options):
+    """`packager build` of the example: int8 bundled when among the variants, else the first."""
+    from packager.build import build  # noqa: PLC0415
+    from packager.spec import make_spec  # noqa: PLC0415
+
+    quant_list = [q.strip() for q in quant.split(",") if q.strip()]
+    return build(make_spec(None, {
+        "model": model_path, "name": name, "output": output, "quant": ",".join(quant_list), "select": "int8" if "int8" in quant_list else None,
+        "calib_data": data.train_dir, "eval_data": data.test_dir, "labels": data.labels_file, **options,
+        "author": "packager demo", "license": "Apache-2.0",
+    }))
+
+
+def _digits_demo(root: Path, output: Path, quant: str):
+    """scikit-learn's digits and a small CNN trained on them (seconds)."""
+    from packager import examples  # noqa: PLC0415
+
+    data, model_path = _trained(root, ("Writing scikit-learn's digits as image folders", examples.write_digits_dataset, "digits"),
+                                ("Training a small CNN on the digits", examples.train_digits_cnn, "digits_cnn.keras"))
+    return _build("digits", model_path, output, quant, data, mean=examples.DIGITS_MEAN, std=examples.DIGITS_STD, max_accuracy_drop=1.0,
+                  description="Handwritten digit classifier (scikit-learn digits, 8x8 grayscale).")
 
 
 def _detection_demo(root: Path, output: Path, quant: str):
     """The shapes data set and the SSD trained on it (about half a minute), built with --task object_detection."""
-    from packager.build import build  # noqa: PLC0415
     from packager.detection import example  # noqa: PLC0415
-    from packager.spec import make_spec  # noqa: PLC0415
 
-    progress.status("Drawing shapes on crops of scikit-learn's sample photos (boxes.csv beside the test images)")
-    data = example.write_shapes_dataset(root / "shapes")
-    progress.status("Training a small SSD detector on the shapes")
-    model = example.train_detector(data)
-    model_path = root / "shapes_ssd.keras"
-    model.save(model_path)
-    quant_list = [q.strip() for q in quant.split(",") if q.strip()]
-    return build(make_spec(None, {
-        "model": model_path, "name": "shapes", "output": output, "quant": ",".join(quant_list), "task": "object_detection",
-        "select": "int8" if "int8" in quant_list else None, "calib_data": data.train_dir, "eval_data": data.test_dir,
-        "labels": data.labels_file, "anchors": data.anchors_file, "mean": example.MEAN, "std": example.STD, "score_threshold": 0.1,
-        "description": "Shapes detector (synthetic squares, circles, triangles, diamonds on photo crops, 64x64 RGB).",
-        "author": "packager demo", "license": "Apache-2.0",
-    }))
+    data, model_path = _trained(
+        root, ("Drawing shapes on crops of scikit-learn's sample photos (boxes.csv beside the test images)", example.write_shapes_dataset, "shapes"),
+        ("Training a small SSD detector on the shapes", example.train_detector, "shapes_ssd.keras"))
+    return _build("shapes", model_path, output, quant, data, task="object_detection", anchors=data.anchors_file, mean=example.MEAN,
+                  std=example.STD, score_threshold=0.1,
+                  description="Shapes detector (synthetic squares, circles, triangles, diamonds on photo crops, 64x64 RGB).")
 
 
 def _show(console, result, device_summary, json_output) -> None:
