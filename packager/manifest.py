@@ -333,6 +333,7 @@ class PostProcessSettings(Record):
     iou_threshold: float
     max_detections: int
     background_class: bool
+    box_coder: Literal["tflite", "mediapipe"] = optional("tflite")  # packager/detection/postprocess.py
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,7 @@ _SECTIONS = {
     "quantization": {"int8_io": "int8_io", "int16_io": "int16_io", "engine": "engine"},
     "detection": {"anchors": "anchors", "anchor_grid": "anchor_grid", "box_scales": "box_scales", "score_threshold": "score_threshold",
                   "iou_threshold": "iou_threshold", "max_detections": "max_detections", "boxes_output": "boxes_output",
-                  "scores_output": "scores_output", "background_class": "background_class"},
+                  "scores_output": "scores_output", "background_class": "background_class", "box_coder": "box_coder"},
 }
 _METADATA_KEYS = {"name": "name", "version": "version", "description": "description", "author": "author", "license": "license",
                   "labels": "labels", "mean": "preprocessing", "std": "preprocessing", "color_space": "preprocessing"}
@@ -76,6 +76,7 @@ class BuildSpec:
     boxes_output: str | None = None
     scores_output: str | None = None
     background_class: bool = True  # column 0 of the class scores is the background
+    box_coder: str = "tflite"  # "mediapipe": x,y,w,h first in each anchor's values, linear sizes, logit scores (postprocess.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -104,6 +104,9 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--max-detections", type=int, help="object_detection: detections kept (default 10).")
 @click.option("--boxes-output", metavar="NAME", help="object_detection: the raw output holding the box encodings [1, N, 4].")
 @click.option("--scores-output", metavar="NAME", help="object_detection: the raw output holding the class scores [1, N, K].")
+@click.option("--box-coder", type=click.Choice(["tflite", "mediapipe"]),
+              help="object_detection: how the box outputs encode boxes: tflite (y,x,h,w; sizes as exp, the default) or mediapipe "
+                   "(x,y,w,h in the first four values per anchor, keypoints after; sizes linear; scores are logits).")
 @click.option("--background-class/--no-background-class", default=None, help="object_detection: column 0 of the class scores is the background (default yes).")
 @click.option("--custom-objects", "custom_objects", multiple=True, metavar="MODULE:ATTR",
               help="A class a subclassed Keras model needs to load (repeatable): package.module:Class, path/to/file.py:Class, "
@@ -135,6 +138,7 @@ def build(model, config, json_output, **flags):
         "anchors": flags["anchors"], "box_scales": _floats(flags["box_scales"]), "score_threshold": flags["score_threshold"],
         "iou_threshold": flags["iou_threshold"], "max_detections": flags["max_detections"], "boxes_output": flags["boxes_output"],
         "scores_output": flags["scores_output"], "background_class": flags["background_class"],
+        "box_coder": flags["box_coder"],
     }
     spec = make_spec(load_config(config) if config else None, values)
     from packager.build import build as run_build  # noqa: PLC0415 - imports TensorFlow

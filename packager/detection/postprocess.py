@@ -15,13 +15,23 @@ library's ObjectDetector and the LiteRT samples read them:
     2 score                 [1, M]    float32
     3 number of detections  [1]       float32
 
+MEDIAPIPE (`--box-coder mediapipe`): MediaPipe's detectors (BlazeFace, palm, pose) end in
+[1, N, 4 + 2k] values per anchor, x_center, y_center, w, h then k keypoints, decoded linearly
+(x = x_raw / x_scale * anchor_w + anchor_x, w = w_raw / w_scale * anchor_w), and [1, N, K] score
+logits. The op decodes sizes as exp(t / h_scale) * anchor_h, so before it packager gathers (y, x)
+and (h, w) from the first four values, takes log(max(h, 1e-6)) and log(max(w, 1e-6)), applies a
+sigmoid to the scores, and gives the op scales 1 and anchor sizes divided by MediaPipe's scales:
+the same boxes as MediaPipe's decoder for every box of positive size (it needs y_scale = h_scale
+and x_scale = w_scale, as MediaPipe's models have). The keypoints are dropped: the four standard
+outputs have no place for them.
+
 The op ships in LiteRT's builtin op resolver (Python and Android), so the model needs no
 custom kernel registration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,7 +40,9 @@ from packager.errors import PackagerError
 OP_NAME = "TFLite_Detection_PostProcess"
 OUTPUT_NAMES = ("location", "category", "score", "number_of_detections")
 _CUSTOM, _DEQUANTIZE, _TRANSPOSE = 32, 6, 39  # BuiltinOperator.CUSTOM, .DEQUANTIZE, .TRANSPOSE
+_GATHER, _MAXIMUM, _LOG, _LOGISTIC, _CONCATENATION = 36, 55, 73, 14, 2
 _FLOAT32, _INT32 = 0, 2  # TensorType
+_MIN_SIZE = 1e-6  # MediaPipe sizes are clamped to this before their log (a real box has a positive size)
 _BOX_WORDS = ("box", "loc", "bbox", "regress", "encod", "offset", "delta")
 _SCORE_WORDS = ("score", "class", "cls", "conf", "logit", "prob")
 
@@ -46,6 +58,7 @@ class PostProcess:
     max_detections: int = 10
     background: bool = True  # the scores' column 0 is the background class
     custom_options: bytes | None = None  # a source model's own op options, written back as they were
+    box_coder: str = "tflite"  # or "mediapipe": see MEDIAPIPE below
 
     def check(self) -> None:
         if not 0.0 <= self.score_threshold < 1.0:
@@ -56,13 +69,16 @@ class PostProcess:
             raise PackagerError(f"--max-detections {self.max_detections} is not between 1 and 1000", "e.g. --max-detections 10")
         if len(self.scales) != 4 or not all(np.isfinite(s) and s > 0 for s in self.scales):
             raise PackagerError(f"--box-scales {list(self.scales)} are not four positive numbers", "e.g. --box-scales 10,10,5,5 (y,x,h,w)")
+        if self.box_coder == "mediapipe" and (self.scales[0] != self.scales[2] or self.scales[1] != self.scales[3]):
+            raise PackagerError(f"--box-coder mediapipe needs the y and h scales equal and the x and w scales equal, got --box-scales {list(self.scales)}",
+                                "give MediaPipe's x_scale,y_scale,w_scale,h_scale as --box-scales y,x,h,w, e.g. 128,128,128,128 for a 128x128 input")
 
     def to_manifest(self):
         from packager.manifest import PostProcessSettings  # noqa: PLC0415
 
         return PostProcessSettings(anchors=int(len(self.anchors)), box_scales=[float(s) for s in self.scales],
                                    score_threshold=float(self.score_threshold), iou_threshold=float(self.iou_threshold),
-                                   max_detections=int(self.max_detections), background_class=bool(self.background))
+                                   max_detections=int(self.max_detections), background_class=bool(self.background), box_coder=self.box_coder)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class RawOutputs:
     columns: int  # K, background included
     boxes_transposed: bool = False
     scores_transposed: bool = False
+    box_values: int = 4  # values per anchor in the box output (MediaPipe's: 4 box + 2 per keypoint)
 
 
 def has_postprocess(model: bytes) -> bool:
@@ -122,7 +139,8 @@ def _custom_code(tree, op) -> str | None:
     return (custom.decode() if isinstance(custom, bytes) else custom) if custom else None
 
 
-def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxes_name: str | None, scores_name: str | None) -> RawOutputs:
+def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxes_name: str | None, scores_name: str | None,
+                     box_coder: str = "tflite") -> RawOutputs:
     """Map a raw detector's outputs to box encodings and class scores (by --boxes-output /
     --scores-output, else by shape: [1, N, 4] and [1, N, K] in either order, else by name when
     both have K = 4). Outputs that come anchors last, [1, 4, N] and [1, K, N], are mapped too
@@ -139,6 +157,13 @@ def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxe
     rank3 = [i for i, s in enumerate(shapes) if len(s) == 3 and s[0] == 1 and s[1] > 0 and s[2] > 0]
     given = (index_of(boxes_name) if boxes_name else None, index_of(scores_name) if scores_name else None)
     transposed = False
+    if box_coder == "mediapipe":  # boxes [1, N, 4 + 2 * keypoints] and scores [1, N, K], anchors first
+        mapped = _by_shape(names, shapes, rank3, *given, transposed=False, box_values=None)
+        if mapped is None:
+            raise PackagerError(f"--box-coder mediapipe: cannot tell the box values [1, N, C >= 4] and class scores [1, N, K] apart among the outputs {found}",
+                                "name them with --boxes-output NAME --scores-output NAME")
+        boxes, scores = mapped
+        return RawOutputs(boxes, scores, int(shapes[boxes][1]), int(shapes[scores][2]), box_values=int(shapes[boxes][2]))
     mapped = _by_shape(names, shapes, rank3, *given, transposed=False)
     if mapped is None:
         transposed, mapped = True, _by_shape(names, shapes, rank3, *given, transposed=True)
@@ -155,11 +180,14 @@ def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxe
     return RawOutputs(boxes, scores, int(b[1]), int(s[2]))
 
 
-def _by_shape(names, shapes, rank3: list[int], boxes: int | None, scores: int | None, transposed: bool) -> tuple[int, int] | None:
+def _by_shape(names, shapes, rank3: list[int], boxes: int | None, scores: int | None, transposed: bool,
+              box_values: int | None = 4) -> tuple[int, int] | None:
     """(boxes, scores) among the rank-3 outputs, anchors first ([1, N, 4], [1, N, K]) or, with
     `transposed`, anchors last ([1, 4, N], [1, K, N]); None when they cannot be told apart."""
     anchors_of = (lambda s: s[2]) if transposed else (lambda s: s[1])
     width_of = (lambda s: s[1]) if transposed else (lambda s: s[2])
+    if box_values is None:  # MediaPipe's: the widest output is the boxes (4 + keypoints), at least 4
+        width_of = lambda s: 4 if s[2] >= 4 and s[2] == max(shapes[i][2] for i in rank3) else -1  # noqa: E731
     if boxes is None:
         four = [i for i in rank3 if width_of(shapes[i]) == 4 and i != scores]
         named = [i for i in four if any(w in names[i].lower() for w in _BOX_WORDS)]
@@ -259,19 +287,53 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
         graph.operators.append(op)
         return out
 
+    def builtin(code: int, inputs: list[int], shape: list[int], name: str, options=None) -> int:
+        out = tensor(name, shape)
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = opcode(code), np.asarray(inputs, np.int32), np.asarray([out], np.int32)
+        if options is not None:
+            op.builtinOptionsType, op.builtinOptions = options
+        graph.operators.append(op)
+        return out
+
+    def mediapipe_boxes(index: int) -> int:
+        """[1, N, C] MediaPipe box values (x, y, w, h, keypoints...) -> [1, N, 4] (y, x, log h, log w)
+        for the op's decoder with scales 1 and anchor sizes divided by MediaPipe's scales (MEDIAPIPE)."""
+        n = raw.anchors
+        gather = schema.GatherOptionsT()
+        gather.axis, gather.batchDims = 2, 0
+        concat = schema.ConcatenationOptionsT()
+        concat.axis = 2
+        yx_index = tensor("mediapipe_yx_index", [2], np.asarray([1, 0], np.int32).tobytes(), _INT32)
+        hw_index = tensor("mediapipe_hw_index", [2], np.asarray([3, 2], np.int32).tobytes(), _INT32)
+        smallest = tensor("mediapipe_min_size", [], np.asarray(_MIN_SIZE, np.float32).tobytes())
+        yx = builtin(_GATHER, [index, yx_index], [1, n, 2], "mediapipe_yx", (schema.BuiltinOptions.GatherOptions, gather))
+        hw = builtin(_GATHER, [index, hw_index], [1, n, 2], "mediapipe_hw", (schema.BuiltinOptions.GatherOptions, gather))
+        hw = builtin(_MAXIMUM, [hw, smallest], [1, n, 2], "mediapipe_hw_positive", (schema.BuiltinOptions.MaximumMinimumOptions, schema.MaximumMinimumOptionsT()))
+        hw = builtin(_LOG, [hw], [1, n, 2], "mediapipe_log_hw")
+        return builtin(_CONCATENATION, [yx, hw], [1, n, 4], "mediapipe_box_encodings", (schema.BuiltinOptions.ConcatenationOptions, concat))
+
     box_tensor, score_tensor = as_float(graph.outputs[raw.boxes]), as_float(graph.outputs[raw.scores])
+    op_anchors = np.asarray(config.anchors, np.float32)
+    if config.box_coder == "mediapipe":
+        box_tensor = mediapipe_boxes(box_tensor)
+        score_tensor = builtin(_LOGISTIC, [score_tensor], [1, raw.anchors, raw.columns], "mediapipe_scores")
+        op_anchors = op_anchors.copy()
+        op_anchors[:, 2] /= config.scales[2]
+        op_anchors[:, 3] /= config.scales[3]
     if raw.boxes_transposed:
         box_tensor = anchors_first(box_tensor)
     if raw.scores_transposed:
         score_tensor = anchors_first(score_tensor)
-    anchors = tensor("anchors", [raw.anchors, 4], np.ascontiguousarray(config.anchors, np.float32).tobytes())
+    anchors = tensor("anchors", [raw.anchors, 4], np.ascontiguousarray(op_anchors, np.float32).tobytes())
     m = int(config.max_detections)
     outputs = [tensor(OUTPUT_NAMES[0], [1, m, 4]), tensor(OUTPUT_NAMES[1], [1, m]), tensor(OUTPUT_NAMES[2], [1, m]), tensor(OUTPUT_NAMES[3], [1])]
     op = schema.OperatorT()
     op.opcodeIndex = opcode(_CUSTOM, OP_NAME)
     op.inputs = np.asarray([box_tensor, score_tensor, anchors], np.int32)
     op.outputs = np.asarray(outputs, np.int32)
-    op.customOptions = np.frombuffer(config.custom_options or _options(config, classes), np.uint8)
+    op_config = replace(config, scales=(1.0, 1.0, 1.0, 1.0)) if config.box_coder == "mediapipe" else config
+    op.customOptions = np.frombuffer(config.custom_options or _options(op_config, classes), np.uint8)
     op.customOptionsFormat = 0  # FLEXBUFFERS
     graph.operators.append(op)
     graph.outputs = np.asarray(outputs, np.int32)

@@ -64,14 +64,16 @@ def plan(float_model: bytes, spec) -> Detector:
         source = detach(float_model)
         return Detector(source.raw, source.config, source.classes, source)
     shapes = [tuple(int(d) for d in o.shape) for o in runner.outputs]
-    raw = find_raw_outputs(runner.output_names, shapes, spec.boxes_output, spec.scores_output)
+    raw = find_raw_outputs(runner.output_names, shapes, spec.boxes_output, spec.scores_output, spec.box_coder)
     anchors = spec_anchors(spec)
     if anchors is None:
         raise PackagerError(f"the detector ends in box encodings and class scores over {raw.anchors} anchors but no anchors were given",
                             "pass --anchors FILE (.npy [N, 4] or .csv y_center,x_center,height,width), or the [detection] anchor grid in the config file")
-    config = PostProcess(anchors, tuple(spec.box_scales), spec.score_threshold, spec.iou_threshold, spec.max_detections, spec.background_class)
+    background = spec.background_class and spec.box_coder != "mediapipe"  # MediaPipe's scores have no background column
+    config = PostProcess(anchors, tuple(spec.box_scales), spec.score_threshold, spec.iou_threshold, spec.max_detections, background,
+                         box_coder=spec.box_coder)
     config.check()
-    detector = Detector(raw, config, raw.columns - (1 if spec.background_class else 0))
+    detector = Detector(raw, config, raw.columns - (1 if background else 0))
     detector.finish(float_model)  # refuses anchors that do not fit before anything is derived
     return detector
 
