@@ -358,3 +358,69 @@ def test_drawn_detections_carry_label_and_score():
     for other in (square, low, unlabelled):
         differs = np.any(circle != other, axis=-1)
         assert differs.sum() > 5 and not differs[ymin + 2 :].any()  # only the text differs
+
+
+def _mediapipe_reference(regressors, logits, anchor_boxes, scale, min_score, iou_threshold):
+    """MediaPipe's TensorsToDetectionsCalculator decoding (reverse_output_order: x, y, w, h; sizes
+    linear), sigmoid scores and greedy NMS, written from MediaPipe's formulas, not packager's code."""
+    a = anchor_boxes.astype(np.float64)
+    r = regressors.astype(np.float64)
+    x, y = r[:, 0] / scale * a[:, 3] + a[:, 1], r[:, 1] / scale * a[:, 2] + a[:, 0]
+    w, h = r[:, 2] / scale * a[:, 3], r[:, 3] / scale * a[:, 2]
+    boxes = np.stack([y - h / 2, x - w / 2, y + h / 2, x + w / 2], axis=1)
+    scores = 1 / (1 + np.exp(-logits[:, 0].astype(np.float64)))
+    kept = []
+    for i in np.argsort(-scores, kind="stable"):
+        if scores[i] < min_score:
+            break
+        if all(anchors.iou(boxes[i][None], boxes[k][None])[0, 0] <= iou_threshold for k in kept):
+            kept.append(i)
+    return np.clip(boxes[kept], 0, 1), scores[kept]
+
+
+def test_mediapipe_box_coder_decodes_as_mediapipe(tmp_path):
+    """--box-coder mediapipe on a model with MediaPipe's outputs (16 values per anchor: box then six
+    keypoints; one logit): the op's detections are MediaPipe's decoding of the raw outputs."""
+    import keras
+    import tensorflow as tf
+
+    maps = [anchors.FeatureMap(4, 4, (1.0, 1.0)), anchors.FeatureMap(2, 2, (1.0,) * 6)]  # BlazeFace's fixed-size anchors, smaller
+    grid = anchors.grid_anchors(maps)
+    n = len(grid)
+    rng = np.random.default_rng(3)
+    with quiet.captured_output():
+        inp = keras.Input((8,))
+        regress = keras.layers.Reshape((n, 16), name="regressors")(keras.layers.Dense(n * 16)(inp))
+        logits = keras.layers.Reshape((n, 1), name="classificators")(keras.layers.Dense(n)(inp))
+        model = keras.Model(inp, [regress, logits])
+        bias = rng.normal(0, 3, (n, 16))
+        bias[:, 2:4] = rng.uniform(8, 40, (n, 2))  # sizes in pixels of a 64-pixel input
+        model.layers[1].set_weights([rng.normal(0, 0.5, (8, n * 16)), bias.reshape(-1)])
+        model.layers[2].set_weights([rng.normal(0, 1.0, (8, n)), rng.normal(0, 1.0, n)])
+        raw = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    from packager.evaluate import ModelRunner
+
+    runner = ModelRunner(raw)
+    shapes = [tuple(t.shape) for t in runner.outputs]
+    with pytest.raises(PackagerError, match="cannot tell the box encodings"):  # the default coder wants [1, N, 4]
+        postprocess.find_raw_outputs(runner.output_names, shapes, None, None)
+    mapping = postprocess.find_raw_outputs(runner.output_names, shapes, None, None, "mediapipe")
+    assert (shapes[mapping.boxes], shapes[mapping.scores], mapping.box_values) == ((1, n, 16), (1, n, 1), 16)
+    config = postprocess.PostProcess(grid, (64.0, 64.0, 64.0, 64.0), 0.2, 0.3, 8, background=False, box_coder="mediapipe")
+    with_op = postprocess.attach(raw, mapping, config)
+    assert postprocess.output_roles(with_op) == postprocess.ROLES
+    compared = 0
+    for k in range(5):
+        x = rng.normal(0, 1, (1, 8)).astype(np.float32)
+        outputs = run(raw, [x])
+        regressors, scores_raw = outputs[mapping.boxes][0], outputs[mapping.scores][0]
+        boxes, scores = _mediapipe_reference(regressors, scores_raw, grid, 64.0, 0.2, 0.3)
+        found = decode.decode(*run(with_op, [x]))
+        m = min(len(scores), 8)
+        assert len(found) == m, (k, len(found), m)
+        assert np.allclose(found.scores, scores[:m], atol=1e-5) and np.allclose(found.boxes, boxes[:m], atol=1e-4)
+        assert set(found.classes) <= {0}
+        compared += m
+    assert compared >= 10
+    with pytest.raises(PackagerError, match="y and h scales equal"):
+        postprocess.attach(raw, mapping, postprocess.PostProcess(grid, (64.0, 64.0, 32.0, 64.0), background=False, box_coder="mediapipe"))
