@@ -258,6 +258,32 @@ def write(tree: Any) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
 
 
+def drop_unused_tensors(tree: Any) -> None:
+    """Tensors of subgraph 0 that no operator, graph input/output or signature uses are removed
+    (indices renumbered): an interpreter leaves a tensor nothing writes null, which calibrators trip on."""
+    graph = tree.subgraphs[0]
+    used = {int(t) for t in graph.inputs} | {int(t) for t in graph.outputs}
+    for op in graph.operators:
+        used |= {int(t) for t in (op.inputs if op.inputs is not None else []) if t >= 0}
+        used |= {int(t) for t in (op.outputs if op.outputs is not None else []) if t >= 0}
+    keep = sorted(used)
+    new_index = {old: new for new, old in enumerate(keep)}
+
+    def remap(indices):
+        return None if indices is None else np.asarray([new_index[int(t)] if t >= 0 else int(t) for t in indices], np.int32)
+
+    graph.tensors = [graph.tensors[i] for i in keep]
+    graph.inputs, graph.outputs = remap(graph.inputs), remap(graph.outputs)
+    for op in graph.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = remap(op.intermediates)
+    for signature in tree.signatureDefs or []:
+        if signature.subgraphIndex == 0:
+            for entry in list(signature.inputs or []) + list(signature.outputs or []):
+                entry.tensorIndex = new_index[int(entry.tensorIndex)]
+
+
 def has_external_buffers(model: bytes) -> bool:
     root = schema().Model.GetRootAs(model, 0)
     return any(root.Buffers(i).Offset() > 1 for i in range(root.BuffersLength()))

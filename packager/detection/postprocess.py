@@ -402,7 +402,7 @@ def detach(model: bytes) -> SourceOp:
     del graph.operators[position]
     graph.outputs = np.asarray([box_tensor, score_tensor], np.int32)
     _name_signature_outputs(tree, ["raw_boxes", "raw_scores"], [box_tensor, score_tensor])
-    _drop_unused_tensors(tree)  # the op's outputs and anchors: tensors nothing writes would be null to a calibrator
+    tflite_tree.drop_unused_tensors(tree)  # the op's outputs and anchors: tensors nothing writes would be null to a calibrator
     return SourceOp(tflite_tree.write(tree), raw, config, classes, roles)
 
 
@@ -433,26 +433,3 @@ def _name_signature_outputs(tree, names: list[str], tensors: list[int]) -> None:
                 entries.append(entry)
             signature.outputs = entries
 
-
-def _drop_unused_tensors(tree) -> None:
-    graph = tree.subgraphs[0]
-    used = {int(t) for t in graph.inputs} | {int(t) for t in graph.outputs}
-    for op in graph.operators:
-        used |= {int(t) for t in (op.inputs if op.inputs is not None else []) if t >= 0}
-        used |= {int(t) for t in (op.outputs if op.outputs is not None else []) if t >= 0}
-    keep = sorted(used)
-    new_index = {old: new for new, old in enumerate(keep)}
-
-    def remap(indices):
-        return None if indices is None else np.asarray([new_index[int(t)] if t >= 0 else int(t) for t in indices], np.int32)
-
-    graph.tensors = [graph.tensors[i] for i in keep]
-    graph.inputs, graph.outputs = remap(graph.inputs), remap(graph.outputs)
-    for op in graph.operators:
-        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
-        if op.intermediates is not None and len(op.intermediates):
-            op.intermediates = remap(op.intermediates)
-    for signature in tree.signatureDefs or []:
-        if signature.subgraphIndex == 0:
-            for entry in list(signature.inputs or []) + list(signature.outputs or []):
-                entry.tensorIndex = new_index[int(entry.tensorIndex)]
