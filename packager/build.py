@@ -20,7 +20,7 @@ from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
 from packager.data import Dataset, InputSpec, MultiInputs, load_dataset, load_multi_input
 from packager.errors import PackagerError
-from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, run_all, slower_note
+from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, measure_latencies, run_all, slower_note
 from packager.manifest import (Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
                                VariantMetrics)
 from packager.preprocess import Preprocessing
@@ -213,12 +213,17 @@ def prepare(converted: Converted) -> Prepared:
 
 
 # --- stage 3: variants -> evaluation -> selection, one way per mode ----------------------------------------
-def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: str, reference_quant: str
+def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: str, reference_quant: str, judge=None
                  ) -> tuple[VariantMetrics, list[VariantMetrics], list[np.ndarray], dict[str, bytes]]:
-    """The float model and every variant on the same inputs, each against the float model."""
+    """The float model and every variant on the same inputs, each against the float model (a model the
+    judge of the engine choice already ran on these inputs is not run again: same bytes, same outputs)."""
     c, facts = prepared.converted, prepared.facts
     models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
-    outputs, latencies = run_all(models, prepared.eval_inputs, prepared.spec.measure_latency)
+    known = judge.outputs if judge is not None and judge.inputs is prepared.eval_inputs else {}
+    outputs, _ = run_all({n: m for n, m in models.items() if m not in known}, prepared.eval_inputs, measure_latency=False)
+    outputs.update((n, known[m]) for n, m in models.items() if n not in outputs)
+    outputs = {n: outputs[n] for n in models}
+    latencies = measure_latencies(models, prepared.eval_inputs) if prepared.spec.measure_latency else dict.fromkeys(models)
     float_outputs = outputs[FLOAT]
     engine = "tf-converter" if c.converter else "none"
     if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
@@ -250,7 +255,7 @@ def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
 
         variants = detection.finish_variants(c.detector, variants)
     clock.lap("quantize")
-    reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32")
+    reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32", judge)
     clock.lap("evaluate")
     chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
     if engine_choice:

@@ -11,6 +11,7 @@ model's batch dimension is dynamic, with all cores.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -241,43 +242,114 @@ def compare(
 
 
 def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool = True, workers: int | None = None,
-            chunk: int = 64) -> tuple[dict[str, list[np.ndarray]], dict[str, Latency | None]]:
+            chunk: int = BATCH) -> tuple[dict[str, list[np.ndarray]], dict[str, Latency | None]]:
     """Outputs (dequantized) and host latency of every model on the same inputs.
 
-    The (model, chunk of samples) pairs are spread over a thread pool, one single-threaded
-    interpreter per model and worker (LiteRT releases the GIL in invoke), so a slow variant
-    (int16x8 runs on reference kernels) shares the cores with the fast ones instead of running
-    alone at the end. Latency is measured afterwards, one model at a time, on a quiet machine.
+    The (model, chunk of samples) pairs are spread over a thread pool of single-threaded LiteRT
+    interpreters (LiteRT releases the GIL in invoke), scheduled by `_Schedule`: a worker keeps to
+    one model while it has chunks left, and only when no model is left unstarted helps with the
+    one that has the most work left, so that a slow variant (int16x8 runs on reference kernels)
+    shares the cores with the fast ones instead of running alone at the end, while most models
+    get one interpreter (each one costs a build and a first invoke that packs its weights).
+    Latency is measured afterwards, one model at a time, on a quiet machine.
     """
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = workers or os.cpu_count() or 1
-    local = threading.local()
-
-    def runner(name: str) -> ModelRunner:
-        cache = local.__dict__.setdefault("runners", {})
-        if name not in cache:
-            cache[name] = ModelRunner(models[name], threads=1)
-        return cache[name]
-
-    def work(task: tuple[str, int]) -> tuple[str, int, list[np.ndarray]]:
-        name, start = task
-        return name, start, runner(name).predict(inputs[start : start + chunk])
-
-    tasks = [(name, start) for start in range(0, len(inputs), chunk) for name in models]
+    if not models:
+        return {}, {}
+    workers = max(1, min(workers or os.cpu_count() or 1, len(models) * max(1, -(-len(inputs) // chunk))))
+    schedule = _Schedule(models, len(inputs), chunk)
     parts: dict[str, dict[int, list[np.ndarray]]] = {name: {} for name in models}
+    failures: list[BaseException] = []
     with progress.task(f"Evaluating {len(models)} model(s) on {len(inputs)} samples", len(models) * len(inputs)) as advance:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for name, start, outs in pool.map(work, tasks):
-                parts[name][start] = outs
-                advance(min(chunk, len(inputs) - start))
+        def work() -> None:
+            try:
+                while (task := schedule.take()) is not None:
+                    name, start, runner = task
+                    started = time.perf_counter()
+                    parts[name][start] = runner.predict(inputs[start : start + chunk])
+                    schedule.done(name, runner, time.perf_counter() - started)
+                    advance(min(chunk, len(inputs) - start))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+                failures.append(exc)
+                schedule.stop()
+
+        threads = [threading.Thread(target=work, name=f"evaluate-{i}", daemon=True) for i in range(workers - 1)]
+        for thread in threads:
+            thread.start()
+        work()  # the caller's thread is a worker too
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
     outputs = {
         name: [np.concatenate([chunks[s][k] for s in sorted(chunks)]) for k in range(len(next(iter(chunks.values()))))]
         for name, chunks in parts.items()
     }
-    latencies: dict[str, Latency | None] = {name: None for name in models}
-    if measure_latency:
-        for name, model in models.items():
-            latencies[name] = ModelRunner(model).latency(inputs[:1])
-    return outputs, latencies
+    return outputs, measure_latencies(models, inputs) if measure_latency else {name: None for name in models}
+
+
+def measure_latencies(models: dict[str, bytes], inputs: np.ndarray) -> dict[str, Latency | None]:
+    """Host latency of every model at batch 1, one model at a time (all cores to each)."""
+    return {name: ModelRunner(model).latency(inputs[:1]) for name, model in models.items()}
+
+
+class _Schedule:
+    """Which (model, chunk) a free worker runs next, and on which of the model's interpreters.
+
+    A worker stays with the model it ran last while that model has chunks left (its interpreter is
+    built and warm), else takes a model no one has started, else joins the model with the most
+    work left (chunks left x the seconds its chunks took so far), building a second interpreter
+    for it. Interpreters are single-threaded and used by one worker at a time.
+    """
+
+    def __init__(self, models: dict[str, bytes], samples: int, chunk: int):
+        self.models = models
+        self.left = {name: list(range(0, samples, chunk))[::-1] for name in models}  # popped from the end: in order
+        self.idle: dict[str, list[ModelRunner]] = {name: [] for name in models}
+        self.seconds = {name: 0.0 for name in models}
+        self.runs = {name: 0 for name in models}
+        self.last: dict[int, str] = {}
+        self.started: set[str] = set()
+        self.lock = threading.Lock()
+
+    def _pick(self, worker: int) -> str | None:
+        names = [n for n in self.models if self.left[n]]
+        if not names:
+            return None
+        mine = self.last.get(worker)
+        if mine in names and self.idle[mine]:
+            return mine
+        unstarted = [n for n in names if n not in self.started]
+        if unstarted:
+            return unstarted[0]
+        with_idle = [n for n in names if self.idle[n]]
+
+        def work_left(n: str) -> float:
+            per_chunk = self.seconds[n] / self.runs[n] if self.runs[n] else 0.0
+            return len(self.left[n]) * per_chunk
+
+        return max(with_idle or names, key=work_left)
+
+    def take(self) -> tuple[str, int, ModelRunner] | None:
+        worker = threading.get_ident()
+        with self.lock:
+            name = self._pick(worker)
+            if name is None:
+                return None
+            start = self.left[name].pop()
+            runner = self.idle[name].pop() if self.idle[name] else None
+            self.last[worker] = name
+            self.started.add(name)
+        if runner is None:  # built outside the lock: other workers go on meanwhile
+            runner = ModelRunner(self.models[name], threads=1)
+        return name, start, runner
+
+    def done(self, name: str, runner: ModelRunner, seconds: float) -> None:
+        with self.lock:
+            self.idle[name].append(runner)
+            self.seconds[name] += seconds
+            self.runs[name] += 1
+
+    def stop(self) -> None:
+        with self.lock:
+            for chunks in self.left.values():
+                chunks.clear()

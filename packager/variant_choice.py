@@ -64,6 +64,9 @@ class Judge:
         self.failed: list[EngineCandidate] = []  # candidates of variants no engine could make
         outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
         self.reference = outputs["fp32"]
+        # every model measured here, by its bytes, with its outputs on `inputs`: the build's evaluation
+        # of the chosen variants on the same inputs takes them from here instead of running them again
+        self.outputs: dict[bytes, list[np.ndarray]] = {float_model: self.reference}
         self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
                                      num_classes, None, roles)
 
@@ -74,6 +77,7 @@ class Judge:
     def measure(self, variants: list[Variant]) -> list[VariantMetrics]:
         models = {f"{i}": v.model for i, v in enumerate(variants)}
         outputs, _ = run_all(models, self.inputs, measure_latency=False)
+        self.outputs.update((v.model, outputs[f"{i}"]) for i, v in enumerate(variants))
         return [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[f"{i}"], self.reference, self.labels, self.num_classes,
                         None, self.roles) for i, v in enumerate(variants)]
 
