@@ -166,3 +166,11 @@ def test_cli_process_exit_code_and_no_tensorflow(bad_files, model_files):
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"
+    # the same through the command line (`packager inspect`), with what it prints
+    probe = ("import sys\nfrom packager import cli\ntry:\n"
+             f"    cli.main(['inspect', {str(model_files['int8_with_metadata'])!r}])\n"
+             "except SystemExit as exc:\n    print('EXIT', exc.code, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    report, _, verdict = run.stdout.rpartition("EXIT")
+    assert verdict.split() == ["0", "False"], run.stderr[-2000:]
+    assert "int8" in report
