@@ -110,20 +110,36 @@ def collect(float_model: bytes, samples: np.ndarray, names: set[str], seed: int 
     return {name: TensorStats(name, s["min"], s["max"], np.concatenate(s["values"]), len(samples)) for name, s in acc.items()}
 
 
-def _fake_quant(values: np.ndarray, low: float, high: float, bits: int, symmetric: bool) -> np.ndarray:
+def _fake_quant(values: np.ndarray, low: float, high: float, bits: int, symmetric: bool, out: np.ndarray | None = None) -> np.ndarray:
+    """`values` quantized into [low, high] with `bits` bits and back (into `out` when given: the same
+    operations, in place, so that a search over ranges allocates nothing)."""
     if symmetric:
         bound = max(abs(low), abs(high))
         scale = bound / (2 ** (bits - 1) - 1)
-        return np.clip(np.round(values / scale), -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1) * scale
+        q = np.divide(values, scale, out=out)
+        np.round(q, out=q)
+        np.clip(q, -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1, out=q)
+        q *= scale
+        return q
     levels = 2**bits - 1
     scale = (high - low) / levels
     zero = np.round(-low / scale)
-    return (np.clip(np.round(values / scale) + zero, 0, levels) - zero) * scale
+    q = np.divide(values, scale, out=out)
+    np.round(q, out=q)
+    q += zero
+    np.clip(q, 0, levels, out=q)
+    q -= zero
+    q *= scale
+    return q
 
 
-def quantization_error(values: np.ndarray, low: float, high: float, bits: int, symmetric: bool) -> float:
-    """Mean squared error of quantizing `values` into [low, high] with `bits` bits."""
-    return float(np.mean((_fake_quant(values, low, high, bits, symmetric) - values) ** 2))
+def quantization_error(values: np.ndarray, low: float, high: float, bits: int, symmetric: bool, out: np.ndarray | None = None) -> float:
+    """Mean squared error of quantizing `values` into [low, high] with `bits` bits (`out`: scratch
+    space of values' shape and dtype)."""
+    q = _fake_quant(values, low, high, bits, symmetric, out)
+    q -= values
+    np.square(q, out=q)
+    return float(q.mean())
 
 
 def tensor_range(stats: TensorStats, method: str, bits: int = 8, symmetric: bool = False) -> Range:
@@ -133,10 +149,11 @@ def tensor_range(stats: TensorStats, method: str, bits: int = 8, symmetric: bool
         high = max(high, 0.0) if high <= 0 else float(np.percentile(stats.values, PERCENTILE))
     elif method == "mse" and stats.values.size:
         values = stats.values.astype(np.float64)
+        scratch = np.empty_like(values)
         best, best_err = (low, high), np.inf
         for fraction in np.geomspace(1.0, 0.02, 60):
             lo, hi = min(low * fraction, 0.0), max(high * fraction, MIN_ACTIVATION_RANGE)
-            err = quantization_error(values, lo, hi, bits, symmetric)
+            err = quantization_error(values, lo, hi, bits, symmetric, scratch)
             if err < best_err:
                 best, best_err = (lo, hi), err
         low, high = best
