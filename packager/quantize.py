@@ -169,7 +169,9 @@ class AeqEngine:
     """
 
     def __init__(self, float_model: bytes):
-        self.float_model = float_model
+        from packager.tflite_tree import with_builtin_codes  # noqa: PLC0415
+
+        self.float_model = with_builtin_codes(float_model)  # old files: ai-edge-quantizer reads builtin_code only
         self._template: dict[str, Any] | None = None
         self._stats: dict[str, calib_ranges.TensorStats] = {}
         self._qsvs: dict[tuple[str, int], dict[str, Any]] = {}

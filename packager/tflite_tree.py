@@ -258,6 +258,18 @@ def write(tree: Any) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
 
 
+
+def with_builtin_codes(model: bytes) -> bytes:
+    """`model` with every operator code's `builtin_code` set from `deprecated_builtin_code` where
+    only the latter is (files written before schema 3a, e.g. MediaPipe's models): tools that read
+    `builtin_code` alone, as ai-edge-quantizer does, take every such operator for ADD (code 0)."""
+    tree = read(model)
+    changed = False
+    for code in tree.operatorCodes or []:
+        if code.deprecatedBuiltinCode is not None and code.builtinCode < code.deprecatedBuiltinCode < 127:
+            code.builtinCode, changed = code.deprecatedBuiltinCode, True
+    return write(tree) if changed else model
+
 def drop_unused_tensors(tree: Any) -> None:
     """Tensors of subgraph 0 that no operator, graph input/output or signature uses are removed
     (indices renumbered): an interpreter leaves a tensor nothing writes null, which calibrators trip on."""
