@@ -320,7 +320,9 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
     )
     progress.status("Embedding and verifying TFLite metadata")
     chosen_model = choice.chosen_variant.model if choice.chosen_variant else c.float_model
-    if own is not None and not spec.replace_metadata:  # keep the model's own, merge in what the user gave
+    # a raw detector's own metadata describes its box and score outputs, not the four packager gave it
+    stale = own is not None and c.detector is not None and c.detector.source is None
+    if own is not None and not spec.replace_metadata and not stale:  # keep the model's own, merge in what the user gave
         given = set(spec.metadata_given) | ({"labels"} if labels and list(own.labels or ()) != list(labels) else set())
         app_model, merged = tflite_metadata.merge_metadata(chosen_model, original, meta_spec, given)
         tflite_metadata.verify_merged(app_model, original, meta_spec, given, merged)
@@ -332,9 +334,11 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
         return app_model
     if own is not None:
         files = [f.name for f in own.associated_files]
+        why = ("as --replace-metadata asks" if not stale else
+               "an object detector's: it described the raw box and score outputs, which TFLite_Detection_PostProcess now replaces")
         progress.stderr_console.print(
             f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
-            + (f"; packed files {', '.join(files)} dropped" if files else "") + ") with packager's, as --replace-metadata asks",
+            + (f"; packed files {', '.join(files)} dropped" if files else "") + f") with packager's, {why}",
             highlight=False, soft_wrap=True)
     app_model = tflite_metadata.embed_metadata(chosen_model, meta_spec)
     tflite_metadata.verify_metadata(app_model, meta_spec)

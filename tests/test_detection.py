@@ -424,3 +424,25 @@ def test_mediapipe_box_coder_decodes_as_mediapipe(tmp_path):
     assert compared >= 10
     with pytest.raises(PackagerError, match="y and h scales equal"):
         postprocess.attach(raw, mapping, postprocess.PostProcess(grid, (64.0, 64.0, 32.0, 64.0), background=False, box_coder="mediapipe"))
+
+
+def test_a_raw_detector_with_its_own_metadata_gets_the_detector_writers(tmp_path, shapes_data, raw_tflite):
+    """A raw .tflite that has its own metadata (here packager's generic one, as MediaPipe's models
+    have theirs): it describes the two raw outputs, so once the op is added it is replaced by the
+    ObjectDetector writer's, with a warning saying why (it used to fail on the labels' count)."""
+    raw = tmp_path / "raw.tflite"
+    raw.write_bytes(raw_tflite)
+    common = ["--mean", "127.5", "--std", "127.5", "--no-latency"]
+    result = CliRunner().invoke(main, ["build", str(raw), "--task", "generic", "--calib-data", str(shapes_data.train_dir), *common,
+                                       "-o", str(tmp_path / "generic")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with_metadata = tmp_path / "generic" / "raw" / "raw.tflite"
+    assert metadata.read_metadata(with_metadata.read_bytes()) is not None
+    result = CliRunner().invoke(main, ["build", str(with_metadata), "--task", "object_detection", "--anchors", str(shapes_data.anchors_file),
+                                       "--labels", str(shapes_data.labels_file), "--eval-data", str(shapes_data.test_dir), *common,
+                                       "-o", str(tmp_path / "det")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "own metadata" in result.stderr and "TFLite_Detection_PostProcess" in result.stderr
+    model = (tmp_path / "det" / "raw" / "raw.tflite").read_bytes()
+    det = meta.read(model, metadata._tflite_support())
+    assert det.output_names == meta.OUTPUT_NAMES and metadata.read_metadata(model).labels == example.CLASSES
