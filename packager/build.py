@@ -269,8 +269,11 @@ def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
     float_model = prepared.converted.float_model
     reference, _, float_outputs, models = evaluate_all(prepared, [], "source", infer_quant(float_model))
     clock.lap("evaluate")
+    detector = prepared.converted.detector
+    reason = ("the .tflite detector is bundled in float with TFLite_Detection_PostProcess added by packager (no --quant given)"
+              if detector is not None and detector.source is None else "an existing .tflite model is bundled as it is")
     selection = Selection(mode="explicit", chosen=reference.name, max_accuracy_drop=prepared.spec.max_accuracy_drop,
-                          reason="an existing .tflite model is bundled as it is", candidates=[])
+                          reason=reason, candidates=[])
     return Choice(reference, [], [], None, reference, selection, float_outputs, models)
 
 

@@ -117,6 +117,7 @@ def test_tflite_sources(tmp_path, shapes_data, raw_tflite, shapes_build):
     with quiet.captured_output():
         from_raw = build_shapes(shapes_data, raw_path, tmp_path / "a", name="raw")
     assert from_raw.manifest.detection.postprocess == "added by packager"
+    assert "TFLite_Detection_PostProcess added by packager" in from_raw.manifest.selection.reason
     assert from_raw.float_metrics.detection.map50 > 0.3
     bundled = shapes_build.bundle / shapes_build.manifest.model.file
     again = build_shapes(shapes_data, bundled, tmp_path / "b", name="again", anchors=None, labels=None)
