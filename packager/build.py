@@ -18,17 +18,17 @@ import numpy as np
 
 from packager import DISTRIBUTION, progress, sources
 from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
-from packager.data import Dataset, InputSpec, MultiInputs, load_dataset, load_multi_input
+from packager.data import Dataset, MultiInputs
 from packager.errors import PackagerError
-from packager.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles, compare, measure_latencies, run_all, slower_note
-from packager.manifest import (Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor,
-                               VariantMetrics)
-from packager.preprocess import Preprocessing
-from packager.quantize import AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.evaluate import ModelRunner, OutputRoles, compare, measure_latencies, run_all, slower_note
+from packager.facts import LABELLED_TASKS, ModelFacts, model_facts
+from packager.golden import golden_io, golden_picks
+from packager.labels import own_labels, resolve_labels
+from packager.manifest import Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor, VariantMetrics
+from packager.model_data import load_data, random_inputs
+from packager.quantize import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec
-from packager.tflite_tree import TensorInfo
-
-FLOAT = "fp32"
+from packager.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
 
 
 @dataclass
@@ -42,39 +42,6 @@ class BuildResult:
     models: dict[str, bytes] = field(default_factory=dict)  # float and every variant, as evaluated
 
 
-@dataclass
-class ModelFacts:
-    """What the float model's tensors say about the task."""
-
-    inputs: list[TensorInfo]
-    outputs: list[TensorInfo]
-    task: str
-    num_classes: int | None
-    preprocessing: Preprocessing | None
-    output_names: tuple[str, ...] = ()  # what a user calls each output (signature name, else tensor name)
-    labels_output: int | None = None  # the output the labels belong to (several outputs: --labels-output)
-    primary_output: int | None = None  # --primary-output
-    probability_outputs: tuple[bool, ...] = ()  # produced by SOFTMAX/LOGISTIC
-
-    def roles(self, float_outputs: list[np.ndarray]) -> OutputRoles:
-        """Which output is what, and the one the headline metrics are about (evaluate.OutputRoles)."""
-        guessed = OutputRoles.guess(float_outputs)
-        kinds = tuple("probabilities" if (p or g == "probabilities") else "values"
-                      for p, g in zip(self.probability_outputs or (False,) * len(float_outputs), guessed.kinds))
-        labels_output = self.labels_output if self.labels_output is not None else (0 if self.num_classes is not None else None)
-        return choose_roles(self.output_names or guessed.names, kinds, labels_output if len(float_outputs) > 1 else None,
-                            self.primary_output, tuple(o.shape for o in self.outputs))
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.inputs[0].shape[1:])
-
-    @property
-    def input_specs(self) -> list[InputSpec] | None:
-        """Several inputs: what an .npz of samples must hold; None for a single-input model."""
-        if len(self.inputs) == 1:
-            return None
-        return [InputSpec(t.name, tuple(t.shape[1:]), t.dtype) for t in self.inputs]
 
 
 class _Clock:
@@ -200,7 +167,7 @@ def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
 def prepare(converted: Converted) -> Prepared:
     spec, detector = converted.spec, converted.detector
     facts = model_facts(converted.float_model, spec, detector.classes if detector else None)
-    labels = resolve_labels(spec, facts, _own_labels(converted.own, facts))
+    labels = resolve_labels(spec, facts, own_labels(converted.own, facts))
     as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
@@ -393,206 +360,8 @@ def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden
     return replace(detector.to_manifest(), samples=stage.samples(float_outputs, chosen, labels))
 
 
-def own_metadata(model: bytes):
-    """The metadata a .tflite source carries (written by another tool), or None."""
-    from packager import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
-
-    if tflite_metadata.metadata_buffer(model) is None:
-        return None
-    return tflite_metadata.read_metadata(model)
 
 
-def _own_labels(own, facts: ModelFacts) -> tuple[str, ...] | None:
-    """The labels the model's own metadata attaches to the output labels go on, when they fit it."""
-    if own is None or facts.num_classes is None or own.labels is None:
-        return None
-    index = facts.labels_output or 0
-    first = next((i for i, t in enumerate(own.outputs) if t.associated_files), None)
-    return own.labels if first == index and len(own.labels) == facts.num_classes else None
-
-
-def defaults_from_metadata(spec: BuildSpec, own) -> BuildSpec:
-    """Normalization and color space the model's own metadata records, where no flag gives them."""
-    if own is None or spec.replace_metadata:
-        return spec
-    changes: dict[str, Any] = {}
-    if own.normalization is not None and spec.mean is None and spec.std is None:
-        changes.update(mean=tuple(own.normalization[0]), std=tuple(own.normalization[1]))
-    if own.color_space in ("RGB", "GRAYSCALE") and spec.color_space is None:
-        changes["color_space"] = own.color_space
-    for key in ("description", "author", "license"):  # the manifest says what the model says
-        if getattr(own, key) and not getattr(spec, key):
-            changes[key] = getattr(own, key)
-    return replace(spec, **changes) if changes else spec
-
-
-# --- model facts, labels, data ------------------------------------------------------------------
-LABELLED_TASKS = ("image_classification", "object_detection")  # tasks whose metadata always carries labels
-
-
-def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | None = None) -> ModelFacts:
-    """detection_classes: a detector's object classes (--task object_detection)."""
-    runner = ModelRunner(float_model)
-    inputs, outputs = runner.inputs, runner.outputs
-    shape = inputs[0].shape
-    # several inputs are features, fed from an .npz (one array per input): no image preprocessing
-    is_image = len(inputs) == 1 and len(shape) == 4 and shape[-1] in (1, 3) and inputs[0].dtype in ("float32", "uint8", "int8")
-    names = runner.output_names
-    labels_output = find_output(names, outputs, spec.labels_output, "--labels-output") if spec.labels_output else None
-    primary_output = find_output(names, outputs, spec.primary_output, "--primary-output") if spec.primary_output else None
-    out_shape = outputs[labels_output or 0].shape
-    is_classifier = len(outputs) == 1 and len(out_shape) == 2 and out_shape[-1] >= 2
-    task = spec.task if spec.task != "auto" else ("image_classification" if is_image and is_classifier else "generic")
-    if task == "object_detection" and not is_image:
-        raise PackagerError(f"the detector's input {list(shape)} is not an image (NHWC, 1 or 3 channels)", "use --task generic")
-    if task == "image_classification" and not (is_image and is_classifier):
-        raise PackagerError(
-            f"the model (input {list(shape)}, output {list(out_shape)}) is not an image classifier",
-            "use --task generic",
-        )
-    preprocessing = None
-    if is_image:
-        color = spec.color_space or ("GRAYSCALE" if shape[-1] == 1 else "RGB")
-        if (color == "GRAYSCALE") != (shape[-1] == 1):
-            raise PackagerError(f"--color-space {color} does not fit the model's {shape[-1]}-channel input", "drop --color-space or fix it")
-        size = spec.size or (shape[1], shape[2])
-        if tuple(size) != (shape[1], shape[2]):
-            raise PackagerError(f"--size {size[0]}x{size[1]} differs from the model input {shape[1]}x{shape[2]}", "drop --size")
-        if spec.mean is None or spec.std is None:
-            raise PackagerError(
-                "image models need the normalization used in training: --mean and --std (in 0-255 pixel units)",
-                "e.g. --mean 0 --std 255 for [0,1] inputs, --mean 127.5 --std 127.5 for [-1,1]",
-            )
-        preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
-    num_classes = int(out_shape[-1]) if is_classifier else None
-    if task == "object_detection":
-        num_classes, labels_output = detection_classes, 1  # the labels name the category output's values
-    elif labels_output is not None:  # labels for one of several outputs: its last dimension is the classes
-        num_classes = int(out_shape[-1]) if out_shape else 1
-    elif spec.labels is not None and len(outputs) > 1 and task == "generic":
-        num_classes = int(out_shape[-1]) if out_shape else 1  # the first output, as the metadata has it
-    from packager.tflite_tree import parse_graph  # noqa: PLC0415
-
-    probability = tuple(t.producer in PROBABILITY_OPS for t in parse_graph(float_model).outputs)
-    return ModelFacts(inputs, outputs, task, num_classes, preprocessing, names, labels_output, primary_output, probability)
-
-
-def find_output(names: tuple[str, ...], outputs: list[TensorInfo], wanted: str, flag: str) -> int:
-    """The index of the output called `wanted` (its signature name or its tensor name)."""
-    for i, (name, tensor) in enumerate(zip(names, outputs)):
-        if wanted in (name, tensor.name, tensor.name.split(":")[0]):
-            return i
-    choices = ", ".join(sorted({*names, *(t.name for t in outputs)}))
-    raise PackagerError(f"{flag} {wanted}: the model has no output of that name", f"name one of: {choices[:400]}")
-
-
-# A label is a class name shown in an app: ImageNet-21k's longest is under 200 characters. The
-# labels file is packed into the model and copied into the APK, so a 10 MB line would ship 10 MB
-# to every phone; 21k classes of short names are about 0.5 MB.
-MAX_LABEL_CHARS = 1024
-MAX_LABELS_FILE_BYTES = 8 << 20
-
-
-def read_labels(path: Path) -> list[str]:
-    from packager.fileio import DocumentError, read_text_bounded  # noqa: PLC0415
-
-    try:
-        lines = read_text_bounded(path, MAX_LABELS_FILE_BYTES).splitlines()
-    except FileNotFoundError:
-        raise PackagerError(f"labels file {path} does not exist", "check --labels") from None
-    except DocumentError as exc:
-        raise PackagerError(f"cannot read labels file {path} (it is {exc})", "save it as UTF-8 text, one label per line") from None
-    except OSError as exc:
-        raise PackagerError(f"cannot read labels file {path} ({exc})", "save it as UTF-8 text, one label per line") from None
-    while lines and not lines[-1].strip():
-        lines.pop()
-    labels = [line.strip() for line in lines]
-    if not labels:
-        raise PackagerError(f"labels file {path} is empty", "write one label per line")
-    if any(not label for label in labels):
-        raise PackagerError(f"labels file {path} has empty lines", "write one label per line, no blanks")
-    long = next((i for i, label in enumerate(labels) if len(label) > MAX_LABEL_CHARS), None)
-    if long is not None:
-        raise PackagerError(f"labels file {path} line {long + 1} is {len(labels[long]):,} characters long, more than {MAX_LABEL_CHARS}",
-                            "write one short class name per line")
-    seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        if label in seen:
-            raise PackagerError(f"labels file {path} names {label[:60]!r} twice (lines {seen[label] + 1} and {i + 1})",
-                                "give every class a distinct label")
-        seen[label] = i
-    return labels
-
-
-def _folder_class_names(path: Path | None) -> list[str] | None:
-    if path is None or not path.is_dir():
-        return None
-    names = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return names or None
-
-
-def resolve_labels(spec: BuildSpec, facts: ModelFacts, own_labels: tuple[str, ...] | None = None) -> list[str]:
-    """Labels from --labels, else the class folders of the evaluation data (calibration data never
-    carries labels); their count must fit the output."""
-    if spec.labels is not None:
-        labels, origin = read_labels(spec.labels), f"labels file {spec.labels}"
-    elif own_labels:
-        labels, origin = list(own_labels), "the model's own metadata"
-    else:
-        names = _folder_class_names(spec.eval_data)
-        labels, origin = (names, "the class folders of the evaluation data") if names else ([], "")
-    if facts.num_classes is None:
-        return labels
-    if not labels:  # an image classifier needs labels in its metadata: name the classes by index
-        return [str(i) for i in range(facts.num_classes)] if facts.task in LABELLED_TASKS else []
-    if len(labels) != facts.num_classes:
-        raise PackagerError(
-            f"{origin} has {len(labels)} labels but the model outputs {facts.num_classes} classes",
-            "give exactly one label per output class, in output order",
-        )
-    return labels
-
-
-def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Dataset | None, Dataset | None]:
-    needs_calibration = spec.auto or any(q in ("int8", "int16x8") for q in spec.quant)
-    if needs_calibration and spec.calib_data is None and spec.eval_data is None:
-        raise PackagerError("int8 and int16x8 variants need calibration data", "pass --calib-data (an image folder or .npy/.npz)")
-    if facts.input_specs is not None:  # several inputs: .npz files with one array per input
-        if spec.auto:
-            raise PackagerError("--quant auto is not available for a model with several inputs", "name the variants, e.g. --quant fp16,dynamic")
-        evaluation = None if spec.eval_data is None else load_multi_input(spec.eval_data, facts.input_specs, what="evaluation data",
-                                                                          limit=spec.eval_samples)
-        calib = None if spec.calib_data is None else load_multi_input(spec.calib_data, facts.input_specs, what="calibration data",
-                                                                      limit=spec.calib_samples, labelled=False)
-        if calib is None and evaluation is not None and needs_calibration:
-            calib = evaluation.take(spec.calib_samples, seed=1)
-        return calib, evaluation
-    common = dict(allow_resize=spec.resize, label_names=labels or None)
-    evaluation = None
-    if spec.eval_data is not None:
-        evaluation = load_dataset(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
-        classes = facts.num_classes or int(np.prod(facts.outputs[0].shape[1:], dtype=np.int64))  # top-1 indexes the first output
-        if evaluation.labels is not None and len(evaluation.labels) and int(evaluation.labels.max()) >= classes:
-            raise PackagerError(f"evaluation data {spec.eval_data} has label {int(evaluation.labels.max())} but the model's first output "
-                                f"has {classes} values (labels are class indices from 0)", "store labels as class indices of the model's output")
-    calib = None
-    if spec.calib_data is not None:
-        calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples,
-                             allow_resize=spec.resize, labelled=False)
-    elif evaluation is not None and needs_calibration:
-        calib = evaluation.take(spec.calib_samples, seed=1)
-    return calib, evaluation
-
-
-def random_inputs(facts: ModelFacts, count: int = 64) -> np.ndarray | MultiInputs:
-    """Without evaluation data, variants are still compared with float on seeded random inputs
-    (several inputs: one array each; integer inputs get 0/1, e.g. masks and token ids)."""
-    rng = np.random.default_rng(0)
-    if facts.input_specs is None:
-        return rng.standard_normal((count, *facts.input_shape))
-    return MultiInputs(tuple(i.name for i in facts.input_specs), tuple(
-        rng.integers(0, 2, (count, *i.shape)) if np.dtype(i.dtype).kind in "iub" else rng.standard_normal((count, *i.shape))
-        for i in facts.input_specs))
 
 
 # --- variants -----------------------------------------------------------------------------------
@@ -601,30 +370,6 @@ def recipes_for(spec: BuildSpec) -> list[Recipe]:
     return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
 
 
-def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) -> tuple[bytes, bool]:
-    """A .tflite source: bundled as it is unless --quant is given; a float one is then quantized by
-    ai-edge-quantizer (the TF converter needs the Keras/SavedModel source), a quantized one refused."""
-    if not spec.quant_given:
-        return model, False
-    kind = infer_quant(model)
-    name = source.path.name
-    if kind != "fp32":
-        if spec.quant == (kind,) or spec.quant == (FLOAT,):
-            return model, False  # asked for what it already is: bundled as it is
-        raise PackagerError(
-            f"{name} is already quantized ({kind}: its tensors are not float32), so it cannot be quantized again to {','.join(spec.quant)}",
-            "drop --quant to bundle it as it is, or quantize the float model (its .tflite, Keras or SavedModel source)",
-        )
-    if spec.auto:
-        raise PackagerError(f"--quant auto is not available for a .tflite source ({name})", "name the variants, e.g. --quant int8,fp16")
-    if any(spec.engine_for(q) == "tf-converter" for q in spec.quant if q != FLOAT):
-        raise PackagerError(f"the TF converter engine needs the Keras/SavedModel source, not {name}", "drop --engine (ai-edge-quantizer quantizes a .tflite)")
-    from packager.tflite_tree import parse_graph  # noqa: PLC0415
-
-    graph = parse_graph(model, name)
-    if not graph.signatures:  # ai-edge-quantizer needs a signature: name the graph's own tensors
-        model = sources.with_signature(model, [t.name for t in graph.inputs], [t.name for t in graph.outputs])
-    return model, True
 
 
 def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
@@ -688,22 +433,6 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
     return QuantizationDebug.from_dict(qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())
 
 
-def infer_quant(model: bytes) -> str:
-    """What an existing .tflite is, judged by its tensor types."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-    interpreter = Interpreter(model_content=model)  # one parse of the model answers every question below
-    types = {np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
-    if "int16" in types:
-        return "int16x8"
-    if "float16" in types:
-        return "fp16"
-    if "int8" in types or "uint8" in types:
-        io = np.dtype(interpreter.get_input_details()[0]["dtype"])
-        ops = {op["op_name"] for op in interpreter._get_ops_details()}
-        # full-integer models take integer inputs or quantize float inputs on entry
-        return "int8" if io.kind in "iu" or "QUANTIZE" in ops else "dynamic"
-    return "fp32"
 
 
 # --- choice and budget --------------------------------------------------------------------------
@@ -750,29 +479,6 @@ def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetr
 
 
 # --- golden files, manifest ---------------------------------------------------------------------
-def golden_picks(length: int, count: int) -> np.ndarray:
-    """Which evaluation samples are golden: `count` spread over the data."""
-    return np.unique(np.linspace(0, length - 1, min(count, length)).astype(int))
-
-
-def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int):
-    """The first `count` evaluation inputs in the model's input dtype and the model's raw outputs.
-
-    Run one sample at a time, as the phone does, so parity compares like with like.
-    """
-    runner = ModelRunner(model)
-    picks = golden_picks(len(inputs), count)
-    tensor = runner.quantize_input(inputs[picks])
-    tensors = [tensor] if isinstance(tensor, np.ndarray) else tensor  # one per input, in the model's order
-    outs = [runner.run_raw([t[i : i + 1] for t in tensors]) for i in range(len(picks))]
-    golden_out = [np.concatenate([o[k] for o in outs]) for k in range(len(runner.outputs))]
-    images: list[tuple[str, bytes]] = []
-    if dataset is not None and dataset.files:
-        root = Path(dataset.source)
-        for i, pick in enumerate(picks):
-            rel = dataset.files[pick]
-            images.append((f"{i:02d}_{Path(rel).parent.name}_{Path(rel).name}", (root / rel).read_bytes()))
-    return tensors, golden_out, images
 
 
 def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:

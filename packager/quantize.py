@@ -35,6 +35,7 @@ QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
 Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
 IoDtype = Literal["float32", "int8", "uint8", "int16"]
 
+FLOAT = "fp32"  # the float model and its variant
 QUANT_KINDS: tuple[str, ...] = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 ENGINES: tuple[str, ...] = ("tf-converter", "ai-edge-quantizer")
 DEFAULT_ENGINE: dict[str, Engine] = {

@@ -87,7 +87,7 @@ def test_build_config_files(entries, raw, tmp_path_factory):
 @given(lines=st.lists(st.one_of(WORD, st.text(max_size=2000), st.sampled_from(["", " ", "\x00", "\ufeffcat", "a\rb"])), max_size=30),
        tail=st.binary(max_size=8))
 def test_labels_files(lines, tail, tmp_path_factory):
-    from packager.build import MAX_LABEL_CHARS, read_labels
+    from packager.labels import MAX_LABEL_CHARS, read_labels
 
     path = tmp_path_factory.mktemp("labels") / "labels.txt"
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + tail)

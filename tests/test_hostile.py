@@ -133,20 +133,7 @@ def test_packed_zip_bomb_is_refused(digits_bundle, tmp_path):
     assert grown_mib < 200, grown_mib
 
 
-# --- labels and report.md -----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "needle"), [
-    ("cat\ndog\ncat\n", "twice"), ("cat\n" + "x" * 5000 + "\n", "more than 1024"), ("a\n" * (5 << 20), "larger than"),
-])
-def test_bad_labels_refused(text, needle, tmp_path):
-    from packager.build import read_labels
-
-    path = tmp_path / "labels.txt"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(PackagerError) as err:
-        read_labels(path)
-    assert needle in err.value.one_line()
-
-
+# --- report.md -----------------------------------------------------------------------------------
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">[click](javascript:alert(3))'
 
 
