@@ -123,9 +123,9 @@ class ModelRunner:
         self.inputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.inputs, self.interpreter.get_input_details())]
         self.outputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.outputs, self.interpreter.get_output_details())]
         signature_names: dict[int, str] = {}
-        for signature in self.interpreter._get_full_signature_list().values():  # noqa: SLF001 - the only way to the names
-            for alias, index in signature.get("outputs", {}).items():
-                signature_names.setdefault(int(index), alias)
+        for signature in graph.signature_defs:  # as the flatbuffer has them (tflite_tree)
+            for alias, index in signature.outputs:
+                signature_names.setdefault(index, alias)
         # what a user calls each output: the signature's name (the Keras output's), else the tensor's
         self.output_names = tuple(signature_names.get(o.index, o.name) for o in self.outputs)
         self.input = self.inputs[0]

@@ -205,15 +205,14 @@ class AeqEngine:
     def signature_inputs(self) -> tuple[str, dict[str, int]]:
         """The signature key and, per signature input name, the position of that input among the
         model's inputs (the order data.MultiInputs holds the arrays in)."""
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+        from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
-        interpreter = Interpreter(model_content=self.float_model)
-        signatures = interpreter._get_full_signature_list()  # noqa: SLF001 - names with tensor indices
-        if not signatures:
+        graph = parse_graph(self.float_model, "the float model")
+        if not graph.signature_defs:
             raise PackagerError("the float model has no signature, which ai-edge-quantizer needs", "convert from Keras/SavedModel, or use --engine tf-converter")
-        key = next(iter(signatures))
-        order = [int(d["index"]) for d in interpreter.get_input_details()]
-        return key, {name: order.index(int(index)) for name, index in signatures[key]["inputs"].items()}
+        signature = graph.signature_defs[0]
+        order = [t.index for t in graph.inputs]
+        return signature.key, {name: order.index(index) for name, index in signature.inputs}
 
     @property
     def calibrated(self) -> bool:

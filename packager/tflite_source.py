@@ -41,20 +41,19 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
 
 
 def infer_quant(model: bytes) -> str:
-    """What an existing .tflite is, judged by its tensor types."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    """What an existing .tflite is, judged by its tensor types (read from the flatbuffer, tflite_tree)."""
+    from packager.tflite_tree import parse_graph  # noqa: PLC0415
 
-    interpreter = Interpreter(model_content=model)  # one parse of the model answers every question below
-    types = {np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
+    graph = parse_graph(model)
+    types = graph.tensor_dtypes
     if "int16" in types:
         return "int16x8"
     if "float16" in types:
         return "fp16"
     if "int8" in types or "uint8" in types:
-        io = np.dtype(interpreter.get_input_details()[0]["dtype"])
-        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        io = np.dtype(graph.inputs[0].dtype)
         # full-integer models take integer inputs or quantize float inputs on entry
-        return "int8" if io.kind in "iu" or "QUANTIZE" in ops else "dynamic"
+        return "int8" if io.kind in "iu" or "QUANTIZE" in graph.operators else "dynamic"
     return "fp32"
 
 

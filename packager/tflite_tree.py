@@ -75,6 +75,16 @@ class SubgraphInfo:
 
 
 @dataclass(frozen=True)
+class SignatureDef:
+    """A signature: its key, its subgraph, and per input and output the name it gives a tensor (index in that subgraph)."""
+
+    key: str
+    subgraph: int
+    inputs: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class Graph:
     """The model's structure, straight from the flatbuffer."""
 
@@ -87,6 +97,8 @@ class Graph:
     custom_ops: tuple[str, ...]
     signatures: tuple[str, ...]
     metadata_entries: tuple[str, ...]  # names in model.metadata (TFLITE_METADATA, min_runtime_version, ...)
+    signature_defs: tuple[SignatureDef, ...] = ()  # the signatures (keys in `signatures`) with their tensor names
+    tensor_dtypes: frozenset[str] = frozenset()  # the types of every tensor of the main subgraph (0)
 
     @property
     def has_metadata(self) -> bool:
@@ -187,6 +199,7 @@ def _parse(data: bytes) -> Graph:
     counts: Counter[str] = Counter()
     subgraphs = []
     main_io: tuple[list[TensorInfo], list[TensorInfo]] = ([], [])
+    dtypes: frozenset[str] = frozenset()
     for s in range(model.SubgraphsLength()):
         sub = model.Subgraphs(s)
         producers = {}
@@ -203,13 +216,22 @@ def _parse(data: bytes) -> Graph:
         if s == 0:
             main_io = ([_tensor(sub, i, type_names, producers) for i in inputs],
                        [_tensor(sub, i, type_names, producers) for i in outputs])
-    signatures = tuple((model.SignatureDefs(i).SignatureKey() or b"").decode("utf-8", "replace") for i in range(model.SignatureDefsLength()))
+            dtypes = frozenset(type_names.get(sub.Tensors(i).Type(), f"type_{sub.Tensors(i).Type()}") for i in range(sub.TensorsLength()))
+    signature_defs = tuple(_signature(model.SignatureDefs(i)) for i in range(model.SignatureDefsLength()))
     entries = tuple((model.Metadata(i).Name() or b"").decode("utf-8", "replace") for i in range(model.MetadataLength()))
     return Graph(
         schema_version=model.Version(), description=(model.Description() or b"").decode("utf-8", "replace"),
         inputs=tuple(main_io[0]), outputs=tuple(main_io[1]), subgraphs=tuple(subgraphs),
         operators=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), custom_ops=tuple(sorted(set(custom))),
-        signatures=signatures, metadata_entries=entries)
+        signatures=tuple(s.key for s in signature_defs), metadata_entries=entries, signature_defs=signature_defs, tensor_dtypes=dtypes)
+
+
+def _signature(sig) -> SignatureDef:
+    def names(count: int, item) -> tuple[tuple[str, int], ...]:
+        return tuple(((item(i).Name() or b"").decode("utf-8", "replace"), int(item(i).TensorIndex())) for i in range(count))
+
+    return SignatureDef(key=(sig.SignatureKey() or b"").decode("utf-8", "replace"), subgraph=int(sig.SubgraphIndex()),
+                        inputs=names(sig.InputsLength(), sig.Inputs), outputs=names(sig.OutputsLength(), sig.Outputs))
 
 
 def _tensor(sub, index: int, type_names: dict[int, str], producers: dict[int, tuple[str, int]]) -> TensorInfo:

@@ -8,7 +8,9 @@
 - the data model (packager/manifest.py) is at the bottom and light, and its readers do not import the build;
 - the report (packager/report/) reads the data model and nothing of the build pipeline or the device
   kit; only the build (rendering a new bundle's report) and the commands import it;
-- only packager/tflite_tree.py imports LiteRT's flatbuffer schema and tools.
+- only packager/tflite_tree.py imports LiteRT's flatbuffer schema and tools;
+- only the modules that run models import LiteRT's Interpreter (what a model is, its tensor types
+  and signatures, is read through tflite_tree).
 """
 
 from __future__ import annotations
@@ -215,7 +217,8 @@ def test_only_tflite_tree_reads_the_flatbuffer_schema():
 # the build pipeline's modules: what makes a bundle (the report reads what they wrote, never them)
 PIPELINE = ("packager.build", "packager.sources", "packager.quantize", "packager.int16_bias", "packager.runtime_safety",
             "packager.calibration", "packager.qdebug", "packager.equalize", "packager.variant_choice", "packager.autoquant",
-            "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate")
+            "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate",
+            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source")
 
 
 def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_kit():
@@ -231,3 +234,23 @@ def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_
     users = sorted(name for name, targets in graph.items() if name not in report
                    and any(t == "packager.report" or t.startswith("packager.report.") for t in targets))
     assert users and all(u == "packager.build" or u.startswith("packager.commands") for u in users), users
+
+
+# the modules that run models (evaluation, calibration, the debugger, sensitivity, the isolated
+# first load, the virtual handset's app); everything else learns what a model is from tflite_tree
+RUNS_MODELS = {"packager.evaluate", "packager.isolate", "packager.calibration", "packager.qdebug", "packager.sensitivity",
+               "packager.device.virtual.app"}
+
+
+def _interpreter_users(modules: dict[str, Path]) -> set[str]:
+    return {name for name, path in modules.items()
+            if any(t.startswith("ai_edge_litert.interpreter") for t in _external_imports(path, top_level_only=False))}
+
+
+def test_only_the_modules_that_run_models_import_the_interpreter(tmp_path):
+    offenders = sorted(_interpreter_users(_modules()) - RUNS_MODELS)
+    assert not offenders, f"{offenders} import LiteRT's Interpreter: read the model through packager.tflite_tree instead"
+    # the rule sees a planted violation, deferred inside a function as the real ones are
+    planted = tmp_path / "planted.py"
+    planted.write_text("def types(model):\n    from ai_edge_litert.interpreter import Interpreter\n    return Interpreter(model_content=model)\n")
+    assert _interpreter_users({"packager.planted": planted}) == {"packager.planted"}
