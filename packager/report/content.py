@@ -94,39 +94,30 @@ ENGINE_NAMES = {"ai-edge-quantizer": "ai-edge-quantizer", "tf-converter": "the T
 
 
 # --- the variants -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VariantView:
-    name: str
-    quant: str
-    engine: str
-    size_bytes: int
-    accuracy: float | None
-    per_class: list[float | None] | None
-    agreement: float | None
-    max_err: float
-    mean_err: float
-    p50_ms: float | None
-    p90_ms: float | None
-    role: str  # plots.ROLE_*
-
-    @classmethod
-    def of(cls, m: VariantMetrics, role: str) -> "VariantView":
-        latency = m.latency
-        return cls(m.name, m.quant, m.engine, m.size_bytes, m.accuracy, m.per_class_accuracy, m.top1_agreement, m.max_abs_error,
-                   m.mean_abs_error, latency.p50 if latency else None, latency.p90 if latency else None, role)
+def _p50(m: VariantMetrics) -> float | None:
+    return m.latency.p50 if m.latency else None
 
 
-def variants_of(manifest: Manifest) -> list[VariantView]:
+def _p90(m: VariantMetrics) -> float | None:
+    return m.latency.p90 if m.latency else None
+
+
+def role_of(manifest: Manifest, m: VariantMetrics) -> str:
+    """How a variant is drawn (plots.ROLE_*): the chosen one, the float reference, or another."""
+    if m.name == manifest.selection.chosen:
+        return plots.ROLE_CHOSEN
+    return plots.ROLE_FLOAT if m.name == manifest.metrics.reference.name else plots.ROLE_OTHER
+
+
+def variants_of(manifest: Manifest) -> list[VariantMetrics]:
     """The float reference first, then every variant built or tried (once each)."""
-    metrics, chosen = manifest.metrics, manifest.selection.chosen
-    reference = metrics.reference.name
+    metrics = manifest.metrics
     seen, out = set(), []
     for m in [metrics.reference, *metrics.variants]:
         if m.name in seen:
             continue
         seen.add(m.name)
-        role = plots.ROLE_CHOSEN if m.name == chosen else (plots.ROLE_FLOAT if m.name == reference else plots.ROLE_OTHER)
-        out.append(VariantView.of(m, role))
+        out.append(m)
     return out
 
 
@@ -135,11 +126,14 @@ HEADERS = ["variant", "eng", "KiB", "acc %", "agree %", "max err", "mean err", "
 
 
 def variant_rows(manifest: Manifest) -> list[list[str]]:
+    def role(m: VariantMetrics) -> str:
+        return role_of(manifest, m)
+
     def pct(v: float | None) -> str:
         return DASH if v is None else f"{v * 100:.2f}"
 
-    return [[v.name + (" ✓" if v.role == plots.ROLE_CHOSEN else ""), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
-             pct(v.accuracy), pct(v.agreement), _err(v.max_err), _err(v.mean_err), _ms(v.p50_ms)]
+    return [[v.name + (" ✓" if role(v) == plots.ROLE_CHOSEN else ""), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
+             pct(v.accuracy), pct(v.top1_agreement), _err(v.max_abs_error), _err(v.mean_abs_error), _ms(_p50(v))]
             for v in variants_of(manifest)]
 
 
@@ -178,10 +172,13 @@ class _Report:
         self.sel = manifest.selection
         self.variants = variants_of(manifest)
         self.reference = self.variants[0]
-        self.chosen = next((v for v in self.variants if v.role == plots.ROLE_CHOSEN), VariantView.of(manifest.metrics.chosen, plots.ROLE_CHOSEN))
+        self.chosen = next((v for v in self.variants if v.name == manifest.selection.chosen), manifest.metrics.chosen)
         self.labelled = self.reference.accuracy is not None
         self.device = load_kept(bundle_dir, manifest.name, manifest.model.sha256)
         self.bundle_dir = bundle_dir
+
+    def role(self, m: VariantMetrics) -> str:
+        return role_of(self.m, m)
 
     def document(self) -> Document:
         sections = [self.header(), self.variants_section(), self.detection_section(), self.outputs_section(), self.per_class_section(), self.auto_section(),
@@ -200,9 +197,9 @@ class _Report:
         if self.labelled:
             drop = None if chosen.accuracy is None else (chosen.accuracy - ref.accuracy) * 100
             cards += [("top-1 accuracy", _pct(chosen.accuracy)), ("change vs float", f"{_points(drop)} pt")]
-        cards.append(("agreement with float", _pct(chosen.agreement)))
-        if chosen.p50_ms is not None:
-            cards.append(("host latency p50", _duration(chosen.p50_ms)))
+        cards.append(("agreement with float", _pct(chosen.top1_agreement)))
+        if _p50(chosen) is not None:
+            cards.append(("host latency p50", _duration(_p50(chosen))))
         return Section("", [Cards(cards, highlight=0), Facts(self.facts())])
 
     def facts(self) -> list[tuple[str, str]]:
@@ -259,15 +256,15 @@ class _Report:
     # variants ------------------------------------------------------------------------------------------
     def variants_section(self) -> Section:
         vs, ref = self.variants, self.reference
-        timed = any(v.p50_ms is not None for v in vs)
-        slow = [v.name for v in vs if timed and v is not ref and v.p50_ms is not None and ref.p50_ms is not None
-                and v.p50_ms > ref.p50_ms * SLOWER_MARGIN]
+        timed = any(_p50(v) is not None for v in vs)
+        slow = [v.name for v in vs if timed and v is not ref and _p50(v) is not None and _p50(ref) is not None
+                and _p50(v) > _p50(ref) * SLOWER_MARGIN]
         named_by_quant = all(v.quant in ("", v.name) for v in vs)  # else show the quantization column
         headers = ["variant", *([] if named_by_quant else ["quantization"]), "engine", "size (KiB)", "of float"]
         if self.labelled:
             headers += ["top-1 accuracy", "change (pt)"]
         headers += ["agreement with float", "max abs error", "mean abs error"]
-        unit = unit_for([v.p90_ms for v in vs] + [v.p50_ms for v in vs])
+        unit = unit_for([_p90(v) for v in vs] + [_p50(v) for v in vs])
         if timed:
             headers += [f"host p50 ({unit.name})", f"host p90 ({unit.name})"]
         rows = []
@@ -276,11 +273,11 @@ class _Report:
                    f"{v.size_bytes / ref.size_bytes:.0%}"]
             if self.labelled:
                 row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
-            row += [_pct(v.agreement), _err(v.max_err), _err(v.mean_err)]
+            row += [_pct(v.top1_agreement), _err(v.max_abs_error), _err(v.mean_abs_error)]
             if timed:
-                row += [unit(v.p50_ms) + (" (slower than float)" if v.name in slow else ""), unit(v.p90_ms)]
+                row += [unit(_p50(v)) + (" (slower than float)" if v.name in slow else ""), unit(_p90(v))]
             rows.append(row)
-        highlight = {i for i, v in enumerate(vs) if v.role == plots.ROLE_CHOSEN}
+        highlight = {i for i, v in enumerate(vs) if self.role(v) == plots.ROLE_CHOSEN}
         blocks = [
             Table(headers, rows, highlight=highlight, text_columns={0, 1} if named_by_quant else {0, 1, 2}),
             Paragraph(f"{ref.name} is the reference ({'the float model' if ref.quant in ('', 'fp32') else 'the model as given'}); "
@@ -299,15 +296,15 @@ class _Report:
             base = ref.accuracy if self.labelled else 1.0
             floor = None if base is None else base * 100 - self.sel.max_accuracy_drop
         rejected = {c.name for c in self.sel.candidates if not c.accepted} if self.sel.mode == "auto" else set()
-        points = [plots.Point(v.name, v.size_bytes / 1024, ((v.accuracy if self.labelled else v.agreement) or 0) * 100, v.role, v.name in rejected)
+        points = [plots.Point(v.name, v.size_bytes / 1024, ((v.accuracy if self.labelled else v.top1_agreement) or 0) * 100, self.role(v), v.name in rejected)
                   for v in vs]
         ylabel = "top-1 accuracy (%)" if self.labelled else "top-1 agreement with float (%)"
         blocks.append(_figure("size-vs-accuracy", plots.size_vs_accuracy(points, ylabel, floor),
                               "Size against accuracy per variant; the chosen one in orange"
                               + ("; dashed: the accuracy budget" if floor is not None else "")))
         if timed:
-            bars = [plots.LatencyBar(v.name, unit.scale(v.p50_ms), unit.scale(v.p90_ms if v.p90_ms is not None else v.p50_ms), v.role)
-                    for v in vs if v.p50_ms is not None]
+            bars = [plots.LatencyBar(v.name, unit.scale(_p50(v)), unit.scale(_p90(v) if _p90(v) is not None else _p50(v)), self.role(v))
+                    for v in vs if _p50(v) is not None]
             blocks.append(_figure("host-latency", plots.host_latency(bars, "Host latency per variant (LiteRT, CPU, batch 1)", unit.name),
                                   "Host latency per variant: bar at p50, whisker to p90"))
         return Section("Variants side by side", [b for b in blocks if b], anchor="variants")
@@ -367,15 +364,15 @@ class _Report:
     # per class ------------------------------------------------------------------------------------------
     def per_class_section(self) -> Section | None:
         ref, labels = self.reference, self.m.labels.values
-        if not ref.per_class:
+        if not ref.per_class_accuracy:
             return None
-        n = len(ref.per_class)
+        n = len(ref.per_class_accuracy)
         names = labels if len(labels) == n else [str(i) for i in range(n)]
         series = []
         for v in self.variants[1:]:
-            if not v.per_class or len(v.per_class) != n:
+            if not v.per_class_accuracy or len(v.per_class_accuracy) != n:
                 continue
-            changes = [None if a is None or b is None else (a - b) * 100 for a, b in zip(v.per_class, ref.per_class)]
+            changes = [None if a is None or b is None else (a - b) * 100 for a, b in zip(v.per_class_accuracy, ref.per_class_accuracy)]
             series.append((v, changes))
         if not series:
             return None
@@ -389,14 +386,14 @@ class _Report:
         worst = sorted(range(n), key=lambda k: -max(abs(c[k] or 0) for _, c in changed))
         shown = sorted(worst[:20]) if n > 20 else list(range(n))
         title = "Per-class accuracy change against float" + (f" (the {len(shown)} classes that change most, of {n})" if n > 20 else "")
-        bars = [plots.ClassChange(v.name, [c[k] or 0.0 for k in shown], v.role) for v, c in changed]
+        bars = [plots.ClassChange(v.name, [c[k] or 0.0 for k in shown], self.role(v)) for v, c in changed]
         section.blocks.append(_figure("per-class-change", plots.per_class_change([names[k] for k in shown], bars, title),
                                       "Accuracy change per class against the float model, in percentage points; below zero is worse"))
         unchanged = [v.name for v, c in series if not any(x for x in c)]
         if unchanged:
             section.blocks.append(Paragraph(f"Unchanged on every class: {', '.join(unchanged)}.", note=True))
         rows_at = [k for k in worst if any(c[k] for _, c in changed)][:50]
-        rows = [[names[k], _pct(ref.per_class[k], 1), *(_points(c[k]) for _, c in changed)] for k in sorted(rows_at)]
+        rows = [[names[k], _pct(ref.per_class_accuracy[k], 1), *(_points(c[k]) for _, c in changed)] for k in sorted(rows_at)]
         section.blocks.append(Table(["class", f"{ref.name} accuracy", *(f"{v.name} (pt)" for v, _ in changed)], rows,
                                     collapsed=f"Per-class numbers ({len(rows)} classes that change)"))
         return section
