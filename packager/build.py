@@ -7,27 +7,27 @@ report.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass, field, replace
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from packager import DISTRIBUTION, progress, sources
-from packager.bundle import BundleFiles, check_writable, describe_files, remove_created, write_bundle
+from packager import progress, sources
+from packager.build_manifest import default_description, make_manifest
+from packager.bundle import BundleFiles, check_writable, remove_created, write_bundle
 from packager.data import Dataset, MultiInputs
 from packager.errors import PackagerError
 from packager.evaluate import ModelRunner, OutputRoles, compare, measure_latencies, run_all, slower_note
 from packager.facts import LABELLED_TASKS, ModelFacts, model_facts
 from packager.golden import golden_io, golden_picks
 from packager.labels import own_labels, resolve_labels
-from packager.manifest import Candidate, DetectionInfo, EngineCandidate, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Selection, Sizes, Tensor, VariantMetrics
+from packager.manifest import Candidate, DetectionInfo, EngineCandidate, Manifest, QuantizationDebug, Selection, VariantMetrics
 from packager.model_data import load_data, random_inputs
 from packager.quantize import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec
+from packager.stages import Choice, Converted, Prepared
 from packager.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
 
 
@@ -82,58 +82,6 @@ def _build(spec: BuildSpec, source: sources.SourceModel) -> BuildResult:
     app_model = embed_metadata(prepared, choice)
     clock.lap("metadata")
     return package(prepared, choice, app_model, clock)
-
-
-# --- the values between the stages -----------------------------------------------------------------------
-@dataclass
-class Converted:
-    """The source as a float .tflite, and how the variants are to be chosen."""
-
-    spec: BuildSpec  # with the defaults a .tflite source's own metadata gives
-    source: sources.SourceModel
-    converter: sources.Converter | None  # None for a .tflite source
-    float_model: bytes
-    original: bytes  # the model as converted or given (a .tflite keeps its own metadata and packed files)
-    own: Any  # a .tflite source's own metadata (metadata.read_metadata), else None
-    mode: str  # a key of MODES: "explicit" (the variants of --quant), "auto" (--quant auto), "as_given" (a .tflite, no --quant)
-    detector: Any  # --task object_detection: its plan (packager.detection.stage), else None
-    raw_float: bytes  # what the variants are derived from (a detector: before its post-processing is added)
-
-
-@dataclass
-class Prepared:
-    """What the float model is, its labels, and the data it is measured on."""
-
-    converted: Converted
-    facts: ModelFacts
-    labels: list[str]
-    calib: Dataset | None
-    evaluation: Dataset | None
-    eval_inputs: np.ndarray  # the evaluation inputs, or seeded random ones
-    truth: Any = None  # a detector's ground-truth boxes (packager.detection.stage), if the data has them
-
-    @property
-    def spec(self) -> BuildSpec:
-        return self.converted.spec
-
-    @property
-    def eval_labels(self) -> np.ndarray | None:
-        return self.evaluation.labels if self.evaluation is not None else None
-
-
-@dataclass
-class Choice:
-    """What every mode produces: the float reference, the variants made and measured, and the one chosen."""
-
-    reference: VariantMetrics  # the float model (or the .tflite as given)
-    variants: list[Variant]
-    metrics: list[VariantMetrics]  # one per variant
-    chosen_variant: Variant | None  # None: the float model as given is bundled
-    chosen: VariantMetrics
-    selection: Selection  # how it was chosen, for the manifest
-    float_outputs: list[np.ndarray]
-    models: dict[str, bytes]  # the float model and every variant, as evaluated
-    raw_models: dict[str, bytes] = field(default_factory=dict)  # a detector's variants before their post-processing
 
 
 # --- stage 1: source -> float model ---------------------------------------------------------------------------
@@ -317,7 +265,7 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
 
 # --- stage 5: golden files, manifest, bundle ---------------------------------------------------------------
 def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock) -> BuildResult:
-    spec, facts, c = prepared.spec, prepared.facts, prepared.converted
+    spec, c = prepared.spec, prepared.converted
     golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
     from packager.tflite_tree import parse_graph  # noqa: PLC0415
@@ -326,22 +274,15 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
-    float_outputs, detector, chosen_variant = choice.float_outputs, c.detector, choice.chosen_variant
-    if detector is not None:
-        from packager.detection import stage as detection  # noqa: PLC0415
-
-        semantics: str | OutputRoles | tuple[str, ...] = detection.SEMANTICS
-    else:
-        semantics = output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
+    detector, chosen_variant = c.detector, choice.chosen_variant
     debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
     debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing
     clock.lap("debug")
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
-    manifest = make_manifest(spec, c.source, facts, runner, files, chosen_variant, choice.chosen, choice.reference, choice.metrics,
-                             choice.selection, len(c.float_model), prepared.evaluation, semantics, custom_ops, debug, report.REPORT_FILES,
-                             detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples))
+    detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
+    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)
@@ -476,73 +417,3 @@ def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetr
             f"{chosen.name} loses {drop:.2f} percentage points of {what}, more than --max-accuracy-drop {spec.max_accuracy_drop:g}",
             "choose a less aggressive variant (fp16, dynamic), more calibration data, or --quant auto",
         )
-
-
-# --- golden files, manifest ---------------------------------------------------------------------
-
-
-def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
-    if facts.task != "image_classification":
-        return "other"
-    if reference is not None and reference.size and (reference >= -1e-6).all() and np.allclose(reference.sum(axis=-1), 1.0, atol=1e-3):
-        return "probabilities"
-    return "logits"
-
-
-_SEMANTICS = {"probabilities": "probabilities", "classes": "logits", "values": "other"}
-
-
-def _labels_output_name(facts: ModelFacts) -> str:
-    """The labels' output as the manifest's outputs list names it (its tensor name)."""
-    return facts.outputs[facts.labels_output or 0].name
-
-
-def tool_versions() -> dict[str, str | None]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "packager": version(DISTRIBUTION), "python": platform.python_version(), "tensorflow": version("tensorflow-cpu") or version("tensorflow"),
-        "ai_edge_litert": version("ai-edge-litert"), "ai_edge_quantizer": version("ai-edge-quantizer"),
-        "tflite_support": version("tflite-support"), "numpy": version("numpy"),
-    }
-
-
-def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
-    if facts.task == "object_detection":
-        h, w = facts.preprocessing.size
-        return f"Object detector ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
-    if facts.task == "image_classification":
-        h, w = facts.preprocessing.size
-        return f"Image classifier ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
-    return "Model packaged by packager."
-
-
-IO_DTYPES = ("float32", "int8", "uint8", "int16")
-
-
-def make_manifest(spec: BuildSpec, source: sources.SourceModel, facts: ModelFacts, runner: ModelRunner, files: BundleFiles,
-                  chosen_variant: Variant | None, chosen: VariantMetrics, float_metrics: VariantMetrics, metrics: list[VariantMetrics],
-                  selection: Selection, float_size: int, evaluation: Dataset | None, semantics: str | OutputRoles | tuple[str, ...],
-                  custom_ops: list[str], debug: QuantizationDebug | None, reports: dict[str, str], detection: DetectionInfo | None = None) -> Manifest:
-    """The manifest, once, from what the build found; the bundle's file entries come from the files themselves."""
-    recipe = chosen_variant.record() if chosen_variant else RecipeRecord(
-        name=chosen.name, quant=chosen.quant, engine="none", io_dtype=runner.input.dtype if runner.input.dtype in IO_DTYPES else "float32")
-    inputs = [Tensor.of(t, "image" if facts.preprocessing is not None else "features") for t in runner.inputs]
-    outputs = [Tensor.of(t, semantics if isinstance(semantics, str) else semantics[i] if isinstance(semantics, tuple)
-                         else _SEMANTICS[semantics.kinds[i]]) for i, t in enumerate(runner.outputs)]
-    model_file, labels_file, golden = describe_files(files, inputs, outputs)
-    return Manifest(
-        name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
-        author=spec.author, license=spec.license, source=source, model=model_file, recipe=recipe, quantization_debug=debug,
-        custom_ops=list(custom_ops), inputs=inputs, outputs=outputs, preprocessing=facts.preprocessing,
-        labels=Labels(file=labels_file, values=list(files.labels), output=_labels_output_name(facts) if files.labels else None),
-        metrics=Metrics(reference=float_metrics, chosen=chosen, variants=list(metrics),
-                        eval_samples=int(len(evaluation)) if evaluation is not None else 0,
-                        eval_data=str(spec.eval_data) if spec.eval_data else None),
-        selection=selection, sizes=Sizes(source_bytes=source.size_bytes, float_bytes=float_size, chosen_bytes=len(files.model)),
-        golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection,
-    )

@@ -218,7 +218,8 @@ def test_only_tflite_tree_reads_the_flatbuffer_schema():
 PIPELINE = ("packager.build", "packager.sources", "packager.quantize", "packager.int16_bias", "packager.runtime_safety",
             "packager.calibration", "packager.qdebug", "packager.equalize", "packager.variant_choice", "packager.autoquant",
             "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate",
-            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source")
+            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source", "packager.stages",
+            "packager.build_manifest")
 
 
 def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_kit():
