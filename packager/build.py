@@ -371,6 +371,8 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
         from packager.equalize import equalize  # noqa: PLC0415
 
         float_model, method = equalize(float_model, calib.inputs).model, f"{method}+cle"
+    if variant.recipe.bias_correction:
+        method = f"{method}+bc"
     return QuantizationDebug.from_dict(qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())
 
 

@@ -66,6 +66,7 @@ class Recipe:
     engine: Engine | None = None  # None: DEFAULT_ENGINE[quant]
     calibration: str = "minmax"  # activation ranges (packager.calibration.METHODS); ai-edge-quantizer only
     equalize: bool = False  # cross-layer equalization of depthwise -> 1x1 pairs first (packager.equalize); ai-edge-quantizer only
+    bias_correction: bool = False  # integer biases corrected by their mean error on the calibration data (packager.bias_correction)
 
     def __post_init__(self) -> None:
         if self.quant not in DEFAULT_ENGINE:
@@ -284,9 +285,17 @@ class AeqEngine:
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
             raise PackagerError(f"ai-edge-quantizer could not make {recipe.name}: {detail}", "try --engine tf-converter for this variant") from None
+        corrected = None
+        if recipe.bias_correction and recipe.needs_calibration:
+            from packager.bias_correction import bias_correct  # noqa: PLC0415
+
+            corrected = bias_correct(self.float_model, model, calibration)
+            model = corrected.model
         if recipe.io_dtype == "uint8":
             model = _with_io_type(model, "uint8")
         model, options = _finish(recipe, model)
+        if corrected is not None:
+            options = {**options, "bias_corrected_ops": corrected.corrected}
         if keep:
             options = {**options, "kept_float": [k.to_dict() for k in keep]}
         del log

@@ -326,3 +326,85 @@ def has_external_buffers(model: bytes) -> bool:
 def with_inline_buffers(model: bytes) -> bytes:
     """The model with all weights inside the flatbuffer (tools such as tflite-support expect that)."""
     return write(read(model)) if has_external_buffers(model) else model
+
+
+# --- constants and linear operators of an editable tree ---
+_NUMPY_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16,
+                "INT32": np.int32, "INT64": np.int64}
+
+
+def tensor_name(tensor: Any) -> str:
+    name = tensor.name
+    return name.decode() if isinstance(name, bytes) else (name or "")
+
+
+def constant(tree: Any, tensor: Any) -> np.ndarray | None:
+    """A tensor's constant data (shaped, in its own dtype), or None when it has none or an unhandled type."""
+    data = tree.buffers[tensor.buffer].data if tensor.buffer < len(tree.buffers) else None
+    names = {v: k for k, v in vars(schema().TensorType).items() if not k.startswith("_")}
+    dtype = _NUMPY_TYPES.get(names.get(tensor.type, ""))
+    if data is None or dtype is None or len(data) == 0:
+        return None
+    values = np.asarray(data, np.uint8).view(dtype)
+    shape = [int(s) for s in tensor.shape] if tensor.shape is not None else [values.size]
+    return values.reshape(shape) if int(np.prod(shape)) == values.size else None
+
+
+def set_constant(tree: Any, tensor: Any, values: np.ndarray) -> None:
+    """Replace a tensor's constant data (same dtype and size as before)."""
+    tree.buffers[tensor.buffer].data = np.ascontiguousarray(values).reshape(-1).view(np.uint8)
+
+
+def quantization(tensor: Any) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(scales, zero points, quantized dimension) of a quantized tensor, None for a float one."""
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    scales = np.asarray(q.scale, np.float64)
+    zeros = np.asarray(q.zeroPoint, np.int64) if q.zeroPoint is not None and len(q.zeroPoint) else np.zeros(len(scales), np.int64)
+    return scales, zeros, int(q.quantizedDimension or 0)
+
+
+@dataclass(frozen=True)
+class LinearOp:
+    """A CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED operator of subgraph 0, as tensor indices and options."""
+
+    position: int  # operator index
+    kind: str  # "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"
+    input: int
+    weights: int
+    bias: int  # -1 when the operator has none
+    output: int
+    output_name: str
+    stride: tuple[int, int] = (1, 1)  # (h, w); convolutions only
+    dilation: tuple[int, int] = (1, 1)
+    same_padding: bool = False
+    depth_multiplier: int = 1
+
+
+def linear_ops(tree: Any) -> list[LinearOp]:
+    """The convolutions and fully-connected operators of the main subgraph, in graph order."""
+    fb = schema()
+    kinds = {fb.BuiltinOperator.CONV_2D: "CONV_2D", fb.BuiltinOperator.DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D",
+             fb.BuiltinOperator.FULLY_CONNECTED: "FULLY_CONNECTED"}
+    sub = tree.subgraphs[0]
+    found = []
+    for position, op in enumerate(sub.operators):
+        kind = kinds.get(builtin_code(tree, op))
+        if kind is None or op.inputs is None or len(op.inputs) < 2 or op.outputs is None or len(op.outputs) != 1:
+            continue
+        inputs = [int(i) for i in op.inputs]
+        extra: dict[str, Any] = {}
+        opts = op.builtinOptions
+        if kind != "FULLY_CONNECTED":
+            if opts is None:
+                continue
+            extra = {"stride": (int(opts.strideH), int(opts.strideW)),
+                     "dilation": (int(opts.dilationHFactor or 1), int(opts.dilationWFactor or 1)),
+                     "same_padding": opts.padding == fb.Padding.SAME}
+            if kind == "DEPTHWISE_CONV_2D":
+                extra["depth_multiplier"] = int(getattr(opts, "depthMultiplier", 1) or 1)
+        output = int(op.outputs[0])
+        found.append(LinearOp(position, kind, inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else -1, output,
+                              tensor_name(sub.tensors[output]), **extra))
+    return found
