@@ -4,8 +4,8 @@ For a variant whose engine the user did not fix, every way packager has of makin
 measured against the float model on the same inputs (the evaluation data, or the calibration data
 when there is none: random inputs judge nothing): ai-edge-quantizer with each activation-range
 method (packager.calibration.METHODS) for static variants, on the equalized model too where
-cross-layer equalization applies (`+cle`), and each of those again with bias correction (`+bc`,
-packager.bias_correction); once for fp16 and dynamic; and the TF
+cross-layer equalization applies (`+cle`), and, for int8, each of those again with bias correction
+(`+bc`, packager.bias_correction); once for fp16 and dynamic; and the TF
 converter when the source is Keras/SavedModel. Each costs seconds. The candidate that loses the
 fewest points (top-1 accuracy with labels, else top-1 agreement with float) wins, the lower mean
 output error breaking ties; the others are recorded with their figures (manifest
@@ -95,7 +95,8 @@ def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.nd
             for method in METHODS:
                 r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method, equalize=True)
                 ways.append(("ai-edge-quantizer", f"{method}+cle", lambda r=r: aeq.derive(r, calibration)))
-        for way in [w for w in ways if w[0] == "ai-edge-quantizer"]:  # each of them again with bias correction (packager.bias_correction)
+        bias_corrected = [w for w in ways if w[0] == "ai-edge-quantizer"] if recipe.quant == "int8" else []
+        for way in bias_corrected:  # int8: each of them again with bias correction (packager.bias_correction)
             equalized = way[1].endswith("+cle")
             r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", way[1].removesuffix("+cle"),
                        equalize=equalized, bias_correction=True)

@@ -22,7 +22,8 @@ def test_every_variant_is_chosen_among_both_engines_and_the_losers_are_recorded(
         assert engines == {"ai-edge-quantizer", "tf-converter"}, name
         if name in ("int8", "int16x8"):
             aeq = {c["calibration"] for c in candidates if c["engine"] == "ai-edge-quantizer"}
-            assert {m for m in METHODS} | {f"{m}+bc" for m in METHODS} <= aeq  # each range method, with and without bias correction
+            bias_corrected = {f"{m}+bc" for m in METHODS} if name == "int8" else set()  # int8: with and without bias correction
+            assert aeq == set(METHODS) | bias_corrected, name
         chosen = [c for c in candidates if c["chosen"]]
         assert len(chosen) == 1
         measured = [c for c in candidates if c["loss_points"] is not None]
@@ -35,7 +36,9 @@ def test_every_variant_is_chosen_among_both_engines_and_the_losers_are_recorded(
     recipe = manifest["recipe"]
     int8 = next(c for c in by_variant["int8"] if c["chosen"])
     assert recipe["engine"] == int8["engine"]
-    assert recipe["calibration"] == (int8["calibration"] if int8["engine"] == "ai-edge-quantizer" else "tf-converter")
+    method = int8["calibration"].removesuffix("+bc").removesuffix("+cle")  # the recipe names the range method; options say the rest
+    assert recipe["calibration"] == (method if int8["engine"] == "ai-edge-quantizer" else "tf-converter")
+    assert ("bias_corrected_ops" in recipe.get("options", {})) == int8["calibration"].endswith("+bc")
 
 
 def test_a_fixed_engine_is_not_second_guessed(tmp_path, digits_data, digits_sources):
