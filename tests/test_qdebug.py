@@ -50,6 +50,7 @@ def test_a_build_records_the_debugger_in_manifest_and_report(digits_build):
     assert dbg.variant == "int8" and dbg.samples > 0 and dbg.worst
     added = [w.added for w in dbg.worst]
     assert added == sorted(added, reverse=True)
-    assert all(w.calibration in (manifest.recipe.calibration, "float") for w in dbg.worst)
+    method = manifest.recipe.calibration + ("+bc" if "bias_corrected_ops" in manifest.recipe.options else "")  # bias-corrected: said so
+    assert all(w.calibration in (method, "float") for w in dbg.worst)
     md = (digits_build.bundle / "report.md").read_text()
     assert "Quantization error per tensor" in md and "tensor-error" in md
