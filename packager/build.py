@@ -10,25 +10,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from packager import progress, sources
 from packager.build_manifest import default_description, make_manifest
 from packager.bundle import BundleFiles, check_writable, remove_created, write_bundle
-from packager.data import Dataset, MultiInputs
 from packager.errors import PackagerError
-from packager.evaluate import ModelRunner, OutputRoles, compare, measure_latencies, run_all, slower_note
-from packager.facts import LABELLED_TASKS, ModelFacts, model_facts
+from packager.evaluate import ModelRunner, compare, measure_latencies, run_all
+from packager.facts import LABELLED_TASKS, model_facts
 from packager.golden import golden_io, golden_picks
 from packager.labels import own_labels, resolve_labels
-from packager.manifest import Candidate, DetectionInfo, EngineCandidate, Manifest, QuantizationDebug, Selection, VariantMetrics
+from packager.manifest import DetectionInfo, EngineCandidate, Manifest, Selection, VariantMetrics
 from packager.model_data import load_data, random_inputs
-from packager.quantize import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.quantize import FLOAT, Variant
+from packager.selection import check_budget, choose
 from packager.spec import BuildSpec
 from packager.stages import Choice, Converted, Prepared
 from packager.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
+from packager.variants import derive_variants, make_judge, quantization_debug, recipes_for
 
 
 @dataclass
@@ -299,123 +299,3 @@ def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden
     float_outputs = ModelRunner(float_model).predict(eval_inputs[golden_picks(len(eval_inputs), count)])
     chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]
     return replace(detector.to_manifest(), samples=stage.samples(float_outputs, chosen, labels))
-
-
-
-
-
-
-# --- variants -----------------------------------------------------------------------------------
-def recipes_for(spec: BuildSpec) -> list[Recipe]:
-    io = {"int8": spec.int8_io, "int16x8": spec.int16_io}
-    return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
-
-
-
-
-def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
-    """What engine and calibration choices are measured on: the evaluation data, else the calibration data
-    (random inputs would judge nothing)."""
-    from packager.variant_choice import Judge  # noqa: PLC0415
-
-    data = evaluation if evaluation is not None else calib
-    if data is None:
-        return None
-    if facts is None:  # a raw detector, before its post-processing: judged on its box and score tensors
-        return Judge(float_model, data.inputs, None, None, OutputRoles.guess(ModelRunner(float_model).predict(data.inputs[:2])))
-    labels = evaluation.labels if evaluation is not None else None
-    roles = facts.roles(ModelRunner(float_model).predict(data.inputs[:2]))
-    return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
-
-
-def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None,
-                    judge=None) -> tuple[list[Variant], list[dict[str, Any]]]:
-    """The variants asked for; each one whose engine is not fixed is made every way packager can and the
-    best on the data is kept (packager.variant_choice); the candidates' figures come back for the manifest."""
-    from packager import variant_choice  # noqa: PLC0415
-
-    calibration = calib.inputs if calib is not None else None
-    aeq = AeqEngine(float_model)
-    variants: list[Variant] = []
-    choices: list[dict[str, Any]] = []
-    if FLOAT in spec.quant:
-        variants.append(Variant(Recipe(FLOAT, engine="none" if converter is None else None), float_model,
-                                "none" if converter is None else "tf-converter", 0.0))
-    recipes = recipes_for(spec)
-    with progress.task("Deriving variants", len(recipes)) as advance:
-        for recipe in recipes:
-            if recipe.engine is None and judge is not None:
-                variant, candidates = variant_choice.choose(recipe, aeq, converter, calibration, judge)
-                variants.append(variant)
-                choices += [c.to_dict(recipe.name) for c in candidates]
-            elif recipe.resolved_engine == "tf-converter":
-                variants.append(tf_converter_variant(converter, recipe, calibration))
-            else:
-                variants.append(aeq.derive(recipe, calibration))
-            sources.check_tflite(variants[-1].model, f"the {recipe.name} variant")
-            advance(1)
-    return variants, choices
-
-
-def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None) -> QuantizationDebug | None:
-    """The debugger's findings (packager.qdebug) for a statically quantized chosen variant."""
-    if variant is None or calib is None or not variant.recipe.needs_calibration:
-        return None
-    if isinstance(calib.inputs, MultiInputs):  # the debugger feeds one input
-        return None
-    from packager import qdebug  # noqa: PLC0415
-
-    progress.status(f"Comparing {variant.name} with float tensor by tensor")
-    method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
-    if variant.recipe.equalize:  # compare with the equalized float model: same function, rescaled depthwise channels
-        from packager.equalize import equalize  # noqa: PLC0415
-
-        float_model, method = equalize(float_model, calib.inputs).model, f"{method}+cle"
-    if variant.recipe.bias_correction:
-        method = f"{method}+bc"
-    return QuantizationDebug.from_dict(qdebug.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())
-
-
-
-
-# --- choice and budget --------------------------------------------------------------------------
-def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetrics, metrics: list[VariantMetrics]
-           ) -> tuple[Variant, VariantMetrics, Selection]:
-    """--select, else the first variant of --quant."""
-    wanted = spec.select or spec.quant[0]
-    by_name = {v.name: (v, m) for v, m in zip(variants, metrics)}
-    if wanted not in by_name:
-        raise PackagerError(f"--select {wanted} is not one of the built variants ({', '.join(by_name)})", "add it to --quant")
-    variant, chosen = by_name[wanted]
-    candidates = [
-        Candidate(name=m.name, accepted=m.name == wanted, size_bytes=m.size_bytes, accuracy=m.accuracy,
-                  accuracy_drop=m.accuracy_drop(float_metrics), top1_agreement=m.top1_agreement,
-                  reason="selected" if m.name == wanted else "built for comparison")
-        for m in metrics
-    ]
-    reason = ("selected with --select" if spec.select else "the first variant of --quant") + slower_note(chosen, float_metrics)
-    return variant, chosen, Selection(mode="explicit", chosen=wanted, max_accuracy_drop=spec.max_accuracy_drop, reason=reason,
-                                      candidates=candidates)
-
-
-def loss_points(chosen: VariantMetrics, reference: VariantMetrics) -> tuple[float, str]:
-    """Percentage points lost; top-1 disagreement stands in when there are no labels."""
-    drop = chosen.accuracy_drop(reference)
-    if chosen.detection is not None:
-        if drop is not None:
-            return drop, "mAP@0.5"
-        return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "detection agreement with float (F1 of boxes matched at IoU >= 0.5, no ground truth)"
-    if drop is not None:
-        return drop, "top-1 accuracy"
-    return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "top-1 agreement with float (no labels)"
-
-
-def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics) -> None:
-    if spec.max_accuracy_drop is None:
-        return
-    drop, what = loss_points(chosen, reference)
-    if drop > spec.max_accuracy_drop + 1e-9:
-        raise PackagerError(
-            f"{chosen.name} loses {drop:.2f} percentage points of {what}, more than --max-accuracy-drop {spec.max_accuracy_drop:g}",
-            "choose a less aggressive variant (fp16, dynamic), more calibration data, or --quant auto",
-        )

@@ -218,7 +218,7 @@ def test_only_tflite_tree_reads_the_flatbuffer_schema():
 PIPELINE = ("packager.build", "packager.sources", "packager.quantize", "packager.int16_bias", "packager.runtime_safety",
             "packager.calibration", "packager.qdebug", "packager.equalize", "packager.variant_choice", "packager.autoquant",
             "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate",
-            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source", "packager.stages",
+            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source", "packager.stages", "packager.variants", "packager.selection",
             "packager.build_manifest")
 
 

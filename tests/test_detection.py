@@ -129,7 +129,7 @@ def test_tflite_sources(tmp_path, shapes_data, raw_tflite, shapes_build):
 def test_budget_on_the_detection_metric(shapes_build):
     from dataclasses import replace
 
-    from packager.build import check_budget, loss_points
+    from packager.selection import check_budget, loss_points
     from packager.spec import make_spec
 
     drop, what = loss_points(shapes_build.chosen, shapes_build.float_metrics)
