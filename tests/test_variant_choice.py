@@ -75,3 +75,15 @@ def test_a_variant_slower_than_float_is_said_to_be(tmp_path, digits_build):
             v["latency"] = {**v["latency"], "p50_ms": float_p50 * factor, "p90_ms": float_p50 * factor}
     md = report.render_all(Manifest.from_dict(data), bundle)["report.md"]
     assert "Slower than fp32 on this host: dynamic." in md and "(slower than float)" in md
+
+
+def test_the_report_shows_every_engine_and_calibration_candidate_and_marks_the_chosen_one(digits_build):
+    md = (digits_build.bundle / "report.md").read_text()
+    assert "## Engine and calibration per variant" in md
+    section = md.split("## Engine and calibration per variant", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]  # past the header
+    choice = digits_build.manifest.selection.engine_choice
+    assert len(rows) == len(choice)
+    chosen = [r for r in rows if "| chosen |" in r]
+    assert len(chosen) == len({c.variant for c in choice})  # one per variant
+    assert any("+bc" in r for r in rows)
