@@ -142,9 +142,6 @@ def auto_build(model: realmodels.RealModel, tmp: Path) -> dict:
     from packager.spec import make_spec
 
     n_cal, n_eval = SAMPLES.get(model.name, (200, 300))
-    if model.source.suffix == ".tflite":
-        return {"model": model.name, "chosen": None, "reason": "packager build refuses --quant auto for a .tflite source (no TF converter candidates)",
-                "seconds": 0.0, "size_ratio": None, "candidates": []}
     flags = {"model": model.source, "name": model.name, "output": tmp / "dist", "quant": "auto", "max_accuracy_drop": 2.0,
              "measure_latency": True}
     if model.name == "basic-pitch":

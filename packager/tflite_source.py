@@ -28,8 +28,6 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
             f"{name} is already quantized ({kind}: its tensors are not float32), so it cannot be quantized again to {','.join(spec.quant)}",
             "drop --quant to bundle it as it is, or quantize the float model (its .tflite, Keras or SavedModel source)",
         )
-    if spec.auto:
-        raise PackagerError(f"--quant auto is not available for a .tflite source ({name})", "name the variants, e.g. --quant int8,fp16")
     if any(spec.engine_for(q) == "tf-converter" for q in spec.quant if q != FLOAT):
         raise PackagerError(f"the TF converter engine needs the Keras/SavedModel source, not {name}", "drop --engine (ai-edge-quantizer quantizes a .tflite)")
     from packager.tflite_tree import parse_graph  # noqa: PLC0415

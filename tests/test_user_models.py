@@ -289,6 +289,12 @@ def test_float_tflite_source_is_quantized_and_a_quantized_one_refused(tmp_path, 
     assert manifest["sizes"]["chosen_bytes"] < 0.6 * manifest["sizes"]["float_bytes"]  # int8 weights, not the float model
     assert manifest["metrics"]["chosen"]["accuracy"] > 0.8
 
+    auto = run_cli(["build", str(float_tflite), "-o", str(tmp_path / "auto"), "--quant", "auto", "--max-accuracy-drop", "2", *common])
+    assert auto.exit_code == 0, auto.output  # auto searches ai-edge-quantizer's candidates (no TF converter without the Keras source)
+    chosen = json.loads((tmp_path / "auto" / "digits_float" / "manifest.json").read_text())
+    assert chosen["selection"]["mode"] == "auto" and chosen["recipe"]["quant"] in ("int8", "mixed", "dynamic")
+    assert {c["engine"] for c in chosen["selection"].get("engine_choice", [])} <= {"ai-edge-quantizer"}
+
     int8 = tmp_path / "dist" / "digits_float" / "digits_float.tflite"
     again = run_cli(["build", str(int8), "-o", str(tmp_path / "again"), "--quant", "int16x8", *common])
     assert_clean_failure(again, tmp_path / "again", "already quantized", "int8", "cannot be quantized again")
