@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packager import quiet
-
 REASONS = {
     "DIV": "divisor computed at run time; LiteRT's quantized DIV aborts when it rounds to the zero point",
     "LOG": "log of a linearly quantized tensor: values rounded to zero become unbounded errors",
@@ -47,25 +45,24 @@ class FloatOp:
 
 def kept_float(float_model: bytes) -> tuple[FloatOp, ...]:
     """The operators of `float_model` that static variants keep in float (see module doc), in graph order."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+    from packager import tflite_tree  # noqa: PLC0415
 
-    with quiet.captured_output():
-        interpreter = Interpreter(model_content=float_model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
-    ops = [op for op in interpreter._get_ops_details() if len(op["outputs"]) and op["outputs"][0] >= 0]  # noqa: SLF001
-    producer = {i: op for op in ops for i in op["outputs"] if i >= 0}
-    computed = set(producer) | {int(d["index"]) for d in interpreter.get_input_details()}
+    tree = tflite_tree.read(float_model)
+    sub = tree.subgraphs[0]
+    ops = [op for op in tflite_tree.op_nodes(tree) if op.outputs and op.outputs[0] >= 0]
+    producer = {i: op for op in ops for i in op.outputs if i >= 0}
+    computed = set(producer) | {int(i) for i in sub.inputs}
     reasons: dict[int, tuple[str, str]] = {}  # op index -> (type, reason)
     for op in ops:
-        if op["op_name"] == "DIV" and len(op["inputs"]) == 2 and op["inputs"][1] in computed:
-            reasons[op["index"]] = ("DIV", REASONS["DIV"])
-        elif op["op_name"] == "LOG":
-            reasons[op["index"]] = ("LOG", REASONS["LOG"])
-            stack = [i for i in op["inputs"] if i in producer]
+        if op.kind == "DIV" and len(op.inputs) == 2 and op.inputs[1] in computed:
+            reasons[op.position] = ("DIV", REASONS["DIV"])
+        elif op.kind == "LOG":
+            reasons[op.position] = ("LOG", REASONS["LOG"])
+            stack = [i for i in op.inputs if i in producer]
             while stack:
                 up = producer[stack.pop()]
-                if up["op_name"] not in _LOG_CHAIN or up["index"] in reasons:
+                if up.kind not in _LOG_CHAIN or up.position in reasons:
                     continue
-                reasons[up["index"]] = (up["op_name"], REASONS["LOG_INPUT"])
-                stack += [i for i in up["inputs"] if i in producer]
-    return tuple(FloatOp(tensors[op["outputs"][0]]["name"], *reasons[op["index"]]) for op in ops if op["index"] in reasons)
+                reasons[up.position] = (up.kind, REASONS["LOG_INPUT"])
+                stack += [i for i in up.inputs if i in producer]
+    return tuple(FloatOp(tflite_tree.tensor_name(sub.tensors[op.outputs[0]]), *reasons[op.position]) for op in ops if op.position in reasons)

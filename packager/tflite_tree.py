@@ -382,6 +382,25 @@ class LinearOp:
     depth_multiplier: int = 1
 
 
+@dataclass(frozen=True)
+class OpNode:
+    """One operator of the main subgraph: its builtin name and tensor indices (-1: an omitted optional input)."""
+
+    position: int  # operator index, in execution order
+    kind: str  # BuiltinOperator name: "DIV", "LOG", "CUSTOM", ...
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+def op_nodes(tree: Any) -> list[OpNode]:
+    """Every operator of the main subgraph of a tree from `read`, in graph order."""
+    names = {code: name for name, code in vars(schema().BuiltinOperator).items() if not name.startswith("_")}
+    return [OpNode(position, names.get(builtin_code(tree, op), "UNKNOWN"),
+                   tuple(int(i) for i in (op.inputs if op.inputs is not None else ())),
+                   tuple(int(i) for i in (op.outputs if op.outputs is not None else ())))
+            for position, op in enumerate(tree.subgraphs[0].operators or [])]
+
+
 def linear_ops(tree: Any) -> list[LinearOp]:
     """The convolutions and fully-connected operators of the main subgraph, in graph order."""
     fb = schema()

@@ -240,8 +240,7 @@ def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_
 # the modules that run models (evaluation, calibration, the debugger, sensitivity, the isolated
 # first load, the virtual handset's app); everything else learns what a model is from tflite_tree
 RUNS_MODELS = {"packager.evaluate", "packager.isolate", "packager.calibration", "packager.qdebug", "packager.sensitivity",
-               "packager.device.virtual.app",
-               "packager.keep_float"}  # still lists operators and tensors through the Interpreter: to move to tflite_tree
+               "packager.device.virtual.app"}
 
 
 def _interpreter_users(modules: dict[str, Path]) -> set[str]:
