@@ -341,14 +341,7 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
         t = graph.tensors[index]
         if t.shapeSignature is not None and len(t.shapeSignature) and t.shapeSignature[0] == -1:
             t.shapeSignature = np.asarray([1, *list(t.shapeSignature)[1:]], np.int32)
-    for signature in tree.signatureDefs or []:
-        if signature.subgraphIndex == 0:
-            entries = []
-            for name, index in zip(OUTPUT_NAMES, outputs):
-                entry = schema.TensorMapT()
-                entry.name, entry.tensorIndex = name, index
-                entries.append(entry)
-            signature.outputs = entries
+    _name_signature_outputs(tree, list(OUTPUT_NAMES), [int(t) for t in outputs])
     return tflite_tree.write(tree)
 
 
