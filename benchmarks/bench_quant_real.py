@@ -116,7 +116,7 @@ def measure(model: realmodels.RealModel, with_candidates: bool) -> dict:
             picked = next(c for c in candidates if c.chosen)
             extra = {"engine": picked.engine, "calibration": picked.calibration, "seconds": time.perf_counter() - started}
             if with_candidates:
-                extra["candidates"] = [c.to_dict(variant) for c in candidates]
+                extra["candidates"] = [c.record(variant).to_dict() for c in candidates]
             row(variant, "packager", chosen.model, extra=extra)
         if variant in ("int8", "int16x8"):
             try:

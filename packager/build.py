@@ -21,7 +21,7 @@ from packager.evaluate import ModelRunner, compare, measure_latencies, run_all
 from packager.facts import LABELLED_TASKS, model_facts
 from packager.golden import golden_io, golden_picks
 from packager.labels import own_labels, resolve_labels
-from packager.manifest import DetectionInfo, EngineCandidate, Manifest, Selection, VariantMetrics
+from packager.manifest import DetectionInfo, Manifest, Selection, VariantMetrics
 from packager.model_data import load_data, random_inputs
 from packager.quantize import FLOAT, Variant
 from packager.selection import check_budget, choose
@@ -174,7 +174,7 @@ def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
     clock.lap("evaluate")
     chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
     if engine_choice:
-        selection = replace(selection, engine_choice=[EngineCandidate.from_dict(e) for e in engine_choice])
+        selection = replace(selection, engine_choice=engine_choice)
     return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
 
 

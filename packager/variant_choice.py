@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -50,9 +50,6 @@ class Candidate:
                                top1_agreement=m.top1_agreement if m else None, accuracy=m.accuracy if m else None,
                                max_abs_error=m.max_abs_error if m else None, mean_abs_error=m.mean_abs_error if m else None,
                                error=self.error or None)
-
-    def to_dict(self, name: str) -> dict[str, Any]:
-        return self.record(name).to_dict()
 
 
 class Judge:

@@ -3,13 +3,12 @@ every way packager can, the best on the data kept), and the debugger's look at t
 
 from __future__ import annotations
 
-from typing import Any
 
 from packager import progress, sources
 from packager.data import Dataset, MultiInputs
 from packager.evaluate import ModelRunner, OutputRoles
 from packager.facts import ModelFacts
-from packager.manifest import QuantizationDebug
+from packager.manifest import EngineCandidate, QuantizationDebug
 from packager.quantize import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
 from packager.spec import BuildSpec
 
@@ -37,7 +36,7 @@ def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset
 
 
 def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None,
-                    judge=None) -> tuple[list[Variant], list[dict[str, Any]]]:
+                    judge=None) -> tuple[list[Variant], list[EngineCandidate]]:
     """The variants asked for; each one whose engine is not fixed is made every way packager can and the
     best on the data is kept (packager.variant_choice); the candidates' figures come back for the manifest."""
     from packager import variant_choice  # noqa: PLC0415
@@ -45,7 +44,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     calibration = calib.inputs if calib is not None else None
     aeq = AeqEngine(float_model)
     variants: list[Variant] = []
-    choices: list[dict[str, Any]] = []
+    choices: list[EngineCandidate] = []
     if FLOAT in spec.quant:
         variants.append(Variant(Recipe(FLOAT, engine="none" if converter is None else None), float_model,
                                 "none" if converter is None else "tf-converter", 0.0))
@@ -55,7 +54,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
             if recipe.engine is None and judge is not None:
                 variant, candidates = variant_choice.choose(recipe, aeq, converter, calibration, judge)
                 variants.append(variant)
-                choices += [c.to_dict(recipe.name) for c in candidates]
+                choices += [c.record(recipe.name) for c in candidates]
             elif recipe.resolved_engine == "tf-converter":
                 variants.append(tf_converter_variant(converter, recipe, calibration))
             else:
