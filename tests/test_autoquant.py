@@ -90,5 +90,8 @@ def test_sensitivity_ranks_the_outlier_layers_first(outlier_model_path, digits_d
     # the second place is the softmax or the layer feeding the outliers, depending on training (both seen
     # since packager calibrates over the whole set); what matters is that the outlier layer leads
     assert errors[0].error >= errors[1].error and any("outliers_1" in op for op in top_two), (errors[:4], output_names)
-    assert len(errors) > 3 and errors[1].error > 10 * max(e.error for e in errors[2:])
+    # the outlier layer stands far above every operator outside the top two (0.89 against 5e-4 seen; the
+    # second place alone was 6.5x the third in one CI run, so only the outlier's margin is asserted)
+    outlier_error = next(e.error for e in errors[:2] if "outliers_1" in e.op)
+    assert len(errors) > 3 and outlier_error > 100 * max(e.error for e in errors[2:])
     assert np.isfinite([e.error for e in errors]).all()
