@@ -118,13 +118,13 @@ def prepare(converted: Converted) -> Prepared:
     labels = resolve_labels(spec, facts, own_labels(converted.own, facts))
     as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
-    eval_inputs = evaluation.inputs if evaluation is not None else random_inputs(facts)
+    stand_in = random_inputs(facts) if evaluation is None else None
     truth = None
     if detector is not None:
         from packager.detection import stage as detection  # noqa: PLC0415
 
         truth = detection.ground_truth(spec, evaluation, labels)
-    return Prepared(converted, facts, labels, calib, evaluation, eval_inputs, truth)
+    return Prepared(converted, facts, labels, calib, evaluation, stand_in, truth)
 
 
 # --- stage 3: variants -> evaluation -> selection, one way per mode ----------------------------------------
@@ -135,7 +135,7 @@ def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: st
     c, facts = prepared.converted, prepared.facts
     models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
     known = judge.outputs if judge is not None and judge.inputs is prepared.eval_inputs else {}
-    outputs, _ = run_all({n: m for n, m in models.items() if m not in known}, prepared.eval_inputs, measure_latency=False)
+    outputs, _ = run_all({n: m for n, m in models.items() if m not in known}, prepared.eval_rows, measure_latency=False)
     outputs.update((n, known[m]) for n, m in models.items() if n not in outputs)
     outputs = {n: outputs[n] for n in models}
     latencies = measure_latencies(models, prepared.eval_inputs) if prepared.spec.measure_latency else dict.fromkeys(models)
@@ -199,7 +199,7 @@ def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
     c, spec, facts = prepared.converted, prepared.spec, prepared.facts
     if prepared.calib is None:
         raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
-    outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_inputs, spec.measure_latency)
+    outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_rows, spec.measure_latency)
     judged = None
     if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
         from packager.detection import stage as detection  # noqa: PLC0415

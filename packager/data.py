@@ -15,44 +15,29 @@ must be in a mode that matches the color space: nothing silently changes the dat
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from packager import arrays, progress
+from packager import arrays
+from packager.dataset import Dataset, MultiInputs
 from packager.errors import PackagerError
-from packager.preprocess import Preprocessing
+from packager.loading import LoadingDataset
+from packager.preprocess import Preprocessing, Scratch
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # An image is decoded whole: a PNG of a few KB can declare 50,000 x 50,000 pixels (7.5 GB decoded).
 # 64 Mpixel (8192 x 8192, 192 MB as RGB) is far beyond any model input; Pillow's own guard only warns
 # below twice its limit and raises an exception this code would not otherwise expect.
 MAX_IMAGE_PIXELS = 64 << 20
-IMAGES_PER_TASK = 8  # images decoded and preprocessed per pool task: few enough to keep both cores busy
+IMAGES_PER_STEP = 8  # images decoded between two "rows ready" signals (packager.loading)
 # PIL modes we accept per color space, and what they are converted with
 _MODES_FOR = {
     "RGB": {"RGB": "RGB", "RGBA": "RGB", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "P": "RGB"},
     "GRAYSCALE": {"L": "L", "LA": "L"},
 }
-
-
-@dataclass(frozen=True)
-class MultiInputs:
-    """The samples of a model with several inputs: one array per input (model order, same
-    number of samples), indexed and sliced together like one array of samples."""
-
-    names: tuple[str, ...]
-    arrays: tuple[np.ndarray, ...]
-
-    def __len__(self) -> int:
-        return int(self.arrays[0].shape[0])
-
-    def __getitem__(self, key) -> "MultiInputs":
-        return MultiInputs(self.names, tuple(a[key] for a in self.arrays))
 
 
 @dataclass(frozen=True)
@@ -62,33 +47,6 @@ class InputSpec:
     name: str
     shape: tuple[int, ...]
     dtype: str
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Normalized model inputs (float64, before any quantization) with optional labels."""
-
-    source: str
-    inputs: np.ndarray | MultiInputs  # (N, ...) normalized values, float64; several inputs: one array each
-    labels: np.ndarray | None  # (N,) int64 class indices
-    class_names: tuple[str, ...] | None
-    files: tuple[str, ...] = ()
-    pixels: bool = True  # False when the inputs came as float arrays (no image preprocessing)
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def take(self, count: int | None, seed: int = 0) -> "Dataset":
-        """A deterministic random subset of at most `count` samples (all when None)."""
-        if count is None or count >= len(self):
-            return self
-        order = np.sort(np.random.default_rng(seed).permutation(len(self))[:count])
-        return replace(
-            self,
-            inputs=self.inputs[order],
-            labels=None if self.labels is None else self.labels[order],
-            files=tuple(self.files[i] for i in order) if self.files else (),
-        )
 
 
 def load_dataset(
@@ -107,29 +65,49 @@ def load_dataset(
     `labelled=False` (calibration): images are taken from the folder at any depth and any labels
     (class subfolders, label arrays) are dropped, never checked.
     """
+    return start_loading(path, preprocessing, input_shape, allow_resize=allow_resize, label_names=label_names, what=what,
+                         limit=limit, labelled=labelled).result(f"Loading {what}")
+
+
+def start_loading(
+    path: str | Path,
+    preprocessing: Preprocessing | None,
+    input_shape: tuple[int, ...],
+    *,
+    allow_resize: bool = False,
+    label_names: list[str] | None = None,
+    what: str = "dataset",
+    limit: int | None = None,
+    labelled: bool = True,
+) -> LoadingDataset:
+    """load_dataset, with an image folder decoded by a background thread (packager.loading): every
+    check that needs no pixels, and the first image, are done before this returns."""
     path = Path(path)
     if not path.exists():
         raise PackagerError(f"{what} {path} does not exist", "check the path")
     if path.is_dir():
         if preprocessing is None:
             raise PackagerError(f"{what} {path} is an image folder but the model input is not an image", "pass .npy/.npz arrays instead")
-        data = _load_image_folder(path, preprocessing, allow_resize, what, limit, labelled)
+        data, load_rows = _plan_image_folder(path, preprocessing, allow_resize, what, limit, labelled)
     elif path.suffix.lower() in (".npz", ".npy"):
-        data = _load_arrays(path, preprocessing, input_shape, allow_resize, what)
+        data, load_rows = _load_arrays(path, preprocessing, input_shape, allow_resize, what), None
         if not labelled:
             data = replace(data, labels=None, class_names=None)
     else:
         raise PackagerError(f"{what} {path} is neither an image folder nor a .npy/.npz file", "pass a folder with one subfolder per class, or arrays")
     if len(data) == 0:
         raise PackagerError(f"{what} {path} is empty", "add samples (images in class subfolders, or a non-empty array)")
-    if tuple(data.inputs.shape[1:]) != tuple(input_shape):
+    if tuple(data.inputs.shape[1:]) != tuple(input_shape):  # an image folder's array is allocated, not yet filled
         raise PackagerError(
             f"{what} {path} gives inputs of shape {list(data.inputs.shape[1:])} but the model takes {list(input_shape)}",
             "check the preprocessing size and color space",
         )
     if labelled and label_names is not None and data.class_names is not None:
         data = _map_labels(data, label_names, what)
-    return data.take(limit)
+    if load_rows is None:
+        return LoadingDataset(data.take(limit))  # arrays: complete already
+    load_rows(lambda count: None, 0, 1)  # the first image now: a folder of the wrong mode or size fails here, at once
+    return LoadingDataset(data, lambda advance: load_rows(advance, 1, len(data)), ready=1)
 
 
 def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
@@ -214,8 +192,9 @@ def _is_gray(image) -> bool:
     return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
 
 
-def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None,
-                       labelled: bool = True) -> Dataset:
+def _plan_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None,
+                       labelled: bool = True):
+    """The folder's dataset with its inputs allocated, and what fills rows [start, stop) of them in order."""
     files, labels, class_names = _find_images(root, labelled)
     if not files:
         raise PackagerError(
@@ -228,23 +207,25 @@ def _load_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: b
         files = [files[i] for i in keep]
         labels = None if labels is None else [labels[i] for i in keep]
     out = np.empty((len(files), *preprocessing.size, preprocessing.channels), dtype=np.float64)
-    with progress.task(f"Loading {what}", len(files)) as advance, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        # decode and preprocess in the pool (PIL and numpy release the GIL), a few images a task
-        def load(start: int) -> int:
-            indices = range(start, min(start + IMAGES_PER_TASK, len(files)))
-            for i in indices:
-                out[i] = preprocessing.apply(_decode(files[i], preprocessing, allow_resize)[None])[0]
-            return len(indices)
-
-        for done in pool.map(load, range(0, len(files), IMAGES_PER_TASK)):
-            advance(done)
-    return Dataset(
+    data = Dataset(
         source=str(root),
         inputs=out,
         labels=None if labels is None else np.asarray(labels, dtype=np.int64),
         class_names=None if class_names is None else tuple(class_names),
         files=tuple(str(f.relative_to(root)) for f in files),
     )
+
+    def load_rows(advance, start: int, stop: int) -> None:
+        # One thread, image after image: decoding and the small numpy steps hold the GIL most of the time,
+        # and two threads fighting over it took as long (and 50 % more CPU) on 2 cores. The temporaries
+        # are kept (Scratch) and each image is written straight into its row.
+        scratch = Scratch()
+        for i in range(start, stop):
+            preprocessing.apply(_decode(files[i], preprocessing, allow_resize)[None], out[i : i + 1], scratch)
+            if (i + 1 - start) % IMAGES_PER_STEP == 0 or i + 1 == stop:
+                advance((i + 1 - start) % IMAGES_PER_STEP or IMAGES_PER_STEP)
+
+    return data, load_rows
 
 
 # --- arrays -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 
 from packager import progress, quiet
 from packager.errors import PackagerError
+from packager.loading import Inputs, rows_of
 from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
 from packager.preprocess import dequantize, to_input_dtype
 from packager.tflite_tree import parse_graph
@@ -241,7 +242,7 @@ def compare(
     )
 
 
-def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool = True, workers: int | None = None,
+def run_all(models: dict[str, bytes], inputs: Inputs, measure_latency: bool = True, workers: int | None = None,
             chunk: int = BATCH) -> tuple[dict[str, list[np.ndarray]], dict[str, Latency | None]]:
     """Outputs (dequantized) and host latency of every model on the same inputs.
 
@@ -251,7 +252,8 @@ def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool 
     one that has the most work left, so that a slow variant (int16x8 runs on reference kernels)
     shares the cores with the fast ones instead of running alone at the end, while most models
     get one interpreter (each one costs a build and a first invoke that packs its weights).
-    Latency is measured afterwards, one model at a time, on a quiet machine.
+    Latency is measured afterwards, one model at a time, on a quiet machine. `inputs` may still be
+    loading (packager.loading): a chunk is run as soon as its rows are decoded.
     """
     if not models:
         return {}, {}
@@ -265,7 +267,7 @@ def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool 
                 while (task := schedule.take()) is not None:
                     name, start, runner = task
                     started = time.perf_counter()
-                    parts[name][start] = runner.predict(inputs[start : start + chunk])
+                    parts[name][start] = runner.predict(rows_of(inputs, start, start + chunk))  # waits if still loading
                     schedule.done(name, runner, time.perf_counter() - started)
                     advance(min(chunk, len(inputs) - start))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
@@ -287,9 +289,10 @@ def run_all(models: dict[str, bytes], inputs: np.ndarray, measure_latency: bool 
     return outputs, measure_latencies(models, inputs) if measure_latency else {name: None for name in models}
 
 
-def measure_latencies(models: dict[str, bytes], inputs: np.ndarray) -> dict[str, Latency | None]:
+def measure_latencies(models: dict[str, bytes], inputs: Inputs) -> dict[str, Latency | None]:
     """Host latency of every model at batch 1, one model at a time (all cores to each)."""
-    return {name: ModelRunner(model).latency(inputs[:1]) for name, model in models.items()}
+    first = rows_of(inputs, 0, 1)
+    return {name: ModelRunner(model).latency(first) for name, model in models.items()}
 
 
 class _Schedule:

@@ -1,17 +1,19 @@
 """The data a build measures a model on: calibration and evaluation sets fitted to its inputs,
-else seeded random inputs."""
+else seeded random inputs. An evaluation image folder is decoded in the background
+(packager.loading) while the variants are made; calibration data is needed first and loads at once."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from packager.data import Dataset, MultiInputs, load_dataset, load_multi_input
+from packager.data import Dataset, MultiInputs, load_dataset, load_multi_input, start_loading
 from packager.errors import PackagerError
 from packager.facts import ModelFacts
+from packager.loading import LoadingDataset
 from packager.spec import BuildSpec
 
 
-def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Dataset | None, Dataset | None]:
+def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Dataset | None, LoadingDataset | None]:
     needs_calibration = spec.auto or any(q in ("int8", "int16x8") for q in spec.quant)
     if needs_calibration and spec.calib_data is None and spec.eval_data is None:
         raise PackagerError("int8 and int16x8 variants need calibration data", "pass --calib-data (an image folder or .npy/.npz)")
@@ -24,11 +26,11 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
                                                                       limit=spec.calib_samples, labelled=False)
         if calib is None and evaluation is not None and needs_calibration:
             calib = evaluation.take(spec.calib_samples, seed=1)
-        return calib, evaluation
+        return calib, None if evaluation is None else LoadingDataset(evaluation)
     common = dict(allow_resize=spec.resize, label_names=labels or None)
     evaluation = None
     if spec.eval_data is not None:
-        evaluation = load_dataset(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
+        evaluation = start_loading(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
         classes = facts.num_classes or int(np.prod(facts.outputs[0].shape[1:], dtype=np.int64))  # top-1 indexes the first output
         if evaluation.labels is not None and len(evaluation.labels) and int(evaluation.labels.max()) >= classes:
             raise PackagerError(f"evaluation data {spec.eval_data} has label {int(evaluation.labels.max())} but the model's first output "
@@ -38,7 +40,7 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
         calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples,
                              allow_resize=spec.resize, labelled=False)
     elif evaluation is not None and needs_calibration:
-        calib = evaluation.take(spec.calib_samples, seed=1)
+        calib = evaluation.result().take(spec.calib_samples, seed=1)
     return calib, evaluation
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from packager import sources
-from packager.data import Dataset
+from packager.data import Dataset, MultiInputs
 from packager.facts import ModelFacts
+from packager.loading import Inputs, LoadingDataset
 from packager.manifest import Selection, VariantMetrics
 from packager.quantize import Variant
 from packager.spec import BuildSpec
@@ -39,8 +40,8 @@ class Prepared:
     facts: ModelFacts
     labels: list[str]
     calib: Dataset | None
-    evaluation: Dataset | None
-    eval_inputs: np.ndarray  # the evaluation inputs, or seeded random ones
+    loading: LoadingDataset | None  # the evaluation data: an image folder may still be decoding (packager.loading)
+    stand_in: np.ndarray | MultiInputs | None  # seeded random inputs when there is no evaluation data
     truth: Any = None  # a detector's ground-truth boxes (packager.detection.stage), if the data has them
 
     @property
@@ -48,8 +49,23 @@ class Prepared:
         return self.converted.spec
 
     @property
+    def evaluation(self) -> Dataset | None:
+        """The evaluation data, decoded (waits for the loader)."""
+        return self.loading.result() if self.loading is not None else None
+
+    @property
+    def eval_inputs(self) -> np.ndarray | MultiInputs:
+        """The evaluation inputs (waits for the loader), or the seeded random ones."""
+        return self.loading.result().inputs if self.loading is not None else self.stand_in
+
+    @property
+    def eval_rows(self) -> Inputs:
+        """What evaluation runs on as it comes: the loading data itself (chunks as they are decoded), or the random inputs."""
+        return self.loading if self.loading is not None else self.stand_in
+
+    @property
     def eval_labels(self) -> np.ndarray | None:
-        return self.evaluation.labels if self.evaluation is not None else None
+        return self.loading.labels if self.loading is not None else None
 
 
 @dataclass

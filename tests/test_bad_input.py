@@ -123,6 +123,24 @@ def test_bad_calibration_images(case, mutate, needles, tmp_path, dist, digits_so
     assert_clean_failure(result, dist, *needles)
 
 
+@pytest.mark.parametrize(
+    "case, mutate, needles",
+    [
+        ("size", lambda d: Image.new("L", (16, 16), 128).save(d / "big.png"), ["16x16", "--resize"]),
+        ("decode", lambda d: (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really"), ["cannot be decoded"]),
+    ],
+)
+def test_bad_evaluation_images(case, mutate, needles, tmp_path, dist, digits_sources, digits_data):
+    # the evaluation folder is decoded in the background while the variants are made (packager.loading);
+    # a bad file past the first one surfaces there, later, and is still one line, exit 2, nothing written
+    folder = _copy_tree(digits_data.test_dir, tmp_path / "eval")
+    mutate(folder / "3")
+    args = _common(digits_data)
+    args[args.index("--eval-data") + 1] = str(folder)
+    result = run_cli(["build", str(digits_sources["keras"]), "-o", str(dist), "--quant", "int8", *args])
+    assert_clean_failure(result, dist, *needles)
+
+
 def test_resize_flag_accepts_other_sizes(tmp_path, digits_sources, digits_data):
     folder = _bad_folder(digits_data, tmp_path, lambda d: Image.new("L", (16, 16), 128).save(d / "big.png"))
     args = _common(digits_data)

@@ -1,0 +1,94 @@
+"""A dataset whose inputs one background thread is still decoding, in order.
+
+Evaluation reads rows as they become ready (`rows`), so inference on the first images overlaps the
+decoding of the rest; everything else waits for the whole (`result`). The loader's error (a file
+that does not decode) is raised in whichever thread asks next, as the error it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from packager import progress
+from packager.dataset import Dataset, MultiInputs
+
+# load_rows(advance) fills the dataset's input rows in order and calls advance(count) after each block
+RowLoader = Callable[[Callable[[int], None]], None]
+
+
+class LoadingDataset:
+    """`dataset` with inputs still being filled by `load_rows` on a thread of its own (None: complete)."""
+
+    def __init__(self, dataset: Dataset, load_rows: RowLoader | None = None, ready: int = 0):
+        self._dataset = dataset  # its inputs array is allocated up front and filled in place: read it through rows()/result()
+        self._ready = len(dataset) if load_rows is None else ready
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        if load_rows is not None and self._ready < len(dataset):
+            threading.Thread(target=self._run, args=(load_rows,), name="load-data", daemon=True).start()
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return self._dataset.labels  # known before any image is decoded (class folders)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self._dataset.files
+
+    @property
+    def done(self) -> bool:
+        with self._changed:
+            return self._ready >= len(self._dataset) or self._error is not None
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Inputs [start, stop), once those rows are decoded."""
+        self._wait(min(stop, len(self)))
+        return self._dataset.inputs[start:stop]
+
+    def result(self, progress_label: str | None = None) -> Dataset:
+        """The whole dataset, once decoded (with a progress bar on the way when labelled)."""
+        with progress.task(progress_label, len(self)) if progress_label else contextlib.nullcontext(lambda n=1: None) as advance:
+            shown = 0
+            with self._changed:
+                while True:
+                    self._changed.wait_for(lambda: self._error is not None or self._ready != shown)
+                    advance(self._ready - shown)
+                    shown = self._ready
+                    if self._error is not None:
+                        raise self._error
+                    if self._ready >= len(self):
+                        return self._dataset
+
+    def _wait(self, stop: int) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._error is not None or self._ready >= stop)
+            if self._error is not None:
+                raise self._error
+
+    def _run(self, load_rows: RowLoader) -> None:
+        try:
+            load_rows(self._advance)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the thread that waits for the rows
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+
+    def _advance(self, count: int) -> None:
+        with self._changed:
+            self._ready += count
+            self._changed.notify_all()
+
+
+Inputs = np.ndarray | MultiInputs | LoadingDataset  # what evaluation runs on
+
+
+def rows_of(inputs: Inputs, start: int, stop: int):
+    """Samples [start, stop) of an array, several inputs' arrays, or a dataset still loading."""
+    return inputs.rows(start, stop) if isinstance(inputs, LoadingDataset) else inputs[start:stop]

@@ -1,0 +1,56 @@
+"""packager.loading: an evaluation folder decoded in the background and evaluated as it comes."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from packager.data import load_dataset, start_loading
+from packager.errors import PackagerError
+from packager.evaluate import run_all
+from packager.loading import LoadingDataset, rows_of
+from packager.preprocess import Preprocessing
+
+PRE = Preprocessing((8, 8), "GRAYSCALE", (0.0,), (255.0,))
+
+
+def test_background_load_gives_the_same_dataset(digits_data):
+    whole = load_dataset(digits_data.test_dir, PRE, (8, 8, 1))
+    pending = start_loading(digits_data.test_dir, PRE, (8, 8, 1))
+    assert isinstance(pending, LoadingDataset) and len(pending) == len(whole)
+    assert np.array_equal(pending.labels, whole.labels) and pending.files == whole.files  # known before decoding
+    assert np.array_equal(pending.rows(5, 40), whole.inputs[5:40])
+    loaded = pending.result()
+    assert np.array_equal(loaded.inputs, whole.inputs) and loaded.class_names == whole.class_names
+
+
+def test_evaluation_on_loading_data_matches_evaluation_on_arrays(digits_data, digits_build):
+    models = {k: digits_build.models[k] for k in ("fp32", "int8")}
+    whole = load_dataset(digits_data.test_dir, PRE, (8, 8, 1))
+    expected, _ = run_all(models, whole.inputs, measure_latency=False, chunk=16)
+    got, _ = run_all(models, start_loading(digits_data.test_dir, PRE, (8, 8, 1)), measure_latency=False, chunk=16)
+    for name in models:
+        assert all(np.array_equal(a, b) for a, b in zip(expected[name], got[name]))
+
+
+def test_a_bad_file_past_the_first_fails_whoever_waits_for_it(digits_data, digits_build, tmp_path):
+    folder = shutil.copytree(digits_data.test_dir, tmp_path / "eval")
+    (folder / "9" / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")  # the last file read
+    pending = start_loading(folder, PRE, (8, 8, 1))  # the first image is fine: no error yet
+    assert rows_of(pending, 0, 1).shape == (1, 8, 8, 1)
+    with pytest.raises(PackagerError, match="zz_broken.png cannot be decoded"):
+        pending.result()
+    with pytest.raises(PackagerError, match="cannot be decoded"):
+        run_all({"fp32": digits_build.models["fp32"]}, pending, measure_latency=False)  # raised by the worker that waits
+
+
+def test_a_folder_of_the_wrong_mode_fails_at_once(tmp_path):
+    folder = tmp_path / "color"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i, 2, 3)).save(folder / f"{i}.png")
+    with pytest.raises(PackagerError, match="mode RGB"):
+        start_loading(folder, PRE, (8, 8, 1))  # the first image is decoded before start_loading returns
