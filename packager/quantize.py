@@ -18,6 +18,7 @@ README): same accuracy within noise, ai-edge-quantizer several times faster.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -30,6 +31,12 @@ from packager.calibration import METHODS as CALIBRATION_METHODS
 from packager.errors import PackagerError
 from packager.int16_bias import narrow_int16_biases
 from packager.manifest import RecipeRecord
+
+# ai-edge-quantizer is not thread-safe: two Quantizers quantizing at once (packager.sensitivity measures
+# operators on two threads) failed about one run in three with KeyError '' or AttributeError inside its
+# transformation_instruction_generator, and that operator was then measured as harmless. Every use of it
+# holds this lock; running the models it makes stays parallel.
+_AEQ_LOCK = threading.Lock()
 
 QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
 Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
@@ -233,8 +240,8 @@ class AeqEngine:
             if len(arrays) != len(positions):
                 raise PackagerError(f"{len(arrays)} calibration arrays for a model with {len(positions)} inputs", "give one array per input")
             data = {key: [{name: _sample(arrays[p][i : i + 1]) for name, p in positions.items()} for i in range(min(len(samples), 2))]}
-            q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
-            with progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
+            with _AEQ_LOCK, progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
+                q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
                 self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
                 self._stats = calib_ranges.collect(self.float_model, samples, set(self._template))
             self._calibration_samples = len(samples)
@@ -255,9 +262,10 @@ class AeqEngine:
 
         config = _aeq_recipe(Recipe("int8"))[0]
         entry = {**config, "regex": f"(^|;){re.escape(op_output)};"}
-        with quiet.captured_output():
+        qsv = self.calibrate(None)
+        with _AEQ_LOCK, quiet.captured_output():
             q = quantizer.Quantizer(self.float_model, [entry])
-            return bytes(q.quantize(self.calibrate(None), enable_progress_report=False).quantized_model)
+            return bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
 
     def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
         from ai_edge_quantizer import quantizer  # noqa: PLC0415
@@ -277,7 +285,7 @@ class AeqEngine:
                 raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
             qsv = self.calibrate(calibration, recipe.calibration, 16 if recipe.quant == "int16x8" else 8)
         try:
-            with quiet.captured_output() as log:
+            with _AEQ_LOCK, quiet.captured_output() as log:
                 q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe, tuple(k.op for k in keep)))
                 model = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
         except PackagerError:

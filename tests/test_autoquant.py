@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from packager import schemas
 from packager.sensitivity import operator_errors
@@ -66,9 +67,9 @@ def test_every_candidate_is_recorded_with_why(outlier_builds):
     assert selection.chosen in (auto.bundle / "report.md").read_text()
 
 
-def test_sensitivity_ranks_the_outlier_layers_first(outlier_model_path, digits_data):
-    import numpy as np
-
+@pytest.fixture(scope="module")
+def outlier_engine(outlier_model_path, digits_data):
+    """ai-edge-quantizer's engine on the outlier model, calibrated on 64 training images."""
     from packager import sources
     from packager.data import load_dataset
     from packager.preprocess import Preprocessing
@@ -79,19 +80,54 @@ def test_sensitivity_ranks_the_outlier_layers_first(outlier_model_path, digits_d
     samples = load_dataset(digits_data.train_dir, pre, (8, 8, 1), limit=64).inputs
     engine = AeqEngine(float_model)
     engine.calibrate(samples)
-    errors = operator_errors(engine, samples)
-    # The last layer's op is named by its output tensor: "probabilities_1", or the signature's
-    # output name ("Identity") when TF names the model output after the graph's return value.
-    from ai_edge_litert.interpreter import Interpreter
+    return engine, samples
 
-    output_names = [d["name"] for d in Interpreter(model_content=float_model).get_output_details()]
-    top_two = [e.op for e in errors[:2]]
-    assert any("outliers_1" in op for op in top_two), errors[:4]
-    # the second place is the softmax or the layer feeding the outliers, depending on training (both seen
-    # since packager calibrates over the whole set); what matters is that the outlier layer leads
-    assert errors[0].error >= errors[1].error and any("outliers_1" in op for op in top_two), (errors[:4], output_names)
-    # the outlier layer stands far above every operator outside the top two (0.89 against 5e-4 seen; the
-    # second place alone was 6.5x the third in one CI run, so only the outlier's margin is asserted)
-    outlier_error = next(e.error for e in errors[:2] if "outliers_1" in e.op)
-    assert len(errors) > 3 and outlier_error > 100 * max(e.error for e in errors[2:])
+
+def test_sensitivity_ranks_the_outlier_layers_first(outlier_engine):
+    import numpy as np
+
+    engine, samples = outlier_engine
+    float_model = engine.float_model
+    errors = operator_errors(engine, samples)
+    # worst first, as operator_errors ranks them: by the share of top-1 changes, then by the error (the
+    # error alone is not in order: the head's 0.948 came second behind the outlier layer's 0.943, or
+    # first ahead of 0.956, in 3 of training seeds 0-9)
+    ranks = [(e.top1_disagreement, e.error) for e in errors]
+    assert ranks == sorted(ranks, reverse=True), errors[:4]
+    # the top two are the operators that produce and consume the outlier activation (the outlier layer
+    # and the head's FULLY_CONNECTED), in either order depending on training; each op is named by its output tensor
+    from packager import tflite_tree
+
+    tree = tflite_tree.read(float_model)
+    tensor_name = lambda i: tree.subgraphs[0].tensors[i].name.decode()  # noqa: E731
+    nodes = tflite_tree.op_nodes(tree)
+    producer = next(n for n in nodes if "/outliers_1/" in tensor_name(n.outputs[0]))  # the model is digits_outliers_1
+    consumer = next(n for n in nodes if producer.outputs[0] in n.inputs)
+    assert {e.op for e in errors[:2]} == {tensor_name(producer.outputs[0]), tensor_name(consumer.outputs[0])}, errors[:4]
+    # both stand far above every other operator. Seeds 0-9: the top two 0.89-0.97 (top-1 changed on
+    # 66-95 % of the samples), the rest at most 0.0033 (the softmax; no top-1 change): 270-320x
+    rest = errors[2:]
+    assert len(rest) >= 2 and min(e.error for e in errors[:2]) > 100 * max(e.error for e in rest), errors[:4]
+    assert max(e.top1_disagreement for e in rest) < 0.1 < min(e.top1_disagreement for e in errors[:2])
     assert np.isfinite([e.error for e in errors]).all()
+    # the same figures when measured again: the operators are measured on two threads, and while
+    # ai-edge-quantizer ran on both at once (not thread-safe) one run in three lost an operator to an
+    # exception and measured it as 0 (the CI failure: the head missing, the softmax second at 6.5x the third)
+    again = operator_errors(engine, samples)
+    assert [(e.op, e.error, e.top1_disagreement) for e in again] == [(e.op, e.error, e.top1_disagreement) for e in errors]
+
+
+def test_one_engine_quantizes_the_same_from_two_threads(outlier_engine):
+    """AeqEngine is used from two threads (packager.sensitivity): each one-operator model must come out as
+    it does alone. Without the lock in packager.quantize, 3 of 8 rounds like these (one model per operator, 8 operators) raised KeyError ''
+    or AttributeError inside ai-edge-quantizer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from packager.sensitivity import quantizable_ops
+
+    engine, _ = outlier_engine
+    names = [name for name, _ in quantizable_ops(engine.float_model)]
+    alone = [engine.only(name) for name in names]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(8):
+            assert list(pool.map(engine.only, names)) == alone
