@@ -259,8 +259,9 @@ def test_tflite_with_the_op_in_another_order_is_quantized(tmp_path, shapes_data,
     assert _op_options(model) == _op_options(with_op)  # the source's op, not one made anew
     assert np.array_equal(postprocess.detach(model).config.anchors, example.anchors())
     assert m.metrics.chosen.name == "int8" and any(t.type == 9 for t in tflite_tree.read(model).subgraphs[0].tensors)  # INT8
-    # the same float graph as the Keras build, its NMS at IoU 0.45 instead of 0.5: close, not equal
-    assert built.float_metrics.detection.map50 == pytest.approx(shapes_build.float_metrics.detection.map50, abs=0.01)
+    # the same float graph as the Keras build, its NMS at IoU 0.45 instead of 0.5: close, not equal (training
+    # seeds 0-5: -0.0066 to +0.0034, mAP 0.37-0.41; a wrong output mapping detects nothing right)
+    assert built.float_metrics.detection.map50 == pytest.approx(shapes_build.float_metrics.detection.map50, abs=0.02)
     chosen = m.metrics.chosen.detection
     assert chosen.agreement > 0.8 and chosen.map50 > 0.3, chosen
 
