@@ -12,7 +12,9 @@ sample photos), 128x128, so every image is decoded and resized.
 2. Evaluation of those five variants on the same N JPEG images, end to end (decode, preprocess,
    inference, metrics).
    naive:    for each variant, a per-image loop: PIL decode, resize, normalize, set_tensor, invoke.
-   packager: decode and preprocess once (threads, vectorized), batched multi-threaded inference.
+   packager: decode and preprocess once, on a background thread, while batched inference on
+             both cores runs each chunk of images as soon as it is decoded (as `packager build`
+             does with its evaluation folder, which it decodes while the variants are made).
    Also timed: inference alone per variant (single thread, inputs ready), the CPU time no
    evaluation avoids; divided by the cores it gives the best ratio possible on this machine.
 
@@ -113,17 +115,20 @@ def naive_evaluate(models: dict[str, bytes], files: list[Path], labels: np.ndarr
 
 
 def packager_evaluate(models: dict[str, bytes], folder: Path, labels_list: list[str]) -> dict[str, dict]:
-    from packager.data import load_dataset
+    """As the build does: the folder decoded by a background thread (packager.loading), each chunk of
+    images evaluated by every variant as soon as it is decoded (packager.evaluate.run_all)."""
+    from packager.data import start_loading
     from packager.evaluate import compare, run_all
     from packager.preprocess import Preprocessing
 
     pre = Preprocessing(size=(SIZE, SIZE), color_space="RGB", mean=(MEAN,), std=(STD,))
-    data = load_dataset(folder, pre, (SIZE, SIZE, 3), allow_resize=True, label_names=labels_list)
-    outputs, _ = run_all(models, data.inputs, measure_latency=False)
+    loading = start_loading(folder, pre, (SIZE, SIZE, 3), allow_resize=True, label_names=labels_list)
+    outputs, _ = run_all(models, loading, measure_latency=False)
+    labels = loading.labels
     reference = outputs["fp32"]
     metrics = {}
     for name, out in outputs.items():
-        m = compare(name, name, "", len(models[name]), out, reference, data.labels, len(labels_list), None)
+        m = compare(name, name, "", len(models[name]), out, reference, labels, len(labels_list), None)
         metrics[name] = {"accuracy": m.accuracy, "agreement": m.top1_agreement, "max_abs_error": m.max_abs_error}
     return metrics
 

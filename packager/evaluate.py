@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from packager import progress, quiet
 from packager.errors import PackagerError
-from packager.loading import Inputs, rows_of
+from packager.loading import Inputs, ready_rows, rows_of
 from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
 from packager.preprocess import dequantize, to_input_dtype
 from packager.tflite_tree import parse_graph
@@ -258,7 +259,7 @@ def run_all(models: dict[str, bytes], inputs: Inputs, measure_latency: bool = Tr
     if not models:
         return {}, {}
     workers = max(1, min(workers or os.cpu_count() or 1, len(models) * max(1, -(-len(inputs) // chunk))))
-    schedule = _Schedule(models, len(inputs), chunk)
+    schedule = _Schedule(models, len(inputs), chunk, lambda: ready_rows(inputs))
     parts: dict[str, dict[int, list[np.ndarray]]] = {name: {} for name in models}
     failures: list[BaseException] = []
     with progress.task(f"Evaluating {len(models)} model(s) on {len(inputs)} samples", len(models) * len(inputs)) as advance:
@@ -302,10 +303,17 @@ class _Schedule:
     built and warm), else takes a model no one has started, else joins the model with the most
     work left (chunks left x the seconds its chunks took so far), building a second interpreter
     for it. Interpreters are single-threaded and used by one worker at a time.
+
+    While the inputs are still being decoded (packager.loading), only chunks already decoded are
+    taken when there are any a worker can run on an interpreter it has or a model no one started:
+    a fast model that catches up with the decoding hands its worker to another model instead of
+    waiting (measured: fast models first left the workers waiting 0.4-0.8 s of a 2 s evaluation).
     """
 
-    def __init__(self, models: dict[str, bytes], samples: int, chunk: int):
+    def __init__(self, models: dict[str, bytes], samples: int, chunk: int, ready: Callable[[], int] | None = None):
         self.models = models
+        self.samples, self.chunk = samples, chunk
+        self.ready = ready or (lambda: samples)
         self.left = {name: list(range(0, samples, chunk))[::-1] for name in models}  # popped from the end: in order
         self.idle: dict[str, list[ModelRunner]] = {name: [] for name in models}
         self.seconds = {name: 0.0 for name in models}
@@ -314,8 +322,23 @@ class _Schedule:
         self.started: set[str] = set()
         self.lock = threading.Lock()
 
+    def _work_left(self, name: str) -> float:
+        per_chunk = self.seconds[name] / self.runs[name] if self.runs[name] else 0.0
+        return len(self.left[name]) * per_chunk
+
     def _pick(self, worker: int) -> str | None:
         names = [n for n in self.models if self.left[n]]
+        if not names:
+            return None
+        ready = self.ready()
+        if ready < self.samples:  # still decoding: a chunk that needs no waiting, if one needs no new interpreter
+            decoded = [n for n in names if min(self.left[n][-1] + self.chunk, self.samples) <= ready]
+            choice = self._pick_among(worker, decoded, build_second=False)
+            if choice is not None:
+                return choice
+        return self._pick_among(worker, names, build_second=True)
+
+    def _pick_among(self, worker: int, names: list[str], build_second: bool) -> str | None:
         if not names:
             return None
         mine = self.last.get(worker)
@@ -325,12 +348,9 @@ class _Schedule:
         if unstarted:
             return unstarted[0]
         with_idle = [n for n in names if self.idle[n]]
-
-        def work_left(n: str) -> float:
-            per_chunk = self.seconds[n] / self.runs[n] if self.runs[n] else 0.0
-            return len(self.left[n]) * per_chunk
-
-        return max(with_idle or names, key=work_left)
+        if with_idle or build_second:
+            return max(with_idle or names, key=self._work_left)
+        return None
 
     def take(self) -> tuple[str, int, ModelRunner] | None:
         worker = threading.get_ident()

@@ -43,6 +43,11 @@ class LoadingDataset:
         return self._dataset.files
 
     @property
+    def ready(self) -> int:
+        """How many leading rows are decoded (a snapshot: it only grows)."""
+        return self._ready
+
+    @property
     def done(self) -> bool:
         with self._changed:
             return self._ready >= len(self._dataset) or self._error is not None
@@ -87,6 +92,11 @@ class LoadingDataset:
 
 
 Inputs = np.ndarray | MultiInputs | LoadingDataset  # what evaluation runs on
+
+
+def ready_rows(inputs: Inputs) -> int:
+    """How many leading samples can be read without waiting."""
+    return inputs.ready if isinstance(inputs, LoadingDataset) else len(inputs)
 
 
 def rows_of(inputs: Inputs, start: int, stop: int):

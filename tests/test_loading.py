@@ -54,3 +54,20 @@ def test_a_folder_of_the_wrong_mode_fails_at_once(tmp_path):
         Image.new("RGB", (8, 8), (i, 2, 3)).save(folder / f"{i}.png")
     with pytest.raises(PackagerError, match="mode RGB"):
         start_loading(folder, PRE, (8, 8, 1))  # the first image is decoded before start_loading returns
+
+
+def test_a_worker_ahead_of_the_decoding_takes_decoded_chunks_of_another_model(digits_build):
+    from packager.evaluate import _Schedule
+
+    models = {"a": digits_build.models["fp32"], "b": digits_build.models["int8"]}
+    decoded = [32]
+    schedule = _Schedule(models, samples=96, chunk=32, ready=lambda: decoded[0])
+    name, start, runner = schedule.take()
+    assert (name, start) == ("a", 0)
+    schedule.done(name, runner, 0.01)
+    # a's next chunk is not decoded yet: the worker runs b's first chunk instead of waiting
+    name, start, runner = schedule.take()
+    assert (name, start) == ("b", 0)
+    decoded[0] = 96  # all decoded: back to the usual rule, a worker keeps to its model
+    schedule.done(name, runner, 0.01)
+    assert schedule.take()[:2] == ("b", 32)
