@@ -29,7 +29,11 @@ def test_bench_measures_and_checks_parity(kit_handset, digits, tmp_path):
         run = by_accel[accel]
         assert run.status == "ok" and run.accelerator_applied == accel and run.fallback_reason is None
         assert run.latency.count == 15 and 0 < run.latency.min <= run.latency.p50 <= run.latency.p90 <= run.latency.p99 <= run.latency.max
-        assert run.init_ms > 0 and run.first_inference_ms > 0 and run.peak_memory_kb > 1000
+        # the rise of the app's resident set while it ran, in KiB: 2864-2868 for the first model loaded in the
+        # process (cpu), 1124 for the second (xnnpack: its own workspace; pages the first run touched are not
+        # counted again, and the gpu fallback after it adds 0), 4 runs here. It depends on the host CPU
+        # (XNNPACK's kernels and packing), so the second bound is well below what was seen, still far above a figure in MiB
+        assert run.init_ms > 0 and run.first_inference_ms > 0 and run.peak_memory_kb > (1000 if accel == "cpu" else 250), run.peak_memory_kb
         # the device ran the same model on the same golden inputs. The golden outputs come from the host's
         # XNNPACK path: xnnpack reproduces them exactly; the builtin `cpu` kernels may round a quantized
         # output one step (its scale) the other way, as on a phone, and never more
