@@ -165,12 +165,17 @@ class ModelRunner:
                                 "it is corrupt or malformed", "re-export the model with a TFLite converter") from None
         return [self.interpreter.get_tensor(o.index).copy() for o in self.outputs]
 
-    def predict(self, normalized: np.ndarray, advance=None, raw: bool = False) -> list[np.ndarray]:
-        """Outputs (dequantized float32 unless raw) for normalized float64 inputs (N, ...)."""
+    def predict(self, normalized: np.ndarray, advance=None, raw: bool = False, quantized=None) -> list[np.ndarray]:
+        """Outputs (dequantized float32 unless raw) for normalized float64 inputs (N, ...); `quantized`:
+        the same inputs already in the model's dtype (quantize_input's result, shared by models that
+        take the same: run_all), used instead of quantizing them again."""
         step = BATCH if self.batchable else 1
         chunks: list[list[np.ndarray]] = []
         for start in range(0, len(normalized), step):
-            part = self.quantize_input(normalized[start : start + step])  # a batch at a time stays in cache
+            if quantized is None:
+                part = self.quantize_input(normalized[start : start + step])  # a batch at a time stays in cache
+            else:
+                part = quantized[start : start + step] if isinstance(quantized, np.ndarray) else [q[start : start + step] for q in quantized]
             parts = [part] if isinstance(part, np.ndarray) else part
             count = len(parts[0])
             if self.batchable and count < step:  # pad the last batch: no re-allocation
@@ -261,6 +266,7 @@ def run_all(models: dict[str, bytes], inputs: Inputs, measure_latency: bool = Tr
     workers = max(1, min(workers or os.cpu_count() or 1, len(models) * max(1, -(-len(inputs) // chunk))))
     schedule = _Schedule(models, len(inputs), chunk, lambda: ready_rows(inputs))
     parts: dict[str, dict[int, list[np.ndarray]]] = {name: {} for name in models}
+    converted = _SharedInputs(models)
     failures: list[BaseException] = []
     with progress.task(f"Evaluating {len(models)} model(s) on {len(inputs)} samples", len(models) * len(inputs)) as advance:
         def work() -> None:
@@ -268,7 +274,8 @@ def run_all(models: dict[str, bytes], inputs: Inputs, measure_latency: bool = Tr
                 while (task := schedule.take()) is not None:
                     name, start, runner = task
                     started = time.perf_counter()
-                    parts[name][start] = runner.predict(rows_of(inputs, start, start + chunk))  # waits if still loading
+                    rows = rows_of(inputs, start, start + chunk)  # waits if still loading
+                    parts[name][start] = runner.predict(rows, quantized=converted.get(start, name, runner, rows))
                     schedule.done(name, runner, time.perf_counter() - started)
                     advance(min(chunk, len(inputs) - start))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
@@ -294,6 +301,44 @@ def measure_latencies(models: dict[str, bytes], inputs: Inputs) -> dict[str, Lat
     """Host latency of every model at batch 1, one model at a time (all cores to each)."""
     first = rows_of(inputs, 0, 1)
     return {name: ModelRunner(model).latency(first) for name, model in models.items()}
+
+
+class _SharedInputs:
+    """Each chunk converted to a model's input dtype once for all the models that take the same
+    (float32 for fp32, fp16, dynamic-range and int16x8 models alike), and dropped once each of them
+    has taken it."""
+
+    def __init__(self, models: dict[str, bytes]):
+        self.key = {name: _input_key(parse_graph(model).inputs) for name, model in models.items()}
+        self.sharers = {name: frozenset(n for n, k in self.key.items() if k == self.key[name]) for name in models}
+        self.cache: dict[tuple, tuple[object, set[str]]] = {}  # (start, key) -> (tensor, the models that took it)
+        self.lock = threading.Lock()
+
+    def get(self, start: int, name: str, runner: ModelRunner, rows):
+        key, sharers = self.key[name], self.sharers[name]
+        if key is None or len(sharers) < 2:
+            return None
+        with self.lock:
+            if (start, key) in self.cache:
+                return self._take(start, key, name)
+        tensor = runner.quantize_input(rows)  # outside the lock: other workers go on meanwhile
+        with self.lock:
+            self.cache.setdefault((start, key), (tensor, set()))  # another worker's, if it was quicker
+            return self._take(start, key, name)
+
+    def _take(self, start: int, key: tuple, name: str):
+        tensor, taken = self.cache[(start, key)]
+        taken.add(name)
+        if taken >= self.sharers[name]:
+            del self.cache[(start, key)]
+        return tensor
+
+
+def _input_key(inputs) -> tuple | None:
+    """What ModelRunner.quantize_input's result depends on: one input's dtype and quantization."""
+    if len(inputs) != 1:
+        return None
+    return (np.dtype(inputs[0].dtype).str, inputs[0].scale, inputs[0].zero_point)
 
 
 class _Schedule:
