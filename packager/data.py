@@ -25,7 +25,7 @@ import numpy as np
 from packager import arrays
 from packager.dataset import Dataset, MultiInputs
 from packager.errors import PackagerError
-from packager.loading import LoadingDataset
+from packager.loading import LoadingDataset, allocate_rows
 from packager.preprocess import Preprocessing, Scratch
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -207,7 +207,7 @@ def _plan_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: b
         keep = np.sort(np.random.default_rng(0).permutation(len(files))[:limit])
         files = [files[i] for i in keep]
         labels = None if labels is None else [labels[i] for i in keep]
-    out = np.empty((len(files), *preprocessing.size, preprocessing.channels), dtype=np.float64)
+    out = allocate_rows((len(files), *preprocessing.size, preprocessing.channels), np.float64)
     data = Dataset(
         source=str(root),
         inputs=out,

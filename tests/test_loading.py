@@ -75,3 +75,68 @@ def test_a_worker_ahead_of_the_decoding_takes_decoded_chunks_of_another_model(di
     decoded[0] = 96  # all decoded: back to the usual rule, a worker keeps to its model
     schedule.done(name, runner, 0.01)
     assert schedule.take()[:2] == ("b", 32)
+
+
+def test_once_decoded_a_worker_whose_model_is_done_joins_the_slowest_model(digits_build):
+    from packager.evaluate import _Schedule
+
+    # fast, slow and medium; all decoded. Each worker keeps its model while it has chunks, and one
+    # whose model is done takes the model whose chunks take longest (a second interpreter for it),
+    # so the last chunks run are the short ones.
+    models = {"fast": digits_build.models["fp32"], "slow": digits_build.models["int8"], "medium": digits_build.models["fp16"]}
+    schedule = _Schedule(models, samples=96, chunk=32)
+    seconds = {"fast": 0.01, "slow": 0.08, "medium": 0.03}
+    taken = [schedule.take() for _ in range(3)]  # one thread: each model started once, in order
+    assert [t[:2] for t in taken] == [("fast", 0), ("slow", 0), ("medium", 0)]
+    for name, _, runner in taken:
+        schedule.done(name, runner, seconds[name])
+    # this thread ran "medium" last: it keeps to it while it has chunks
+    assert [schedule.take()[:2] for _ in range(1)] == [("medium", 32)]
+
+
+def test_a_worker_without_chunks_of_its_own_takes_the_longest_chunks_first(digits_build):
+    import threading
+
+    from packager.evaluate import _Schedule
+
+    models = {"fast": digits_build.models["fp32"], "slow": digits_build.models["int8"]}
+    schedule = _Schedule(models, samples=160, chunk=32)
+
+    finish = threading.Event()
+    workers = []
+
+    def in_a_new_worker(seconds: float | None = None, repeat: int = 1):
+        got, taken = [], threading.Event()
+
+        def work():
+            for _ in range(repeat):
+                task = schedule.take()
+                got.append(task[:2])
+                if seconds is not None:
+                    schedule.done(task[0], task[2], seconds)
+            taken.set()
+            finish.wait()  # alive to the end: a new thread may otherwise get a finished one's identity
+
+        workers.append(threading.Thread(target=work, daemon=True))
+        workers[-1].start()
+        assert taken.wait(30)
+        return got[0] if repeat == 1 else got
+
+    assert in_a_new_worker(0.03) == ("fast", 0)  # 30 ms a chunk, 4 chunks left
+    assert in_a_new_worker(0.08, repeat=4) == [("slow", 0), ("slow", 32), ("slow", 64), ("slow", 96)]  # 80 ms, 1 left
+    # a third worker: both models have an idle interpreter; the slow one's last chunk goes first (though
+    # the fast one has more work left), the fast one's short chunks are left for the end
+    assert in_a_new_worker() == ("slow", 128)
+    finish.set()
+    for worker in workers:
+        worker.join()
+
+
+def test_rows_are_allocated_in_a_plain_mapping_and_writable():
+    from packager.loading import allocate_rows
+
+    rows = allocate_rows((3, 4, 5, 2), np.float64)
+    assert rows.shape == (3, 4, 5, 2) and rows.dtype == np.float64 and rows.flags.writeable and rows.flags.c_contiguous
+    rows[...] = 1.5
+    assert float(rows.sum()) == 1.5 * rows.size
+    assert allocate_rows((0, 4, 5, 2)).shape == (0, 4, 5, 2)
