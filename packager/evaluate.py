@@ -396,14 +396,18 @@ class _Schedule:
         whose chunks take longest, so that the last chunks run are short ones and the workers finish
         together (a slow model's chunk last left one worker idle for most of it). A second
         interpreter is built only for a model with two chunks or more left."""
+        kept = self._own_or_unstarted(worker, names)
+        if kept is not None:
+            return kept
+        ranked = sorted(names, key=self._chunk_seconds, reverse=True)
+        return next((n for n in ranked if self.idle[n] or len(self.left[n]) >= 2), ranked[0])
+
+    def _own_or_unstarted(self, worker: int, names: list[str]) -> str | None:
+        """The worker's own model while its interpreter is free, else the first model no one started."""
         mine = self.last.get(worker)
         if mine in names and self.idle[mine]:
             return mine
-        unstarted = [n for n in names if n not in self.started]
-        if unstarted:
-            return unstarted[0]
-        ranked = sorted(names, key=self._chunk_seconds, reverse=True)
-        return next((n for n in ranked if self.idle[n] or len(self.left[n]) >= 2), ranked[0])
+        return next((n for n in names if n not in self.started), None)
 
     def _chunk_seconds(self, name: str) -> float:
         return self.seconds[name] / self.runs[name] if self.runs[name] else 0.0
@@ -411,12 +415,9 @@ class _Schedule:
     def _pick_among(self, worker: int, names: list[str], build_second: bool) -> str | None:
         if not names:
             return None
-        mine = self.last.get(worker)
-        if mine in names and self.idle[mine]:
-            return mine
-        unstarted = [n for n in names if n not in self.started]
-        if unstarted:
-            return unstarted[0]
+        kept = self._own_or_unstarted(worker, names)
+        if kept is not None:
+            return kept
         with_idle = [n for n in names if self.idle[n]]
         if with_idle or build_second:
             return max(with_idle or names, key=self._work_left)
