@@ -21,9 +21,10 @@ from packager.evaluate import ModelRunner, compare, measure_latencies, run_all
 from packager.facts import LABELLED_TASKS, model_facts
 from packager.golden import golden_io, golden_picks
 from packager.labels import own_labels, resolve_labels
-from packager.manifest import DetectionInfo, Manifest, Selection, VariantMetrics
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
 from packager.model_data import load_data, random_inputs
 from packager.quantize import FLOAT, Variant
+from packager.runtime import coverage
 from packager.selection import check_budget, choose
 from packager.spec import BuildSpec
 from packager.stages import Choice, Converted, Prepared
@@ -278,14 +279,23 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
     debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
     debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing
     clock.lap("debug")
+    accelerators = accelerator_coverage(choice)
+    clock.lap("coverage")
     from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
     detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
-    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES)
+    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)
+
+
+def accelerator_coverage(choice: Choice) -> AcceleratorCoverage:
+    """Which operators of the float model and of every variant the GPU delegate and NNAPI would take (packager/runtime/coverage.py)."""
+    names = {FLOAT: choice.reference.name}  # the float model (or a .tflite as given) under its name in the metrics
+    result, _ = coverage.coverage({names.get(name, name): model for name, model in choice.models.items()})
+    return result
 
 
 def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden_out: list[np.ndarray], runner: ModelRunner,

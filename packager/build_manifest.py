@@ -11,7 +11,7 @@ from packager import DISTRIBUTION
 from packager.bundle import BundleFiles, describe_files
 from packager.evaluate import ModelRunner, OutputRoles
 from packager.facts import ModelFacts
-from packager.manifest import DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Sizes, Tensor
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Sizes, Tensor
 from packager.spec import BuildSpec
 from packager.stages import Choice, Prepared
 
@@ -70,7 +70,8 @@ IO_DTYPES = ("float32", "int8", "uint8", "int16")
 
 
 def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner: ModelRunner, custom_ops: list[str],
-                  debug: QuantizationDebug | None, detection: DetectionInfo | None, reports: dict[str, str]) -> Manifest:
+                  debug: QuantizationDebug | None, detection: DetectionInfo | None, reports: dict[str, str],
+                  accelerators: AcceleratorCoverage | None = None) -> Manifest:
     """The manifest, once, from the stages' values (what the model is, what was chosen, the app model's
     runner and the files); the bundle's file entries come from the files themselves."""
     spec, facts, c = prepared.spec, prepared.facts, prepared.converted
@@ -90,5 +91,5 @@ def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner
                         eval_samples=int(len(evaluation)) if evaluation is not None else 0,
                         eval_data=str(spec.eval_data) if spec.eval_data else None),
         selection=choice.selection, sizes=Sizes(source_bytes=c.source.size_bytes, float_bytes=len(c.float_model), chosen_bytes=len(files.model)),
-        golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection,
+        golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection, accelerator_coverage=accelerators,
     )

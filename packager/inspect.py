@@ -17,6 +17,8 @@ from typing import Any
 
 from packager import metadata as tflite_metadata
 from packager.errors import PackagerError
+from packager.manifest import VariantCoverage
+from packager.runtime import coverage
 from packager.tflite_tree import Graph, parse_graph, read_model_file
 
 
@@ -30,6 +32,7 @@ class ModelReport:
     metadata: Any  # packager.metadata.EmbeddedMetadata | None
     associated_files: tuple[Any, ...]  # packager.metadata.AssociatedFile
     detection_outputs: tuple[str, ...] | None = None  # TFLite_Detection_PostProcess's outputs: what each graph output is
+    accelerators: VariantCoverage | None = None  # what the GPU delegate and NNAPI would take (packager/runtime/coverage.py)
 
     def to_dict(self) -> dict[str, Any]:
         g = self.graph
@@ -50,6 +53,7 @@ class ModelReport:
             "metadata": self.metadata.to_dict() if self.metadata is not None else None,
             "associated_files": [asdict(f) for f in self.associated_files],
             "detection_outputs": list(self.detection_outputs) if self.detection_outputs is not None else None,
+            "accelerator_coverage": self.accelerators.to_dict() if self.accelerators is not None else None,
         }
 
 
@@ -85,4 +89,5 @@ def inspect_model(path: Path | str) -> ModelReport:
 
     roles = output_roles(data) if OP_NAME in graph.custom_ops else None
     return ModelReport(path=str(path), size_bytes=len(data), graph=graph, runs_on_litert=runs, litert_error=error,
-                       metadata=metadata, associated_files=tuple(files), detection_outputs=roles)
+                       metadata=metadata, associated_files=tuple(files), detection_outputs=roles,
+                       accelerators=coverage.variant_coverage(Path(path).name, data))

@@ -544,6 +544,90 @@ class Golden(Record):
     images: list[str] = optional(list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RefusedOps(Record):
+    """Operators of one kind an accelerator refuses for one reason (packager/runtime/coverage.py)."""
+
+    op: str
+    reason: str
+    nodes: list[int]  # operator indices in the main subgraph
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelegateCoverage(Record):
+    """What a delegate's rules say it would take of one model: the operators it accepts, how they
+    partition the graph, and how many it delegates (the largest `max_partitions` partitions)."""
+
+    accepted: int
+    delegated: int
+    partitions: int
+    max_partitions: int
+    refused: list[RefusedOps] = optional(list)
+    api_levels: list[int] = optional(list)  # NNAPI: the Android API levels this entry is for
+    feature_level: str | None = optional()  # NNAPI: their feature level ("1.2", "FL5", "none")
+
+    def summary(self, operators: int) -> str:
+        """'full delegation: 12 of 12 ops, 1 partition', 'partial delegation: 9 of 12 ops, 2 partitions', 'no delegation: 0 of 12 ops'."""
+        n = self.delegated
+        text = f"{'full' if n == operators and operators else 'partial' if n else 'no'} delegation: {n} of {operators} ops"
+        if n:
+            text += f", {self.partitions} partition{'s' if self.partitions != 1 else ''}"
+            if self.partitions > self.max_partitions:
+                text += f" (the largest {self.max_partitions} delegated)"
+        return text
+
+    def reasons(self, limit: int = 4) -> str:
+        """The refusals in one line: 'CUMSUM x1: not supported op; ...'."""
+        parts = [r.reason if r.op == "*" else f"{r.op}{f' x{len(r.nodes)}' if len(r.nodes) > 1 else ''}: {r.reason}"
+                 for r in self.refused[:limit]]
+        if len(self.refused) > limit:
+            parts.append(f"{len(self.refused) - limit} more")
+        return "; ".join(parts)
+
+    @property
+    def api_text(self) -> str:
+        apis = self.api_levels
+        return "" if not apis else f"API {apis[0]}" if len(apis) == 1 else f"API {apis[0]}-{apis[-1]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariantCoverage(Record):
+    variant: str
+    operators: int
+    gpu: DelegateCoverage
+    nnapi: list[DelegateCoverage]  # one per run of API levels with the same feature level, oldest first
+
+    def nnapi_rows(self) -> list[tuple[str, str, DelegateCoverage]]:
+        """NNAPI's entries, consecutive ones with the same outcome as one: ("29-36", "1.2-FL8", entry)."""
+        merged: list[tuple[list[int], list[str], DelegateCoverage]] = []
+        for e in self.nnapi:
+            last = merged[-1][2] if merged else None
+            if last is not None and (last.delegated, last.partitions, last.refused) == (e.delegated, e.partitions, e.refused):
+                merged[-1][0].extend(e.api_levels)
+                merged[-1][1].append(e.feature_level or "")
+            else:
+                merged.append((list(e.api_levels), [e.feature_level or ""], e))
+
+        def span(values: list) -> str:
+            return f"{values[0]}" if len(values) == 1 or values[0] == values[-1] else f"{values[0]}-{values[-1]}"
+
+        return [(span(apis), span(levels), e) for apis, levels, e in merged]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceleratorCoverage(Record):
+    """Per variant, which operators the GPU delegate and NNAPI (at each API level the app supports)
+    would take: a static prediction from the delegates' own rules, not a run on a device."""
+
+    basis: str
+    rules: dict[str, str]  # accelerator -> the upstream file and tag its rules were taken from
+    api_levels: list[int]  # [minSdk, targetSdk] of the app
+    variants: list[VariantCoverage]
+
+    def of(self, variant: str) -> VariantCoverage | None:
+        return next((v for v in self.variants if v.variant == variant), None)
+
+
 def _preprocessing_from(data: dict[str, Any] | None) -> "Preprocessing | None":
     if data is None:
         return None
@@ -582,6 +666,7 @@ class Manifest(Record):
     tools: dict[str, str | None]
     reports: dict[str, str] | None = optional()  # kind (md, html) -> file
     detection: DetectionInfo | None = optional()  # task object_detection
+    accelerator_coverage: AcceleratorCoverage | None = optional()  # GPU / NNAPI operator coverage per variant (packager/runtime/coverage.py)
 
     # --- the JSON document, checked both ways -----------------------------------------------
     def validate(self, what: str = "the bundle manifest") -> dict[str, Any]:

@@ -427,3 +427,66 @@ def linear_ops(tree: Any) -> list[LinearOp]:
         found.append(LinearOp(position, kind, inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else -1, output,
                               tensor_name(sub.tensors[output]), **extra))
     return found
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One input or output of an operator, as a delegate's rules look at it."""
+
+    index: int  # tensor index in the subgraph; -1 for an omitted optional input
+    dtype: str  # numpy-style name (float32, int8, ...); "none" for an omitted input
+    shape: tuple[int, ...] = ()
+    const: bool = False  # has data in the file (the runtime's read-only, kTfLiteMmapRo, tensors)
+    scales: tuple[float, ...] = ()
+    zero_points: tuple[int, ...] = ()
+    values: tuple[int, ...] | None = None  # a small constant integer tensor's values (axes, crops, sizes)
+
+
+@dataclass(frozen=True)
+class OpSignature:
+    """One operator of the main subgraph with what delegates decide on: its version, its operands'
+    types, shapes and constness, and its builtin options (the schema's field names)."""
+
+    position: int
+    kind: str  # BuiltinOperator name, or the custom code of a CUSTOM operator
+    custom: bool
+    version: int
+    inputs: tuple[Operand, ...]
+    outputs: tuple[Operand, ...]
+    options: dict[str, Any]
+
+
+def op_signatures(tree: Any) -> list[OpSignature]:
+    """Every operator of the main subgraph of a tree from `read`, in graph order, as an OpSignature."""
+    fb = schema()
+    names = {code: name for name, code in vars(fb.BuiltinOperator).items() if not name.startswith("_")}
+    type_names = {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
+    sub = tree.subgraphs[0]
+
+    def operand(index: int) -> Operand:
+        if index < 0:
+            return Operand(-1, "none")
+        tensor = sub.tensors[index]
+        data = tree.buffers[tensor.buffer].data if 0 < tensor.buffer < len(tree.buffers) else None
+        const = data is not None and len(data) > 0
+        q = quantization(tensor)
+        values = None
+        if const and tensor.type in (fb.TensorType.INT32, fb.TensorType.INT64) and len(data) <= 512:
+            values = tuple(int(v) for v in np.asarray(data, np.uint8).view(np.int32 if tensor.type == fb.TensorType.INT32 else np.int64))
+        return Operand(index, type_names.get(tensor.type, f"type_{tensor.type}"),
+                       tuple(int(s) for s in tensor.shape) if tensor.shape is not None else (), const,
+                       tuple(float(s) for s in q[0]) if q else (), tuple(int(z) for z in q[1]) if q else (), values)
+
+    found = []
+    for position, op in enumerate(sub.operators or []):
+        code = tree.operatorCodes[op.opcodeIndex]
+        builtin = builtin_code(tree, op)
+        custom = builtin == fb.BuiltinOperator.CUSTOM
+        kind = (code.customCode.decode("utf-8", "replace") if isinstance(code.customCode, bytes) else code.customCode or "?") if custom \
+            else names.get(builtin, f"BUILTIN_{builtin}")
+        options = {k: (tuple(np.asarray(v).tolist()) if isinstance(v, (np.ndarray, list)) else v)
+                   for k, v in getattr(op.builtinOptions, "__dict__", {}).items() if isinstance(v, (bool, int, float, np.ndarray, list, type(None)))}
+        found.append(OpSignature(position, kind, custom, int(code.version or 1),
+                                 tuple(operand(int(i)) for i in (op.inputs if op.inputs is not None else ())),
+                                 tuple(operand(int(i)) for i in (op.outputs if op.outputs is not None else ())), options))
+    return found

@@ -129,6 +129,15 @@ def _render(report):
             table.add_row(str(s.index), s.name, str(s.operators), str(s.tensors), str(len(s.inputs)), str(len(s.outputs)))
         yield table
 
+    cov = report.accelerators
+    if cov is not None:
+        table = Table(title="Accelerators (predicted from the delegates' rules, not run)", title_justify="left")
+        for column in ("accelerator", "API levels", "delegation", "not delegated (why)"):
+            table.add_column(column)
+        for name, apis, entry in [("GPU", "any", cov.gpu)] + [(f"NNAPI {levels}", apis, e) for apis, levels, e in cov.nnapi_rows()]:
+            table.add_row(name, apis, entry.summary(cov.operators), entry.reasons() or "")
+        yield table
+
     if report.runs_on_litert:
         yield Text("LiteRT: loads, prepares and runs once on this host (XNNPACK and builtin kernels)", style="green")
     else:
