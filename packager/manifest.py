@@ -596,6 +596,7 @@ class VariantCoverage(Record):
     operators: int
     gpu: DelegateCoverage
     nnapi: list[DelegateCoverage]  # one per run of API levels with the same feature level, oldest first
+    hints: list[str] = optional(list)  # what would let the delegates take more
 
     def nnapi_rows(self) -> list[tuple[str, str, DelegateCoverage]]:
         """NNAPI's entries, consecutive ones with the same outcome as one: ("29-36", "1.2-FL8", entry)."""

@@ -72,6 +72,21 @@ def test_gpu_refusals_split_the_graph_and_only_the_largest_partition_is_delegate
     assert "CONV_2D" not in refused and "FULLY_CONNECTED" not in refused
     assert (cov.gpu.accepted, cov.gpu.partitions, cov.gpu.delegated) == (3, 2, 2)  # [conv] [fc, softmax]: the largest 1 delegated
     assert cov.gpu.summary(cov.operators) == "partial delegation: 2 of 7 ops, 2 partitions (the largest 1 delegated)"
+    assert cov.hints == [coverage.DYNAMIC_BATCH]  # the test models keep Keras' batch None
+
+
+def test_a_fixed_batch_has_no_shape_operators_and_no_hint():
+    from packager import quiet
+
+    tf = quiet.import_tensorflow()
+    inputs = tf.keras.Input((8, 8, 1), batch_size=1)
+    x = tf.keras.layers.Flatten()(tf.keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    with quiet.captured_output():
+        model = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, tf.keras.layers.Dense(5, activation="softmax")(x))).convert()
+    cov = coverage.variant_coverage("batch1", model)
+    assert (cov.operators, cov.hints) == (4, [])  # CONV_2D, RESHAPE (constant shape), FULLY_CONNECTED, SOFTMAX
+    assert cov.gpu.summary(4) == "full delegation: 4 of 4 ops, 1 partition"
+    assert _level(cov, 27).summary(4) == "full delegation: 4 of 4 ops, 1 partition"
 
 
 def test_nnapi_takes_int8_convolutions_from_api_29(models):
@@ -137,6 +152,7 @@ def test_the_report_has_a_table_per_variant_and_accelerator(digits_build):
     assert "CONV_2D x2: int8 input needs NNAPI 1.2 (API 29)" in nnapi28  # the digits CNN has two convolutions
     assert "partial delegation" in nnapi28
     assert "nnapi_delegate.cc" in section and "gpu_compatibility.cc" in section
+    assert "Hint (" in section and "dynamic batch dimension" in section  # the digits CNN keeps Keras' batch None
     html = render_all(manifest)["report.html"]
     assert "Accelerator coverage (predicted)" in html
 

@@ -137,6 +137,8 @@ def _render(report):
         for name, apis, entry in [("GPU", "any", cov.gpu)] + [(f"NNAPI {levels}", apis, e) for apis, levels, e in cov.nnapi_rows()]:
             table.add_row(name, apis, entry.summary(cov.operators), entry.reasons() or "")
         yield table
+        for hint in cov.hints:
+            yield Text(f"hint: {hint}", style="yellow")
 
     if report.runs_on_litert:
         yield Text("LiteRT: loads, prepares and runs once on this host (XNNPACK and builtin kernels)", style="green")

@@ -525,8 +525,10 @@ class _Report:
                                                                                        if e.partitions > e.max_partitions else ""),
                              e.reasons(limit=6) or DASH])
         rules = "; ".join(f"{name.upper()}: {source}" for name, source in cov.rules.items())
+        hints = {h: [v.variant for v in cov.variants if h in v.hints] for v in cov.variants for h in v.hints}
         return Section("Accelerator coverage (predicted)", [
             Paragraph(intro), Table(headers, rows, highlight, warn, {}, {0, 1, 2, 3, 5}, {5}),
+            *(Paragraph(f"Hint ({', '.join(names)}): {hint}.") for hint, names in hints.items()),
             Paragraph(f"Rules taken from {rules}. The chosen variant is highlighted. See docs/ACCELERATORS.md for what is simplified.",
                       note=True)], anchor="accelerators")
 

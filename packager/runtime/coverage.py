@@ -130,8 +130,21 @@ def level_runs(min_sdk: int, target_sdk: int) -> list[tuple[int, list[int]]]:
     return runs
 
 
+DYNAMIC_BATCH = ("SHAPE is computed from the dynamic batch dimension (the input's shape_signature is -1): "
+                 "with a batch of 1 the shape is a constant, and SHAPE, STRIDED_SLICE and PACK go (both delegates refuse them)")
+
+
+def hints(tree, sigs: list[OpSignature]) -> list[str]:
+    """What would let the delegates take more: a dynamic batch makes the converter compute shapes at run time."""
+    graph = tree.subgraphs[0]
+    dynamic = any(graph.tensors[i].shapeSignature is not None and len(graph.tensors[i].shapeSignature) and graph.tensors[i].shapeSignature[0] == -1
+                  for i in (graph.inputs if graph.inputs is not None else ()))
+    return [DYNAMIC_BATCH] if dynamic and any(s.kind == "SHAPE" for s in sigs) else []
+
+
 def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk: int = TARGET_SDK) -> VariantCoverage:
-    sigs = tflite_tree.op_signatures(tflite_tree.read(model))
+    tree = tflite_tree.read(model)
+    sigs = tflite_tree.op_signatures(tree)
     gpu = _record(sigs, plan(sigs, gpu_rules.validate, GPU_MAX_PARTITIONS))
     nnapi = []
     for level, apis in level_runs(min_sdk, target_sdk):
@@ -142,7 +155,7 @@ def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk
             continue
         p = plan(sigs, lambda s, level=level: nnapi_rules.validate(s, level), NNAPI_MAX_PARTITIONS)
         nnapi.append(_record(sigs, p, api_levels=apis, feature_level=nnapi_rules.NAMES[level]))
-    return VariantCoverage(variant=name, operators=len(sigs), gpu=gpu, nnapi=nnapi)
+    return VariantCoverage(variant=name, operators=len(sigs), gpu=gpu, nnapi=nnapi, hints=hints(tree, sigs))
 
 
 def coverage(models: dict[str, bytes], min_sdk: int = MIN_SDK, target_sdk: int = TARGET_SDK) -> tuple[AcceleratorCoverage, float]:
@@ -158,4 +171,4 @@ def lines(v: VariantCoverage) -> list[str]:
     out = [f"  gpu: {v.gpu.summary(v.operators)}" + (f" - {v.gpu.reasons()}" if v.gpu.refused else "")]
     for apis, levels, entry in v.nnapi_rows():
         out.append(f"  nnapi API {apis} ({levels}): {entry.summary(v.operators)}" + (f" - {entry.reasons()}" if entry.refused else ""))
-    return out
+    return out + [f"  hint: {h}" for h in v.hints]
