@@ -118,11 +118,11 @@ def naive_evaluate(models: dict[str, bytes], files: list[Path], labels: np.ndarr
 
 
 def packager_evaluate(models: dict[str, bytes], folder: Path, labels_list: list[str]) -> dict[str, dict]:
-    """As the build does: the folder decoded by a background thread (packager.loading), each chunk of
-    images evaluated by every variant as soon as it is decoded (packager.evaluate.run_all)."""
-    from packager.data import start_loading
-    from packager.evaluate import compare, run_all
-    from packager.preprocess import Preprocessing
+    """As the build does: the folder decoded by a background thread (packager.data.loading), each chunk of
+    images evaluated by every variant as soon as it is decoded (packager.runtime.evaluate.run_all)."""
+    from packager.data.readers import start_loading
+    from packager.runtime.evaluate import compare, run_all
+    from packager.data.preprocess import Preprocessing
 
     pre = Preprocessing(size=(SIZE, SIZE), color_space="RGB", mean=(MEAN,), std=(STD,))
     loading = start_loading(folder, pre, (SIZE, SIZE, 3), allow_resize=True, label_names=labels_list)
@@ -140,9 +140,9 @@ def inference_seconds(models: dict[str, bytes], folder: Path, cpu: bool = False)
     """Single-threaded inference alone (inputs already preprocessed), per variant: the CPU time no
     evaluation can avoid. Divided by the number of cores, it bounds how fast evaluation can get.
     (With cpu: {"wall": ..., "cpu": ...}, the CPU seconds as well.)"""
-    from packager.data import load_dataset
-    from packager.evaluate import ModelRunner
-    from packager.preprocess import Preprocessing
+    from packager.data.readers import load_dataset
+    from packager.runtime.evaluate import ModelRunner
+    from packager.data.preprocess import Preprocessing
 
     pre = Preprocessing(size=(SIZE, SIZE), color_space="RGB", mean=(MEAN,), std=(STD,))
     inputs = load_dataset(folder, pre, (SIZE, SIZE, 3), allow_resize=True).inputs
@@ -170,8 +170,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     times: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:

@@ -12,7 +12,7 @@ packager: `packager build model.keras --quant fp32,fp16,dynamic,int8,int16x8 --c
           --eval-data ... --resize --labels ...`: everything it does (host latency, metadata,
           golden files, report, bundle) included. By default packager makes each variant every
           way it can (ai-edge-quantizer with three range methods, and the TF converter) and keeps
-          the best on the evaluation data (packager/variant_choice.py): 12 candidates here, 4 of
+          the best on the evaluation data (packager/quant/engine_choice.py): 12 candidates here, 4 of
           them TF conversions. Also timed: the same with `--engine ai-edge-quantizer` (one
           candidate per variant, as the naive script makes one).
 

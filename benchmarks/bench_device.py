@@ -40,8 +40,8 @@ PACKAGE = "dev.packager.demo"
 
 def build_bundles(root: Path) -> list[Path]:
     from packager import examples
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     data = examples.write_digits_dataset(root / "digits")
     model = examples.train_digits_cnn(data)
@@ -135,7 +135,7 @@ def main() -> None:
     if not shutil.which("adb"):
         sys.exit("the Debian adb client is needed: apt-get install adb (scripts/setup.sh does it)")
 
-    from packager.bundle_io import load_bundle
+    from packager.bundle.reader import load_bundle
     from packager.device.bench import bench
     from packager.device.handset import Handset
     from packager.device import virtual

@@ -1,4 +1,4 @@
-"""What isolating LiteRT in a child process (packager/isolate.py) costs a build.
+"""What isolating LiteRT in a child process (packager/runtime/isolation.py) costs a build.
 
 Every model's first load and run happens in a worker process that imports LiteRT only; the naive
 way (what packager did before) loads the model in the build's own process, where a native crash
@@ -7,7 +7,7 @@ imported once for both), so machine load affects both alike:
 
 - guarded:   packager as it is; the worker is stopped before each build, so every build starts
              its own worker, as every `packager build` command does;
-- in-process: isolate.probe replaced by the same load / allocate / run on zero inputs, in process.
+- in-process: isolation.probe replaced by the same load / allocate / run on zero inputs, in process.
 
 Workloads: MobileNetV2 (alpha 0.35, 96x96, untrained) with 5 variants (6 models probed), and a
 .tflite source bundled as it is (1 model probed, the case where the worker's start-up cannot hide
@@ -32,13 +32,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import write_photo_dataset  # noqa: E402
-from packager import isolate, quiet  # noqa: E402
+from packager import quiet  # noqa: E402
+from packager.runtime import isolation
 
 SIZE, MEAN, STD = 96, 127.5, 127.5
 VARIANTS = "fp32,fp16,dynamic,int8,int16x8"
 
 
-def in_process_probe(model: bytes, what: str) -> isolate.Probe:
+def in_process_probe(model: bytes, what: str) -> isolation.Probe:
     """The same work as the worker's, in this process (no protection against a crash)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -57,7 +58,7 @@ def in_process_probe(model: bytes, what: str) -> isolate.Probe:
                 interpreter.invoke()
             except Exception as exc:  # noqa: BLE001
                 errors["allocate_error"] = str(exc)
-    return isolate.Probe(**errors)
+    return isolation.Probe(**errors)
 
 
 def main() -> None:
@@ -69,10 +70,10 @@ def main() -> None:
     quiet.import_tensorflow()
     import keras
 
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
-    real_probe = isolate.probe
+    real_probe = isolation.probe
     times: dict[str, list[float]] = {"mobilenet guarded": [], "mobilenet in-process": [], "tflite guarded": [], "tflite in-process": []}
     with tempfile.TemporaryDirectory(prefix="bench-isolate-") as tmp:
         tmp = Path(tmp)
@@ -95,30 +96,30 @@ def main() -> None:
         tflite_source.write_bytes(first.models["int8"])
         for _ in range(args.rounds):
             for guarded in (True, False):
-                isolate.probe = real_probe if guarded else in_process_probe
+                isolation.probe = real_probe if guarded else in_process_probe
                 way = "guarded" if guarded else "in-process"
                 try:
                     for name, source, quant in (("mobilenet", model_path, VARIANTS), ("tflite", tflite_source, None)):
-                        isolate.shutdown()  # every build starts its own worker, as every `packager build` does
+                        isolation.shutdown()  # every build starts its own worker, as every `packager build` does
                         t0 = time.perf_counter()
                         build(spec(source, f"{name}-{way}", quant))
                         times[f"{name} {way}"].append(time.perf_counter() - t0)
                 finally:
-                    isolate.probe = real_probe
+                    isolation.probe = real_probe
 
-        isolate.shutdown()
+        isolation.shutdown()
         t0 = time.perf_counter()
-        isolate.probe(first.models["fp32"], "cold")
+        isolation.probe(first.models["fp32"], "cold")
         cold = time.perf_counter() - t0
         warm, local = [], []
         for _ in range(5):
             t0 = time.perf_counter()
-            isolate.probe(first.models["int8"], "warm")
+            isolation.probe(first.models["int8"], "warm")
             warm.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             in_process_probe(first.models["int8"], "local")
             local.append(time.perf_counter() - t0)
-        isolate.shutdown()
+        isolation.shutdown()
 
     med = {k: statistics.median(v) for k, v in times.items()}
     report = {

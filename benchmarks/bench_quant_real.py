@@ -46,7 +46,7 @@ def agreement(model: realmodels.RealModel, out: list[np.ndarray], ref: list[np.n
 
 
 def float_model_of(model: realmodels.RealModel):
-    from packager import sources
+    from packager.build import sources
 
     src = sources.detect(model.source)
     if src.format == "tflite":
@@ -59,7 +59,7 @@ def aeq_own_calibration(float_model: bytes, quant: str, calib: np.ndarray) -> by
     """ai-edge-quantizer's own calibration (moving average of per-sample ranges), as packager used it before."""
     from ai_edge_quantizer import quantizer
 
-    from packager.quantize import AeqEngine, Recipe, _aeq_recipe
+    from packager.quant.engines import AeqEngine, Recipe, _aeq_recipe
 
     key, positions = AeqEngine(float_model).signature_inputs()
     (name,) = positions  # one input
@@ -70,15 +70,15 @@ def aeq_own_calibration(float_model: bytes, quant: str, calib: np.ndarray) -> by
 
 
 def latency_ms(model: bytes, sample: np.ndarray) -> float:
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     return ModelRunner(model, threads=1).latency(sample[:1], runs=20, budget_s=1.0).p50
 
 
 def measure(model: realmodels.RealModel, with_candidates: bool) -> dict:
-    from packager.evaluate import ModelRunner
-    from packager.quantize import AeqEngine, Recipe, tf_converter_variant
-    from packager.variant_choice import Judge, choose
+    from packager.runtime.evaluate import ModelRunner
+    from packager.quant.engines import AeqEngine, Recipe, tf_converter_variant
+    from packager.quant.engine_choice import Judge, choose
 
     n_cal, n_eval = SAMPLES.get(model.name, (200, 300))
     calib, evaluation = model.inputs(n_cal, 0), model.inputs(n_eval, 1)
@@ -138,8 +138,8 @@ def auto_build(model: realmodels.RealModel, tmp: Path) -> dict:
     """`packager build --quant auto --max-accuracy-drop 2` on the model, data written as files."""
     from PIL import Image
 
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     n_cal, n_eval = SAMPLES.get(model.name, (200, 300))
     flags = {"model": model.source, "name": model.name, "output": tmp / "dist", "quant": "auto", "max_accuracy_drop": 2.0,

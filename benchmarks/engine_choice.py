@@ -3,7 +3,7 @@
 For the digits CNN (trained here, accuracy measurable) and MobileNetV2 (alpha 0.35, 96x96,
 untrained: time and size), every variant is made by both engines from the same source and the
 same calibration data; the table shows time, size, accuracy drop against float and whether
-LiteRT can load the result. packager.quantize.DEFAULT_ENGINE records the choice.
+LiteRT can load the result. packager.quant.engines.DEFAULT_ENGINE records the choice.
 
 Run: uv run python benchmarks/engine_choice.py [--json]
 """
@@ -28,10 +28,10 @@ VARIANTS = ("fp16", "dynamic", "int8", "int16x8")
 
 
 def measure(source: Path, calib: np.ndarray, evaluation, preprocessing) -> list[dict]:
-    from packager import sources
+    from packager.build import sources
     from packager.errors import PackagerError
-    from packager.evaluate import ModelRunner
-    from packager.quantize import AeqEngine, Recipe, tf_converter_variant
+    from packager.runtime.evaluate import ModelRunner
+    from packager.quant.engines import AeqEngine, Recipe, tf_converter_variant
 
     src = sources.detect(source)
     converter = sources.Converter(src)
@@ -79,8 +79,8 @@ def main() -> None:
     from rich.table import Table
 
     from packager import examples
-    from packager.data import load_dataset
-    from packager.preprocess import Preprocessing
+    from packager.data.readers import load_dataset
+    from packager.data.preprocess import Preprocessing
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -108,15 +108,15 @@ def crops(image: np.ndarray, count: int, rng: np.random.Generator, around_face: 
 def float32_weights(model: bytes) -> bytes:
     """The model with its float16 constants (each behind a DEQUANTIZE, as MediaPipe ships it) stored
     as float32 and the DEQUANTIZEs gone: exact (every float16 is a float32), so it can be quantized."""
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     kept, rewired = [], {}
     for op in graph.operators:
         source = graph.tensors[op.inputs[0]] if op.inputs is not None and len(op.inputs) else None
         data = tree.buffers[source.buffer].data if source is not None else None
-        if tflite_tree.builtin_code(tree, op) == 6 and source.type == 1 and data is not None and len(data):  # DEQUANTIZE of a FLOAT16 constant
+        if flatbuffer.builtin_code(tree, op) == 6 and source.type == 1 and data is not None and len(data):  # DEQUANTIZE of a FLOAT16 constant
             tree.buffers[source.buffer].data = np.frombuffer(np.frombuffer(bytes(data), np.float16).astype(np.float32).tobytes(), np.uint8)
             source.type = 0  # FLOAT32
             rewired[int(op.outputs[0])] = int(op.inputs[0])
@@ -125,8 +125,8 @@ def float32_weights(model: bytes) -> bytes:
     for op in kept:
         op.inputs = np.asarray([rewired.get(int(t), int(t)) for t in op.inputs], np.int32)
     graph.operators = kept
-    tflite_tree.drop_unused_tensors(tree)  # the DEQUANTIZEs' outputs
-    return tflite_tree.write(tree)
+    flatbuffer.drop_unused_tensors(tree)  # the DEQUANTIZEs' outputs
+    return flatbuffer.write(tree)
 
 
 def run_tflite(model: Path, pixels: np.ndarray) -> list[np.ndarray]:

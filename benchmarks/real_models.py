@@ -116,7 +116,7 @@ def packager(args: list[str], env_path: list[Path] = ()) -> subprocess.Completed
 
 def summary(bundle: Path) -> None:
     """What the bundle says, from its manifest and its model's metadata."""
-    from packager import metadata
+    from packager.tflite import metadata
 
     manifest = json.loads((bundle / "manifest.json").read_text())
     model = (bundle / manifest["model"]["file"]).read_bytes()

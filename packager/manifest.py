@@ -2,8 +2,8 @@
 
 Every document the project writes or reads between its parts is one of two values here:
 
-- `Manifest`, dist/<name>/manifest.json: built once by `packager.build`, written by
-  `packager.bundle`, read back by `bundle_io.load_bundle` and used as attributes by the report,
+- `Manifest`, dist/<name>/manifest.json: built once by `packager.build.pipeline`, written by
+  `packager.bundle.writer`, read back by `bundle_io.load_bundle` and used as attributes by the report,
   the device kit, `packager bundle` and the pytest plugin.
 - `DeviceResults`, a session of device runs (`DeviceRun` per device x bundle x accelerator, an
   `ApkInfo` per installed app), written by `packager device bench` and the plugin, read by the
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.preprocess import Preprocessing
+    from packager.data.preprocess import Preprocessing
 
 MANIFEST_VERSION = 1
 RESULTS_VERSION = 1
@@ -221,7 +221,7 @@ Semantics = Literal["image", "features", "probabilities", "logits", "scores", "e
 
 @dataclass(frozen=True, kw_only=True)
 class SourceModel(Record):
-    """The model the build started from, fingerprinted (packager.sources.detect)."""
+    """The model the build started from, fingerprinted (packager.build.sources.detect)."""
 
     path: Path
     format: SourceFormat
@@ -275,7 +275,7 @@ class Tensor(Record):
 
     @classmethod
     def of(cls, info: Any, semantics: Semantics) -> "Tensor":
-        """The entry for a packager.tflite_tree.TensorInfo (per-tensor quantization or none)."""
+        """The entry for a packager.tflite.flatbuffer.TensorInfo (per-tensor quantization or none)."""
         quantization = None if not info.scale else Quantization(scale=float(info.scale), zero_point=int(info.zero_point))
         return cls(name=info.name, index=int(info.index), shape=[int(d) for d in info.shape], dtype=info.dtype,
                    quantization=quantization, semantics=semantics)
@@ -421,7 +421,7 @@ class Candidate(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class OperatorError(Record):
-    """One operator quantized to int8 alone (packager.sensitivity): the model's output error (RMS,
+    """One operator quantized to int8 alone (packager.quant.sensitivity): the model's output error (RMS,
     relative to float's) and the share of samples whose top-1 changes."""
 
     op: str  # the operator's output tensor name (ai-edge-quantizer selects operators by it)
@@ -432,7 +432,7 @@ class OperatorError(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class EngineCandidate(Record):
-    """One way a variant was made (engine, calibration) and measured against float (packager.variant_choice)."""
+    """One way a variant was made (engine, calibration) and measured against float (packager.quant.engine_choice)."""
 
     variant: str
     engine: Literal["tf-converter", "ai-edge-quantizer"]
@@ -469,7 +469,7 @@ _ROUNDED = {"encode": _r6}  # the debugger's errors are written to 6 decimals
 
 @dataclass(frozen=True, kw_only=True)
 class TensorDebug(Record):
-    """One tensor of the bundled variant against float (packager.qdebug computes them); errors are
+    """One tensor of the bundled variant against float (packager.quant.debugger computes them); errors are
     RMS, relative."""
 
     tensor: str
@@ -632,7 +632,7 @@ class AcceleratorCoverage(Record):
 def _preprocessing_from(data: dict[str, Any] | None) -> "Preprocessing | None":
     if data is None:
         return None
-    from packager.preprocess import Preprocessing  # noqa: PLC0415 - numpy, only when a manifest has one
+    from packager.data.preprocess import Preprocessing  # noqa: PLC0415 - numpy, only when a manifest has one
 
     return Preprocessing.from_dict(data)
 

@@ -190,10 +190,10 @@ def handset(request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="session")
 def bundle(request: pytest.FixtureRequest):
-    """A packager.bundle_io.BundleRef (parametrized over --bundle)."""
+    """A packager.bundle.reader.BundleRef (parametrized over --bundle)."""
     if request.param is None:
         pytest.skip("no bundle: pass --bundle dist/<name>")
-    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.bundle.reader import load_bundle  # noqa: PLC0415
 
     return load_bundle(request.param)
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 def digits_bundle(work: Path) -> Path:
     from packager import examples
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     data = examples.write_digits_dataset(work / "data")
     model = examples.train_digits_cnn(data, epochs=3)

@@ -41,8 +41,8 @@ def digits_sources(tmp_path_factory, digits_keras_model) -> dict[str, Path]:
 
 def build_digits(digits_data, source: Path, output: Path, quant: str = "int8", **overrides):
     """`packager build` on the digits example, as a library call."""
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     flags = {
         "model": source, "name": "digits", "output": output, "quant": quant, "calib_data": digits_data.train_dir,
@@ -140,9 +140,9 @@ def shapes_detector(tmp_path_factory, shapes_data) -> Path:
 
 def build_shapes(shapes_data, source: Path, output: Path, **overrides):
     """`packager build --task object_detection` on the shapes detector, as a library call."""
-    from packager.build import build
+    from packager.build.pipeline import build
     from packager.detection import example
-    from packager.spec import make_spec
+    from packager.build.spec import make_spec
 
     flags = {
         "model": source, "name": "shapes", "output": output, "task": "object_detection", "calib_data": shapes_data.train_dir,

@@ -88,9 +88,9 @@ def mutate_tflite(model: bytes, seed: int) -> bytes:
         for _ in range(rng.choice([1, 2, 4, 8, 32])):
             data[rng.randrange(len(data))] = rng.randrange(256)
         return bytes(data)
-    from packager import tflite_tree
+    from packager.tflite import flatbuffer
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     for _ in range(rng.choice([1, 1, 2, 3])):
         edit = rng.choice(["shape", "type", "buffer", "input", "output", "opcode"])
@@ -114,7 +114,7 @@ def mutate_tflite(model: bytes, seed: int) -> bytes:
             op.outputs = outputs
         elif edit == "opcode":
             op.opcodeIndex = rng.randrange(len(tree.operatorCodes))
-    return tflite_tree.write(tree)
+    return flatbuffer.write(tree)
 
 
 def minimal_app(root: Path) -> Path:
@@ -180,15 +180,15 @@ def forkserver():
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["packager.cli", "packager.commands.build", "packager.build", "packager.bundle", "packager.metadata",
-                                "packager.report", "packager.evaluate", "tests.fuzzing", "tests._fuzz_preload"])
+    ctx.set_forkserver_preload(["packager.cli", "packager.commands.build", "packager.build.pipeline", "packager.bundle.writer", "packager.tflite.metadata",
+                                "packager.report", "packager.runtime.evaluate", "tests.fuzzing", "tests._fuzz_preload"])
     return ctx
 
 
 def bundle_is_whole(folder: Path) -> str | None:
     """None when `folder` is a complete bundle (valid manifest, every file it names present, the
     model's sha256 as recorded), else what is wrong."""
-    from packager.bundle_io import load_bundle
+    from packager.bundle.reader import load_bundle
     from packager.errors import PackagerError
 
     try:
@@ -207,7 +207,7 @@ def kill_trials(ctx, build_args: list, out: Path, name: str, rounds: int, seed: 
     whole build's duration, then check: the bundle is absent (none before) or whole; then age what
     the killed build left (as if 16 minutes passed) and run the next build to the end: it must
     succeed, leave the bundle whole and no staging folder of `name` behind."""
-    from packager.bundle import STALE_STAGING_S
+    from packager.bundle.writer import STALE_STAGING_S
 
     rng = random.Random(seed)
     full = ctx.Process(target=_run_cli, args=(build_args,))

@@ -8,9 +8,10 @@
 - the data model (packager/manifest.py) is at the bottom and light, and its readers do not import the build;
 - the report (packager/report/) reads the data model and nothing of the build pipeline or the device
   kit; only the build (rendering a new bundle's report) and the commands import it;
-- only packager/tflite_tree.py imports LiteRT's flatbuffer schema and tools;
+- only packager/tflite/flatbuffer.py imports LiteRT's flatbuffer schema and tools;
 - only the modules that run models import LiteRT's Interpreter (what a model is, its tensor types
-  and signatures, is read through tflite_tree).
+  and signatures, is read through packager.tflite.flatbuffer);
+- each folder imports only the layers below it (LAYERS), with the exceptions listed and explained.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def test_the_checker_sees_imports_and_cycles():
     # the checker itself: a known edge is seen, a deferred one is not, and a made-up cycle is found
     top = _graph(top_level_only=True)
     anywhere = _graph(top_level_only=False)
-    assert "packager.manifest" in top["packager.bundle"]
+    assert "packager.manifest" in top["packager.bundle.writer"]
     assert "packager.device.virtual" in anywhere["packager.commands.device"]
     assert "packager.device.virtual" not in top["packager.commands.device"]  # imported inside a function
     assert "packager.device.virtual.handset" not in top["packager.device.virtual.protocol"]  # TYPE_CHECKING only
@@ -193,33 +194,77 @@ def test_the_data_model_is_at_the_bottom_and_light():
     heavy = {m for m in _external_imports(_modules()["packager.manifest"], top_level_only=True)
              if m.split(".")[0] in ("numpy", "jsonschema", "tensorflow", "ai_edge_litert", "packager")}
     assert not heavy, heavy
-    for user in ("packager.build", "packager.bundle", "packager.bundle_io", "packager.report.content", "packager.device.bench",
+    for user in ("packager.build.pipeline", "packager.bundle.writer", "packager.bundle.reader", "packager.report.content", "packager.device.bench",
                  "packager.report.device"):
         assert "packager.manifest" in graph[user], user  # the one model, not a dict of their own
     anywhere = _graph(top_level_only=False)
-    readers = ("packager.manifest", "packager.bundle", "packager.bundle_io", "packager.device.bench",
+    readers = ("packager.manifest", "packager.bundle.writer", "packager.bundle.reader", "packager.device.bench",
                *(m for m in anywhere if m == "packager.report" or m.startswith("packager.report.")))
-    offenders = sorted(m for m in readers if "packager.build" in anywhere[m])
+    offenders = sorted(m for m in readers if "packager.build.pipeline" in anywhere[m])
     assert not offenders, f"{offenders} import the build: the model and its readers stand below it"
 
 
-def test_only_tflite_tree_reads_the_flatbuffer_schema():
+def test_only_the_flatbuffer_module_reads_the_flatbuffer_schema():
     # one module reads and edits .tflite files: LiteRT's generated schema and flatbuffer tools are
     # imported there and nowhere else in packager
     offenders = sorted(
         f"{name} imports {target}"
-        for name, path in _modules().items() if name != "packager.tflite_tree"
+        for name, path in _modules().items() if name != "packager.tflite.flatbuffer"
         for target in _external_imports(path, top_level_only=False)
         if target.startswith(("ai_edge_litert.schema_py_generated", "ai_edge_litert.tools")))
     assert not offenders, offenders
 
 
-# the build pipeline's modules: what makes a bundle (the report reads what they wrote, never them)
-PIPELINE = ("packager.build", "packager.sources", "packager.quantize", "packager.int16_bias", "packager.runtime_safety",
-            "packager.calibration", "packager.qdebug", "packager.equalize", "packager.variant_choice", "packager.autoquant",
-            "packager.sensitivity", "packager.evaluate", "packager.data", "packager.metadata", "packager.bundle", "packager.isolate",
-            "packager.facts", "packager.labels", "packager.model_data", "packager.golden", "packager.tflite_source", "packager.stages", "packager.variants", "packager.selection",
-            "packager.build_manifest")
+# the folders of the build side: what makes a bundle (the report reads what they wrote, never them)
+BUILD_SIDE = ("packager.build", "packager.quant", "packager.runtime", "packager.data")
+
+
+def _in(module: str, folders: tuple[str, ...]) -> bool:
+    return any(module == f or module.startswith(f + ".") for f in folders)
+
+
+# Which folder may import which, at any level (deferred imports included). The stages stand in
+# layers: the .tflite file and the data at the bottom, running models above them, quantization
+# above that, the tasks (detection) and the build pipeline on top; the bundle, the report and the
+# device kit read what the build wrote. Modules at the top of packager/ (errors, fileio, manifest,
+# progress, quiet, schemas) are below everything.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "packager.tflite": ("packager.data.preprocess", "packager.tflite"),
+    "packager.data": ("packager.data",),
+    "packager.runtime": ("packager.runtime", "packager.tflite", "packager.data"),
+    "packager.quant": ("packager.quant", "packager.runtime", "packager.tflite", "packager.data"),
+    "packager.detection": ("packager.detection", "packager.quant", "packager.runtime", "packager.tflite", "packager.data"),
+    "packager.bundle": ("packager.bundle", "packager.tflite"),
+}
+# the few places a lower folder reaches up, each for a stated reason
+LAYER_EXCEPTIONS = {
+    ("packager.tflite.metadata", "packager.detection.meta"),  # a detector's metadata: the ObjectDetector writer
+    ("packager.tflite.inspect", "packager.detection.postprocess"),  # `inspect` names the four detection outputs
+    ("packager.tflite.inspect", "packager.runtime.isolation"),  # `inspect` loads the model in the isolated worker
+}
+TOP_LEVEL = ("packager.errors", "packager.fileio", "packager.manifest", "packager.progress", "packager.quiet", "packager.schemas")
+
+
+def test_each_folder_imports_only_the_layers_below_it():
+    graph = _graph(top_level_only=False)
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        for folder, allowed in LAYERS.items() if _in(name, (folder,))
+        for target in targets
+        if not _in(target, allowed + TOP_LEVEL) and target != "packager" and (name, target) not in LAYER_EXCEPTIONS)
+    assert not offenders, "imports against the layers (see docs/ARCHITECTURE.md): " + "; ".join(offenders)
+    # every module of the package sits in a folder or is one of the few top-level ones
+    top_level_modules = sorted(m for m in graph if m.count(".") == 1 and not _in(m, tuple(LAYERS) + BUILD_SIDE + (
+        "packager.commands", "packager.report", "packager.device")))
+    assert set(top_level_modules) <= {*TOP_LEVEL, "packager.cli", "packager.examples", "packager.pytest_plugin"}, top_level_modules
+
+
+def test_the_public_build_entry_point_is_unchanged():
+    import packager.build
+
+    assert packager.build.build.__module__ == "packager.build.pipeline"
+    assert packager.build.BuildResult.__name__ == "BuildResult"
 
 
 def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_kit():
@@ -229,18 +274,19 @@ def test_the_report_reads_the_data_model_and_nothing_of_the_build_or_the_device_
             "packager.report.plots", "packager.report.regenerate"} <= set(report), report
     assert "packager.manifest" in graph["packager.report.content"] and "packager.manifest" in graph["packager.report.device"]
     offenders = sorted(f"{name} imports {target}" for name in report for target in graph[name]
-                       if target in PIPELINE or target == "packager.device" or target.startswith("packager.device."))
+                       if _in(target, BUILD_SIDE + ("packager.bundle.writer", "packager.tflite.metadata", "packager.device")))
     assert not offenders, offenders
     # who renders a report: the build (a new bundle's) and the commands (`packager report`, the terminal table)
     users = sorted(name for name, targets in graph.items() if name not in report
                    and any(t == "packager.report" or t.startswith("packager.report.") for t in targets))
-    assert users and all(u == "packager.build" or u.startswith("packager.commands") for u in users), users
+    assert users and all(u == "packager.build.pipeline" or u.startswith("packager.commands") for u in users), users
 
 
-# the modules that run models (evaluation, calibration, the debugger, sensitivity, the isolated
-# first load, the virtual handset's app); everything else learns what a model is from tflite_tree
-RUNS_MODELS = {"packager.evaluate", "packager.isolate", "packager.calibration", "packager.qdebug", "packager.sensitivity",
-               "packager.device.virtual.app"}
+# the modules that run models: the runtime folder (evaluation, the isolated worker), the quantization
+# statistics that need intermediate tensors (calibration, the debugger, sensitivity) and the virtual
+# handset's app; everything else learns what a model is from packager.tflite.flatbuffer
+RUNS_MODELS = ("packager.runtime", "packager.quant.calibration", "packager.quant.debugger", "packager.quant.sensitivity",
+               "packager.device.virtual.app")
 
 
 def _interpreter_users(modules: dict[str, Path]) -> set[str]:
@@ -249,8 +295,8 @@ def _interpreter_users(modules: dict[str, Path]) -> set[str]:
 
 
 def test_only_the_modules_that_run_models_import_the_interpreter(tmp_path):
-    offenders = sorted(_interpreter_users(_modules()) - RUNS_MODELS)
-    assert not offenders, f"{offenders} import LiteRT's Interpreter: read the model through packager.tflite_tree instead"
+    offenders = sorted(m for m in _interpreter_users(_modules()) if not _in(m, RUNS_MODELS))
+    assert not offenders, f"{offenders} import LiteRT's Interpreter: read the model through packager.tflite.flatbuffer instead"
     # the rule sees a planted violation, deferred inside a function as the real ones are
     planted = tmp_path / "planted.py"
     planted.write_text("def types(model):\n    from ai_edge_litert.interpreter import Interpreter\n    return Interpreter(model_content=model)\n")

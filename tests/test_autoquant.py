@@ -7,7 +7,7 @@ import json
 import pytest
 
 from packager import schemas
-from packager.sensitivity import operator_errors
+from packager.quant.sensitivity import operator_errors
 from tests.conftest import build_digits
 
 
@@ -42,7 +42,7 @@ def test_auto_finds_a_mixed_variant_smaller_than_fp16(outlier_builds):
     assert 1 <= len(float_ops) <= 3
     assert any("outliers" in op or "probabilities" in op for op in float_ops)
     # what is bundled is int8-class, within budget, and the smallest accepted candidate: the mixed one, or dynamic range
-    # when one engine's dynamic range (made both ways, packager.variant_choice) holds and is smaller
+    # when one engine's dynamic range (made both ways, packager.quant.engine_choice) holds and is smaller
     assert manifest.recipe.quant in ("mixed", "dynamic"), manifest.selection.reason
     assert auto.chosen.accuracy_drop(auto.float_metrics) <= 1.0
     assert manifest.sizes.chosen_bytes < fp16_size
@@ -70,10 +70,10 @@ def test_every_candidate_is_recorded_with_why(outlier_builds):
 @pytest.fixture(scope="module")
 def outlier_engine(outlier_model_path, digits_data):
     """ai-edge-quantizer's engine on the outlier model, calibrated on 64 training images."""
-    from packager import sources
-    from packager.data import load_dataset
-    from packager.preprocess import Preprocessing
-    from packager.quantize import AeqEngine
+    from packager.build import sources
+    from packager.data.readers import load_dataset
+    from packager.data.preprocess import Preprocessing
+    from packager.quant.engines import AeqEngine
 
     float_model = sources.to_float_tflite(sources.detect(outlier_model_path))
     pre = Preprocessing((8, 8), "GRAYSCALE", (0.0,), (255.0,))
@@ -96,11 +96,11 @@ def test_sensitivity_ranks_the_outlier_layers_first(outlier_engine):
     assert ranks == sorted(ranks, reverse=True), errors[:4]
     # the top two are the operators that produce and consume the outlier activation (the outlier layer
     # and the head's FULLY_CONNECTED), in either order depending on training; each op is named by its output tensor
-    from packager import tflite_tree
+    from packager.tflite import flatbuffer
 
-    tree = tflite_tree.read(float_model)
+    tree = flatbuffer.read(float_model)
     tensor_name = lambda i: tree.subgraphs[0].tensors[i].name.decode()  # noqa: E731
-    nodes = tflite_tree.op_nodes(tree)
+    nodes = flatbuffer.op_nodes(tree)
     producer = next(n for n in nodes if "/outliers_1/" in tensor_name(n.outputs[0]))  # the model is digits_outliers_1
     consumer = next(n for n in nodes if producer.outputs[0] in n.inputs)
     assert {e.op for e in errors[:2]} == {tensor_name(producer.outputs[0]), tensor_name(consumer.outputs[0])}, errors[:4]
@@ -118,12 +118,12 @@ def test_sensitivity_ranks_the_outlier_layers_first(outlier_engine):
 
 
 def test_one_engine_quantizes_the_same_from_two_threads(outlier_engine):
-    """AeqEngine is used from two threads (packager.sensitivity): each one-operator model must come out as
-    it does alone. Without the lock in packager.quantize, 3 of 8 rounds like these (one model per operator, 8 operators) raised KeyError ''
+    """AeqEngine is used from two threads (packager.quant.sensitivity): each one-operator model must come out as
+    it does alone. Without the lock in packager.quant.engines, 3 of 8 rounds like these (one model per operator, 8 operators) raised KeyError ''
     or AttributeError inside ai-edge-quantizer."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from packager.sensitivity import quantizable_ops
+    from packager.quant.sensitivity import quantizable_ops
 
     engine, _ = outlier_engine
     names = [name for name, _ in quantizable_ops(engine.float_model)]

@@ -131,7 +131,7 @@ def test_bad_calibration_images(case, mutate, needles, tmp_path, dist, digits_so
     ],
 )
 def test_bad_evaluation_images(case, mutate, needles, tmp_path, dist, digits_sources, digits_data):
-    # the evaluation folder is decoded in the background while the variants are made (packager.loading);
+    # the evaluation folder is decoded in the background while the variants are made (packager.data.loading);
     # a bad file past the first one surfaces there, later, and is still one line, exit 2, nothing written
     folder = _copy_tree(digits_data.test_dir, tmp_path / "eval")
     mutate(folder / "3")

@@ -1,4 +1,4 @@
-"""Bias correction (packager.bias_correction): the arithmetic, and a small model where it must help.
+"""Bias correction (packager.quant.bias_correction): the arithmetic, and a small model where it must help.
 
 The model's input has a heavy positive tail that MSE-optimal ranges clip: the quantized first layer
 then sees inputs whose mean is too low, and every output is shifted the same way. Bias correction
@@ -16,7 +16,7 @@ from packager import quiet
 
 
 def test_corrected_bias_subtracts_the_mean_error_in_bias_steps_and_saturates():
-    from packager.bias_correction import corrected_bias
+    from packager.quant.bias_correction import corrected_bias
 
     bias = np.array([100, -5, 2**31 - 3], np.int32)
     scale = np.array([0.5, 0.01, 1.0])
@@ -26,7 +26,7 @@ def test_corrected_bias_subtracts_the_mean_error_in_bias_steps_and_saturates():
 
 
 def test_tap_means_give_the_exact_mean_of_a_convolution_before_its_activation():
-    from packager.bias_correction import pre_activation_mean, tap_means
+    from packager.quant.bias_correction import pre_activation_mean, tap_means
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 7, 6, 4))
@@ -60,9 +60,9 @@ def _data(seed: int, n: int) -> np.ndarray:
 
 
 def test_bias_correction_takes_out_the_mean_error_that_clipped_ranges_add():
-    from packager.bias_correction import bias_correct
-    from packager.evaluate import ModelRunner
-    from packager.quantize import AeqEngine, Recipe
+    from packager.quant.bias_correction import bias_correct
+    from packager.runtime.evaluate import ModelRunner
+    from packager.quant.engines import AeqEngine, Recipe
 
     model, calib, evaluation = _skewed(), _data(0, 128), _data(1, 128)
     engine = AeqEngine(model)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from packager import schemas
-from packager.bundle_io import load_bundle
+from packager.bundle.reader import load_bundle
 from tests.conftest import VARIANTS, build_digits
 
 
@@ -78,7 +78,7 @@ def test_golden_inputs_follow_the_preprocessing_contract(digits_bundle):
     """Decoding the golden PNGs and applying the manifest's preprocessing gives the golden inputs."""
     from PIL import Image
 
-    from packager.preprocess import Preprocessing, to_input_dtype
+    from packager.data.preprocess import Preprocessing, to_input_dtype
 
     bundle = load_bundle(digits_bundle)
     pre = bundle.manifest.preprocessing
@@ -90,7 +90,7 @@ def test_golden_inputs_follow_the_preprocessing_contract(digits_bundle):
 
 
 def test_metadata_round_trip_in_bundle(digits_bundle):
-    from packager.metadata import read_metadata
+    from packager.tflite.metadata import read_metadata
 
     bundle = load_bundle(digits_bundle)
     meta = read_metadata(bundle.model_path.read_bytes())
@@ -130,7 +130,7 @@ def test_budget_failure_leaves_nothing(digits_data, outlier_model_path, tmp_path
 
 
 def test_config_file_equals_flags(digits_data, digits_sources, tmp_path):
-    from packager.spec import load_config, make_spec
+    from packager.build.spec import load_config, make_spec
 
     config = tmp_path / "build.toml"
     config.write_text(
@@ -140,7 +140,7 @@ def test_config_file_equals_flags(digits_data, digits_sources, tmp_path):
     )
     spec = make_spec(load_config(config), {"output": tmp_path / "out"})
     assert spec.quant == ("dynamic",) and spec.std == (255.0,) and spec.name == "cfg"
-    from packager.build import build
+    from packager.build.pipeline import build
 
     result = build(spec)
     assert result.bundle == tmp_path / "out" / "cfg" and result.manifest.recipe.quant == "dynamic"

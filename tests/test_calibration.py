@@ -1,4 +1,4 @@
-"""Activation ranges (packager.calibration) on a small model that reproduces the real-model failure.
+"""Activation ranges (packager.quant.calibration) on a small model that reproduces the real-model failure.
 
 ai-edge-quantizer's own calibration averages per-sample ranges (moving average), so the samples
 seen last decide the range: on a real emotion CNN that clipped the input and the softmax and cost
@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from packager import calibration
+from packager.quant import calibration
 from tests.tflite_models import mlp, wide_then_narrow
 
 
 def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     ours = ModelRunner(model, threads=1).predict(x)[0].argmax(1)
     ref = ModelRunner(reference, threads=1).predict(x)[0].argmax(1)
@@ -25,7 +25,7 @@ def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
 
 
 def test_minmax_ranges_cover_every_calibration_sample_and_int8_agrees_on_the_wide_ones():
-    from packager.quantize import AeqEngine, Recipe
+    from packager.quant.engines import AeqEngine, Recipe
 
     float_model, x = mlp(), wide_then_narrow()
     engine = AeqEngine(float_model)

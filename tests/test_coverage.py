@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from packager import tflite_tree
+from packager.tflite import flatbuffer
 from packager.cli import main
 from packager.manifest import Manifest
 from packager.report.content import render_all
 from packager.runtime import coverage, nnapi_rules
-from packager.tflite_tree import Operand, OpSignature
+from packager.tflite.flatbuffer import Operand, OpSignature
 from tests.tflite_models import build_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_gpu_refuses_a_custom_op_that_tfs_analyzer_calls_compatible(models):
 
 def test_gpu_refusals_split_the_graph_and_only_the_largest_partition_is_delegated(models):
     cov = coverage.variant_coverage("float", models.float_gray)  # Conv2D, Flatten of a dynamic batch (SHAPE ... RESHAPE), Dense
-    ops = [s.kind for s in tflite_tree.op_signatures(tflite_tree.read(models.float_gray))]
+    ops = [s.kind for s in flatbuffer.op_signatures(flatbuffer.read(models.float_gray))]
     assert ops == ["CONV_2D", "SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
     refused = _refused(cov.gpu)
     assert refused["SHAPE"] == "not supported"

@@ -19,11 +19,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from packager import metadata, quiet
+from packager import quiet
+
+from packager.tflite import metadata
 from packager.cli import main
 from packager.detection import anchors, decode, example, meta, postprocess
 from packager.errors import PackagerError
-from packager.tflite_tree import parse_graph
+from packager.tflite.flatbuffer import parse_graph
 from tests.conftest import build_shapes
 from tests.tflite_models import mlp, run
 
@@ -31,7 +33,7 @@ from tests.tflite_models import mlp, run
 @pytest.fixture(scope="module")
 def raw_tflite(shapes_detector) -> bytes:
     """The detector converted as it is: box encodings and class scores, no post-processing."""
-    from packager import sources
+    from packager.build import sources
 
     source = sources.detect(shapes_detector)
     return sources.to_float_tflite(source, sources.Converter(source))
@@ -39,7 +41,7 @@ def raw_tflite(shapes_detector) -> bytes:
 
 def test_postprocess_op_decodes_like_the_anchors_module(shapes_data, raw_tflite):
     raw = raw_tflite
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     runner = ModelRunner(raw)
     mapping = postprocess.find_raw_outputs(runner.output_names, [t.shape for t in runner.outputs], None, None)
@@ -129,8 +131,8 @@ def test_tflite_sources(tmp_path, shapes_data, raw_tflite, shapes_build):
 def test_budget_on_the_detection_metric(shapes_build):
     from dataclasses import replace
 
-    from packager.selection import check_budget, loss_points
-    from packager.spec import make_spec
+    from packager.build.selection import check_budget, loss_points
+    from packager.build.spec import make_spec
 
     drop, what = loss_points(shapes_build.chosen, shapes_build.float_metrics)
     assert what == "mAP@0.5"
@@ -170,7 +172,7 @@ def test_unmappable_outputs_and_bad_anchors(tmp_path, shapes_data, raw_tflite):
 def test_virtual_handset_parity_matches_boxes(shapes_build):
     """The bundle on the virtual handset: parity is the detections matched against the golden ones
     (raw-tensor top-1 of the box output would say 0 %), and the bench result records them."""
-    from packager.bundle_io import load_bundle
+    from packager.bundle.reader import load_bundle
     from packager.device.bench import bench
     from packager.device.handset import Handset
     from packager.device.virtual import VirtualHandset
@@ -222,9 +224,9 @@ def test_report_draws_float_and_chosen_detections(shapes_build):
 
 
 def _op_options(model: bytes) -> bytes:
-    from packager import tflite_tree
+    from packager.tflite import flatbuffer
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     op = next(o for o in tree.subgraphs[0].operators if postprocess._custom_code(tree, o) == postprocess.OP_NAME)
     return bytes(bytearray(op.customOptions))
 
@@ -234,19 +236,19 @@ def test_tflite_with_the_op_in_another_order_is_quantized(tmp_path, shapes_data,
     SavedModel's may come back), built with --quant int8: the op and its settings are recognised
     and kept byte for byte, the variant is quantized from the graph before the op, and the bundle
     has the four outputs in the standard order."""
-    from packager import tflite_tree
-    from packager.evaluate import ModelRunner
+    from packager.tflite import flatbuffer
+    from packager.runtime.evaluate import ModelRunner
 
     runner = ModelRunner(raw_tflite)
     mapping = postprocess.find_raw_outputs(runner.output_names, [t.shape for t in runner.outputs], None, None)
     with_op = postprocess.attach(raw_tflite, mapping, postprocess.PostProcess(example.anchors(), score_threshold=0.1, iou_threshold=0.45))
-    tree = tflite_tree.read(with_op)
+    tree = flatbuffer.read(with_op)
     graph = tree.subgraphs[0]
     graph.outputs = np.asarray([graph.outputs[k] for k in (2, 0, 3, 1)], np.int32)
     for signature in tree.signatureDefs or []:
         signature.outputs = [signature.outputs[k] for k in (2, 0, 3, 1)]
     source = tmp_path / "reordered.tflite"
-    source.write_bytes(tflite_tree.write(tree))
+    source.write_bytes(flatbuffer.write(tree))
     assert postprocess.output_roles(source.read_bytes()) == ("score", "location", "number of detections", "category")
 
     built = build_shapes(shapes_data, source, tmp_path / "dist", name="reordered", anchors=None, quant="int8")
@@ -258,7 +260,7 @@ def test_tflite_with_the_op_in_another_order_is_quantized(tmp_path, shapes_data,
     assert postprocess.output_roles(model) == postprocess.ROLES
     assert _op_options(model) == _op_options(with_op)  # the source's op, not one made anew
     assert np.array_equal(postprocess.detach(model).config.anchors, example.anchors())
-    assert m.metrics.chosen.name == "int8" and any(t.type == 9 for t in tflite_tree.read(model).subgraphs[0].tensors)  # INT8
+    assert m.metrics.chosen.name == "int8" and any(t.type == 9 for t in flatbuffer.read(model).subgraphs[0].tensors)  # INT8
     # the same float graph as the Keras build, its NMS at IoU 0.45 instead of 0.5: close, not equal (training
     # seeds 0-5: -0.0066 to +0.0034, mAP 0.37-0.41; a wrong output mapping detects nothing right)
     assert built.float_metrics.detection.map50 == pytest.approx(shapes_build.float_metrics.detection.map50, abs=0.02)
@@ -271,8 +273,8 @@ def test_swapped_and_transposed_raw_outputs_are_mapped(tmp_path, shapes_data, sh
     is mapped by shape and transposed before the op: the same detections as the standard layout."""
     import keras
 
-    from packager import sources
-    from packager.evaluate import ModelRunner
+    from packager.build import sources
+    from packager.runtime.evaluate import ModelRunner
 
     with quiet.captured_output():
         model = keras.models.load_model(shapes_detector)
@@ -400,7 +402,7 @@ def test_mediapipe_box_coder_decodes_as_mediapipe(tmp_path):
         model.layers[1].set_weights([rng.normal(0, 0.5, (8, n * 16)), bias.reshape(-1)])
         model.layers[2].set_weights([rng.normal(0, 1.0, (8, n)), rng.normal(0, 1.0, n)])
         raw = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     runner = ModelRunner(raw)
     shapes = [tuple(t.shape) for t in runner.outputs]

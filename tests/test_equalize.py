@@ -1,4 +1,4 @@
-"""Cross-layer equalization (packager.equalize) on a small depthwise-separable model made to need it.
+"""Cross-layer equalization (packager.quant.equalization) on a small depthwise-separable model made to need it.
 
 One depthwise channel is made 40x wider than the others (as trained depthwise layers often are):
 the int8 depthwise output then has one scale that the narrow channels cannot use. Equalization
@@ -34,8 +34,8 @@ def _separable() -> bytes:
 
 
 def _channel_spread(model: bytes, x: np.ndarray) -> float:
-    from packager.calibration import run_keeping_tensors
-    from packager.evaluate import ModelRunner
+    from packager.quant.calibration import run_keeping_tensors
+    from packager.runtime.evaluate import ModelRunner
 
     names = {d["name"] for d in ModelRunner(model).interpreter.get_tensor_details() if "depthwise" in d["name"].lower()}
     spreads = []
@@ -50,9 +50,9 @@ def _channel_spread(model: bytes, x: np.ndarray) -> float:
 
 
 def test_equalization_keeps_the_function_evens_the_channels_and_lowers_int8_error():
-    from packager.equalize import equalize
-    from packager.evaluate import ModelRunner
-    from packager.quantize import AeqEngine, Recipe
+    from packager.quant.equalization import equalize
+    from packager.runtime.evaluate import ModelRunner
+    from packager.quant.engines import AeqEngine, Recipe
 
     model = _separable()
     rng = np.random.default_rng(0)
@@ -71,7 +71,7 @@ def test_equalization_keeps_the_function_evens_the_channels_and_lowers_int8_erro
 
 
 def test_a_model_without_depthwise_pairs_is_left_alone():
-    from packager.equalize import equalize
+    from packager.quant.equalization import equalize
     from tests.tflite_models import mlp
 
     result = equalize(mlp(), np.random.default_rng(0).standard_normal((8, 16)))

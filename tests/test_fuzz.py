@@ -87,7 +87,7 @@ def test_build_config_files(entries, raw, tmp_path_factory):
 @given(lines=st.lists(st.one_of(WORD, st.text(max_size=2000), st.sampled_from(["", " ", "\x00", "\ufeffcat", "a\rb"])), max_size=30),
        tail=st.binary(max_size=8))
 def test_labels_files(lines, tail, tmp_path_factory):
-    from packager.labels import MAX_LABEL_CHARS, read_labels
+    from packager.build.labels import MAX_LABEL_CHARS, read_labels
 
     path = tmp_path_factory.mktemp("labels") / "labels.txt"
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + tail)
@@ -112,7 +112,7 @@ ARRAY = hnp.arrays(dtype=st.sampled_from([np.uint8, np.float32, np.float64, np.i
 @given(members=st.dictionaries(st.sampled_from(["x", "images", "y", "labels", "class_names", "other"]), ARRAY, max_size=4),
        npy=st.booleans(), cut=st.one_of(st.none(), st.floats(0, 1)), flips=st.lists(st.integers(0, 10**6), max_size=3))
 def test_npy_and_npz_data(members, npy, cut, flips, tmp_path_factory):
-    from packager.data import load_dataset
+    from packager.data.readers import load_dataset
 
     path = tmp_path_factory.mktemp("arrays") / ("data.npy" if npy else "data.npz")
     buffer = io.BytesIO()

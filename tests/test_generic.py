@@ -30,9 +30,9 @@ def regression_model(tmp_path_factory):
 
 
 def test_generic_model_with_float_arrays(regression_model, tmp_path):
-    from packager.build import build
-    from packager.metadata import read_metadata
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.tflite.metadata import read_metadata
+    from packager.build.spec import make_spec
 
     spec = make_spec(None, {"model": regression_model / "regressor.keras", "output": tmp_path, "quant": "dynamic,int8",
                             "calib_data": regression_model / "data.npz", "eval_data": regression_model / "data.npz",
@@ -50,8 +50,8 @@ def test_generic_model_with_float_arrays(regression_model, tmp_path):
 
 
 def test_generic_model_without_data_is_compared_on_random_inputs(regression_model, tmp_path):
-    from packager.build import build
-    from packager.spec import make_spec
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
 
     result = build(make_spec(None, {"model": regression_model / "regressor.keras", "output": tmp_path, "quant": "fp16",
                                     "measure_latency": False}))
@@ -65,11 +65,11 @@ def test_weights_stored_outside_the_flatbuffer_are_bundled_inside(tmp_path):
     quiet.import_tensorflow()
     import keras
 
-    from packager.build import build
-    from packager.evaluate import ModelRunner
-    from packager.metadata import read_metadata
-    from packager.spec import make_spec
-    from packager.tflite_tree import has_external_buffers
+    from packager.build.pipeline import build
+    from packager.runtime.evaluate import ModelRunner
+    from packager.tflite.metadata import read_metadata
+    from packager.build.spec import make_spec
+    from packager.tflite.flatbuffer import has_external_buffers
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8,), name="features"), keras.layers.Dense(1024, activation="relu"),

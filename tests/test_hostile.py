@@ -56,7 +56,7 @@ def test_schemas_reject_nan_and_infinity():
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz"])
 def test_non_finite_arrays_refused(suffix, tmp_path):
-    from packager.data import load_dataset
+    from packager.data.readers import load_dataset
 
     x = np.zeros((4, 8, 8, 1), np.float32)
     x[1, 2, 3, 0] = np.nan
@@ -115,7 +115,7 @@ def test_packed_zip_bomb_is_refused(digits_bundle, tmp_path):
     import resource
     import zipfile
 
-    from packager import metadata
+    from packager.tflite import metadata
 
     buffer = io.BytesIO((digits_bundle / "digits.tflite").read_bytes())
     size = metadata.MAX_PACKED_FILE_BYTES + (1 << 20)
@@ -162,7 +162,7 @@ def test_report_md_is_inert(digits_bundle, tmp_path):
 
 # --- full disk, stale staging, output folder left as found ------------------------------------------------
 def _files_of(bundle: Path):
-    from packager.bundle import BundleFiles
+    from packager.bundle.writer import BundleFiles
 
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     golden = manifest["golden"]
@@ -186,7 +186,7 @@ def test_full_disk_keeps_old_bundle_and_removes_stale_staging(digits_bundle, tmp
     import os
     import time
 
-    from packager import bundle as bundle_mod
+    from packager.bundle import writer as bundle_mod
 
     files, manifest = _files_of(digits_bundle)
     out = tmp_path / "dist"
@@ -231,7 +231,7 @@ def test_concurrent_bundle_replacement(tmp_path):
     """Writers swapping the same bundle at once: every swap succeeds, one whole bundle remains, no .old left."""
     import threading
 
-    from packager.bundle import _replace_folder
+    from packager.bundle.writer import _replace_folder
 
     out = tmp_path / "dist"
     out.mkdir()
@@ -261,7 +261,7 @@ def test_concurrent_bundle_replacement(tmp_path):
 
 # --- arrays, images and model files bounded ------------------------------------------------------------------
 def _load(path: Path) -> str:
-    from packager.data import load_dataset
+    from packager.data.readers import load_dataset
 
     with pytest.raises(PackagerError) as err:
         load_dataset(path, None, (8, 8, 1), what="evaluation data")
@@ -286,7 +286,7 @@ def test_npz_member_count_and_total_size_bounded(tmp_path):
     import struct
     import zipfile
 
-    from packager import arrays
+    from packager.data import arrays
 
     many = tmp_path / "many.npz"
     np.savez(many, x=np.zeros((2, 8, 8, 1), np.float32), **{f"m{i}": np.zeros(1) for i in range(arrays.MAX_NPZ_MEMBERS)})
@@ -333,8 +333,8 @@ def test_image_declaring_a_huge_size_is_refused_before_decoding(side, tmp_path):
 
     from PIL import Image
 
-    from packager.data import load_dataset
-    from packager.preprocess import Preprocessing
+    from packager.data.readers import load_dataset
+    from packager.data.preprocess import Preprocessing
 
     folder = tmp_path / "images" / "a"
     folder.mkdir(parents=True)

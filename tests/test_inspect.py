@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from packager import metadata, quiet
+from packager import quiet
+
+from packager.tflite import metadata
 from packager.cli import main
 from packager.errors import PackagerError
-from packager.inspect import inspect_model
-from packager.preprocess import Preprocessing
+from packager.tflite.inspect import inspect_model
+from packager.data.preprocess import Preprocessing
 from tests.tflite_models import LABELS, build_models
 
 SPEC = metadata.MetadataSpec(name="digits", version="1.0", task="image_classification", author="tests", license="MIT",
@@ -160,7 +162,7 @@ def test_cli_process_exit_code_and_no_tensorflow(bad_files, model_files):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr and "corrupt or truncated" in run.stderr
-    probe = ("import sys; from packager.inspect import inspect_model; "
+    probe = ("import sys; from packager.tflite.inspect import inspect_model; "
              f"r = inspect_model({str(model_files['int8_with_metadata'])!r}); "
              "assert r.metadata.labels; print('tensorflow' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from packager import quiet
-from packager.evaluate import ModelRunner
-from packager.int16_bias import narrow_int16_biases
-from packager.quantize import AeqEngine, Recipe
+from packager.runtime.evaluate import ModelRunner
+from packager.quant.int16_bias import narrow_int16_biases
+from packager.quant.engines import AeqEngine, Recipe
 
 
 def _bias_types(model: bytes) -> dict[str, list[str]]:
@@ -76,7 +76,7 @@ def test_narrowed_model_computes_what_the_64_bit_one_does():
     float_model = _float_model(build)
     from ai_edge_quantizer import quantizer
 
-    from packager.quantize import _aeq_recipe
+    from packager.quant.engines import _aeq_recipe
 
     engine = AeqEngine(float_model)
     qsv = engine.calibrate(samples)
@@ -125,7 +125,7 @@ def test_models_without_int16_ops_are_returned_unchanged():
 
 def test_the_bundle_keeps_the_narrowing_through_metadata_and_records_it(digits_bundles):
     """tflite-support re-packs models with a 2022 schema that lacks the bias type: it must survive."""
-    from packager.metadata import associated_files, read_metadata
+    from packager.tflite.metadata import associated_files, read_metadata
 
     bundle = digits_bundles["int16x8"]
     manifest = json.loads((bundle / "manifest.json").read_text())

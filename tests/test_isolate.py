@@ -47,11 +47,12 @@ def test_a_crash_is_one_line_exit_2_and_nothing_written(command, crash_model, tm
 
 def test_a_crashing_variant_names_the_variant_and_the_worker_comes_back(crash_model, digits_bundle):
     """sources.check_tflite is what every variant goes through after it is made."""
-    from packager import isolate, sources
+    from packager.runtime import isolation
+    from packager.runtime.isolation import check_tflite
 
-    with pytest.raises(isolate.LiteRTCrash) as err:
-        sources.check_tflite(crash_model.read_bytes(), "the int8 variant")
+    with pytest.raises(isolation.LiteRTCrash) as err:
+        check_tflite(crash_model.read_bytes(), "the int8 variant")
     assert err.value.one_line().startswith("LiteRT crashed loading the int8 variant: SIGSEGV")
     assert isinstance(err.value, PackagerError)
-    probe = isolate.probe((digits_bundle / "digits.tflite").read_bytes(), "digits")  # a fresh worker
+    probe = isolation.probe((digits_bundle / "digits.tflite").read_bytes(), "digits")  # a fresh worker
     assert probe.runs, probe

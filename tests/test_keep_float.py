@@ -1,4 +1,4 @@
-"""Operators every static variant keeps in float (packager.keep_float), on small models built here
+"""Operators every static variant keeps in float (packager.quant.keep_float), on small models built here
 that reproduce what broke on basic-pitch (a trained audio model from its PyPI wheel):
 
 - its front end normalizes the log spectrum as (x - min) / (max - min) with div_no_nan; quantized,
@@ -67,7 +67,7 @@ def _quiet_and_loud(count: int, seed: int) -> np.ndarray:
 
 
 def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     ours = ModelRunner(model, threads=1).predict(x)[0].argmax(1)
     ref = ModelRunner(reference, threads=1).predict(x)[0].argmax(1)
@@ -75,7 +75,7 @@ def _agreement(model: bytes, reference: bytes, x: np.ndarray) -> float:
 
 
 def test_a_div_by_a_computed_tensor_is_kept_in_float_and_a_div_by_a_constant_is_not():
-    from packager.keep_float import kept_float
+    from packager.quant.keep_float import kept_float
 
     found = kept_float(_normalizing_model())
     assert [f.op_type for f in found] == ["DIV"]
@@ -84,13 +84,13 @@ def test_a_div_by_a_computed_tensor_is_kept_in_float_and_a_div_by_a_constant_is_
 
 @pytest.mark.parametrize("quant", ["int8", "int16x8"])
 def test_static_variants_of_a_model_dividing_by_its_range_run_on_zero_input_and_agree(quant):
-    from packager import sources
-    from packager.evaluate import ModelRunner
-    from packager.quantize import AeqEngine, Recipe
+    from packager.runtime.isolation import check_tflite
+    from packager.runtime.evaluate import ModelRunner
+    from packager.quant.engines import AeqEngine, Recipe
 
     float_model = _normalizing_model()
     variant = AeqEngine(float_model).derive(Recipe(quant), _inputs(64, 0))
-    sources.check_tflite(variant.model, f"the {quant} variant")  # the zero-input run that failed before
+    check_tflite(variant.model, f"the {quant} variant")  # the zero-input run that failed before
     assert np.isfinite(ModelRunner(variant.model, threads=1).predict(np.zeros((1, 16), np.float32))[0]).all()
     kept = variant.options["kept_float"]
     assert [k["op_type"] for k in kept] == ["DIV"]
@@ -99,8 +99,8 @@ def test_static_variants_of_a_model_dividing_by_its_range_run_on_zero_input_and_
 
 
 def test_a_log_and_the_chain_computing_its_input_are_kept_in_float_and_int16x8_agrees_like_dynamic():
-    from packager.keep_float import kept_float
-    from packager.quantize import AeqEngine, Recipe
+    from packager.quant.keep_float import kept_float
+    from packager.quant.engines import AeqEngine, Recipe
 
     float_model = _log_power_model()
     found = kept_float(float_model)

@@ -1,11 +1,11 @@
-"""packager/labels.py: a labels file is read bounded and checked; bad ones are refused with one line."""
+"""packager/build/labels.py: a labels file is read bounded and checked; bad ones are refused with one line."""
 
 from __future__ import annotations
 
 import pytest
 
 from packager.errors import PackagerError
-from packager.labels import read_labels
+from packager.build.labels import read_labels
 
 
 @pytest.mark.parametrize(("text", "needle"), [

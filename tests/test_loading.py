@@ -1,4 +1,4 @@
-"""packager.loading: an evaluation folder decoded in the background and evaluated as it comes."""
+"""packager.data.loading: an evaluation folder decoded in the background and evaluated as it comes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from packager.data import load_dataset, start_loading
+from packager.data.readers import load_dataset, start_loading
 from packager.errors import PackagerError
-from packager.evaluate import run_all
-from packager.loading import LoadingDataset, rows_of
-from packager.preprocess import Preprocessing
+from packager.runtime.evaluate import run_all
+from packager.data.loading import LoadingDataset, rows_of
+from packager.data.preprocess import Preprocessing
 
 PRE = Preprocessing((8, 8), "GRAYSCALE", (0.0,), (255.0,))
 
@@ -28,7 +28,7 @@ def test_background_load_gives_the_same_dataset(digits_data):
 
 
 def test_evaluation_on_loading_data_matches_each_model_run_alone(digits_data, digits_build):
-    from packager.evaluate import ModelRunner
+    from packager.runtime.evaluate import ModelRunner
 
     # fp32 and fp16 take float32 inputs: run_all converts each chunk once for both (_SharedInputs)
     models = {k: digits_build.models[k] for k in ("fp32", "fp16", "int8")}
@@ -61,7 +61,7 @@ def test_a_folder_of_the_wrong_mode_fails_at_once(tmp_path):
 
 
 def test_a_worker_ahead_of_the_decoding_takes_decoded_chunks_of_another_model(digits_build):
-    from packager.evaluate import _Schedule
+    from packager.runtime.evaluate import _Schedule
 
     models = {"a": digits_build.models["fp32"], "b": digits_build.models["int8"]}
     decoded = [32]
@@ -78,7 +78,7 @@ def test_a_worker_ahead_of_the_decoding_takes_decoded_chunks_of_another_model(di
 
 
 def test_once_decoded_a_worker_whose_model_is_done_joins_the_slowest_model(digits_build):
-    from packager.evaluate import _Schedule
+    from packager.runtime.evaluate import _Schedule
 
     # fast, slow and medium; all decoded. Each worker keeps its model while it has chunks, and one
     # whose model is done takes the model whose chunks take longest (a second interpreter for it),
@@ -97,7 +97,7 @@ def test_once_decoded_a_worker_whose_model_is_done_joins_the_slowest_model(digit
 def test_a_worker_without_chunks_of_its_own_takes_the_longest_chunks_first(digits_build):
     import threading
 
-    from packager.evaluate import _Schedule
+    from packager.runtime.evaluate import _Schedule
 
     models = {"fast": digits_build.models["fp32"], "slow": digits_build.models["int8"]}
     schedule = _Schedule(models, samples=160, chunk=32)
@@ -133,7 +133,7 @@ def test_a_worker_without_chunks_of_its_own_takes_the_longest_chunks_first(digit
 
 
 def test_rows_are_allocated_in_a_plain_mapping_and_writable():
-    from packager.loading import allocate_rows
+    from packager.data.loading import allocate_rows
 
     rows = allocate_rows((3, 4, 5, 2), np.float64)
     assert rows.shape == (3, 4, 5, 2) and rows.dtype == np.float64 and rows.flags.writeable and rows.flags.c_contiguous

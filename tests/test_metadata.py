@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from packager import metadata
+from packager.tflite import metadata
 from packager.errors import PackagerError
-from packager.tflite_tree import parse_graph
-from packager.preprocess import Preprocessing, to_input_dtype
+from packager.tflite.flatbuffer import parse_graph
+from packager.data.preprocess import Preprocessing, to_input_dtype
 from tests.tflite_models import CLASSES, LABELS, build_models, run
 
 GRAY = Preprocessing(size=(8, 8), color_space="GRAYSCALE", mean=(127.5,), std=(127.5,))
@@ -115,7 +115,7 @@ def test_mismatch_with_the_spec_raises(models, bad):
 def _repack(model: bytes, files: dict[str, bytes]) -> bytes:
     """The model with its packed files replaced (as a careless tool would do it)."""
     graph_only = metadata._without_metadata(model, parse_graph(model))
-    from tensorflow_lite_support.metadata.python.metadata import MetadataPopulator  # loaded by packager.metadata
+    from tensorflow_lite_support.metadata.python.metadata import MetadataPopulator  # loaded by packager.tflite.metadata
 
     populator = MetadataPopulator.with_model_buffer(graph_only)
     populator.load_metadata_buffer(metadata._tflite_support().md.get_metadata_buffer(model))

@@ -88,8 +88,8 @@ def test_several_outputs_are_measured_each_and_the_probability_output_heads_the_
 
 
 def test_labels_attach_to_a_named_output_and_primary_output_is_chosen(tmp_path, fully_convolutional):
-    from packager import metadata
-    from packager.evaluate import ModelRunner
+    from packager.tflite import metadata
+    from packager.runtime.evaluate import ModelRunner
 
     labels = tmp_path / "labels.txt"
     labels.write_text("background\nface\n")

@@ -26,7 +26,7 @@ def foreign_model(tmp_path_factory) -> Path:
     tf = quiet.import_tensorflow()
     import keras
 
-    from packager.metadata import _tflite_support
+    from packager.tflite.metadata import _tflite_support
 
     keras.utils.set_random_seed(0)
     image = keras.Input((8, 8, 3), name="image")
@@ -91,7 +91,7 @@ def _by_name(found):
 
 
 def test_own_metadata_is_kept_whole_and_its_normalization_used(tmp_path, foreign_model):
-    from packager import metadata
+    from packager.tflite import metadata
 
     dist = tmp_path / "dist"
     result = run_cli(["build", str(foreign_model), "-o", str(dist), "--no-latency"])  # no --mean/--std: the metadata has them
@@ -104,7 +104,7 @@ def test_own_metadata_is_kept_whole_and_its_normalization_used(tmp_path, foreign
     assert _by_name(found)["scores"].associated_files == ("classes.txt",) and found.inputs[0].name == "picture"
     # the read-back check fails when a packed file is lost or a tensor's metadata changes
     from packager.errors import PackagerError
-    from packager.tflite_tree import parse_graph
+    from packager.tflite.flatbuffer import parse_graph
 
     base = metadata._without_metadata(model, parse_graph(model))
     lost = metadata._attach(base, metadata.metadata_buffer(model), {"classes.txt": CLASSES})
@@ -116,8 +116,8 @@ def test_own_metadata_is_kept_whole_and_its_normalization_used(tmp_path, foreign
 
 
 def test_what_the_user_gives_is_merged_into_it_on_a_quantized_variant(tmp_path, foreign_model):
-    from packager import metadata
-    from packager.evaluate import ModelRunner
+    from packager.tflite import metadata
+    from packager.runtime.evaluate import ModelRunner
 
     labels = tmp_path / "animals.txt"
     labels.write_text("cat\ndog\nfox\n")
@@ -142,7 +142,7 @@ def test_what_the_user_gives_is_merged_into_it_on_a_quantized_variant(tmp_path, 
 
 
 def test_replacing_it_is_asked_for_and_said(tmp_path, foreign_model):
-    from packager import metadata
+    from packager.tflite import metadata
 
     dist = tmp_path / "dist"
     conflicting = run_cli(["build", str(foreign_model), "-o", str(dist), "--mean", "0", "--std", "255", "--no-latency"])

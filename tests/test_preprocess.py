@@ -1,4 +1,4 @@
-"""The preprocessing arithmetic (packager.preprocess) against the contract written out element by
+"""The preprocessing arithmetic (packager.data.preprocess) against the contract written out element by
 element, bit for bit: the fast paths (whole-plane weights, kept temporaries, output rows) change
 how numpy loops, never a value."""
 
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packager.preprocess import Preprocessing, Scratch
+from packager.data.preprocess import Preprocessing, Scratch
 
 
 def contract(pixels: np.ndarray, pre: Preprocessing) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The quantization debugger (packager.qdebug): it must point at the tensor whose range is wrong.
+"""The quantization debugger (packager.quant.debugger): it must point at the tensor whose range is wrong.
 
 A small MLP is quantized to int8 twice: calibrated on narrow samples only (the failure mode of a
 range that forgot part of the data) and on the whole set. Run on wide samples, the debugger must
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from packager import qdebug
+from packager.quant import debugger
 from packager.manifest import QuantizationDebug
 from tests.tflite_models import mlp, wide_then_narrow
 
 
 def _int8(calibration: np.ndarray) -> bytes:
-    from packager.quantize import AeqEngine, Recipe
+    from packager.quant.engines import AeqEngine, Recipe
 
     return AeqEngine(mlp()).derive(Recipe("int8", io_dtype="float32"), calibration).model
 
@@ -25,8 +25,8 @@ def _int8(calibration: np.ndarray) -> bytes:
 def test_the_debugger_finds_the_clipped_range_and_nothing_in_a_well_calibrated_model():
     data = wide_then_narrow()
     wide = data[:40]
-    bad = qdebug.debug(mlp(), _int8(data[40:]), wide, "int8", "minmax")
-    good = qdebug.debug(mlp(), _int8(data), wide, "int8", "minmax")
+    bad = debugger.debug(mlp(), _int8(data[40:]), wide, "int8", "minmax")
+    good = debugger.debug(mlp(), _int8(data), wide, "int8", "minmax")
     assert [t.tensor for t in bad.tensors] == [t.tensor for t in good.tensors] and len(bad.tensors) >= 4
     first = bad.tensors[0]  # the model's input, quantized on entry
     assert first.clipped > 0.3 and first.range_error > 0.3

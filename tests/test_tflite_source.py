@@ -9,8 +9,8 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from packager.tflite_source import infer_quant
-from packager.tflite_tree import parse_graph
+from packager.build.tflite_source import infer_quant
+from packager.tflite.flatbuffer import parse_graph
 from tests.tflite_models import Models, build_models
 
 

@@ -158,8 +158,8 @@ def test_generic_bundle_has_no_empty_labels_file_and_follows_the_umask(tmp_path,
     assert not (bundle / "labels.txt").exists()
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["labels"] == {"file": None, "values": []}
-    from packager.android import app_files
-    from packager.bundle_io import load_bundle  # the host side of the kit reads it without a labels file
+    from packager.bundle.install import app_files
+    from packager.bundle.reader import load_bundle  # the host side of the kit reads it without a labels file
 
     ref = load_bundle(bundle)
     assert ref.labels == [] and all((bundle / f).is_file() for f in app_files(ref.manifest))

@@ -1,4 +1,4 @@
-"""Engine and calibration chosen per variant by measurement (packager.variant_choice).
+"""Engine and calibration chosen per variant by measurement (packager.quant.engine_choice).
 
 A build whose engine is not fixed makes each variant every way it can (ai-edge-quantizer with each
 activation-range method for static variants, the TF converter from a Keras source) and keeps the
@@ -7,7 +7,7 @@ one that loses least on the evaluation data; every candidate is in the manifest 
 
 from __future__ import annotations
 
-from packager.calibration import METHODS
+from packager.quant.calibration import METHODS
 
 
 def test_every_variant_is_chosen_among_both_engines_and_the_losers_are_recorded(digits_build):
@@ -58,7 +58,7 @@ def test_a_variant_slower_than_float_is_said_to_be(tmp_path, digits_build):
     import shutil
 
     from packager import report
-    from packager.evaluate import slower_note
+    from packager.runtime.evaluate import slower_note
     from packager.manifest import Latency, Manifest, VariantMetrics
 
     def metrics(name: str, p50: float) -> VariantMetrics:

@@ -131,9 +131,9 @@ def crashing_model(model: bytes) -> bytes:
     model; the builtin kernels refuse it with an error). A real native crash, not a simulated one."""
     import numpy as np
 
-    from packager import tflite_tree
+    from packager.tflite import flatbuffer
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
 
     def code(op) -> int:
@@ -143,4 +143,4 @@ def crashing_model(model: bytes) -> bytes:
     reshape = next(op for op in graph.operators if code(op) == RESHAPE)
     constants = [k for k, t in enumerate(graph.tensors) if t.type == INT32 and t.buffer and tree.buffers[t.buffer].data is not None]
     reshape.inputs = [reshape.inputs[0], max(constants, key=lambda k: int(np.prod(graph.tensors[k].shape)))]
-    return tflite_tree.write(tree)
+    return flatbuffer.write(tree)

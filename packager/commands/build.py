@@ -1,4 +1,4 @@
-"""`packager build`: a thin command over packager.build."""
+"""`packager build`: a thin command over packager.build.pipeline."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 def build(model, config, json_output, **flags):
     """Convert MODEL once, derive quantized variants, evaluate them against the float model,
     embed metadata and write an app-ready bundle to dist/<name>/."""
-    from packager.spec import load_config, make_spec  # noqa: PLC0415
+    from packager.build.spec import load_config, make_spec  # noqa: PLC0415
 
     labels_path, labels_named_output = _labels(flags["labels"])
     if flags["labels_output"] and labels_named_output and flags["labels_output"] != labels_named_output:
@@ -141,7 +141,7 @@ def build(model, config, json_output, **flags):
         "box_coder": flags["box_coder"],
     }
     spec = make_spec(load_config(config) if config else None, values)
-    from packager.build import build as run_build  # noqa: PLC0415 - imports TensorFlow
+    from packager.build.pipeline import build as run_build  # noqa: PLC0415 - imports TensorFlow
 
     result = run_build(spec)
     if json_output:

@@ -1,4 +1,4 @@
-"""`packager bundle DIST --app android_app`: a thin command over packager.android."""
+"""`packager bundle DIST --app android_app`: a thin command over packager.bundle.install."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def bundle(dist: Path, app: Path, module: str, json_output: bool) -> None:
     <app>/<module>/src/main/assets/models/<name>/, updates assets/models/index.json, makes sure
     .tflite files stay uncompressed in the APK, and prints what the bundle adds to the APK.
     Re-running with the same bundle changes nothing."""
-    from packager.android import install_bundle  # noqa: PLC0415
+    from packager.bundle.install import install_bundle  # noqa: PLC0415
 
     report = install_bundle(dist, app, module)
     if json_output:

@@ -50,8 +50,8 @@ def _trained(root: Path, data_step: tuple[str, Callable[[Path], Any], str], mode
 
 def _build(name: str, model_path: Path, output: Path, quant: str, data, **options):
     """`packager build` of the example: int8 bundled when among the variants, else the first."""
-    from packager.build import build  # noqa: PLC0415
-    from packager.spec import make_spec  # noqa: PLC0415
+    from packager.build.pipeline import build  # noqa: PLC0415
+    from packager.build.spec import make_spec  # noqa: PLC0415
 
     quant_list = [q.strip() for q in quant.split(",") if q.strip()]
     return build(make_spec(None, {
@@ -97,7 +97,7 @@ def _show(console, result, device_summary, json_output) -> None:
 
 def run_on_virtual_handset(bundle_path: Path) -> str:
     """The demo's device step: the bundle on a virtual handset, cpu and xnnpack, summed up in one line."""
-    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.bundle.reader import load_bundle  # noqa: PLC0415
     from packager.device.bench import bench  # noqa: PLC0415
     from packager.device import virtual as virtual_kit  # noqa: PLC0415
     from packager.device.handset import Handset  # noqa: PLC0415

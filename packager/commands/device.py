@@ -76,7 +76,7 @@ def list_cmd(json_output: bool) -> None:
 def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, result_timeout, allow_fallback,
               out, json_output) -> None:
     """Run BUNDLES on handsets: latency, memory, parity with the host, APK size."""
-    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.bundle.reader import load_bundle  # noqa: PLC0415
     from packager.device.bench import bench  # noqa: PLC0415
     from packager.device.contract import ACCELERATORS  # noqa: PLC0415
     from packager.device.handset import Handset  # noqa: PLC0415

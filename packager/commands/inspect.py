@@ -1,4 +1,4 @@
-"""`packager inspect MODEL.tflite`: a thin command over packager.inspect."""
+"""`packager inspect MODEL.tflite`: a thin command over packager.tflite.inspect."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ def inspect(model: Path, extract: Path | None, json_output: bool) -> None:
 
     Works on any .tflite file, including ones without metadata, with custom ops or with
     several subgraphs."""
-    from packager.inspect import inspect_model  # noqa: PLC0415
+    from packager.tflite.inspect import inspect_model  # noqa: PLC0415
 
     report = inspect_model(model)
     written: list[Path] = []
     if extract is not None:
-        from packager.metadata import extract_associated_files  # noqa: PLC0415
+        from packager.tflite.metadata import extract_associated_files  # noqa: PLC0415
 
         written = extract_associated_files(model.read_bytes(), extract)
     if json_output:

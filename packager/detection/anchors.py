@@ -55,7 +55,7 @@ def grid_anchors(maps: tuple[FeatureMap, ...] | list[FeatureMap]) -> np.ndarray:
 
 def read_anchors(path: Path) -> np.ndarray:
     """Anchors from a .npy ([N, 4]) or a .csv (header y_center,x_center,height,width)."""
-    from packager import arrays  # noqa: PLC0415
+    from packager.data import arrays  # noqa: PLC0415
 
     path = Path(path)
     try:

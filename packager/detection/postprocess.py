@@ -97,7 +97,7 @@ class RawOutputs:
 
 def has_postprocess(model: bytes) -> bool:
     """The model's outputs are TFLite_Detection_PostProcess's four (in any order)."""
-    from packager.tflite_tree import parse_graph  # noqa: PLC0415
+    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model)
     return len(graph.outputs) == 4 and all(t.producer == OP_NAME for t in graph.outputs)
@@ -105,9 +105,9 @@ def has_postprocess(model: bytes) -> bool:
 
 def standard_order(model: bytes) -> bool:
     """The four outputs are the op's outputs 0..3 in that order (location, category, score, count)."""
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     op = next((o for o in graph.operators if _custom_code(tree, o) == OP_NAME), None)
     return op is not None and list(graph.outputs) == list(op.outputs)
@@ -119,9 +119,9 @@ ROLES = ("location", "category", "score", "number of detections")
 def output_roles(model: bytes) -> tuple[str, ...] | None:
     """What each graph output is, when they are TFLite_Detection_PostProcess's outputs (in any
     order: a TF2 SavedModel's may come back reordered); None for any other model."""
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     op = next((o for o in graph.operators or [] if _custom_code(tree, o) == OP_NAME), None)
     if op is None or op.outputs is None or len(op.outputs) != 4:
@@ -225,11 +225,11 @@ def _options(config: PostProcess, classes: int) -> bytes:
 def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
     """`model` with TFLite_Detection_PostProcess appended to its box and score outputs; the four
     detection outputs become the graph's outputs (and its serving signature's)."""
-    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     config.check()
     if len(config.anchors) != raw.anchors:
@@ -238,7 +238,7 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
     classes = raw.columns - (1 if config.background else 0)
     if classes < 1:
         raise PackagerError(f"the scores output has {raw.columns} column(s): no class is left besides the background", "pass --no-background-class")
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
 
     def buffer(data: bytes | None) -> int:
@@ -342,7 +342,7 @@ def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
         if t.shapeSignature is not None and len(t.shapeSignature) and t.shapeSignature[0] == -1:
             t.shapeSignature = np.asarray([1, *list(t.shapeSignature)[1:]], np.int32)
     _name_signature_outputs(tree, list(OUTPUT_NAMES), [int(t) for t in outputs])
-    return tflite_tree.write(tree)
+    return flatbuffer.write(tree)
 
 
 @dataclass(frozen=True)
@@ -376,10 +376,10 @@ def op_settings(options: bytes, anchors: np.ndarray) -> tuple[PostProcess, int]:
 
 def detach(model: bytes) -> SourceOp:
     """`model` (whose outputs are the op's four) without the op: see SourceOp."""
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     roles = output_roles(model)
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     position = next(k for k, o in enumerate(graph.operators) if _custom_code(tree, o) == OP_NAME)
     op = graph.operators[position]
@@ -395,26 +395,26 @@ def detach(model: bytes) -> SourceOp:
     del graph.operators[position]
     graph.outputs = np.asarray([box_tensor, score_tensor], np.int32)
     _name_signature_outputs(tree, ["raw_boxes", "raw_scores"], [box_tensor, score_tensor])
-    tflite_tree.drop_unused_tensors(tree)  # the op's outputs and anchors: tensors nothing writes would be null to a calibrator
-    return SourceOp(tflite_tree.write(tree), raw, config, classes, roles)
+    flatbuffer.drop_unused_tensors(tree)  # the op's outputs and anchors: tensors nothing writes would be null to a calibrator
+    return SourceOp(flatbuffer.write(tree), raw, config, classes, roles)
 
 
 def standard_outputs(model: bytes) -> bytes:
     """`model` with its four op outputs in the standard order (unchanged when they are)."""
-    from packager import tflite_tree  # noqa: PLC0415
+    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     if output_roles(model) == ROLES:
         return model
-    tree = tflite_tree.read(model)
+    tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     op = next(o for o in graph.operators if _custom_code(tree, o) == OP_NAME)
     graph.outputs = np.asarray(op.outputs, np.int32)
     _name_signature_outputs(tree, list(OUTPUT_NAMES), [int(t) for t in op.outputs])
-    return tflite_tree.write(tree)
+    return flatbuffer.write(tree)
 
 
 def _name_signature_outputs(tree, names: list[str], tensors: list[int]) -> None:
-    from packager.tflite_tree import schema as _schema  # noqa: PLC0415
+    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
     for signature in tree.signatureDefs or []:

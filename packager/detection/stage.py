@@ -57,7 +57,7 @@ def spec_anchors(spec) -> np.ndarray | None:
 
 
 def plan(float_model: bytes, spec) -> Detector:
-    from packager.evaluate import ModelRunner  # noqa: PLC0415
+    from packager.runtime.evaluate import ModelRunner  # noqa: PLC0415
 
     runner = ModelRunner(float_model)
     if has_postprocess(float_model):  # its own op, anchors and options; the outputs reordered if they are not standard
@@ -112,8 +112,8 @@ def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], l
 
 
 def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes: int):
-    """How `--quant auto` judges a detector's candidates (packager.autoquant.Measure)."""
-    from packager.autoquant import Measure  # noqa: PLC0415
+    """How `--quant auto` judges a detector's candidates (packager.quant.auto.Measure)."""
+    from packager.quant.auto import Measure  # noqa: PLC0415
 
     def judge(variant, outputs, latency):
         return compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs, reference, truth, classes, latency)
@@ -123,11 +123,11 @@ def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes
 
 
 def finish_variants(detector: Detector, variants: list) -> list:
-    from packager import sources  # noqa: PLC0415
+    from packager.runtime.isolation import check_tflite
 
     out = []
     for v in variants:
         finished = replace(v, model=detector.finish(v.model))
-        sources.check_tflite(finished.model, f"the {v.name} variant with TFLite_Detection_PostProcess")
+        check_tflite(finished.model, f"the {v.name} variant with TFLite_Detection_PostProcess")
         out.append(finished)
     return out

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Callable
 
 
-from packager import arrays, progress
-from packager.bundle_io import BundleRef
+from packager import progress
+
+
+from packager.data import arrays
+from packager.bundle.reader import BundleRef
 from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
 from packager.device.results import parity

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from packager.manifest import DeviceResults, Parity, Quantization
-from packager.preprocess import dequantize
+from packager.data.preprocess import dequantize
 
 
 def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],

@@ -23,8 +23,10 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from packager import arrays, schemas
-from packager.bundle_io import BundleRef
+from packager import schemas
+
+from packager.data import arrays
+from packager.bundle.reader import BundleRef
 from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
 from packager.device.handset import TEMP_SUFFIX, Handset, quote
 from packager.errors import PackagerError

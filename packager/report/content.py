@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packager.manifest import SLOWER_MARGIN, DeviceRun, Manifest, Tensor, VariantMetrics
 from packager.report import plots

@@ -26,7 +26,7 @@ class Regenerated:
 def regenerate(bundle_dir: Path | str, results: list[Path] | None = None) -> Regenerated:
     """`packager report`: validate every results file first (nothing is written when one is bad),
     keep them in <bundle>/device/, then rewrite the reports from the manifest."""
-    from packager.bundle_io import load_bundle  # noqa: PLC0415
+    from packager.bundle.reader import load_bundle  # noqa: PLC0415
     from packager.errors import PackagerError  # noqa: PLC0415
     from packager.fileio import write_atomic  # noqa: PLC0415
 

@@ -3,7 +3,7 @@ each Android API level the app supports) would take, and how they would split th
 
 A static prediction from the delegates' own rules (packager/runtime/gpu_rules.py,
 packager/runtime/nnapi_rules.py, taken from LiteRT v2.2.0's sources), applied to the operators
-and tensors `tflite_tree.op_signatures` reads: nothing runs, no device is asked. What a phone's
+and tensors `flatbuffer.op_signatures` reads: nothing runs, no device is asked. What a phone's
 GPU driver or NNAPI driver does on top (its own op support, a device with no NNAPI accelerator)
 is only known on the phone.
 
@@ -23,10 +23,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from packager import tflite_tree
+from packager.tflite import flatbuffer
 from packager.manifest import AcceleratorCoverage, DelegateCoverage, RefusedOps, VariantCoverage
 from packager.runtime import gpu_rules, nnapi_rules
-from packager.tflite_tree import OpSignature
+from packager.tflite.flatbuffer import OpSignature
 
 # The app's API levels (android_app/app/build.gradle.kts: minSdk, targetSdk; tests/test_coverage.py checks they agree)
 MIN_SDK = 26
@@ -143,8 +143,8 @@ def hints(tree, sigs: list[OpSignature]) -> list[str]:
 
 
 def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk: int = TARGET_SDK) -> VariantCoverage:
-    tree = tflite_tree.read(model)
-    sigs = tflite_tree.op_signatures(tree)
+    tree = flatbuffer.read(model)
+    sigs = flatbuffer.op_signatures(tree)
     gpu = _record(sigs, plan(sigs, gpu_rules.validate, GPU_MAX_PARTITIONS))
     nnapi = []
     for level, apis in level_runs(min_sdk, target_sdk):

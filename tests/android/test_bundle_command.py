@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from packager.android import app_files, ensure_no_compress
+from packager.bundle.install import app_files, ensure_no_compress
 from packager.cli import main
 from packager.manifest import Manifest
 from tests.android.kotlin import REPO

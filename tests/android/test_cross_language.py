@@ -1,7 +1,7 @@
 """The same inputs through the Python packager and the Kotlin core must give the same answers.
 
 Preprocessing (resize, color, normalization, quantization) is a contract written in float64 in
-packager/preprocess.py; core reimplements it. Integer tensors must be identical, float ones
+packager/data/preprocess.py; core reimplements it. Integer tensors must be identical, float ones
 within 1e-6; top-k identical; latency statistics as numpy computes them; a manifest written by
 `packager build` parses in core and core reproduces that bundle's golden inputs from its images.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from packager.preprocess import Preprocessing, dequantize, to_input_dtype
+from packager.data.preprocess import Preprocessing, dequantize, to_input_dtype
 from tests.android import manifests
 
 QUANT = {

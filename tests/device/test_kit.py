@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from packager import schemas
-from packager.bundle_io import load_bundle
+from packager.bundle.reader import load_bundle
 from packager.device.bench import bench
 from packager.device.results import DeviceResults
 from packager.device.runner import AppRunner, DeviceRunError

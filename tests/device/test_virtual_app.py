@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from packager import schemas
-from packager.bundle_io import load_bundle
+from packager.bundle.reader import load_bundle
 from packager.device.virtual.app import delegated_by_graph
-from packager.tflite_tree import parse_graph
+from packager.tflite.flatbuffer import parse_graph
 from packager.device.contract import APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, LOG_TAG, STAGING_DIR
 
 

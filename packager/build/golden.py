@@ -1,0 +1,36 @@
+"""A bundle's golden files: evaluation inputs in the model's dtype and the model's raw outputs
+(the parity the phone is checked against), with the sample images they came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from packager.data.readers import Dataset
+from packager.runtime.evaluate import ModelRunner
+
+
+def golden_picks(length: int, count: int) -> np.ndarray:
+    """Which evaluation samples are golden: `count` spread over the data."""
+    return np.unique(np.linspace(0, length - 1, min(count, length)).astype(int))
+
+
+def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int):
+    """The first `count` evaluation inputs in the model's input dtype and the model's raw outputs.
+
+    Run one sample at a time, as the phone does, so parity compares like with like.
+    """
+    runner = ModelRunner(model)
+    picks = golden_picks(len(inputs), count)
+    tensor = runner.quantize_input(inputs[picks])
+    tensors = [tensor] if isinstance(tensor, np.ndarray) else tensor  # one per input, in the model's order
+    outs = [runner.run_raw([t[i : i + 1] for t in tensors]) for i in range(len(picks))]
+    golden_out = [np.concatenate([o[k] for o in outs]) for k in range(len(runner.outputs))]
+    images: list[tuple[str, bytes]] = []
+    if dataset is not None and dataset.files:
+        root = Path(dataset.source)
+        for i, pick in enumerate(picks):
+            rel = dataset.files[pick]
+            images.append((f"{i:02d}_{Path(rel).parent.name}_{Path(rel).name}", (root / rel).read_bytes()))
+    return tensors, golden_out, images

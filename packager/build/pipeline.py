@@ -1,0 +1,315 @@
+"""`packager build` as a library: BuildSpec in, bundle out.
+
+source -> float TFLite (converted once) -> variants -> evaluate against float -> choose ->
+metadata (embedded, read back, verified) -> golden I/O -> dist/<name>/ (atomic) with manifest and
+report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from packager import progress
+
+from packager.build import sources
+from packager.runtime.isolation import check_tflite
+from packager.tflite.input_sizes import InputSizes
+from packager.build.manifest_writer import default_description, make_manifest
+from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
+from packager.errors import PackagerError
+from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
+from packager.build.facts import LABELLED_TASKS, model_facts
+from packager.build.golden import golden_io, golden_picks
+from packager.build.labels import own_labels, resolve_labels
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
+from packager.build.calib_eval_data import load_data, random_inputs
+from packager.quant.engines import FLOAT, Variant
+from packager.runtime import coverage
+from packager.build.selection import check_budget, choose
+from packager.build.spec import BuildSpec
+from packager.build.stages import Choice, Converted, Prepared
+from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
+from packager.build.variants import derive_variants, make_judge, quantization_debug, recipes_for
+
+
+@dataclass
+class BuildResult:
+    bundle: Path
+    manifest: Manifest
+    chosen: VariantMetrics
+    float_metrics: VariantMetrics
+    variants: list[VariantMetrics]
+    timings: dict[str, float] = field(default_factory=dict)
+    models: dict[str, bytes] = field(default_factory=dict)  # float and every variant, as evaluated
+
+
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+def build(spec: BuildSpec) -> BuildResult:
+    source = sources.detect(spec.model)
+    created = check_writable(spec.output)
+    from packager.runtime import isolation  # noqa: PLC0415
+
+    isolation.prestart()  # the worker that loads every model first (packager/runtime/isolation.py) imports LiteRT meanwhile
+    try:
+        return _build(spec, source)
+    except BaseException:
+        remove_created(created)  # a failed build leaves no output folder that was not there
+        raise
+
+
+def _build(spec: BuildSpec, source: sources.SourceModel) -> BuildResult:
+    """The stages, one value flowing through: source -> float model (Converted) -> facts, labels
+    and data (Prepared) -> variants, evaluation and selection (a Choice, made by the mode) ->
+    metadata (the app model) -> bundle."""
+    clock = _Clock()
+    converted = convert(spec, source)
+    clock.lap("convert")
+    prepared = prepare(converted)
+    clock.lap("data")
+    choice = MODES[converted.mode](prepared, clock)
+    check_budget(prepared.spec, choice.chosen, choice.reference)
+    app_model = embed_metadata(prepared, choice)
+    clock.lap("metadata")
+    return package(prepared, choice, app_model, clock)
+
+
+# --- stage 1: source -> float model ---------------------------------------------------------------------------
+def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
+    progress.status(f"Converting {source.path.name} ({source.format}) to float TFLite")
+    if spec.custom_objects and source.format not in ("keras", "h5"):
+        raise PackagerError(f"--custom-objects applies to Keras .keras/.h5 models, not to a {source.format} source", "drop --custom-objects")
+    custom_objects = sources.load_custom_objects(spec.custom_objects)
+    sizes = InputSizes(spec.size, spec.input_sizes)
+    converter = None if source.format == "tflite" else sources.Converter(source, custom_objects, sizes)
+    float_model = sources.to_float_tflite(source, converter, sizes)
+    check_tflite(float_model, "the converted float model")
+    original, own, mode = float_model, None, "auto" if spec.auto else "explicit"
+    if source.format == "tflite":
+        float_model, quantize_it = tflite_source(spec, source, float_model)
+        mode = mode if quantize_it else "as_given"  # bundled as it is: no variants, no choice
+        own = own_metadata(original)
+        spec = defaults_from_metadata(spec, own)
+    detector = None  # --task object_detection: packager.detection.stage
+    raw_float = float_model  # a raw detector: what the variants are derived from
+    if spec.task == "object_detection":
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        detector = detection.plan(float_model, spec)
+        raw_float = detector.raw_graph(float_model)
+        float_model = detector.finish(float_model)
+    return Converted(spec, source, converter, float_model, original, own, mode, detector, raw_float)
+
+
+# --- stage 2: what the model is, labels, data ----------------------------------------------------------------
+def prepare(converted: Converted) -> Prepared:
+    spec, detector = converted.spec, converted.detector
+    facts = model_facts(converted.float_model, spec, detector.classes if detector else None)
+    labels = resolve_labels(spec, facts, own_labels(converted.own, facts))
+    as_given = converted.mode == "as_given"
+    calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
+    stand_in = random_inputs(facts) if evaluation is None else None
+    truth = None
+    if detector is not None:
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        truth = detection.ground_truth(spec, evaluation, labels)
+    return Prepared(converted, facts, labels, calib, evaluation, stand_in, truth)
+
+
+# --- stage 3: variants -> evaluation -> selection, one way per mode ----------------------------------------
+def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: str, reference_quant: str, judge=None
+                 ) -> tuple[VariantMetrics, list[VariantMetrics], list[np.ndarray], dict[str, bytes]]:
+    """The float model and every variant on the same inputs, each against the float model (a model the
+    judge of the engine choice already ran on these inputs is not run again: same bytes, same outputs)."""
+    c, facts = prepared.converted, prepared.facts
+    models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
+    known = judge.outputs if judge is not None and judge.inputs is prepared.eval_inputs else {}
+    outputs, _ = run_all({n: m for n, m in models.items() if m not in known}, prepared.eval_rows, measure_latency=False)
+    outputs.update((n, known[m]) for n, m in models.items() if n not in outputs)
+    outputs = {n: outputs[n] for n in models}
+    latencies = measure_latencies(models, prepared.eval_inputs) if prepared.spec.measure_latency else dict.fromkeys(models)
+    float_outputs = outputs[FLOAT]
+    engine = "tf-converter" if c.converter else "none"
+    if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        reference = detection.compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs, float_outputs,
+                                      prepared.truth, facts.num_classes, latencies[FLOAT])
+        metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.truth,
+                                     facts.num_classes, latencies[v.name]) for v in variants]
+        return reference, metrics, float_outputs, models
+    roles = facts.roles(float_outputs)
+    reference = compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs,
+                        float_outputs, prepared.eval_labels, facts.num_classes, latencies[FLOAT], roles)
+    metrics = [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.eval_labels,
+                       facts.num_classes, latencies[v.name], roles) for v in variants]
+    return reference, metrics, float_outputs, models
+
+
+def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
+    """The variants of --quant; --select (else the first) is bundled."""
+    c, spec = prepared.converted, prepared.spec
+    judge = None
+    if any(r.engine is None for r in recipes_for(spec)):  # a detector is judged on its raw outputs
+        judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation, prepared.calib)
+    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, prepared.calib, judge)
+    raw_models = {v.name: v.model for v in variants}
+    if c.detector is not None:
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        variants = detection.finish_variants(c.detector, variants)
+    clock.lap("quantize")
+    reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32", judge)
+    clock.lap("evaluate")
+    chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
+    if engine_choice:
+        selection = replace(selection, engine_choice=engine_choice)
+    return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
+
+
+def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
+    """A .tflite without --quant: measured, and bundled as it is."""
+    clock.lap("quantize")
+    float_model = prepared.converted.float_model
+    reference, _, float_outputs, models = evaluate_all(prepared, [], "source", infer_quant(float_model))
+    clock.lap("evaluate")
+    detector = prepared.converted.detector
+    reason = ("the .tflite detector is bundled in float with TFLite_Detection_PostProcess added by packager (no --quant given)"
+              if detector is not None and detector.source is None else "an existing .tflite model is bundled as it is")
+    selection = Selection(mode="explicit", chosen=reference.name, max_accuracy_drop=prepared.spec.max_accuracy_drop,
+                          reason=reason, candidates=[])
+    return Choice(reference, [], [], None, reference, selection, float_outputs, models)
+
+
+def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
+    """--quant auto: evaluate float, then search the candidates (packager.quant.auto)."""
+    from packager.quant import auto  # noqa: PLC0415
+
+    c, spec, facts = prepared.converted, prepared.spec, prepared.facts
+    if prepared.calib is None:
+        raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
+    outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_rows, spec.measure_latency)
+    judged = None
+    if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
+        from packager.detection import stage as detection  # noqa: PLC0415
+
+        reference = detection.compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.truth,
+                                      facts.num_classes, latencies[FLOAT])
+        judged = detection.auto_measure(c.detector, outputs[FLOAT], prepared.truth, facts.num_classes)
+    else:
+        reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
+                            facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
+    search = auto.Search(spec, c.raw_float, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
+                              outputs[FLOAT], reference, c.converter, judged)
+    result = search.run()
+    clock.lap("quantize+evaluate")
+    variants = [t.variant for t in result.tried]
+    models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
+    return Choice(reference, variants, [t.metrics for t in result.tried], result.chosen.variant, result.chosen.metrics,
+                  result.selection(search.budget, search.measure), outputs[FLOAT], models, search.derived)
+
+
+MODES = {"explicit": choose_explicit, "auto": choose_auto, "as_given": choose_as_given}
+
+
+# --- stage 4: metadata -------------------------------------------------------------------------------------------
+def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
+    """The chosen model with TFLite metadata embedded (a .tflite's own kept and merged into), read back and verified."""
+    from packager.tflite import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
+
+    spec, facts, labels, c = prepared.spec, prepared.facts, prepared.labels, prepared.converted
+    own, original, source = c.own, c.original, c.source
+    meta_spec = tflite_metadata.MetadataSpec(
+        name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
+        author=spec.author, license=spec.license, labels=labels if facts.task in LABELLED_TASKS else (labels or None),
+        preprocessing=facts.preprocessing, labels_output=facts.labels_output or 0, output_names=list(facts.output_names) or None,
+        classes=facts.num_classes if facts.task == "object_detection" else None,
+    )
+    progress.status("Embedding and verifying TFLite metadata")
+    chosen_model = choice.chosen_variant.model if choice.chosen_variant else c.float_model
+    # a raw detector's own metadata describes its box and score outputs, not the four packager gave it
+    stale = own is not None and c.detector is not None and c.detector.source is None
+    if own is not None and not spec.replace_metadata and not stale:  # keep the model's own, merge in what the user gave
+        given = set(spec.metadata_given) | ({"labels"} if labels and list(own.labels or ()) != list(labels) else set())
+        app_model, merged = tflite_metadata.merge_metadata(chosen_model, original, meta_spec, given)
+        tflite_metadata.verify_merged(app_model, original, meta_spec, given, merged)
+        progress.stderr_console.print(
+            f"note: kept {source.path.name}'s own metadata ({own.name or 'unnamed'}"
+            + (f"; packed files {', '.join(merged.kept_files)}" if merged.kept_files else "") + ")"
+            + (f", merged in: {', '.join(merged.changed)}" if merged.changed else ", nothing merged in")
+            + "; --replace-metadata writes packager's instead", highlight=False, soft_wrap=True)
+        return app_model
+    if own is not None:
+        files = [f.name for f in own.associated_files]
+        why = ("as --replace-metadata asks" if not stale else
+               "an object detector's: it described the raw box and score outputs, which TFLite_Detection_PostProcess now replaces")
+        progress.stderr_console.print(
+            f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
+            + (f"; packed files {', '.join(files)} dropped" if files else "") + f") with packager's, {why}",
+            highlight=False, soft_wrap=True)
+    app_model = tflite_metadata.embed_metadata(chosen_model, meta_spec)
+    tflite_metadata.verify_metadata(app_model, meta_spec)
+    return app_model
+
+
+# --- stage 5: golden files, manifest, bundle ---------------------------------------------------------------
+def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock) -> BuildResult:
+    spec, c = prepared.spec, prepared.converted
+    golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
+    runner = ModelRunner(app_model)
+    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
+
+    custom_ops = [op for op in parse_graph(app_model).custom_ops if c.detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
+    if custom_ops:
+        progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
+                                      "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
+    detector, chosen_variant = c.detector, choice.chosen_variant
+    debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
+    debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing
+    clock.lap("debug")
+    accelerators = accelerator_coverage(choice)
+    clock.lap("coverage")
+    from packager import report  # noqa: PLC0415
+
+    files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
+    detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
+    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators)
+    bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
+    clock.lap("bundle")
+    return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)
+
+
+def accelerator_coverage(choice: Choice) -> AcceleratorCoverage:
+    """Which operators of the float model and of every variant the GPU delegate and NNAPI would take (packager/runtime/coverage.py)."""
+    names = {FLOAT: choice.reference.name}  # the float model (or a .tflite as given) under its name in the metrics
+    result, _ = coverage.coverage({names.get(name, name): model for name, model in choice.models.items()})
+    return result
+
+
+def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden_out: list[np.ndarray], runner: ModelRunner,
+                   labels: list[str], count: int) -> DetectionInfo | None:
+    """A detector's manifest entry, with the golden samples' detections by float and by the bundled model."""
+    if detector is None:
+        return None
+    from packager.detection import stage  # noqa: PLC0415
+    from packager.detection.decode import dequantize  # noqa: PLC0415
+
+    float_outputs = ModelRunner(float_model).predict(eval_inputs[golden_picks(len(eval_inputs), count)])
+    chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]
+    return replace(detector.to_manifest(), samples=stage.samples(float_outputs, chosen, labels))

@@ -1,0 +1,86 @@
+"""The variants --quant asks for, made from the float model (each one whose engine is not fixed made
+every way packager can, the best on the data kept), and the debugger's look at the chosen one."""
+
+from __future__ import annotations
+
+
+from packager import progress
+
+
+from packager.runtime.isolation import check_tflite
+from packager.data.readers import Dataset, MultiInputs
+from packager.runtime.evaluate import ModelRunner, OutputRoles
+from packager.build.facts import ModelFacts
+from packager.manifest import EngineCandidate, QuantizationDebug
+from packager.quant.engines import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.build.spec import BuildSpec
+
+
+def recipes_for(spec: BuildSpec) -> list[Recipe]:
+    io = {"int8": spec.int8_io, "int16x8": spec.int16_io}
+    return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
+
+
+
+
+def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
+    """What engine and calibration choices are measured on: the evaluation data, else the calibration data
+    (random inputs would judge nothing)."""
+    from packager.quant.engine_choice import Judge  # noqa: PLC0415
+
+    data = evaluation if evaluation is not None else calib
+    if data is None:
+        return None
+    if facts is None:  # a raw detector, before its post-processing: judged on its box and score tensors
+        return Judge(float_model, data.inputs, None, None, OutputRoles.guess(ModelRunner(float_model).predict(data.inputs[:2])))
+    labels = evaluation.labels if evaluation is not None else None
+    roles = facts.roles(ModelRunner(float_model).predict(data.inputs[:2]))
+    return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
+
+
+def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None,
+                    judge=None) -> tuple[list[Variant], list[EngineCandidate]]:
+    """The variants asked for; each one whose engine is not fixed is made every way packager can and the
+    best on the data is kept (packager.quant.engine_choice); the candidates' figures come back for the manifest."""
+    from packager.quant import engine_choice  # noqa: PLC0415
+
+    calibration = calib.inputs if calib is not None else None
+    aeq = AeqEngine(float_model)
+    variants: list[Variant] = []
+    choices: list[EngineCandidate] = []
+    if FLOAT in spec.quant:
+        variants.append(Variant(Recipe(FLOAT, engine="none" if converter is None else None), float_model,
+                                "none" if converter is None else "tf-converter", 0.0))
+    recipes = recipes_for(spec)
+    with progress.task("Deriving variants", len(recipes)) as advance:
+        for recipe in recipes:
+            if recipe.engine is None and judge is not None:
+                variant, candidates = engine_choice.choose(recipe, aeq, converter, calibration, judge)
+                variants.append(variant)
+                choices += [c.record(recipe.name) for c in candidates]
+            elif recipe.resolved_engine == "tf-converter":
+                variants.append(tf_converter_variant(converter, recipe, calibration))
+            else:
+                variants.append(aeq.derive(recipe, calibration))
+            check_tflite(variants[-1].model, f"the {recipe.name} variant")
+            advance(1)
+    return variants, choices
+
+
+def quantization_debug(float_model: bytes, variant: Variant | None, calib: Dataset | None) -> QuantizationDebug | None:
+    """The debugger's findings (packager.quant.debugger) for a statically quantized chosen variant."""
+    if variant is None or calib is None or not variant.recipe.needs_calibration:
+        return None
+    if isinstance(calib.inputs, MultiInputs):  # the debugger feeds one input
+        return None
+    from packager.quant import debugger  # noqa: PLC0415
+
+    progress.status(f"Comparing {variant.name} with float tensor by tensor")
+    method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
+    if variant.recipe.equalize:  # compare with the equalized float model: same function, rescaled depthwise channels
+        from packager.quant.equalization import equalize  # noqa: PLC0415
+
+        float_model, method = equalize(float_model, calib.inputs).model, f"{method}+cle"
+    if variant.recipe.bias_correction:
+        method = f"{method}+bc"
+    return QuantizationDebug.from_dict(debugger.debug(float_model, variant.model, calib.inputs, variant.name, method).to_dict())

@@ -1,0 +1,258 @@
+"""Installing a bundle into an Android app's assets (`packager bundle DIST --app android_app`).
+
+The bundle's app-side files (model, manifest, labels, golden files) go to
+`<app>/<module>/src/main/assets/models/<name>/`, and `assets/models/index.json` lists the
+installed bundles for the app (android_app/core's BundleIndex reads it). Installing is idempotent:
+a file whose sha256 already matches is not touched, so a second run changes no byte and no mtime.
+Every write goes through a temporary name and a rename. Reports stay out of the APK.
+
+`.tflite` files must be stored uncompressed in the APK (LiteRT memory-maps them from the APK);
+the app's build file is checked for `noCompress += "tflite"` and the line is added when missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packager.bundle import reader
+from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_json, sha256_bytes, sha256_file, write_atomic
+from packager.manifest import Manifest
+
+INDEX_NAME = "index.json"
+INDEX_SCHEMA_VERSION = 1
+BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # manifest.schema.json $defs/bundle_name
+NO_COMPRESS_LINE = re.compile(r"noCompress[^\n]*[\"']\.?tflite[\"']")
+GRADLE_FILES = ("build.gradle.kts", "build.gradle")
+# Stored, not deflated, in the APK: models (noCompress) and what the APK packager never recompresses.
+STORED_SUFFIXES = (".tflite", ".png", ".jpg", ".jpeg", ".gif")
+
+
+@dataclass(frozen=True)
+class InstalledFile:
+    """One file of the bundle in the app: where it went, its size, and its size inside an APK."""
+
+    path: str  # relative to the assets folder, e.g. models/digits/digits.tflite
+    size_bytes: int
+    apk_bytes: int  # zip entry cost: local header + data (stored or deflated) + central directory entry
+    stored: bool  # True when kept uncompressed in the APK (.tflite, and images the packager never deflates)
+    changed: bool
+
+
+@dataclass
+class InstallReport:
+    bundle: str
+    version: str
+    app: str
+    assets_dir: str
+    destination: str
+    files: list[InstalledFile] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    index_path: str = ""
+    index_changed: bool = False
+    no_compress: str = ""  # "present", "added"
+    gradle_file: str = ""
+    apk_bytes: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.index_changed or self.no_compress == "added" or bool(self.removed) or any(f.changed for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changed"] = self.changed
+        data["size_bytes"] = sum(f.size_bytes for f in self.files)
+        return data
+
+
+def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> InstallReport:
+    """Install the bundle at `dist` into the Android app at `app`; see the module docstring."""
+    dist = Path(dist)
+    _check_name_before_loading(dist)
+    ref = reader.load_bundle(dist)
+    name = ref.name
+    module_dir = _module_dir(Path(app), module)
+    assets = module_dir / "src" / "main" / "assets"
+    models = assets / "models"
+    destination = _inside(models, name)
+
+    index_path = models / INDEX_NAME
+    read_index(index_path)  # a broken index stops us before anything is written
+    _check_model(ref)
+    gradle_file, no_compress = ensure_no_compress(module_dir)
+    report = InstallReport(bundle=name, version=ref.manifest.version, app=str(app), assets_dir=str(assets),
+                           destination=str(destination), gradle_file=str(gradle_file), no_compress=no_compress)
+
+    wanted = app_files(ref.manifest)
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative in wanted:
+        source = _inside(ref.path.resolve(), relative, what=f"bundle file {relative}")
+        target = _inside(destination, relative, what=f"bundle file {relative}")
+        data = source.read_bytes()
+        changed = not (target.is_file() and sha256_file(target) == sha256_bytes(data))
+        if changed:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data)
+        stored = relative.lower().endswith(STORED_SUFFIXES)
+        report.files.append(InstalledFile(f"models/{name}/{relative}", len(data), _zip_entry_cost(f"assets/models/{name}/{relative}", data, stored), stored, changed))
+    report.removed = _remove_stale(destination, set(wanted))
+    report.apk_bytes = sum(f.apk_bytes for f in report.files)
+
+    report.index_path = str(index_path)
+    report.index_changed = _update_index(index_path, models, ref.manifest, sum(f.size_bytes for f in report.files))
+    return report
+
+
+def _check_model(ref: reader.BundleRef) -> None:
+    """The app must get the model the manifest describes: the same bytes (sha256) and a readable
+    .tflite with the manifest's inputs and outputs; anything else would install and fail on the phone."""
+    from packager.tflite import flatbuffer  # noqa: PLC0415
+
+    data = flatbuffer.read_model_file(ref.model_path)
+    if sha256_bytes(data) != ref.manifest.model.sha256:
+        raise PackagerError(f"{ref.model_path} does not match its manifest (sha256 differs): the bundle was changed after it was built",
+                            "rebuild the bundle with `packager build`")
+    graph = flatbuffer.parse_graph(data, what=str(ref.model_path))
+    if (len(graph.inputs), len(graph.outputs)) != (len(ref.manifest.inputs), len(ref.manifest.outputs)):
+        raise PackagerError(f"{ref.model_path} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs, its manifest "
+                            f"{len(ref.manifest.inputs)} and {len(ref.manifest.outputs)}", "rebuild the bundle with `packager build`")
+
+
+def app_files(manifest: Manifest) -> list[str]:
+    """The bundle files the app needs (reports stay on the host), relative to the bundle folder."""
+    golden = manifest.golden
+    files = [manifest.model.file, "manifest.json"]
+    if manifest.labels.file:
+        files.append(manifest.labels.file)
+    files += [g.file for g in golden.inputs] + [g.file for g in golden.outputs] + list(golden.images)
+    return list(dict.fromkeys(files))
+
+
+def ensure_no_compress(module_dir: Path) -> tuple[Path, str]:
+    """Make sure the module's build file keeps .tflite uncompressed; returns (file, "present"|"added")."""
+    gradle = next((module_dir / n for n in GRADLE_FILES if (module_dir / n).is_file()), None)
+    if gradle is None:
+        raise PackagerError(f"{module_dir} has no build.gradle.kts or build.gradle", "point --app at an Android Studio project")
+    text = gradle.read_text(encoding="utf-8")
+    if NO_COMPRESS_LINE.search(_strip_comments(text)):
+        return gradle, "present"
+    match = re.search(r"^android\s*\{[^\n]*\n", text, flags=re.MULTILINE)
+    if match is None:
+        raise PackagerError(
+            f"{gradle} has no top-level android {{ }} block, so .tflite files may be compressed in the APK",
+            'add androidResources { noCompress += "tflite" } to its android block',
+        )
+    kotlin_dsl = gradle.name.endswith(".kts")
+    quote = '"' if kotlin_dsl else "'"
+    block = f"    // Added by `packager bundle`: LiteRT memory-maps models, so they must stay uncompressed.\n" \
+            f"    androidResources {{\n        noCompress += {quote}tflite{quote}\n    }}\n\n"
+    write_atomic(gradle, (text[: match.end()] + block + text[match.end():]).encode("utf-8"))
+    return gradle, "added"
+
+
+def read_index(index_path: Path) -> dict[str, Any]:
+    """assets/models/index.json, or an empty index when there is none yet."""
+    if not index_path.is_file():
+        return {"schema_version": INDEX_SCHEMA_VERSION, "bundles": []}
+    try:
+        data = read_json(index_path)
+    except (OSError, DocumentError) as exc:
+        raise PackagerError(f"{index_path} cannot be read as JSON ({exc})", "delete it; `packager bundle` writes a new one") from None
+    if not isinstance(data, dict) or data.get("schema_version") != INDEX_SCHEMA_VERSION or not isinstance(data.get("bundles"), list):
+        raise PackagerError(f"{index_path} is not a bundle index (version {INDEX_SCHEMA_VERSION})", "delete it; `packager bundle` writes a new one")
+    return data
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _check_name_before_loading(dist: Path) -> None:
+    """A clearer error than the schema's for the one field that decides where files are written."""
+    try:
+        name = read_json(dist / "manifest.json").get("name")
+    except (OSError, ValueError, AttributeError):
+        return  # load_bundle explains what is wrong with the folder
+    if isinstance(name, str) and not (BUNDLE_NAME.match(name) and ".." not in name):
+        raise PackagerError(f"bundle name {name!r} is not a safe folder name and could escape the app's assets folder",
+                            "rebuild the bundle with a name of letters, digits, '_', '.' and '-'")
+
+
+def _module_dir(app: Path, module: str) -> Path:
+    if not app.is_dir():
+        raise PackagerError(f"app folder {app} does not exist", "pass --app with the Android Studio project (for example android_app)")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", module):
+        raise PackagerError(f"module name {module!r} is not a plain folder name", "pass --module app")
+    module_dir = app / module
+    if not (module_dir / "src" / "main" / "AndroidManifest.xml").is_file():
+        raise PackagerError(f"{app} is not an Android app: {module}/src/main/AndroidManifest.xml is missing",
+                            "pass --app with an Android Studio project (and --module if the app module is not 'app')")
+    return module_dir
+
+
+def _inside(root: Path, relative: str, what: str = "bundle name") -> Path:
+    """root/relative, refusing anything that resolves outside root (.., absolute paths, symlinks)."""
+    root_resolved = root.resolve()
+    target = (root / relative).resolve()
+    if target == root_resolved or root_resolved not in target.parents:
+        raise PackagerError(f"{what} {relative!r} would leave {root}", "rebuild the bundle with safe names")
+    return root / relative
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def _zip_entry_cost(name: str, data: bytes, stored: bool) -> int:
+    """Size of one entry in a zip: what a file adds to an APK (alignment padding of a few bytes aside)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo(name, date_time=(1981, 1, 1, 1, 1, 2))
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        archive.writestr(info, data, compresslevel=None if stored else 6)  # zlib's default level
+    return buffer.tell() - 22  # minus the end-of-central-directory record every zip has once
+
+
+def _remove_stale(destination: Path, wanted: set[str]) -> list[str]:
+    """Files of an earlier install of this bundle that the new one does not have (empty folders too)."""
+    removed = []
+    for path in sorted(destination.rglob("*"), reverse=True):
+        relative = path.relative_to(destination).as_posix()
+        if path.is_file() and relative not in wanted:
+            path.unlink()
+            removed.append(relative)
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed
+
+
+def _update_index(index_path: Path, models: Path, manifest: Manifest, size_bytes: int) -> bool:
+    """Add or replace this bundle's entry; drop entries whose folder is gone. True when the file changed."""
+    index = read_index(index_path)
+    name = manifest.name
+    folder = f"models/{name}"
+    entry = {
+        "name": name,
+        "version": manifest.version,
+        "task": manifest.task,
+        "folder": folder,
+        "manifest": f"{folder}/manifest.json",
+        "model": f"{folder}/{manifest.model.file}",
+        "model_sha256": manifest.model.sha256,
+        "size_bytes": size_bytes,
+    }
+    kept = [b for b in index["bundles"]
+            if isinstance(b, dict) and b.get("name") != name and isinstance(b.get("name"), str)
+            and BUNDLE_NAME.match(b["name"]) and (models / b["name"] / "manifest.json").is_file()]
+    index = {"schema_version": INDEX_SCHEMA_VERSION, "bundles": sorted([*kept, entry], key=lambda b: b["name"])}
+    data = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    if index_path.is_file() and index_path.read_bytes() == data:
+        return False
+    write_atomic(index_path, data)
+    return True
+

@@ -1,0 +1,70 @@
+"""Reading a bundle folder (docs/CONTRACTS.md, contract 1): the part every consumer needs.
+
+The build writes bundles (packager/bundle/writer.py); the device kit, `packager bundle` and the report
+read them through `load_bundle`, which validates the manifest against its schema first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_json
+from packager.manifest import GoldenFile, Manifest
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """A bundle on disk: its folder and its validated manifest."""
+
+    path: Path
+    manifest: Manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / self.manifest.model.file
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest.model.sha256
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest.labels.values)
+
+    def path_of(self, entry: GoldenFile) -> Path:
+        """Where one of the manifest's golden files is on disk."""
+        return self.path / entry.file
+
+    @property
+    def golden_input_paths(self) -> list[Path]:
+        """The golden inputs' files, in the order of manifest.golden.inputs (the entries say the rest)."""
+        return [self.path_of(g) for g in self.manifest.golden.inputs]
+
+    @property
+    def golden_output_paths(self) -> list[Path]:
+        return [self.path_of(g) for g in self.manifest.golden.outputs]
+
+
+def load_bundle(path: str | Path) -> BundleRef:
+    """Open dist/<name>/ and validate its manifest; a clear PackagerError when it is not a bundle."""
+    folder = Path(path)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise PackagerError(f"bundle folder {folder} does not exist", "run `packager build` first or check the path")
+    if not manifest_path.is_file():
+        raise PackagerError(f"{folder} is not a bundle: no manifest.json", "point at a dist/<name>/ folder made by `packager build`")
+    try:
+        manifest = read_json(manifest_path)
+    except (OSError, DocumentError) as exc:
+        raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
+    ref = BundleRef(folder, Manifest.from_dict(manifest, what=str(manifest_path)))  # validated against the schema
+    for needed in [ref.model_path, *ref.golden_input_paths, *ref.golden_output_paths]:
+        if not needed.is_file():
+            raise PackagerError(f"bundle {folder} is incomplete: {needed.name} is missing", "rebuild the bundle")
+    return ref

@@ -1,0 +1,1 @@
+"""Calibration and evaluation data: readers, the dataset types, background loading, the one preprocessing spec and bounded .npy/.npz reading."""

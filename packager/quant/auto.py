@@ -1,0 +1,226 @@
+"""`--quant auto`: the smallest, fastest variant within the accuracy budget.
+
+Candidates, most compressed first: full int8; int8 with the most quantization-sensitive
+operators kept in float (as few as the budget needs); dynamic range; fp16; fp32. The first one
+within `--max-accuracy-drop` wins. Sensitive operators come from packager.quant.sensitivity
+(per-operator, per-channel error against the float model), re-measured after each operator is
+moved to float, because keeping one operator in float changes what its neighbours see.
+Every candidate tried is recorded with its size, accuracy, agreement and why it was rejected.
+
+A detector (packager.detection) is searched the same way on its raw graph: `Measure` finishes each
+candidate (appends the post-processing) and measures its detections instead of its tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from packager import progress
+from packager.errors import PackagerError
+from packager.runtime.evaluate import compare, run_all, slower_note
+from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
+from packager.quant.engines import AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.quant.sensitivity import operator_errors
+
+MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
+SENSITIVITY_SAMPLES = 64
+
+
+@dataclass
+class Tried:
+    variant: Variant
+    metrics: VariantMetrics
+    drop: float
+    accepted: bool
+    reason: str
+
+    def candidate(self, measure: str) -> Candidate:
+        return Candidate(name=self.variant.name, accepted=self.accepted, size_bytes=self.variant.size_bytes, accuracy=self.metrics.accuracy,
+                         accuracy_drop=round(self.drop, 6) if measure == "accuracy" else None,
+                         top1_agreement=self.metrics.top1_agreement, reason=self.reason, float_ops=list(self.variant.recipe.float_ops),
+                         engine=self.variant.engine, calibration=self._calibration())
+
+    def _calibration(self) -> str | None:
+        if not self.variant.recipe.needs_calibration:
+            return None
+        return self.variant.recipe.calibration if self.variant.engine == "ai-edge-quantizer" else "tf-converter"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a candidate is judged when not by `evaluate.compare` on its own outputs (a detector)."""
+
+    finish: Callable[[bytes], bytes]  # the model that is evaluated and bundled, from a derived one
+    compare: Callable[..., VariantMetrics]  # (variant, outputs, latency) -> metrics against float
+    measure: str  # "accuracy" (against ground truth) or "agreement" (with float)
+    what: tuple[str, str]  # what is lost, for the two measures
+
+
+@dataclass
+class AutoResult:
+    tried: list[Tried]
+    chosen: Tried
+    sensitivity: list[OperatorError] = field(default_factory=list)
+    engine_choice: list[EngineCandidate] = field(default_factory=list)
+
+    def selection(self, budget: float, measure: str) -> Selection:
+        return Selection(mode="auto", chosen=self.chosen.variant.name, max_accuracy_drop=budget, reason=self.chosen.reason,
+                         candidates=[t.candidate(measure) for t in self.tried], operator_sensitivity=list(self.sensitivity[:20]),
+                         engine_choice=list(self.engine_choice))
+
+
+class Search:
+    """One auto search over a float model, with fixed evaluation data."""
+
+    def __init__(self, spec, float_model: bytes, calibration: np.ndarray, eval_inputs: np.ndarray, labels: np.ndarray | None,
+                 num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None,
+                 judged: Measure | None = None):
+        self.spec = spec
+        self.budget = float(spec.max_accuracy_drop)
+        self.float_model = float_model
+        self.calibration = calibration
+        self.eval_inputs = eval_inputs
+        self.labels = labels
+        self.num_classes = num_classes
+        self.reference = reference
+        self.float_metrics = float_metrics
+        self.engine = AeqEngine(float_model)
+        self.converter = converter
+        self.tried: list[Tried] = []
+        self.engine_choice: list[EngineCandidate] = []
+        self._judge = None
+        self.measure = "accuracy" if labels is not None else "agreement"
+        self.judged = judged
+        self.what = ("top-1 accuracy", "top-1 agreement with float")
+        if judged is not None:
+            self.measure, self.what = judged.measure, judged.what
+        self.derived: dict[str, bytes] = {}  # each candidate as derived, before `judged.finish`
+
+    # --- measuring one candidate ----------------------------------------------------------------
+    def _loss(self, metrics: VariantMetrics) -> float:
+        if self.measure == "accuracy":
+            return metrics.accuracy_drop(self.float_metrics)
+        return (1.0 - metrics.top1_agreement) * 100.0
+
+    def evaluate(self, variant: Variant) -> Tried:
+        if self.judged is not None:
+            self.derived[variant.name] = variant.model
+            variant = replace(variant, model=self.judged.finish(variant.model))
+        outputs, latency = run_all({variant.name: variant.model}, self.eval_inputs, measure_latency=self.spec.measure_latency)
+        if self.judged is not None:
+            metrics = self.judged.compare(variant, outputs[variant.name], latency[variant.name])
+        else:
+            metrics = compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs[variant.name],
+                              self.reference, self.labels, self.num_classes, latency[variant.name])
+        drop = self._loss(metrics)
+        within = drop <= self.budget + 1e-9
+        what = self.what[0] if self.measure == "accuracy" else self.what[1]
+        reason = (f"loses {drop:.2f} points of {what}, within the {self.budget:g}-point budget" if within
+                  else f"loses {drop:.2f} points of {what}, more than the {self.budget:g}-point budget")
+        tried = Tried(variant, metrics, drop, within, reason)
+        self.tried.append(tried)
+        return tried
+
+    def _derive(self, recipe: Recipe) -> Variant:
+        from packager.runtime.isolation import check_tflite
+
+        if recipe.resolved_engine == "tf-converter":
+            variant = tf_converter_variant(self.converter, recipe, self.calibration)
+        else:
+            variant = self.engine.derive(recipe, self.calibration)
+        check_tflite(variant.model, f"the {recipe.name} candidate")  # first load and run in the worker (isolate.py)
+        return variant
+
+    def _best(self, recipe: Recipe) -> Variant:
+        """`recipe` made every way packager can, the best on the evaluation data kept (packager.quant.engine_choice),
+        unless the user fixed its engine."""
+        if recipe.engine is not None:
+            return self._derive(recipe)
+        from packager.quant import engine_choice  # noqa: PLC0415
+
+        if self._judge is None:
+            self._judge = engine_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
+        variant, candidates = engine_choice.choose(recipe, self.engine, self.converter, self.calibration, self._judge)
+        self.engine_choice += [c.record(recipe.name) for c in candidates]
+        return variant
+
+    def _best_aeq_method(self) -> str:
+        """The activation-range method that lost least for int8 among ai-edge-quantizer's candidates."""
+        aeq = [c for c in self.engine_choice if c.variant == "int8" and c.engine == "ai-edge-quantizer" and c.loss_points is not None]
+        return min(aeq, key=lambda c: (c.loss_points, c.mean_abs_error)).calibration if aeq else "minmax"
+
+    # --- the search -----------------------------------------------------------------------------
+    def run(self) -> AutoResult:
+        int8_io = self.spec.int8_io
+        sensitivity: list[OperatorError] = []
+        with progress.task("Searching for the smallest variant within budget", None):
+            try:
+                full = self.evaluate(self._best(Recipe("int8", io_dtype=int8_io, engine=self.spec.engine_for("int8"))))
+            except PackagerError:  # no engine makes a full-int8 model that runs (the choice records why): no int8 candidates
+                full = None
+            if full is not None and full.accepted:
+                return self._finish(full, sensitivity)
+            dynamic = self._best(Recipe("dynamic", engine=self.spec.engine_for("dynamic")))
+            fp16 = self._best(Recipe("fp16", engine=self.spec.engine_for("fp16")))
+            if full is None:
+                for candidate in (dynamic, fp16):
+                    tried = self.evaluate(candidate)
+                    if tried.accepted:
+                        return self._finish(tried, sensitivity)
+                fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
+                return self._finish(self.evaluate(fp32), sensitivity)
+            # mixed variants are ai-edge-quantizer's; they take the ranges that served full int8 best there
+            if full.variant.engine == "ai-edge-quantizer":
+                method, equalize = full.variant.recipe.calibration, full.variant.recipe.equalize
+            else:
+                method, _, cle = self._best_aeq_method().partition("+")
+                equalize = bool(cle)
+            mixed, sensitivity = self._mixed_search(full, int8_io, size_limit=fp16.size_bytes, method=method, equalize=equalize)
+            if mixed is not None and mixed.variant.size_bytes <= dynamic.size_bytes:
+                return self._finish(mixed, sensitivity)
+            for candidate in (dynamic, fp16):
+                tried = self.evaluate(candidate)
+                if tried.accepted:
+                    return self._finish(tried, sensitivity)
+                if mixed is not None and candidate is dynamic:
+                    return self._finish(mixed, sensitivity)  # dynamic failed: the (larger) mixed one stands
+            fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
+            return self._finish(self.evaluate(fp32), sensitivity)
+
+    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int, method: str = "minmax",
+                      equalize: bool = False) -> tuple[Tried | None, list[OperatorError]]:
+        """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
+        samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
+        errors = operator_errors(self.engine, samples)
+        ranked = [e for e in errors if e.error > 0][:MAX_FLOAT_OPS]
+        float_ops: list[str] = []
+        for worst in ranked:
+            float_ops.append(worst.op)
+            try:
+                current = self._derive(Recipe("mixed", io_dtype=int8_io, float_ops=tuple(float_ops), calibration=method,
+                                              equalize=equalize))
+            except PackagerError:
+                break
+            if current.size_bytes >= size_limit:
+                tried = self.evaluate(current)
+                tried.accepted = False
+                tried.reason = f"keeping {len(float_ops)} operators in float makes it as large as fp16 ({size_limit} bytes)"
+                break
+            tried = self.evaluate(current)
+            if tried.accepted:
+                tried.reason += f"; {len(float_ops)} most sensitive operator(s) kept in float"
+                return tried, errors
+        return None, errors
+
+    def _finish(self, chosen: Tried, sensitivity: list[OperatorError]) -> AutoResult:
+        for tried in self.tried:
+            if tried is not chosen and tried.accepted:
+                tried.accepted = False
+                tried.reason += "; a more compressed candidate was chosen"
+        chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
+        chosen.reason += slower_note(chosen.metrics, self.float_metrics)
+        failed = self._judge.failed if self._judge is not None else []
+        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice + failed)

@@ -1,0 +1,159 @@
+"""Which engine and which calibration make a variant: both engines try, the data decides.
+
+For a variant whose engine the user did not fix, every way packager has of making it is built and
+measured against the float model on the same inputs (the evaluation data, or the calibration data
+when there is none: random inputs judge nothing): ai-edge-quantizer with each activation-range
+method (packager.quant.calibration.METHODS) for static variants, on the equalized model too where
+cross-layer equalization applies (`+cle`), and, for int8, the best of those again with bias correction
+(`+bc`, packager.quant.bias_correction); once for fp16 and dynamic; and the TF
+converter when the source is Keras/SavedModel. Each costs seconds. The candidate that loses the
+fewest points (top-1 accuracy with labels, else top-1 agreement with float) wins, the lower mean
+output error breaking ties; the others are recorded with their figures (manifest
+`selection.engine_choice`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from packager.quant.calibration import METHODS
+from packager.errors import PackagerError
+from packager.runtime.evaluate import VariantMetrics, compare, run_all
+from packager.manifest import EngineCandidate
+from packager.quant.engines import AeqEngine, Recipe, Variant, tf_converter_variant
+
+TF_CONVERTER_KINDS = ("fp16", "dynamic", "int8", "int16x8")
+
+
+@dataclass
+class Candidate:
+    """One way of making a variant (engine, calibration), the variant it made and its figures while
+    the choice is made; `record` is what the manifest keeps of it (manifest.EngineCandidate)."""
+
+    engine: str
+    calibration: str | None
+    variant: Variant | None
+    metrics: VariantMetrics | None
+    loss: float | None
+    error: str | None = None
+    chosen: bool = False
+
+    def record(self, name: str) -> EngineCandidate:
+        m = self.metrics
+        return EngineCandidate(variant=name, engine=self.engine, calibration=self.calibration, chosen=self.chosen,
+                               size_bytes=self.variant.size_bytes if self.variant else None,
+                               loss_points=None if self.loss is None else round(self.loss, 6),
+                               top1_agreement=m.top1_agreement if m else None, accuracy=m.accuracy if m else None,
+                               max_abs_error=m.max_abs_error if m else None, mean_abs_error=m.mean_abs_error if m else None,
+                               error=self.error or None)
+
+
+class Judge:
+    """Measures candidates against the float model on fixed inputs."""
+
+    def __init__(self, float_model: bytes, inputs: np.ndarray, labels: np.ndarray | None, num_classes: int | None, roles=None):
+        self.inputs = inputs
+        self.labels = labels
+        self.num_classes = num_classes
+        self.roles = roles
+        self.failed: list[EngineCandidate] = []  # candidates of variants no engine could make
+        outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
+        self.reference = outputs["fp32"]
+        # every model measured here, by its bytes, with its outputs on `inputs`: the build's evaluation
+        # of the chosen variants on the same inputs takes them from here instead of running them again
+        self.outputs: dict[bytes, list[np.ndarray]] = {float_model: self.reference}
+        self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
+                                     num_classes, None, roles)
+
+    def loss(self, metrics: VariantMetrics) -> float:
+        drop = metrics.accuracy_drop(self.float_metrics)
+        return drop if drop is not None else (1.0 - (metrics.top1_agreement or 0.0)) * 100.0
+
+    def measure(self, variants: list[Variant]) -> list[VariantMetrics]:
+        models = {f"{i}": v.model for i, v in enumerate(variants)}
+        outputs, _ = run_all(models, self.inputs, measure_latency=False)
+        self.outputs.update((v.model, outputs[f"{i}"]) for i, v in enumerate(variants))
+        return [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[f"{i}"], self.reference, self.labels, self.num_classes,
+                        None, self.roles) for i, v in enumerate(variants)]
+
+
+def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None) -> list[Candidate]:
+    """Every way of making `recipe` (its engine not fixed by the user): built, not yet measured."""
+    ways: list[tuple[str, str | None, Callable[[], Variant]]] = []
+    if recipe.needs_calibration:
+        for method in METHODS:
+            r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method)
+            ways.append(("ai-edge-quantizer", method, lambda r=r: aeq.derive(r, calibration)))
+        if aeq.equalized(calibration) is not None:  # depthwise-separable: the same three on the equalized model
+            for method in METHODS:
+                r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method, equalize=True)
+                ways.append(("ai-edge-quantizer", f"{method}+cle", lambda r=r: aeq.derive(r, calibration)))
+    else:
+        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer")
+        ways.append(("ai-edge-quantizer", None, lambda r=r: aeq.derive(r, calibration)))
+    if converter is not None and recipe.quant in TF_CONVERTER_KINDS:
+        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "tf-converter")
+        ways.append(("tf-converter", "tf-converter" if recipe.needs_calibration else None, lambda r=r: tf_converter_variant(converter, r, calibration)))
+
+    def attempt(engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
+        return _attempt(recipe, engine, method, make)
+
+    # The TF converter spends half its time in C++ that releases the GIL (MLIR conversion,
+    # calibration), ai-edge-quantizer mostly in Python: the converter's candidate is made in a
+    # background thread while ai-edge-quantizer makes the others, on the other core.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        background = {i: pool.submit(attempt, *way) for i, way in enumerate(ways) if way[0] == "tf-converter"}
+        here = {i: attempt(*way) for i, way in enumerate(ways) if i not in background}
+        return [here[i] if i in here else background[i].result() for i in range(len(ways))]
+
+
+def _attempt(recipe: Recipe, engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
+    from packager.runtime.isolation import check_tflite
+
+    try:
+        variant = make()
+        check_tflite(variant.model, f"the {recipe.name} variant ({engine})")
+        return Candidate(engine, method, variant, None, None)
+    except PackagerError as exc:
+        return Candidate(engine, method, None, None, None, exc.one_line())
+
+
+def _rank(c: Candidate) -> tuple[float, float]:
+    return round(c.loss, 9), c.metrics.mean_abs_error
+
+
+def _measure(candidates: list[Candidate], judge: Judge) -> None:
+    built = [c for c in candidates if c.variant is not None]
+    for c, m in zip(built, judge.measure([c.variant for c in built])):
+        c.metrics, c.loss = m, judge.loss(m)
+
+
+def bias_corrected(recipe: Recipe, best: Candidate, aeq: AeqEngine, calibration: np.ndarray | None) -> Candidate:
+    """The best ai-edge-quantizer int8 candidate made again with bias correction (`+bc`). Only the best
+    one: a correction of each method's candidate doubled the int8 candidates (each a quantization and a
+    measurement, seconds apiece) and on the regression set never changed the pick (benchmarks/bench_quant_real.py)."""
+    base = best.variant.recipe
+    r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", base.calibration,
+               equalize=base.equalize, bias_correction=True)
+    return _attempt(recipe, "ai-edge-quantizer", f"{best.calibration}+bc", lambda: aeq.derive(r, calibration))
+
+
+def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
+    """The best way of making `recipe`, and every candidate with its figures."""
+    candidates = candidates_for(recipe, aeq, converter, calibration)
+    if not any(c.variant is not None for c in candidates):
+        judge.failed += [c.record(recipe.name) for c in candidates]
+        raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
+    _measure(candidates, judge)
+    aeq_built = [c for c in candidates if c.variant is not None and c.engine == "ai-edge-quantizer"]
+    if recipe.quant == "int8" and aeq_built:
+        extra = bias_corrected(recipe, min(aeq_built, key=_rank), aeq, calibration)
+        _measure([extra], judge)
+        candidates.append(extra)
+    best = min((c for c in candidates if c.variant is not None), key=_rank)
+    best.chosen = True
+    return best.variant, candidates

@@ -1,0 +1,1 @@
+"""The .tflite file: the one flatbuffer reader/editor, TFLite metadata, and `packager inspect`."""
