@@ -14,7 +14,7 @@ Both are checked against their JSON Schema (packager/schemas/) when they are tur
 the schema is what the types say.
 
 One type per concept: `Latency` is host and device latency (two JSON forms), `TensorInfo` (in
-tflite_tree) is a tensor as the model file has it and `Tensor` the manifest's entry for it.
+packager.tflite.flatbuffer) is a tensor as the model file has it and `Tensor` the manifest's entry for it.
 
 Adding a field: give the dataclass one more line. `optional()` makes it a key that is left out
 of the JSON while it holds its default (None or empty), so documents written before it still

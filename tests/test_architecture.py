@@ -241,6 +241,7 @@ LAYER_EXCEPTIONS = {
     ("packager.tflite.metadata", "packager.detection.meta"),  # a detector's metadata: the ObjectDetector writer
     ("packager.tflite.inspect", "packager.detection.postprocess"),  # `inspect` names the four detection outputs
     ("packager.tflite.inspect", "packager.runtime.isolation"),  # `inspect` loads the model in the isolated worker
+    ("packager.tflite.inspect", "packager.runtime.coverage"),  # `inspect` shows which operators each accelerator would take
 }
 TOP_LEVEL = ("packager.errors", "packager.fileio", "packager.manifest", "packager.progress", "packager.quiet", "packager.schemas")
 

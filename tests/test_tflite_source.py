@@ -1,4 +1,4 @@
-"""What a .tflite is, read from its flatbuffer (tflite_tree) rather than by loading it in LiteRT:
+"""What a .tflite is, read from its flatbuffer (packager.tflite.flatbuffer) rather than by loading it in LiteRT:
 tensor types and signatures agree with what LiteRT's Interpreter reports, and infer_quant names each
 kind of model of tests/tflite_models.py."""
 

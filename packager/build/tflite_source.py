@@ -39,7 +39,7 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
 
 
 def infer_quant(model: bytes) -> str:
-    """What an existing .tflite is, judged by its tensor types (read from the flatbuffer, tflite_tree)."""
+    """What an existing .tflite is, judged by its tensor types (read from the flatbuffer, packager.tflite.flatbuffer)."""
     from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model)

@@ -126,7 +126,7 @@ class ModelRunner:
         self.inputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.inputs, self.interpreter.get_input_details())]
         self.outputs = [replace(t, shape=tuple(int(v) for v in d["shape"])) for t, d in zip(graph.outputs, self.interpreter.get_output_details())]
         signature_names: dict[int, str] = {}
-        for signature in graph.signature_defs:  # as the flatbuffer has them (tflite_tree)
+        for signature in graph.signature_defs:  # as the flatbuffer has them (packager.tflite.flatbuffer)
             for alias, index in signature.outputs:
                 signature_names.setdefault(index, alias)
         # what a user calls each output: the signature's name (the Keras output's), else the tensor's
