@@ -172,3 +172,15 @@ def lines(v: VariantCoverage) -> list[str]:
     for apis, levels, entry in v.nnapi_rows():
         out.append(f"  nnapi API {apis} ({levels}): {entry.summary(v.operators)}" + (f" - {entry.reasons()}" if entry.refused else ""))
     return out + [f"  hint: {h}" for h in v.hints]
+
+
+def one_line(v: VariantCoverage) -> str:
+    """The variant's coverage in one line, for the end of `packager build`."""
+    runs: list[tuple[list[int], int]] = []  # consecutive API levels delegating as many operators
+    for e in v.nnapi:
+        if runs and runs[-1][1] == e.delegated:
+            runs[-1][0].extend(e.api_levels)
+        else:
+            runs.append((list(e.api_levels), e.delegated))
+    nnapi = ", ".join(f"API {a[0]}{f'-{a[-1]}' if len(a) > 1 else ''} {n} of {v.operators}" for a, n in runs)
+    return f"GPU {v.gpu.summary(v.operators)}; NNAPI ops delegated: {nnapi}"

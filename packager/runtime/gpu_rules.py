@@ -12,8 +12,8 @@ Taken from google-ai-edge/LiteRT at tag v2.2.0:
   (quantized models) int8/uint8, a few operators also bool/int32, and no tensor above rank 4.
 
 Simplified (docs/ACCELERATORS.md): ADD/MUL broadcasting, SELECT, ONE_HOT, EMBEDDING_LOOKUP, LSTM,
-BITCAST and the custom operators the delegate knows are checked by their operand counts only; the
-StableHLO operators are not modelled (reported as not supported).
+BITCAST and the custom operators the delegate knows are checked by their operand counts only;
+STABLEHLO_BROADCAST_IN_DIM, STABLEHLO_CBRT and STABLEHLO_CLAMP are not modelled (reported as not supported).
 """
 
 from __future__ import annotations
@@ -200,7 +200,8 @@ RULES: dict[str, tuple[Check, ...]] = {
     **dict.fromkeys(("ABS", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "LOG", "LOGICAL_NOT", "LOGISTIC", "NEG", "ROUND", "RSQRT",
                      "SIGN", "SIN", "SQRT", "SQUARE", "TANH"), _UNARY),
     **dict.fromkeys(("ATAN2", "DIV", "EQUAL", "FLOOR_DIV", "FLOOR_MOD", "GREATER", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LESS",
-                     "LESS_EQUAL", "MAXIMUM", "MINIMUM", "NOT_EQUAL", "POW", "RIGHT_SHIFT", "SQUARED_DIFFERENCE", "SUB"), _BINARY),
+                     "LESS_EQUAL", "MAXIMUM", "MINIMUM", "NOT_EQUAL", "POW", "RIGHT_SHIFT", "STABLEHLO_REMAINDER", "STABLEHLO_SHIFT_LEFT",
+                     "SQUARED_DIFFERENCE", "SUB"), _BINARY),
 }
 
 _COMPARISONS = {"GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL"}  # model_builder's IsLogicalCode

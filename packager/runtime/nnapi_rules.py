@@ -127,6 +127,8 @@ def output_rank_at_most_4(sig: OpSignature, level: int) -> str | None:
 
 
 def reshape_new_shape(sig: OpSignature, level: int) -> str | None:
+    if len(sig.inputs) >= 2 and not _input(sig, 1).const:
+        return "the shape input must be constant"
     if len(sig.inputs) == 1:
         shape = sig.options.get("newShape") or ()
         if len(shape) == 0 or tuple(shape) == (0,):
