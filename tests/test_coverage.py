@@ -129,6 +129,8 @@ def test_the_build_records_coverage_for_every_variant(digits_build):
     assert _refused(_level(int8, 28))["CONV_2D"] == "int8 input needs NNAPI 1.2 (API 29)"
     assert "CONV_2D" not in _refused(_level(int8, 29))
     assert _refused(_level(int16, 33))["FULLY_CONNECTED"] == "int16 output not supported"
+    assert coverage.UNCHECKED_INT16.format(ops="CONV_2D") in int16.hints  # accepted by Validate, flagged as unchecked
+    assert not any("int16" in h for h in int8.hints)
     assert digits_build.timings["coverage"] < 1.0  # five variants; measured 0.075 s
     assert coverage.one_line(int8) == ("GPU partial delegation: 4 of 11 ops, 2 partitions (the largest 1 delegated); NNAPI ops delegated: "
                                        "API 26 0 of 11, API 27-28 2 of 11, API 29 6 of 11, API 30-32 7 of 11, API 33-36 8 of 11")

@@ -134,12 +134,20 @@ DYNAMIC_BATCH = ("SHAPE is computed from the dynamic batch dimension (the input'
                  "with a batch of 1 the shape is a constant, and SHAPE, STRIDED_SLICE and PACK go (both delegates refuse them)")
 
 
-def hints(tree, sigs: list[OpSignature]) -> list[str]:
-    """What would let the delegates take more: a dynamic batch makes the converter compute shapes at run time."""
+UNCHECKED_INT16 = ("NNAPI from 1.2: the delegate's Validate does not check the input type of {ops}, so their int16 operators "
+                   "count as accepted here; whether a phone's NNAPI builds them is only known on the phone")
+
+
+def hints(tree, sigs: list[OpSignature], accepted_int16: set[str]) -> list[str]:
+    """What would let the delegates take more (a dynamic batch makes the converter compute shapes at run time),
+    and where the prediction is weakest (int16 operators Validate does not type-check)."""
     graph = tree.subgraphs[0]
     dynamic = any(graph.tensors[i].shapeSignature is not None and len(graph.tensors[i].shapeSignature) and graph.tensors[i].shapeSignature[0] == -1
                   for i in (graph.inputs if graph.inputs is not None else ()))
-    return [DYNAMIC_BATCH] if dynamic and any(s.kind == "SHAPE" for s in sigs) else []
+    found = [DYNAMIC_BATCH] if dynamic and any(s.kind == "SHAPE" for s in sigs) else []
+    if accepted_int16:
+        found.append(UNCHECKED_INT16.format(ops=", ".join(sorted(accepted_int16))))
+    return found
 
 
 def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk: int = TARGET_SDK) -> VariantCoverage:
@@ -147,6 +155,7 @@ def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk
     sigs = flatbuffer.op_signatures(tree)
     gpu = _record(sigs, plan(sigs, gpu_rules.validate, GPU_MAX_PARTITIONS))
     nnapi = []
+    accepted_int16: set[str] = set()
     for level, apis in level_runs(min_sdk, target_sdk):
         if level == 0:  # the delegate does nothing before API 27: one line, not every operator
             nnapi.append(DelegateCoverage(accepted=0, delegated=0, partitions=0, max_partitions=NNAPI_MAX_PARTITIONS,
@@ -154,8 +163,9 @@ def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk
                                           api_levels=apis, feature_level=nnapi_rules.NAMES[0]))
             continue
         p = plan(sigs, lambda s, level=level: nnapi_rules.validate(s, level), NNAPI_MAX_PARTITIONS)
+        accepted_int16 |= {sigs[i].kind for i in p.accepted if sigs[i].inputs and sigs[i].inputs[0].dtype == "int16"}
         nnapi.append(_record(sigs, p, api_levels=apis, feature_level=nnapi_rules.NAMES[level]))
-    return VariantCoverage(variant=name, operators=len(sigs), gpu=gpu, nnapi=nnapi, hints=hints(tree, sigs))
+    return VariantCoverage(variant=name, operators=len(sigs), gpu=gpu, nnapi=nnapi, hints=hints(tree, sigs, accepted_int16))
 
 
 def coverage(models: dict[str, bytes], min_sdk: int = MIN_SDK, target_sdk: int = TARGET_SDK) -> tuple[AcceleratorCoverage, float]:
