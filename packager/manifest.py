@@ -1,6 +1,6 @@
 """The data model: the bundle manifest (docs/CONTRACTS.md, contract 1) and device results, typed.
 
-Every document the project writes or reads between its parts is one of two values here:
+Every document the project writes or reads between its parts is one of three values here:
 
 - `Manifest`, dist/<name>/manifest.json: built once by `packager.build.pipeline`, written by
   `packager.bundle.writer`, read back by `bundle_io.load_bundle` and used as attributes by the report,
@@ -8,8 +8,11 @@ Every document the project writes or reads between its parts is one of two value
 - `DeviceResults`, a session of device runs (`DeviceRun` per device x bundle x accelerator, an
   `ApkInfo` per installed app), written by `packager device bench` and the plugin, read by the
   report.
+- `BenchResult`, one benchmark request's result as the runner on the handset writes it (contract 2:
+  the Kotlin app, the virtual handset's app process, benchmark_model's log parsed), read by the
+  device kit into a `DeviceRun`.
 
-Both are checked against their JSON Schema (packager/schemas/) when they are turned into JSON
+All three are checked against their JSON Schema (packager/schemas/) when they are turned into JSON
 (`to_json`, `write`) and when they are read (`from_dict`, `from_json`, `load`): what passes
 the schema is what the types say.
 
@@ -811,6 +814,112 @@ class DeviceRun(Record):
     def accelerator(self) -> str:
         """'gpu', or 'gpu → xnnpack' / 'gpu → none' when it did not apply."""
         return self.accelerator_requested if not self.fell_back else f"{self.accelerator_requested} → {self.accelerator_applied or 'none'}"
+
+
+# --- contract 2: one benchmark result as the app writes it --------------------------------------------------
+BENCH_RESULT_VERSION = 1
+AcceleratorName = Literal["cpu", "xnnpack", "gpu", "nnapi", "npu"]
+
+
+@dataclass(kw_only=True)
+class BenchDevice(Record):
+    """The handset as the runner on it describes itself (the app reads android.os.Build)."""
+
+    manufacturer: str
+    model: str
+    abi: str
+    sdk: int
+    serial: str | None = optional()
+    soc: str | None = optional()
+    android_version: str | None = optional()
+    virtual: bool | None = optional()  # the harness's own runners say it here too
+
+
+@dataclass(kw_only=True)
+class BenchAccelerator(Record):
+    """What was asked for and what ran: a fallback is `applied != requested`, never success."""
+
+    requested: AcceleratorName
+    applied: AcceleratorName | None
+    fallback_reason: str | None = None
+    delegated_ops: int | None = None
+    total_ops: int | None = None
+    ops_source: Literal["delegate_log", "delegate_graph", "no_delegate", "unknown"] = "unknown"  # absent in old results: unknown
+    ops_note: str | None = None
+
+
+@dataclass(kw_only=True)
+class BenchSummary(Record):
+    """A runner that prints no single runs (benchmark_model): its summary instead of latencies_ms."""
+
+    count: int
+    mean_ms: float
+    std_ms: float | None = optional()
+    min_ms: float | None = optional()
+    max_ms: float | None = optional()
+
+
+@dataclass(kw_only=True)
+class BenchResult(Record):
+    """One request's result (docs/CONTRACTS.md contract 2, packager/schemas/bench-result.schema.json):
+    written by the app on the handset, the virtual handset's app process, or the harness parsing
+    benchmark_model; checked against the schema when written (`to_json`) and read (`from_dict`)."""
+
+    KIND: ClassVar[str] = "bench-result"
+
+    schema_version: int = BENCH_RESULT_VERSION
+    request_id: str
+    status: Literal["ok", "error"]  # ok: every measured run ran (accelerator.applied says on what)
+    runner: Literal["app", "benchmark_model"]
+    virtual: bool
+    device: BenchDevice
+    model_path: str
+    model_sha256: str | None = None
+    accelerator: BenchAccelerator
+    threads: int
+    init_ms: float | None = None
+    first_inference_ms: float | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+    peak_memory_kb: int | None = None
+    peak_memory_measure: Literal["rise_over_preload_baseline", "fresh_process_peak"] | None = None
+    output_files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    started: str | None = optional()
+    finished: str | None = optional()
+    runner_version: str | None = optional()
+    summary: BenchSummary | None = optional()
+
+    def validate(self, what: str = "benchmark result") -> dict[str, Any]:
+        data = self.to_dict()
+        _validate(self.KIND, data, what)
+        return data
+
+    def to_json(self, what: str = "benchmark result") -> str:
+        return _dumps(self.validate(what))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "benchmark result") -> BenchResult:
+        _validate(cls.KIND, data, what)
+        return super().from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str, what: str = "benchmark result") -> BenchResult:
+        return cls.from_dict(json.loads(text), what)
+
+    @property
+    def session_status(self) -> Literal["ok", "fallback", "error"]:
+        """The run's status in a session: 'ok' only when it ran on the accelerator asked for;
+        'fallback' when every measured run ran but on another one (the app reports that as 'ok'
+        with the applied accelerator); 'error' otherwise. Falling back is not success."""
+        if self.status == "ok" and self.accelerator.applied != self.accelerator.requested:
+            return "fallback"
+        return self.status
+
+    @property
+    def latency(self) -> Latency | None:
+        if self.latencies_ms:
+            return Latency.of(self.latencies_ms)
+        return Latency.of_summary(self.summary.to_dict()) if self.summary else None
 
 
 APK_CATEGORIES = ("dex", "native", "models", "assets", "resources", "other")

@@ -15,7 +15,7 @@ from packager.bundle.reader import BundleRef
 from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
 from packager.device.results import parity
-from packager.manifest import ApkInfo, DeviceProps, DeviceResults, DeviceRun, Latency
+from packager.manifest import ApkInfo, BenchResult, DeviceProps, DeviceResults, DeviceRun, Parity
 from packager.device.runner import AppRunner, Runner, RunOutcome, RunSpec
 from packager.device.transport import DeviceLost
 
@@ -23,36 +23,32 @@ from packager.device.transport import DeviceLost
 def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     result, spec = outcome.result, outcome.spec
     bundle = spec.bundle
-    stats = Latency.of(result["latencies_ms"]) or (Latency.of_summary(result["summary"]) if result.get("summary") else None)
     agreement = None
     if outcome.outputs is not None:
         golden = [arrays.load_array(p, "golden output") for p in bundle.golden_output_paths]
         detection = bundle.manifest.detection
         agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None)
-    # the adb serial names the device everywhere (for TCP devices it differs from ro.serialno)
-    virtual = bool(result.get("virtual"))
-    device = DeviceProps.from_dict({**result["device"], "serial": handset.serial, "virtual": virtual})
-    accelerator = result["accelerator"]
+    return run_record(result, bundle.name, bundle.model_sha256, bundle.manifest.recipe.name, agreement, serial=handset.serial)
+
+
+def run_record(result: BenchResult, bundle: str, bundle_sha256: str, recipe: str, agreement: Parity | None,
+               serial: str | None = None) -> DeviceRun:
+    """A session's run from one contract-2 result. The adb serial names the device everywhere (for
+    TCP devices it differs from ro.serialno); without one (a farm's results file) the result's own."""
+    accelerator = result.accelerator
+    device = DeviceProps(serial=serial or result.device.serial or "unknown", manufacturer=result.device.manufacturer, model=result.device.model,
+                         soc=result.device.soc, abi=result.device.abi, sdk=result.device.sdk, android_version=result.device.android_version,
+                         virtual=result.virtual)
     return DeviceRun(
-        device=device, bundle=bundle.name, bundle_sha256=bundle.model_sha256, recipe=bundle.manifest.recipe.name,
-        runner=result["runner"], virtual=virtual, status=run_status(result),
-        accelerator_requested=accelerator["requested"], accelerator_applied=accelerator["applied"],
-        fallback_reason=accelerator.get("fallback_reason"), threads=result["threads"], init_ms=result["init_ms"],
-        first_inference_ms=result["first_inference_ms"], latency=stats, peak_memory_kb=result["peak_memory_kb"],
-        parity=agreement, errors=list(result["errors"]), latencies_ms=list(result["latencies_ms"]),
-        delegated_ops=accelerator.get("delegated_ops"), total_ops=accelerator.get("total_ops"),
-        ops_source=accelerator.get("ops_source", "unknown"), peak_memory_measure=result.get("peak_memory_measure"),
+        device=device, bundle=bundle, bundle_sha256=bundle_sha256, recipe=recipe,
+        runner=result.runner, virtual=result.virtual, status=result.session_status,
+        accelerator_requested=accelerator.requested, accelerator_applied=accelerator.applied,
+        fallback_reason=accelerator.fallback_reason, threads=result.threads, init_ms=result.init_ms,
+        first_inference_ms=result.first_inference_ms, latency=result.latency, peak_memory_kb=result.peak_memory_kb,
+        parity=agreement, errors=list(result.errors), latencies_ms=list(result.latencies_ms),
+        delegated_ops=accelerator.delegated_ops, total_ops=accelerator.total_ops,
+        ops_source=accelerator.ops_source, peak_memory_measure=result.peak_memory_measure,
     )
-
-
-def run_status(result: dict) -> str:
-    """A run's status in the session: 'ok' only when it ran on the accelerator asked for; 'fallback'
-    when every measured run ran but on another one (the app reports that as 'ok' with the applied
-    accelerator: contract 2); 'error' otherwise. Falling back is not success."""
-    accelerator = result["accelerator"]
-    if result["status"] == "ok" and accelerator["applied"] != accelerator["requested"]:
-        return "fallback"
-    return result["status"]
 
 
 def apk_info(handset: Handset, package: str) -> ApkInfo:

@@ -6,7 +6,7 @@
 - `BenchmarkModelRunner` runs a user-supplied TFLite `benchmark_model` binary and parses what
   it prints into the same result.
 
-Both return the bench-result JSON of every request, validated against its schema.
+Both return every request's result as a `BenchResult` (contract 2), checked against its schema.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BE
 from packager.device.handset import TEMP_SUFFIX, Handset, quote
 from packager.errors import PackagerError
 from packager.fileio import DocumentError, loads_json, sha256_file
+from packager.manifest import BenchAccelerator, BenchDevice, BenchResult, BenchSummary
 
 COMMAND_CHUNK = 16 * 1024  # keep single shell commands well under old adbd payload limits
 
@@ -51,7 +52,7 @@ class RunSpec:
 @dataclass
 class RunOutcome:
     spec: RunSpec
-    result: dict[str, Any]  # bench-result.schema.json
+    result: BenchResult
     outputs: list[np.ndarray] | None
 
 
@@ -214,15 +215,14 @@ class AppRunner:
         results = []
         for i, spec in enumerate(specs):
             try:
-                result = loads_json(texts[i].strip())
+                data = loads_json(texts[i].strip())
             except (IndexError, DocumentError):
                 raise DeviceRunError(f"the result of request {i} on {handset.serial} is not JSON: {texts[i].strip()[:200] if i < len(texts) else ''}",
                                      "check the app's benchmark entry point") from None
-            schemas.validate("bench-result", result, what=f"result {i} from {handset.serial}")
-            results.append(result)
+            results.append(BenchResult.from_dict(data, what=f"result {i} from {handset.serial}"))
         # bring outputs back through the staging folder (run-as's `cat` feeds the shell's redirect)
         stage = f"{STAGING_DIR}/{run_id}"
-        wanted = [(i, k, remote) for i, r in enumerate(results) for k, remote in enumerate(r["output_files"]) if r["status"] == "ok"]
+        wanted = [(i, k, remote) for i, r in enumerate(results) for k, remote in enumerate(r.output_files) if r.status == "ok"]
         copies = [f"{quote('run-as', self.package, 'cat', remote)} > {quote(f'{stage}/out-{i}-{k}.npy')}" for i, k, remote in wanted]
         outputs: dict[int, list[np.ndarray]] = {}
         if copies:
@@ -255,17 +255,13 @@ def benchmark_model_flags(spec: RunSpec, graph: str) -> list[str]:
     return flags
 
 
-def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], graph: str) -> dict[str, Any]:
+def parse_benchmark_model(text: str, spec: RunSpec, device: BenchDevice, graph: str) -> BenchResult:
     """benchmark_model's log -> a bench-result (runner benchmark_model, summary instead of runs)."""
     errors = [line.strip() for line in text.splitlines() if re.match(r"\s*(ERROR|E tflite)", line)]
-    result: dict[str, Any] = {
-        "schema_version": 1, "request_id": f"benchmark_model-{uuid.uuid4().hex[:6]}", "status": "error", "runner": "benchmark_model",
-        "virtual": bool(device.get("virtual")), "device": device, "model_path": graph, "model_sha256": None,
-        "accelerator": {"requested": spec.accelerator, "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None,
-                        "ops_source": "unknown", "ops_note": "benchmark_model printed no run"},
-        "threads": spec.threads, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
-        "peak_memory_measure": None, "output_files": [], "errors": errors, "runner_version": "benchmark_model",
-    }
+    accelerator = BenchAccelerator(requested=spec.accelerator, applied=None, ops_source="unknown", ops_note="benchmark_model printed no run")  # type: ignore[arg-type]
+    result = BenchResult(request_id=f"benchmark_model-{uuid.uuid4().hex[:6]}", status="error", runner="benchmark_model",
+                         virtual=bool(device.virtual), device=device, model_path=graph, accelerator=accelerator, threads=spec.threads,
+                         errors=errors, runner_version="benchmark_model")
     timings = re.search(r"Inference timings in us: Init: ([\d.]+), First inference: ([\d.]+), Warmup \(avg\): ([\d.e+]+), Inference \(avg\): ([\d.e+]+)", text)
     # the stat lines (warm-up, then measured runs): "count=20 first=.. curr=.. min=.. max=.. avg=.. std=..",
     # or "count=20 curr=9000(all same)" when every run took the same time
@@ -280,29 +276,32 @@ def parse_benchmark_model(text: str, spec: RunSpec, device: dict[str, Any], grap
     applied = "xnnpack" if delegate("xnnpack") else "cpu"
     if spec.accelerator in ("gpu", "nnapi") and delegate(spec.accelerator):
         applied = spec.accelerator
-    if applied != "cpu":
-        result["accelerator"].update(delegated_ops=delegate(applied)[0], total_ops=delegate(applied)[1], ops_source="delegate_log", ops_note=None)
+    took = delegate(applied) if applied != "cpu" else None
+    if took:
+        accelerator.delegated_ops, accelerator.total_ops = took
+        accelerator.ops_source, accelerator.ops_note = "delegate_log", None
     elif timings:
-        result["accelerator"].update(ops_source="no_delegate", delegated_ops=0, ops_note="no delegate took an operator (benchmark_model logged no replacement)")
+        accelerator.ops_source, accelerator.delegated_ops = "no_delegate", 0
+        accelerator.ops_note = "no delegate took an operator (benchmark_model logged no replacement)"
     if spec.accelerator == "npu":
-        result["errors"].append("benchmark_model has no NPU option; use the app runner")
+        result.errors.append("benchmark_model has no NPU option; use the app runner")
     if applied != spec.accelerator and spec.accelerator != "cpu":
         reason = next((e for e in errors if spec.accelerator.upper() in e.upper() or "delegate" in e.lower()), None)
-        result["accelerator"]["fallback_reason"] = reason or f"no {spec.accelerator} delegate was applied (see benchmark_model's log)"
+        accelerator.fallback_reason = reason or f"no {spec.accelerator} delegate was applied (see benchmark_model's log)"
     if timings and runs and int(runs[-1]["count"]) > 0:
         init_us, first_us = float(timings.group(1)), float(timings.group(2))
         measured = runs[-1]
         same = float(measured["curr"])  # all runs equal: only count and curr are printed
-        result.update(init_ms=init_us / 1000, first_inference_ms=first_us / 1000, status="ok")
-        result["summary"] = {"count": int(measured["count"]), "mean_ms": float(measured.get("avg", same)) / 1000,
-                             "std_ms": float(measured.get("std", 0)) / 1000, "min_ms": float(measured.get("min", same)) / 1000,
-                             "max_ms": float(measured.get("max", same)) / 1000}
-        result["accelerator"]["applied"] = applied
-    elif not result["errors"]:
-        result["errors"].append("benchmark_model printed no timings")
+        result.init_ms, result.first_inference_ms, result.status = init_us / 1000, first_us / 1000, "ok"
+        result.summary = BenchSummary(count=int(measured["count"]), mean_ms=float(measured.get("avg", same)) / 1000,
+                                      std_ms=float(measured.get("std", 0)) / 1000, min_ms=float(measured.get("min", same)) / 1000,
+                                      max_ms=float(measured.get("max", same)) / 1000)
+        accelerator.applied = applied  # type: ignore[assignment]
+    elif not result.errors:
+        result.errors.append("benchmark_model printed no timings")
     if memory:
-        result["peak_memory_kb"] = int(float(memory.group(1)) * 1024)
-        result["peak_memory_measure"] = "fresh_process_peak"  # benchmark_model is started for this one run
+        result.peak_memory_kb = int(float(memory.group(1)) * 1024)
+        result.peak_memory_measure = "fresh_process_peak"  # benchmark_model is started for this one run
     return result
 
 
@@ -323,18 +322,19 @@ class BenchmarkModelRunner:
 
     def run(self, handset: Handset, specs: list[RunSpec], advance: Callable[[int], None] | None = None) -> list[RunOutcome]:
         outcomes = []
-        device = {**handset.props().to_dict()}
+        props = handset.props()
+        device = BenchDevice.from_dict(props.to_dict())
         for spec in specs:
             graph = f"{STAGING_DIR}/blobs/{spec.bundle.model_sha256}.tflite"
             handset.push_if_changed(spec.bundle.model_path, graph)
             ran = handset.run(quote(self.remote, *benchmark_model_flags(spec, graph)) + " 2>&1", check=False, timeout=600)
             if ran.exit_code in (126, 127):  # the shell could not execute it: wrong ABI, not a program, no permission
                 raise PackagerError(f"benchmark_model cannot run on {handset.serial}: {_tail(ran.output, 1)}",
-                                    f"use the benchmark_model built for the phone's ABI ({device.get('abi', '?')}) from the LiteRT releases")
+                                    f"use the benchmark_model built for the phone's ABI ({device.abi}) from the LiteRT releases")
             result = parse_benchmark_model(ran.output, spec, device, graph)
-            if result["status"] != "ok" and ran.exit_code != 0:
-                result["errors"].append(f"benchmark_model exited with {ran.exit_code}: {_tail(ran.output, 1)}")
-            schemas.validate("bench-result", result, what="benchmark_model result")
+            if result.status != "ok" and ran.exit_code != 0:
+                result.errors.append(f"benchmark_model exited with {ran.exit_code}: {_tail(ran.output, 1)}")
+            result.validate("benchmark_model result")
             outcomes.append(RunOutcome(spec, result, None))
             if advance:
                 advance(1)

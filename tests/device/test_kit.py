@@ -239,30 +239,61 @@ INFO: Peak memory footprint (MB): init=2.5 overall=3.5
 
 def test_benchmark_model_output_is_parsed(digits):
     from packager.device.runner import RunSpec, benchmark_model_flags, parse_benchmark_model
+    from packager.manifest import BenchDevice, BenchResult
 
-    device = {"serial": "R5X", "manufacturer": "samsung", "model": "SM-S911B", "abi": "arm64-v8a", "sdk": 34}
+    device = BenchDevice(serial="R5X", manufacturer="samsung", model="SM-S911B", abi="arm64-v8a", sdk=34)
     gpu = RunSpec(digits, "gpu", threads=4, warmup=3, runs=20)
     assert "--use_gpu=true" in benchmark_model_flags(gpu, "/g.tflite") and "--num_runs=20" in benchmark_model_flags(gpu, "/g.tflite")
     result = parse_benchmark_model(BENCHMARK_MODEL_GPU, gpu, device, "/g.tflite")
-    schemas.validate("bench-result", result)
-    assert result["status"] == "ok" and result["accelerator"]["applied"] == "gpu"
-    assert result["accelerator"]["delegated_ops"] == 66 and result["init_ms"] == pytest.approx(1234.56)
-    assert result["first_inference_ms"] == pytest.approx(21.0) and result["summary"]["mean_ms"] == pytest.approx(9.0125)
-    assert result["peak_memory_kb"] == int(61.5 * 1024) and result["peak_memory_measure"] == "fresh_process_peak"
-    assert result["accelerator"]["ops_source"] == "delegate_log"  # counted from its "Replacing N out of M" line
+    schemas.validate("bench-result", result.to_dict())
+    assert BenchResult.from_json(result.to_json()) == result  # the typed record and its JSON, checked both ways
+    assert result.status == "ok" and result.accelerator.applied == "gpu" and result.session_status == "ok"
+    assert result.accelerator.delegated_ops == 66 and result.init_ms == pytest.approx(1234.56)
+    assert result.first_inference_ms == pytest.approx(21.0) and result.summary.mean_ms == pytest.approx(9.0125)
+    assert result.latency.mean == pytest.approx(9.0125) and result.latency.p50 is None  # no single runs: no invented percentile
+    assert result.peak_memory_kb == int(61.5 * 1024) and result.peak_memory_measure == "fresh_process_peak"
+    assert result.accelerator.ops_source == "delegate_log"  # counted from its "Replacing N out of M" line
     failed = parse_benchmark_model(BENCHMARK_MODEL_NNAPI_FAILED, RunSpec(digits, "nnapi"), device, "/g.tflite")
-    assert failed["status"] == "ok" and failed["accelerator"]["applied"] == "xnnpack"
-    assert "NNAPI" in failed["accelerator"]["fallback_reason"]
+    assert failed.status == "ok" and failed.accelerator.applied == "xnnpack" and failed.session_status == "fallback"
+    assert "NNAPI" in failed.accelerator.fallback_reason
     same = parse_benchmark_model(BENCHMARK_MODEL_ALL_SAME, RunSpec(digits, "cpu"), device, "/g.tflite")
-    schemas.validate("bench-result", same)
-    assert same["accelerator"]["applied"] == "cpu" and same["accelerator"]["fallback_reason"] is None
-    assert same["summary"] == {"count": 5, "mean_ms": 1.0, "std_ms": 0.0, "min_ms": 1.0, "max_ms": 1.0}  # not the warm-up line
-    assert same["peak_memory_kb"] == int(3.5 * 1024)
-    assert same["accelerator"]["ops_source"] == "no_delegate" and same["accelerator"]["delegated_ops"] == 0
+    schemas.validate("bench-result", same.to_dict())
+    assert same.accelerator.applied == "cpu" and same.accelerator.fallback_reason is None
+    assert same.to_dict()["summary"] == {"count": 5, "mean_ms": 1.0, "std_ms": 0.0, "min_ms": 1.0, "max_ms": 1.0}  # not the warm-up line
+    assert same.peak_memory_kb == int(3.5 * 1024)
+    assert same.accelerator.ops_source == "no_delegate" and same.accelerator.delegated_ops == 0
     broken = parse_benchmark_model("ERROR: Could not open '/g.tflite'.\nERROR: Failed to initialize the interpreter\n",
                                    RunSpec(digits, "cpu"), device, "/g.tflite")
-    assert broken["status"] == "error" and broken["accelerator"]["applied"] is None and "Could not open" in broken["errors"][0]
-    assert broken["accelerator"]["ops_source"] == "unknown" and broken["peak_memory_measure"] is None  # nothing ran: nothing claimed
+    assert broken.status == "error" and broken.accelerator.applied is None and "Could not open" in broken.errors[0]
+    assert broken.session_status == "error"
+    assert broken.accelerator.ops_source == "unknown" and broken.peak_memory_measure is None  # nothing ran: nothing claimed
+
+
+def test_bench_result_record_is_checked_both_ways():
+    """Contract 2's result is a typed record: the JSON a runner writes reads into it only if it passes
+    the schema, and the record writes only JSON that passes it."""
+    from packager.errors import PackagerError
+    from packager.manifest import BenchResult
+
+    written = {
+        "schema_version": 1, "request_id": "r-1", "status": "ok", "runner": "app", "virtual": False,
+        "device": {"manufacturer": "Google", "model": "Pixel 8", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G3", "android_version": "14"},
+        "model_path": "/m.tflite", "model_sha256": "ab" * 32,
+        "accelerator": {"requested": "gpu", "applied": "xnnpack", "fallback_reason": "no GPU", "delegated_ops": 9, "total_ops": 12,
+                        "ops_source": "delegate_log", "ops_note": None},
+        "threads": 2, "init_ms": 12, "first_inference_ms": 3.5, "latencies_ms": [1.0, 2.0, 3.0], "peak_memory_kb": 2048,
+        "peak_memory_measure": "rise_over_preload_baseline", "output_files": ["/o/output_0.npy"], "errors": [],
+        "started": "2026-12-08T00:00:00Z", "finished": "2026-12-08T00:00:01Z", "runner_version": "1.0",
+    }
+    result = BenchResult.from_dict(written)
+    assert result.to_dict() == {**written, "init_ms": 12.0}  # ints the schema allows come back as the type's float
+    assert isinstance(result.init_ms, float) and result.device.soc == "Tensor G3" and result.session_status == "fallback"
+    assert result.latency.p50 == 2.0 and result.latency.count == 3
+    with pytest.raises(PackagerError, match="accelerator"):
+        BenchResult.from_dict({**written, "accelerator": {**written["accelerator"], "applied": "tpu"}})
+    result.accelerator.requested = "dsp"  # a record made wrong in code does not get written
+    with pytest.raises(PackagerError, match="dsp"):
+        result.to_json()
 
 
 def test_benchmark_model_results_have_no_invented_percentiles(digits, tmp_path):

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from packager.manifest import BenchAccelerator, BenchDevice, BenchResult
+
 ORDER = ("xnnpack", "cpu")  # fallback order when the requested accelerator is missing
 
 
@@ -114,7 +116,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def run_request(job: Job) -> dict[str, Any]:
+def run_request(job: Job) -> BenchResult:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from packager import schemas
@@ -122,28 +124,22 @@ def run_request(job: Job) -> dict[str, Any]:
     started = _now()
     baseline: int | None = None
     request: dict[str, Any] = {}
-    result: dict[str, Any] = {
-        "schema_version": 1, "request_id": "unknown", "status": "error", "runner": "app", "virtual": True,
-        "device": job.device, "model_path": "", "model_sha256": None,
-        "accelerator": {"requested": "cpu", "applied": None, "fallback_reason": None, "delegated_ops": None, "total_ops": None,
-                        "ops_source": "unknown", "ops_note": "nothing ran"},
-        "threads": 1, "init_ms": None, "first_inference_ms": None, "latencies_ms": [], "peak_memory_kb": None,
-        "peak_memory_measure": None,
-        "output_files": [], "errors": [], "started": started, "runner_version": "virtual-handset-1",
-    }
+    accelerator = BenchAccelerator(requested="cpu", applied=None, ops_source="unknown", ops_note="nothing ran")
+    result = BenchResult(request_id="unknown", status="error", runner="app", virtual=True, device=BenchDevice.from_dict(job.device),
+                         model_path="", accelerator=accelerator, threads=1, started=started, runner_version="virtual-handset-1")
     try:
         request = json.loads(job.host(job.request_path).read_text())
-        result["request_id"] = str(request.get("request_id", "unknown"))
+        result.request_id = str(request.get("request_id", "unknown"))
         problems = schemas.errors("bench-request", request)
         if problems:
             raise ValueError(f"invalid request: {problems[0]}")
-        result.update(model_path=request["model_path"], threads=request["threads"])
+        result.model_path, result.threads = request["model_path"], request["threads"]
         requested = request["accelerator"]
-        result["accelerator"]["requested"] = requested
+        accelerator.requested = requested
         model_path = job.host(request["model_path"])
         data = model_path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        result["model_sha256"] = digest  # what ran, always recorded; checked when the request gives one
+        result.model_sha256 = digest  # what ran, always recorded; checked when the request gives one
         if request.get("model_sha256"):
             if digest != request["model_sha256"]:
                 raise ValueError(f"model sha256 {digest[:12]}... does not match the request's {request['model_sha256'][:12]}...")
@@ -163,7 +159,7 @@ def run_request(job: Job) -> dict[str, Any]:
         resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if applied == "cpu" else OpResolverType.AUTO
         interpreter = Interpreter(model_content=data, num_threads=request["threads"], experimental_op_resolver_type=resolver)
         interpreter.allocate_tensors()
-        result["init_ms"] = (time.perf_counter() - t0) * 1000
+        result.init_ms = (time.perf_counter() - t0) * 1000
         details = interpreter.get_input_details()
         if len(inputs) != len(details):
             raise ValueError(f"the model has {len(details)} inputs but the request gives {len(inputs)} input files")
@@ -173,12 +169,12 @@ def run_request(job: Job) -> dict[str, Any]:
             # XNNPACK took nothing: the builtin kernels ran the model, and the result says that.
             reason = (reason + "; " if reason else "") + "XNNPACK took no operator of this model; the builtin kernels ran it"
             applied = "cpu"
+        accelerator.applied, accelerator.fallback_reason, accelerator.total_ops = applied, reason, total
         if applied == "cpu":
-            counts = {"delegated_ops": 0, "total_ops": total, "ops_source": "no_delegate", "ops_note": None}
+            accelerator.delegated_ops, accelerator.ops_source, accelerator.ops_note = 0, "no_delegate", None
         else:
-            counts = {"delegated_ops": taken, "total_ops": total, "ops_source": "delegate_graph",
-                      "ops_note": "XNNPACK's partitions as LiteRT's graph shows them (its own log line is VERBOSE, not printed on a host)"}
-        result["accelerator"].update(applied=applied, fallback_reason=reason, **counts)
+            accelerator.delegated_ops, accelerator.ops_source = taken, "delegate_graph"
+            accelerator.ops_note = "XNNPACK's partitions as LiteRT's graph shows them (its own log line is VERBOSE, not printed on a host)"
         samples = inputs[0].shape[0]
         outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
 
@@ -194,7 +190,7 @@ def run_request(job: Job) -> dict[str, Any]:
             t0 = time.perf_counter()
             interpreter.invoke()
             if i == 0:
-                result["first_inference_ms"] = (time.perf_counter() - t0) * 1000
+                result.first_inference_ms = (time.perf_counter() - t0) * 1000
             for k, detail in enumerate(interpreter.get_output_details()):
                 outputs[k].append(interpreter.get_tensor(detail["index"])[0].copy())
         for i in range(request["warmup_runs"]):
@@ -208,9 +204,9 @@ def run_request(job: Job) -> dict[str, Any]:
             interpreter.invoke()
             latencies.append((time.perf_counter() - t0) * 1000)
             if deadline is not None and time.monotonic() > deadline and i + 1 < request["measured_runs"]:
-                result["latencies_ms"] = latencies
+                result.latencies_ms = latencies
                 raise TimeoutError(f"timed out after {len(latencies)} of {request['measured_runs']} measured runs ({request['timeout_s']} s)")
-        result["latencies_ms"] = latencies
+        result.latencies_ms = latencies
         if request.get("save_outputs", True):
             out_dir = job.host(request["output_dir"])
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -219,17 +215,17 @@ def run_request(job: Job) -> dict[str, Any]:
                 buffer = io.BytesIO()
                 np.save(buffer, np.stack(rows), allow_pickle=False)
                 _write_atomic(target, buffer.getvalue())
-                result["output_files"].append(f"{request['output_dir'].rstrip('/')}/output_{k}.npy")
-        result["status"] = "ok"
-        job.log("I", f"request {result['request_id']}: {requested} -> {applied}, {len(latencies)} runs, mean {np.mean(latencies):.3f} ms")
+                result.output_files.append(f"{request['output_dir'].rstrip('/')}/output_{k}.npy")
+        result.status = "ok"
+        job.log("I", f"request {result.request_id}: {requested} -> {applied}, {len(latencies)} runs, mean {np.mean(latencies):.3f} ms")
     except Exception as exc:  # noqa: BLE001 - every failure becomes an honest error result
-        result["errors"].append(f"{type(exc).__name__}: {exc}")
-        job.log("E", f"request {result['request_id']} failed: {exc}")
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+        job.log("E", f"request {result.request_id} failed: {exc}")
     peak = _status_kb("VmHWM:")
     if baseline is not None and peak is not None:
-        result["peak_memory_kb"] = max(0, peak - baseline)
-        result["peak_memory_measure"] = "rise_over_preload_baseline"
-    result["finished"] = _now()
+        result.peak_memory_kb = max(0, peak - baseline)
+        result.peak_memory_measure = "rise_over_preload_baseline"
+    result.finished = _now()
     return result
 
 
@@ -246,7 +242,7 @@ def main() -> None:
             if job.fault != "missing_result":
                 result_path = job.host(json.loads(job.host(job.request_path).read_text())["result_path"])
                 result_path.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomic(result_path, (json.dumps(result, indent=2) + "\n").encode())
+                _write_atomic(result_path, result.to_json(f"the result of {result.request_id}").encode())
             else:
                 job.log("I", "BenchmarkActivity finished")
         except Exception:  # noqa: BLE001 - report, keep serving
