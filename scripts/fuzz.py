@@ -1,7 +1,7 @@
 """The fuzz and fault suite in larger numbers, run once outside the test suite (tests/test_fuzz.py
 runs the same trials, bounded in time). Prints, per kind of trial: tried / ok / clean error /
 crash, where a clean error is exit 2 with one `error:` line and a crash is anything else (see
-tests/fuzzing.py). The README's table comes from this script.
+tests/fuzzing.py). docs/TESTING.md's table comes from this script.
 
 Run (as root for the tmpfs): uv run python scripts/fuzz.py [--examples 1000] [--tflite 1000]
     [--builds 100] [--bundles 300] [--disk 30] [--kills 20] [--json]

@@ -1,7 +1,7 @@
 """The fuzz and fault suite (issue 14), bounded in time: every outcome is exit 0 or one line and
 exit 2, never a traceback; a full disk and SIGKILL never damage a bundle or leave staging behind.
-The harness is tests/fuzzing.py; scripts/fuzz.py runs the same trials in larger numbers (the
-README gives its counts)."""
+The harness is tests/fuzzing.py; scripts/fuzz.py runs the same trials in larger numbers
+(docs/TESTING.md gives its counts)."""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def read_boxes_csv(path: Path, files: tuple[str, ...], labels: list[str] | None)
         raise PackagerError(f"cannot read ground-truth boxes {path} ({exc})", f"write it as UTF-8 CSV with the header {','.join(HEADER)}") from None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or [h.strip() for h in rows[0]] != HEADER:
-        raise PackagerError(f"ground-truth boxes {path} do not start with the header {','.join(HEADER)}", "see the format in the README (object detection)")
+        raise PackagerError(f"ground-truth boxes {path} do not start with the header {','.join(HEADER)}", "see the format in docs/BUILD.md (object detection)")
     index = {name: i for i, name in enumerate(files)}
     per_file: list[tuple[list, list]] = [([], []) for _ in files]
     for line, row in enumerate(rows[1:], start=2):

@@ -12,7 +12,7 @@ calibration data) into the variant's bytes:
   fallback (`--engine tf-converter`).
 
 The default engine per variant was chosen by measurement (benchmarks/engine_choice.py; see
-README): same accuracy within noise, ai-edge-quantizer several times faster.
+docs/DECISIONS.md): same accuracy within noise, ai-edge-quantizer several times faster.
 """
 
 from __future__ import annotations
