@@ -510,26 +510,29 @@ class _Report:
                  "driver. A phone's driver may still refuse operators the rules accept, and on a phone whose NNAPI has no "
                  "accelerator the app's NNAPI path takes nothing. The measured truth is `packager device bench` on the phone.")
         headers = ["variant", "accelerator", "API levels", "delegation", "partitions", "not delegated (why)"]
-        rows, highlight, warn = [], set(), set()
-        for v in cov.variants:
-            entries = [("GPU", "", v.gpu)] + [(f"NNAPI {levels}", api, e) for api, levels, e in v.nnapi_rows()]
-            for accelerator, apis, e in entries:
-                if v.variant == self.chosen.name:
-                    highlight.add(len(rows))
-                if e.delegated < v.operators:
-                    warn.add((len(rows), 3))
-                text = e.summary(v.operators).split(": ", 1)
-                rows.append([v.variant, accelerator, apis or f"{low}-{high}",
-                             f"{text[0]}: {text[1].split(',')[0]}", f"{e.partitions}" + (f" (largest {e.max_partitions} delegated)"
-                                                                                       if e.partitions > e.max_partitions else ""),
-                             e.reasons(limit=6) or DASH])
+
+        def table(variants, collapsed: str | None = None) -> Table:
+            rows, warn = [], set()
+            for v in variants:
+                for accelerator, apis, e in [("GPU", f"{low}-{high}", v.gpu)] + [(f"NNAPI {lv}", api, e) for api, lv, e in v.nnapi_rows()]:
+                    if e.delegated < v.operators:
+                        warn.add((len(rows), 3))
+                    kind, count = e.summary(v.operators).split(": ", 1)
+                    rows.append([v.variant, accelerator, apis, f"{kind}: {count.split(',')[0]}",
+                                 f"{e.partitions}" + (f" (largest {e.max_partitions} delegated)" if e.partitions > e.max_partitions else ""),
+                                 e.reasons(limit=6) or DASH])
+            return Table(headers, rows, set(), warn, {}, {0, 1, 2, 3, 5}, {5}, collapsed=collapsed)
+
+        chosen = [v for v in cov.variants if v.variant == self.chosen.name]
+        others = [v for v in cov.variants if v.variant != self.chosen.name]
         rules = "; ".join(f"{name.upper()}: {source}" for name, source in cov.rules.items())
         hints = {h: [v.variant for v in cov.variants if h in v.hints] for v in cov.variants for h in v.hints}
         return Section("Accelerator coverage (predicted)", [
-            Paragraph(intro), Table(headers, rows, highlight, warn, {}, {0, 1, 2, 3, 5}, {5}),
+            Paragraph(intro), *([table(chosen)] if chosen else []),
+            *([table(others, f"The other variants ({len(others)})")] if others else []),
             *(Paragraph(f"Hint ({', '.join(names)}): {hint}.") for hint, names in hints.items()),
-            Paragraph(f"Rules taken from {rules}. The chosen variant is highlighted. See docs/ACCELERATORS.md for what is simplified.",
-                      note=True)], anchor="accelerators")
+            Paragraph(f"Rules taken from {rules}. packager's docs/ACCELERATORS.md says what is simplified.", note=True)],
+            anchor="accelerators")
 
     def device_sections(self) -> list[Section]:
         data = self.device
