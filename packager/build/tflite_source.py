@@ -10,6 +10,7 @@ import numpy as np
 
 from packager.build import sources
 from packager.errors import PackagerError
+from packager.quant import registry
 from packager.quant.engines import FLOAT
 from packager.build.spec import BuildSpec
 
@@ -28,8 +29,10 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
             f"{name} is already quantized ({kind}: its tensors are not float32), so it cannot be quantized again to {','.join(spec.quant)}",
             "drop --quant to bundle it as it is, or quantize the float model (its .tflite, Keras or SavedModel source)",
         )
-    if any(spec.engine_for(q) == "tf-converter" for q in spec.quant if q != FLOAT):
-        raise PackagerError(f"the TF converter engine needs the Keras/SavedModel source, not {name}", "drop --engine (ai-edge-quantizer quantizes a .tflite)")
+    fixed = {spec.engine_for(q) for q in spec.quant if q != FLOAT} - {None}
+    if any(registry.needs_source(e) for e in fixed):
+        raise PackagerError(f"the {' and '.join(sorted(e for e in fixed if registry.needs_source(e)))} engine needs the Keras/SavedModel source, not {name}",
+                            "drop --engine (ai-edge-quantizer quantizes a .tflite)")
     from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model, name)

@@ -12,7 +12,8 @@ from packager.data.readers import Dataset, MultiInputs
 from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.build.facts import ModelFacts
 from packager.manifest import EngineCandidate, QuantizationDebug
-from packager.quant.engines import FLOAT, AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.quant import registry
+from packager.quant.engines import FLOAT, Engines, Recipe, Variant
 from packager.build.spec import BuildSpec
 
 
@@ -45,7 +46,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     from packager.quant import engine_choice  # noqa: PLC0415
 
     calibration = calib.inputs if calib is not None else None
-    aeq = AeqEngine(float_model)
+    engines = Engines(float_model, converter)
     variants: list[Variant] = []
     choices: list[EngineCandidate] = []
     if FLOAT in spec.quant:
@@ -55,13 +56,11 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     with progress.task("Deriving variants", len(recipes)) as advance:
         for recipe in recipes:
             if recipe.engine is None and judge is not None:
-                variant, candidates = engine_choice.choose(recipe, aeq, converter, calibration, judge)
+                variant, candidates = engine_choice.choose(recipe, engines, calibration, judge)
                 variants.append(variant)
                 choices += [c.record(recipe.name) for c in candidates]
-            elif recipe.resolved_engine == "tf-converter":
-                variants.append(tf_converter_variant(converter, recipe, calibration))
             else:
-                variants.append(aeq.derive(recipe, calibration))
+                variants.append(engines.derive(recipe, calibration))
             check_tflite(variants[-1].model, f"the {recipe.name} variant")
             advance(1)
     return variants, choices
@@ -76,7 +75,7 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
     from packager.quant import debugger  # noqa: PLC0415
 
     progress.status(f"Comparing {variant.name} with float tensor by tensor")
-    method = variant.recipe.calibration if variant.engine == "ai-edge-quantizer" else "tf-converter"
+    method = variant.recipe.calibration if registry.packager_calibration(variant.engine) else variant.engine
     if variant.recipe.equalize:  # compare with the equalized float model: same function, rescaled depthwise channels
         from packager.quant.equalization import equalize  # noqa: PLC0415
 

@@ -22,7 +22,8 @@ from packager import progress
 from packager.errors import PackagerError
 from packager.runtime.evaluate import compare, run_all, slower_note
 from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
-from packager.quant.engines import AeqEngine, Recipe, Variant, tf_converter_variant
+from packager.quant import registry
+from packager.quant.engines import Engines, Recipe, Variant
 from packager.quant.sensitivity import operator_errors
 
 MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
@@ -46,7 +47,7 @@ class Tried:
     def _calibration(self) -> str | None:
         if not self.variant.recipe.needs_calibration:
             return None
-        return self.variant.recipe.calibration if self.variant.engine == "ai-edge-quantizer" else "tf-converter"
+        return self.variant.recipe.calibration if registry.packager_calibration(self.variant.engine) else self.variant.engine
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,8 @@ class Search:
         self.num_classes = num_classes
         self.reference = reference
         self.float_metrics = float_metrics
-        self.engine = AeqEngine(float_model)
-        self.converter = converter
+        self.engines = Engines(float_model, converter)
+        self.engine = self.engines["ai-edge-quantizer"]  # mixed variants and per-operator sensitivity are its own
         self.tried: list[Tried] = []
         self.engine_choice: list[EngineCandidate] = []
         self._judge = None
@@ -127,10 +128,7 @@ class Search:
     def _derive(self, recipe: Recipe) -> Variant:
         from packager.runtime.isolation import check_tflite
 
-        if recipe.resolved_engine == "tf-converter":
-            variant = tf_converter_variant(self.converter, recipe, self.calibration)
-        else:
-            variant = self.engine.derive(recipe, self.calibration)
+        variant = self.engines.derive(recipe, self.calibration)
         check_tflite(variant.model, f"the {recipe.name} candidate")  # first load and run in the worker (isolate.py)
         return variant
 
@@ -143,13 +141,13 @@ class Search:
 
         if self._judge is None:
             self._judge = engine_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
-        variant, candidates = engine_choice.choose(recipe, self.engine, self.converter, self.calibration, self._judge)
+        variant, candidates = engine_choice.choose(recipe, self.engines, self.calibration, self._judge)
         self.engine_choice += [c.record(recipe.name) for c in candidates]
         return variant
 
     def _best_aeq_method(self) -> str:
         """The activation-range method that lost least for int8 among ai-edge-quantizer's candidates."""
-        aeq = [c for c in self.engine_choice if c.variant == "int8" and c.engine == "ai-edge-quantizer" and c.loss_points is not None]
+        aeq = [c for c in self.engine_choice if c.variant == "int8" and c.engine == self.engine.name and c.loss_points is not None]
         return min(aeq, key=lambda c: (c.loss_points, c.mean_abs_error)).calibration if aeq else "minmax"
 
     # --- the search -----------------------------------------------------------------------------
@@ -173,7 +171,7 @@ class Search:
                 fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
                 return self._finish(self.evaluate(fp32), sensitivity)
             # mixed variants are ai-edge-quantizer's; they take the ranges that served full int8 best there
-            if full.variant.engine == "ai-edge-quantizer":
+            if full.variant.engine == self.engine.name:
                 method, equalize = full.variant.recipe.calibration, full.variant.recipe.equalize
             else:
                 method, _, cle = self._best_aeq_method().partition("+")

@@ -15,18 +15,17 @@ output error breaking ties; the others are recorded with their figures (manifest
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
-from packager.quant.calibration import METHODS
 from packager.errors import PackagerError
 from packager.runtime.evaluate import VariantMetrics, compare, run_all
 from packager.manifest import EngineCandidate
-from packager.quant.engines import AeqEngine, Recipe, Variant, tf_converter_variant
-
-TF_CONVERTER_KINDS = ("fp16", "dynamic", "int8", "int16x8")
+from packager.quant import registry
+from packager.quant.engines import Engines, Recipe, Variant
+from packager.quant.registry import Way
 
 
 @dataclass
@@ -81,33 +80,20 @@ class Judge:
                         None, self.roles) for i, v in enumerate(variants)]
 
 
-def candidates_for(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None) -> list[Candidate]:
+def candidates_for(recipe: Recipe, engines: Engines, calibration: np.ndarray | None) -> list[Candidate]:
     """Every way of making `recipe` (its engine not fixed by the user): built, not yet measured."""
-    ways: list[tuple[str, str | None, Callable[[], Variant]]] = []
-    if recipe.needs_calibration:
-        for method in METHODS:
-            r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method)
-            ways.append(("ai-edge-quantizer", method, lambda r=r: aeq.derive(r, calibration)))
-        if aeq.equalized(calibration) is not None:  # depthwise-separable: the same three on the equalized model
-            for method in METHODS:
-                r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", method, equalize=True)
-                ways.append(("ai-edge-quantizer", f"{method}+cle", lambda r=r: aeq.derive(r, calibration)))
-    else:
-        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer")
-        ways.append(("ai-edge-quantizer", None, lambda r=r: aeq.derive(r, calibration)))
-    if converter is not None and recipe.quant in TF_CONVERTER_KINDS:
-        r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "tf-converter")
-        ways.append(("tf-converter", "tf-converter" if recipe.needs_calibration else None, lambda r=r: tf_converter_variant(converter, r, calibration)))
+    ways = engines.ways(recipe, calibration)
 
-    def attempt(engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
-        return _attempt(recipe, engine, method, make)
+    def attempt(way: Way) -> Candidate:
+        return _attempt(recipe, way.engine, way.calibration, lambda: engines.derive(way.recipe, calibration))
 
-    # The TF converter spends half its time in C++ that releases the GIL (MLIR conversion,
-    # calibration), ai-edge-quantizer mostly in Python: the converter's candidate is made in a
-    # background thread while ai-edge-quantizer makes the others, on the other core.
+    # An engine that spends its time in C++ releasing the GIL (the TF converter: MLIR conversion,
+    # calibration) makes its candidates in a background thread while the others (ai-edge-quantizer,
+    # mostly Python) are made here, on the other core.
+    background_engines = {w.engine for w in ways if engines[w.engine].releases_gil}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        background = {i: pool.submit(attempt, *way) for i, way in enumerate(ways) if way[0] == "tf-converter"}
-        here = {i: attempt(*way) for i, way in enumerate(ways) if i not in background}
+        background = {i: pool.submit(attempt, way) for i, way in enumerate(ways) if way.engine in background_engines}
+        here = {i: attempt(way) for i, way in enumerate(ways) if i not in background}
         return [here[i] if i in here else background[i].result() for i in range(len(ways))]
 
 
@@ -132,26 +118,24 @@ def _measure(candidates: list[Candidate], judge: Judge) -> None:
         c.metrics, c.loss = m, judge.loss(m)
 
 
-def bias_corrected(recipe: Recipe, best: Candidate, aeq: AeqEngine, calibration: np.ndarray | None) -> Candidate:
+def bias_corrected(recipe: Recipe, best: Candidate, engines: Engines, calibration: np.ndarray | None) -> Candidate:
     """The best ai-edge-quantizer int8 candidate made again with bias correction (`+bc`). Only the best
     one: a correction of each method's candidate doubled the int8 candidates (each a quantization and a
     measurement, seconds apiece) and on the regression set never changed the pick (benchmarks/bench_quant_real.py)."""
-    base = best.variant.recipe
-    r = Recipe(recipe.quant, recipe.io_dtype, recipe.float_ops, "ai-edge-quantizer", base.calibration,
-               equalize=base.equalize, bias_correction=True)
-    return _attempt(recipe, "ai-edge-quantizer", f"{best.calibration}+bc", lambda: aeq.derive(r, calibration))
+    r = replace(best.variant.recipe, bias_correction=True)
+    return _attempt(recipe, best.engine, f"{best.calibration}+bc", lambda: engines.derive(r, calibration))
 
 
-def choose(recipe: Recipe, aeq: AeqEngine, converter, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
+def choose(recipe: Recipe, engines: Engines, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
     """The best way of making `recipe`, and every candidate with its figures."""
-    candidates = candidates_for(recipe, aeq, converter, calibration)
+    candidates = candidates_for(recipe, engines, calibration)
     if not any(c.variant is not None for c in candidates):
         judge.failed += [c.record(recipe.name) for c in candidates]
         raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
     _measure(candidates, judge)
-    aeq_built = [c for c in candidates if c.variant is not None and c.engine == "ai-edge-quantizer"]
-    if recipe.quant == "int8" and aeq_built:
-        extra = bias_corrected(recipe, min(aeq_built, key=_rank), aeq, calibration)
+    correctable = [c for c in candidates if c.variant is not None and registry.packager_calibration(c.engine)]
+    if recipe.quant == "int8" and correctable:
+        extra = bias_corrected(recipe, min(correctable, key=_rank), engines, calibration)
         _measure([extra], judge)
         candidates.append(extra)
     best = min((c for c in candidates if c.variant is not None), key=_rank)

@@ -31,6 +31,8 @@ from packager.quant.calibration import METHODS as CALIBRATION_METHODS
 from packager.errors import PackagerError
 from packager.quant.int16_bias import narrow_int16_biases
 from packager.manifest import RecipeRecord
+from packager.quant import registry
+from packager.quant.registry import Way
 
 # ai-edge-quantizer is not thread-safe: two Quantizers quantizing at once (packager.quant.sensitivity measures
 # operators on two threads) failed about one run in three with KeyError '' or AttributeError inside its
@@ -83,12 +85,13 @@ class Recipe:
                 f"{self.quant} variants cannot have {self.io_dtype} inputs/outputs",
                 f"use one of {', '.join(IO_DTYPES[self.quant])}",
             )
-        if self.quant == "mixed" and self.resolved_engine != "ai-edge-quantizer":
-            raise PackagerError("mixed-precision variants need the ai-edge-quantizer engine", "drop --engine tf-converter")
         if self.calibration not in CALIBRATION_METHODS:
             raise PackagerError(f"unknown calibration method {self.calibration!r}", f"use one of {', '.join(CALIBRATION_METHODS)}")
         if self.quant == "fp32" and self.engine == "ai-edge-quantizer":
             raise PackagerError("fp32 is the converted float model itself", "drop --engine for fp32")
+        if self.resolved_engine != "none" and not registry.makes(self.resolved_engine, self.quant):
+            able = [n for n in registry.names() if registry.makes(n, self.quant)]
+            raise PackagerError(f"the {self.resolved_engine} engine does not make {self.quant} variants", f"use --engine {' or '.join(able)}, or drop --engine")
 
     @property
     def resolved_engine(self) -> Engine:
@@ -108,7 +111,7 @@ class Recipe:
         """The manifest's account of this recipe once carried out."""
         calibration = None
         if self.needs_calibration:
-            calibration = self.calibration if self.resolved_engine == "ai-edge-quantizer" else "tf-converter"
+            calibration = self.calibration if registry.packager_calibration(self.resolved_engine) else self.resolved_engine
         return RecipeRecord(name=self.name, quant=self.quant, engine=self.resolved_engine, io_dtype=self.io_dtype,
                             calibration_samples=calibration_samples if self.needs_calibration else None, calibration=calibration,
                             float_ops=list(self.float_ops), options=dict(options or {}))
@@ -170,6 +173,7 @@ def _sample(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32) if values.dtype.kind == "f" else values
 
 
+@registry.register()
 class AeqEngine:
     """ai-edge-quantizer over one float model; calibrates once for all static variants.
 
@@ -177,7 +181,13 @@ class AeqEngine:
     ranges); the ranges themselves come from packager.quant.calibration, over the whole calibration set.
     """
 
-    def __init__(self, float_model: bytes):
+    name = "ai-edge-quantizer"
+    kinds = ("fp16", "dynamic", "int8", "int16x8", "mixed")
+    needs_source = False
+    releases_gil = False  # mostly Python
+    packager_calibration = True
+
+    def __init__(self, float_model: bytes, converter: Any = None):
         from packager.tflite.flatbuffer import with_builtin_codes  # noqa: PLC0415
 
         self.float_model = with_builtin_codes(float_model)  # old files: ai-edge-quantizer reads builtin_code only
@@ -209,6 +219,17 @@ class AeqEngine:
             self.equalized_pairs = result.pairs
             self._equalized = AeqEngine(result.model) if result.pairs else None
         return self._equalized
+
+    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+        """Static kinds: one way per activation-range method, on the equalized model too where cross-layer
+        equalization applies (`+cle`); other kinds: one."""
+        base = replace(recipe, engine=self.name, calibration="minmax", equalize=False, bias_correction=False)
+        if not recipe.needs_calibration:
+            return [Way(self.name, None, base)]
+        ways = [Way(self.name, m, replace(base, calibration=m)) for m in CALIBRATION_METHODS]
+        if self.equalized(calibration) is not None:  # depthwise-separable
+            ways += [Way(self.name, f"{m}+cle", replace(base, calibration=m, equalize=True)) for m in CALIBRATION_METHODS]
+        return ways
 
     def signature_inputs(self) -> tuple[str, dict[str, int]]:
         """The signature key and, per signature input name, the position of that input among the
@@ -337,6 +358,27 @@ def _with_io_type(model: bytes, io_dtype: str) -> bytes:
 
 
 # --- TF converter -------------------------------------------------------------------------------
+@registry.register(lambda float_model, converter: None if converter is None else TfConverterEngine(float_model, converter))
+class TfConverterEngine:
+    """TFLiteConverter re-run on the Keras/SavedModel source for each variant."""
+
+    name = "tf-converter"
+    kinds = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+    needs_source = True
+    releases_gil = True  # MLIR conversion and calibration run in C++ that releases the GIL
+    packager_calibration = False
+
+    def __init__(self, float_model: bytes, converter: Any):
+        self.converter = converter
+
+    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+        r = replace(recipe, engine=self.name, calibration="minmax", equalize=False, bias_correction=False)
+        return [Way(self.name, "tf-converter" if recipe.needs_calibration else None, r)]
+
+    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+        return tf_converter_variant(self.converter, recipe, calibration)
+
+
 def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
     """Re-run TFLiteConverter with the variant's options (`converter` is a sources.Converter)."""
     tf = quiet.import_tensorflow()
@@ -370,3 +412,38 @@ def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | No
     model = converter.convert(configure, what=f"converting the {recipe.name} variant")
     model, options = _finish(recipe, model)
     return Variant(recipe, model, "tf-converter", time.perf_counter() - started, len(calibration) if recipe.needs_calibration else None, options)
+
+
+# --- every engine for one float model ----------------------------------------------------------
+class Engines:
+    """Every registered engine set up for one float model (and the converter of its source, if any)."""
+
+    def __init__(self, float_model: bytes, converter: Any = None):
+        self.float_model = float_model
+        self.converter = converter
+        self._engines: dict[str, registry.QuantEngine | None] = {}
+
+    def get(self, name: str) -> registry.QuantEngine | None:
+        """The engine, or None when it cannot work on this source (the TF converter without a Keras/SavedModel source)."""
+        if name not in self._engines:
+            self._engines[name] = registry.factory(name)(self.float_model, self.converter)
+        return self._engines[name]
+
+    def __getitem__(self, name: str) -> registry.QuantEngine:
+        engine = self.get(name)
+        if engine is None:
+            raise PackagerError(f"the {name} engine needs the Keras/SavedModel source", "drop --engine, or give the Keras/SavedModel source")
+        return engine
+
+    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+        """`recipe` made by its engine (the one it names, else the default for its kind)."""
+        return self[recipe.resolved_engine].derive(recipe, calibration)
+
+    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+        """Every way the available engines can make `recipe` (its engine not fixed), in registry order."""
+        found: list[Way] = []
+        for name in registry.names():
+            engine = self.get(name)
+            if engine is not None and recipe.quant in engine.kinds:
+                found += engine.ways(recipe, calibration)
+        return found
