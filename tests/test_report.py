@@ -234,13 +234,17 @@ def test_report_command_merges_device_results(merged, device_results):
         assert cells[7] == unit(run["latency"]["p50"]) and cells[9] == unit(run["latency"]["p99"])
         assert cells[3] == unit(run["init_ms"]) and cells[12].rstrip(" |") == str(run["latency"]["count"])
     quality = [r.split(" | ") for r in rows if "thread" not in r]
-    assert all(q[6] == f"{run['parity']['top1_agreement']:.1%}" for q, run in zip(quality, runs))
+    assert all(q[7] == f"{run['parity']['top1_agreement']:.1%}" for q, run in zip(quality, runs))
     assert "fell back" in quality[1][-1] and quality[1][-1].count("gpu")
-    assert [q[8] for q in quality] == ["ok", "fallback"]  # falling back is not success, in the report too
+    assert [q[9] for q in quality] == ["ok", "fallback"]  # falling back is not success, in the report too
     # how much of the model the accelerator took, and what the memory figure is, as the runs say
     assert quality[0][2] == "0 (no delegate)" and runs[0]["ops_source"] == "no_delegate"
     assert quality[1][2] == f"{runs[1]['delegated_ops']} of {runs[1]['total_ops']} (delegate_graph)"
-    assert all(q[3].endswith("(rise over pre-load)") for q in quality)
+    assert all(q[4].endswith("(rise over pre-load)") for q in quality)
+    # beside it, what the build's accelerator coverage predicted the GPU delegate would take (nothing for cpu)
+    gpu = json.loads((bundle / "manifest.json").read_text())["accelerator_coverage"]["variants"]
+    gpu = next(v for v in gpu if v["variant"] == "int8")
+    assert quality[0][3] == "–" and quality[1][3] == f"{gpu['gpu']['delegated']} of {gpu['operators']}"
     assert {r["peak_memory_measure"] for r in runs} == {"rise_over_preload_baseline"}
     assert "### APK size" in md and "dev.packager.demo" in md
     page = _Page((bundle / "report.html").read_text())

@@ -576,6 +576,19 @@ class _Report:
             return f"{run.bundle} (earlier build {run.bundle_sha256[:8]})"
         return run.bundle
 
+    def _predicted(self, run: DeviceRun) -> str:
+        """What the build's accelerator coverage predicted this run's delegate would take ('9 of 12'), for GPU and NNAPI
+        runs of this bundle on a device whose API level is known."""
+        cov = self.m.accelerator_coverage
+        variant = cov.of(self.chosen.name) if cov is not None and run.bundle_sha256 == self.m.model.sha256 else None
+        accelerator = run.accelerator_requested
+        if variant is None or accelerator not in ("gpu", "nnapi"):
+            return DASH
+        if accelerator == "gpu":
+            return f"{variant.gpu.delegated} of {variant.operators}"
+        entry = next((e for e in variant.nnapi if run.device.sdk in e.api_levels), None)
+        return f"{entry.delegated} of {variant.operators} (API {run.device.sdk})" if entry is not None else DASH
+
     def device_section(self, runs: list[DeviceRun]) -> Section:
         device = runs[0].device
         mine = self.m.model.sha256
@@ -596,7 +609,7 @@ class _Report:
             notes = [f"fell back: {r.fallback_reason}" if r.fell_back and r.fallback_reason else ("fell back" if r.fell_back else ""),
                      *r.errors]
             memory = DASH if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.1f}" + _MEASURE.get(r.peak_memory_measure or "", "")
-            quality.append([self._bundle_label(r), r.accelerator, r.operators, memory,
+            quality.append([self._bundle_label(r), r.accelerator, r.operators, self._predicted(r), memory,
                             _err(p.max_abs_error) if p else DASH, _err(p.mean_abs_error) if p else DASH,
                             _pct(p.top1_agreement, 1) if p else DASH, str(p.samples) if p else DASH, r.status,
                             "; ".join(n for n in notes if n) or DASH])
@@ -604,9 +617,9 @@ class _Report:
                 warn_t.add((i, 1))
                 warn_q.add((i, 1))
             if r.status != "ok":
-                warn_q.add((i, 8))
+                warn_q.add((i, 9))
             if p is not None and p.top1_agreement < 1.0:
-                warn_q.add((i, 6))
+                warn_q.add((i, 7))
         boxes = [_latency_box(r, (f"{r.bundle}\n" if others else "") + r.accelerator.replace(" ", ""), unit, r.bundle_sha256 == mine)
                  for r in runs if r.latency]
         key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
@@ -614,8 +627,9 @@ class _Report:
             Paragraph(f"{device.details}. Times in {unit.name}."),
             Table(["bundle", "accelerator", "runner", "init", "1st inference", "mean", "std", "p50", "p90", "p99", "min", "max", "runs"],
                   timing, highlight, warn_t, text_columns={0, 1, 2}),
-            Table(["bundle", "accelerator", "operators it took", "peak memory (MiB)", "max abs error", "mean abs error",
-                   "top-1 agreement", "samples", "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 2, 8}, wrap_columns={9}),
+            Table(["bundle", "accelerator", "operators it took", "predicted", "peak memory (MiB)", "max abs error", "mean abs error",
+                   "top-1 agreement", "samples", "status", "notes"], quality, highlight, warn_q, text_columns={0, 1, 2, 3, 9},
+                  wrap_columns={10}),
             _figure(f"device-latency-{key}", plots.device_latency(boxes, f"{device.title}: latency per accelerator", unit.name),
                     f"Latency on {device.title} per bundle and accelerator"),
         ]
