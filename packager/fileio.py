@@ -2,10 +2,57 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
+import sys
 import uuid
 from pathlib import Path
+from typing import BinaryIO
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+class NotRegularFile(OSError):
+    """A path that names a FIFO, device, socket or folder where a file is read. An OSError, so every
+    caller's `except OSError` turns it into its one line; strerror says what the path is and what to do."""
+
+    def __init__(self, path: Path | str, mode: int):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        super().__init__(errno.EINVAL, f"is {kind}, not a regular file", str(path))
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.strerror}"
+
+
+def refuse_special(path: Path | str, *, allow_dir: bool = True) -> None:
+    """Raise NotRegularFile when `path` exists and is a FIFO, device or socket (or a folder, unless
+    `allow_dir`): reading one blocks for ever or never ends. For libraries that open paths themselves
+    (numpy, PIL, LiteRT); this module's readers use open_regular, which cannot race."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the caller's own open says so
+    if not (stat.S_ISREG(mode) or (allow_dir and stat.S_ISDIR(mode))):
+        raise NotRegularFile(path, mode)
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """Open a file for reading, refusing (NotRegularFile) anything but a regular file before reading:
+    opened non-blocking, so a FIFO without a writer cannot hang the open, and checked on the open
+    descriptor, so the path cannot be swapped between the check and the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -14,7 +61,7 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: Path | str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -62,7 +109,7 @@ def _check_depth(data: object) -> None:
 
 def read_text_bounded(path: Path | str, limit: int = MAX_DOCUMENT_BYTES) -> str:
     """The text of a document file, refused (DocumentError) above `limit` bytes; OSError as usual."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise DocumentError(f"larger than {limit:,} bytes")
@@ -80,6 +127,11 @@ def _parse_bounded(text: str, parse, decode_error: type[Exception], what: str) -
         raise DocumentError(f"nested deeper than {MAX_DOCUMENT_DEPTH} levels") from None
     except decode_error as exc:
         raise DocumentError(f"{what}: {exc}") from None
+    except ValueError as exc:  # an integer over Python's digit limit, a duplicate key (_unique_keys)
+        text = str(exc)
+        if "integer string conversion" in text:
+            text = f"an integer of more than {sys.get_int_max_str_digits()} digits"
+        raise DocumentError(f"{what}: {' '.join(text.split())[:200]}") from None
     _check_depth(data)
     return data
 
@@ -88,7 +140,17 @@ def loads_json(text: str) -> object:
     """json.loads with bounded depth: DocumentError (a ValueError) for anything that is not a sane document."""
     import json  # noqa: PLC0415
 
-    return _parse_bounded(text, json.loads, json.JSONDecodeError, "not JSON")
+    return _parse_bounded(text, lambda t: json.loads(t, object_pairs_hook=_unique_keys), json.JSONDecodeError, "not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are unique: with a duplicate, readers disagree on which value counts."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {duplicate!r} appears twice in one object")
+    return data
 
 
 def read_json(path: Path | str) -> object:

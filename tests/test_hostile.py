@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -375,3 +376,93 @@ def test_bundle_refuses_a_model_its_manifest_does_not_describe(damage, digits_bu
     app = fuzzing.minimal_app(tmp_path / "app")
     one_line_failure(["bundle", str(copy), "--app", str(app)], *needles)
     assert not (app / "app" / "src" / "main" / "assets" / "models").exists()
+
+
+# --- round three (issue 26) ---------------------------------------------------------------------------------
+@pytest.fixture
+def fifo(tmp_path):
+    """A FIFO no one writes to. A watchdog opens it for writing after 20 s, so code that blocks on it
+    fails its assertion instead of hanging the suite."""
+    import os
+    import threading
+
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def unblock():
+        if not done.wait(20):
+            with contextlib.suppress(OSError):
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    yield path
+    done.set()
+
+
+@pytest.mark.parametrize("args", [
+    ["build", "{fifo}"], ["build", "m.keras", "-c", "{fifo}"], ["build", "m.keras", "--calib-data", "{fifo}"],
+    ["build", "m.keras", "--eval-data", "{fifo}"], ["build", "m.keras", "--anchors", "{fifo}"], ["inspect", "{fifo}"],
+    ["report", "{bundle}", "-r", "{fifo}"], ["report", "{fifo}"], ["device", "bench", "-d", "127.0.0.1:1", "{fifo}"],
+    ["bundle", "{fifo}", "--app", "{tmp}"],
+])
+def test_fifo_at_every_path_option(args, fifo, tmp_path):
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    one_line_failure([a.format(fifo=fifo, bundle=bundle, tmp=tmp_path) for a in args], "FIFO")
+
+
+@pytest.mark.parametrize("command", [["report"], ["bundle", "--app", "nowhere"], ["device", "bench", "-d", "127.0.0.1:1"]])
+def test_fifo_as_a_bundles_manifest(command, fifo, tmp_path):
+    import os
+
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    os.rename(fifo, bundle / "manifest.json")
+    one_line_failure([*command, str(bundle)], "FIFO")
+
+
+def test_fifo_read_by_every_reader(fifo, tmp_path):
+    """Paths that reach readers without the command line (a config file's calib_data, a labels
+    file, a golden file, budgets.toml, a device results file) are refused on open as well."""
+    from packager.build.labels import read_labels
+    from packager.data import arrays
+    from packager.data.preprocess import Preprocessing
+    from packager.data.readers import load_dataset
+    from packager.device.budgets import Budgets
+    from packager.report.device import read_results_file
+
+    calls = [
+        ("calib.npz", lambda p: load_dataset(p, Preprocessing(size=(8, 8)), (8, 8, 1), what="calibration data")),
+        ("golden.npy", lambda p: arrays.load_array(p, "golden output")),
+        ("labels.txt", read_labels),
+        ("budgets.toml", Budgets.load),
+        ("results.json", read_results_file),
+    ]
+    for name, call in calls:
+        path = fifo.rename(fifo.with_name(name))
+        with pytest.raises(PackagerError) as err:
+            call(path)
+        fifo = path
+        assert "FIFO" in err.value.one_line(), err.value.one_line()
+
+
+@pytest.mark.parametrize("text", ['{"name": "digits", "version": ' + "9" * 5000 + "}", '{"name": "digits", "name": "other"}'])
+@pytest.mark.parametrize("command", [["report"], ["bundle", "--app", "nowhere"], ["device", "bench", "-d", "127.0.0.1:1"]])
+def test_huge_integer_and_duplicate_key_in_a_manifest(command, text, tmp_path):
+    bundle = tmp_path / "digits"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text(text, encoding="utf-8")
+    one_line_failure([*command, str(bundle)], "digits" if "9999" in text else "twice")
+
+
+def test_huge_integer_in_toml_and_results(digits_bundle, tmp_path):
+    import shutil
+
+    config = tmp_path / "build.toml"
+    config.write_text('model = "m.keras"\ncalib_samples = ' + "9" * 5000 + "\n", encoding="utf-8")
+    one_line_failure(["build", "-c", str(config)], "digits")
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    results = tmp_path / "results.json"
+    results.write_text('{"runs": [], "x": ' + "1" * 6000 + "}", encoding="utf-8")
+    one_line_failure(["report", str(bundle), "-r", str(results)], "digits")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from packager import quiet
 from packager.errors import PackagerError
-from packager.fileio import sha256_file
+from packager.fileio import NotRegularFile, open_regular, sha256_file
 from packager.manifest import SourceFormat, SourceModel
 from packager.runtime.isolation import check_tflite
 from packager.tflite.input_sizes import InputSizes, fixed_shape
@@ -45,8 +45,10 @@ def detect(path: str | Path) -> SourceModel:
         sha, size = _sha256_tree(path)
         return SourceModel(path=path, format="saved_model", sha256=sha, size_bytes=size)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(16)
+    except NotRegularFile as exc:
+        raise PackagerError(f"model {exc}", f"pass {SUPPORTED}") from None
     except OSError as exc:
         raise PackagerError(f"cannot read model {path}: {exc.strerror}", "check its permissions") from None
     size = path.stat().st_size

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import json_option, print_json, verbose_option
+from packager.commands.common import InputPath, json_option, print_json, verbose_option
 from packager.errors import PackagerError
 
 
@@ -60,17 +60,17 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 
 
 @click.command("build")
-@click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-c", "--config", type=click.Path(path_type=Path), help="TOML config file (flags override it).")
+@click.argument("model", required=False, type=InputPath())
+@click.option("-c", "--config", type=InputPath(), help="TOML config file (flags override it).")
 @click.option("-n", "--name", help="Bundle name (default: the model's file name).")
 @click.option("--version", "version_", help="Model version recorded in metadata and manifest.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder receiving <name>/ (default dist).")
 @click.option("-q", "--quant", help="Variants to build and compare: fp32,fp16,dynamic,int8,int16x8, or auto.")
 @click.option("--select", help="Variant to bundle (default: the first of --quant).")
 @click.option("--max-accuracy-drop", type=float, help="Fail if the chosen variant loses more than P points of top-1 accuracy.")
-@click.option("--calib-data", type=click.Path(path_type=Path), help="Calibration data, no labels needed: a folder of images (directly or at any depth; "
+@click.option("--calib-data", type=InputPath(), help="Calibration data, no labels needed: a folder of images (directly or at any depth; "
               "subfolders are not classes) or .npy/.npz.")
-@click.option("--eval-data", type=click.Path(path_type=Path), help="Evaluation data, labelled: a folder with one subfolder per class (names are labels) or "
+@click.option("--eval-data", type=InputPath(), help="Evaluation data, labelled: a folder with one subfolder per class (names are labels) or "
               ".npz with y; images directly in the folder give agreement-with-float metrics only.")
 @click.option("--calib-samples", type=click.IntRange(min=1), help="Calibration samples to use (default 200).")
 @click.option("--eval-samples", type=click.IntRange(min=1), help="Evaluation samples to use (default all).")
@@ -96,7 +96,7 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--int16-io", type=click.Choice(["float32", "int16"]), help="Input/output type of int16x8 variants (default float32).")
 @click.option("--engine", type=click.Choice(["auto", "tf-converter", "ai-edge-quantizer"]), help="Quantization engine for every variant.")
 @click.option("--task", type=click.Choice(["auto", "image_classification", "object_detection", "generic"]))
-@click.option("--anchors", type=click.Path(path_type=Path), help="object_detection: the raw detector's anchors, .npy [N, 4] or .csv "
+@click.option("--anchors", type=InputPath(), help="object_detection: the raw detector's anchors, .npy [N, 4] or .csv "
               "(y_center,x_center,height,width, normalized); or [detection] anchor_grid in the config file.")
 @click.option("--box-scales", help="object_detection: box coder scales y,x,h,w (default 10,10,5,5).")
 @click.option("--score-threshold", type=float, help="object_detection: NMS score threshold (default 0.3).")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import json_option, print_json
+from packager.commands.common import InputPath, json_option, print_json
 
 
 @click.command("bundle")
-@click.argument("dist", type=click.Path(path_type=Path))
+@click.argument("dist", type=InputPath())
 @click.option("--app", "app", type=click.Path(path_type=Path), default=Path("android_app"), show_default=True,
               help="The Android Studio project to install into.")
 @click.option("--module", default="app", show_default=True, help="The app module inside the project.")

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from packager import progress, quiet
+from packager.fileio import NotRegularFile, refuse_special
+
+
+class InputPath(click.Path):
+    """A path the command reads: a FIFO, device or socket is refused here, before anything opens it
+    (reading one blocks for ever). Every readable path option uses it; readers check again on open."""
+
+    def __init__(self, **kwargs):
+        super().__init__(path_type=Path, **kwargs)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        try:
+            refuse_special(path)
+        except NotRegularFile as exc:
+            self.fail(f"{exc}; pass a regular file or folder", param, ctx)
+        return path
 
 
 def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:

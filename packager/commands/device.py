@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import json_option, print_json, verbose_option
+from packager.commands.common import InputPath, json_option, print_json, verbose_option
 from packager.errors import PackagerError
 
 
@@ -57,14 +57,14 @@ def list_cmd(json_output: bool) -> None:
 
 
 @device.command("bench")
-@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("bundles", nargs=-1, required=True, type=InputPath())
 @click.option("-d", "--device", "devices", multiple=True, help="SERIAL, HOST:PORT or 'all' (repeatable).")
 @click.option("--virtual", is_flag=True, help="Also run on a virtual handset started for this command.")
 @click.option("-a", "--accelerator", default="cpu,xnnpack", show_default=True, help="cpu, xnnpack, gpu, nnapi, npu (comma-separated).")
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(1, 100000), help="Measured runs per bundle x accelerator.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 10000), help="Warm-up runs before measuring.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64), help="CPU threads for the model.")
-@click.option("--benchmark-model", type=click.Path(path_type=Path), help="Run with this TFLite benchmark_model binary instead of the app.")
+@click.option("--benchmark-model", type=InputPath(), help="Run with this TFLite benchmark_model binary instead of the app.")
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10), help="Retries after a lost connection.")
 @click.option("--result-timeout", default=180.0, show_default=True, type=click.FloatRange(0.5, 86400),
               help="Seconds to wait for the app's result of one request before giving up.")

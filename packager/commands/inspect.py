@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import json_option, print_json, verbose_option
+from packager.commands.common import InputPath, json_option, print_json, verbose_option
 
 
 @click.command("inspect")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=InputPath())
 @click.option("--extract", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write the files packed in the model (labels.txt, ...) into DIR.")
 @json_option

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import json_option, print_json, verbose_option
+from packager.commands.common import InputPath, json_option, print_json, verbose_option
 
 
 @click.command("report")
-@click.argument("dist", type=click.Path(path_type=Path))
-@click.option("-r", "--device-results", "results", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+@click.argument("dist", type=InputPath())
+@click.option("-r", "--device-results", "results", multiple=True, type=InputPath(), metavar="FILE",
               help="Device results JSON (`packager device bench --out`, or the pytest plugin's session file); repeatable. "
                    "Kept in DIST/device/ so later regenerations include them.")
 @click.option("--open", "open_report", is_flag=True, help="Open report.html in the desktop's browser afterwards.")

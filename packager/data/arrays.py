@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from packager.errors import PackagerError
+from packager.fileio import NotRegularFile, open_regular, refuse_special
 
 # A dataset .npz holds inputs, labels and perhaps class names: a few members. Thousands of members
 # are not a dataset, and every one of them would be listed and parsed.
@@ -114,12 +115,15 @@ def load(path: Path | str, what: str) -> "np.ndarray | NpzArrays":
     for anything unreadable, truncated, pickled or over a limit."""
     path = Path(path)
     try:
+        refuse_special(path, allow_dir=False)
         if zipfile.is_zipfile(path):
             return NpzArrays(path, what)
-        with open(path, "rb") as fp:
+        with open_regular(path) as fp:
             return _read_npy(fp, path.stat().st_size, f"{what} {path}")
     except PackagerError:
         raise
+    except NotRegularFile as exc:
+        raise PackagerError(f"{what} {exc}", "pass a .npy or .npz file") from None
     except _READ_ERRORS as exc:
         raise _unreadable(path, what, exc) from None
 

@@ -25,6 +25,7 @@ import numpy as np
 from packager.data import arrays
 from packager.data.dataset import Dataset, MultiInputs
 from packager.errors import PackagerError
+from packager.fileio import refuse_special
 from packager.data.loading import LoadingDataset, allocate_rows
 from packager.data.preprocess import Preprocessing, Scratch
 
@@ -156,6 +157,7 @@ def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.
     # MAX_IMAGE_PIXELS below is stricter than Pillow's guard, which would warn first (a second line)
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
+        refuse_special(path, allow_dir=False)  # a FIFO named like an image would block the decoder
         with Image.open(path) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise PackagerError(f"image {path} is {image.width}x{image.height}, more than {MAX_IMAGE_PIXELS >> 20} Mpixel "

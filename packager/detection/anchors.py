@@ -60,7 +60,9 @@ def read_anchors(path: Path) -> np.ndarray:
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
-            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            from packager.fileio import read_text_bounded  # noqa: PLC0415
+
+            lines = [line for line in read_text_bounded(path).splitlines() if line.strip()]
             header = [h.strip() for h in lines[0].split(",")] if lines else []
             if header != ["y_center", "x_center", "height", "width"]:
                 raise PackagerError(f"anchors file {path} does not start with the header y_center,x_center,height,width",
@@ -72,6 +74,8 @@ def read_anchors(path: Path) -> np.ndarray:
             raise PackagerError(f"anchors file {path} is neither .npy nor .csv", "give a .npy of shape [N, 4] or a .csv")
     except FileNotFoundError:
         raise PackagerError(f"anchors file {path} does not exist", "check --anchors") from None
+    except OSError as exc:
+        raise PackagerError(f"cannot read anchors file {path}: {exc.strerror}", "check --anchors") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise PackagerError(f"cannot read anchors file {path} ({exc})", "four numbers per anchor: y_center,x_center,height,width") from None
     return check_anchors(values, str(path))
