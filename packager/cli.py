@@ -15,6 +15,7 @@ import click
 
 from packager import DISTRIBUTION
 from packager.errors import PackagerError
+from packager.text import one_line
 
 # command name -> (module under packager.commands, attribute, short help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -61,15 +62,15 @@ class LazyGroup(click.Group):
         except click.ClickException as err:
             ctx = getattr(err, "ctx", None)
             where = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
-            click.secho(f"error: {' '.join(err.format_message().split()).rstrip('.')}{where}.", fg="red", err=True)
+            click.secho(f"error: {one_line(' '.join(err.format_message().split()).rstrip('.'))}{where}.", fg="red", err=True)
             sys.exit(err.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except PackagerError as err:
-            click.secho(f"error: {err.one_line()}", fg="red", err=True)
+        except PackagerError as err:  # its text may quote a model's or a handset's strings: shown, not interpreted
+            click.secho(f"error: {one_line(err.one_line())}", fg="red", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import sys
 import uuid
@@ -74,7 +75,7 @@ def write_atomic(path: Path | str, data: bytes | str) -> None:
         data = data.encode("utf-8")
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "xb") as fh:  # exclusive: never through a link planted at the temporary name
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -163,3 +164,66 @@ def read_toml(path: Path | str) -> dict:
     import tomllib  # noqa: PLC0415
 
     return _parse_bounded(read_text_bounded(path), tomllib.loads, tomllib.TOMLDecodeError, "not valid TOML")
+
+
+# Each retry follows a rename by another writer, so this bounds how many concurrent writers we outlast.
+_SWAP_ATTEMPTS = 100
+
+
+def remove_entry(path: Path) -> None:
+    """Remove a swapped-out entry: a folder of ours with its contents; a symbolic link (or a file) as
+    the entry itself, never what it points to. Errors are ignored (best effort, like rmtree's)."""
+    try:
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    except OSError:
+        pass
+
+
+def replace_folder(staging: Path, final: Path) -> None:
+    """Move staging to final; whatever is at final (a folder, or a symbolic link, which is moved as a
+    link and its target left alone) is swapped out, then removed.
+
+    Another process may be replacing the same folder at the same moment: its rename can take
+    `final` away between our lexists() and rename (FileNotFoundError) or put a new one there
+    before ours lands (ENOTEMPTY/EEXIST). Both are retried; the last writer wins and every
+    swapped-out copy is removed."""
+    olds = []
+    try:
+        for _ in range(_SWAP_ATTEMPTS):
+            if os.path.lexists(final):
+                old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+                try:
+                    os.replace(final, old)
+                    olds.append(old)
+                except FileNotFoundError:
+                    continue  # another writer moved it first
+            try:
+                os.replace(staging, final)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    if olds and not os.path.lexists(final):
+                        os.replace(olds.pop(), final)  # put the previous one back
+                    raise
+        raise OSError(errno.EBUSY, "other processes keep replacing the same folder", str(final))
+    finally:
+        for old in olds:
+            remove_entry(old)
+
+
+def own_folder(path: Path) -> Path:
+    """`path` as a folder packager may write into: created when missing; a symbolic link, or anything
+    but a folder, raises OSError (the caller's one line) instead of being written through."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise OSError(errno.ELOOP, "is a symbolic link: packager writes only into folders of its own there, "
+                          "never through a link; remove the link", str(path)) from None
+        if not stat.S_ISDIR(mode):
+            raise OSError(errno.ENOTDIR, "is not a folder; move it away", str(path)) from None
+    return Path(path)

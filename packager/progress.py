@@ -11,11 +11,12 @@ import sys
 from collections.abc import Iterator
 from typing import Callable
 
-from rich.console import Console
+from packager import text
+
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 _enabled: bool | None = None
-stderr_console = Console(stderr=True)
+stderr_console = text.console(stderr=True)
 
 
 def set_enabled(enabled: bool | None) -> None:
@@ -43,4 +44,4 @@ def task(description: str, total: int | None) -> Iterator[Callable[[int], None]]
 def status(message: str) -> None:
     """A one-line step announcement (suppressed with progress)."""
     if enabled():
-        stderr_console.print(f"[dim]•[/dim] {message}")
+        stderr_console.print(text.styled("[dim]•[/dim] {}", message))

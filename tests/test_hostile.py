@@ -466,3 +466,104 @@ def test_huge_integer_in_toml_and_results(digits_bundle, tmp_path):
     results = tmp_path / "results.json"
     results.write_text('{"runs": [], "x": ' + "1" * 6000 + "}", encoding="utf-8")
     one_line_failure(["report", str(bundle), "-r", str(results)], "digits")
+
+
+def test_symlinked_report_plots_and_device_folders_are_not_written_through(digits_bundle, tmp_path):
+    """Case 1: `report` never deletes or writes where a link in the bundle points."""
+    import os
+    import shutil
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    elsewhere = tmp_path / "photos"
+    elsewhere.mkdir()
+    (elsewhere / "holiday.png").write_bytes(b"precious")
+    shutil.rmtree(bundle / "report-plots", ignore_errors=True)
+    os.symlink(elsewhere, bundle / "report-plots")
+    result = CliRunner().invoke(main, ["report", str(bundle)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["holiday.png"]
+    assert (elsewhere / "holiday.png").read_bytes() == b"precious"
+    assert (bundle / "report-plots").is_dir() and not (bundle / "report-plots").is_symlink()
+    assert list((bundle / "report-plots").glob("*.png"))
+    assert not [p.name for p in bundle.iterdir() if p.name.startswith(".")]
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"schema_version": 1, "created": "2026-01-01T00:00:00Z", "runs": []}), encoding="utf-8")
+    shutil.rmtree(bundle / "device", ignore_errors=True)
+    os.symlink(elsewhere, bundle / "device")
+    from packager.manifest import DeviceResults
+    from packager.report.device import keep
+
+    with pytest.raises(PackagerError) as err:
+        keep(bundle, DeviceResults(), results)
+    assert "symbolic link" in err.value.one_line()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["holiday.png"]
+
+
+def test_symlinked_bundle_is_swapped_without_leftovers(tmp_path):
+    """Case 11: dist/<name> a symbolic link: replaced by the new bundle, the link's target untouched,
+    no `.name.*.old` entry left behind."""
+    import os
+
+    from packager.fileio import replace_folder
+
+    out = tmp_path / "dist"
+    out.mkdir()
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine", encoding="utf-8")
+    os.symlink(target, out / "digits")
+    staging = out / ".digits.abcdefgh.partial"
+    staging.mkdir()
+    (staging / "manifest.json").write_text("{}", encoding="utf-8")
+    replace_folder(staging, out / "digits")
+    assert sorted(p.name for p in out.iterdir()) == ["digits"]
+    assert not (out / "digits").is_symlink() and (out / "digits" / "manifest.json").is_file()
+    assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
+    os.symlink(tmp_path / "missing", out / "dangling")  # a dangling link is replaced too
+    staging.mkdir()
+    replace_folder(staging, out / "dangling")
+    assert (out / "dangling").is_dir() and sorted(p.name for p in out.iterdir()) == ["dangling", "digits"]
+
+
+HOSTILE_TEXT = "Splits [/] by [m] channel \x1b]52;c;aGk=\x07\x1b[2J$\\undefinedcommand$ $x^{$"
+
+
+def test_untrusted_text_is_shown_not_interpreted(digits_data, digits_sources, tmp_path):
+    """Case 2: a description with Rich markup, terminal escapes and math text builds, inspects and
+    reports as text: no MarkupError, no escape byte reaches the terminal or the reports."""
+    from packager import examples
+
+    result = CliRunner().invoke(main, [
+        "build", str(digits_sources["keras"]), "-n", "digits", "-o", str(tmp_path), "-q", "fp32", "--calib-data", str(digits_data.train_dir),
+        "--eval-data", str(digits_data.test_dir), "--labels", str(digits_data.labels_file), "--mean", str(examples.DIGITS_MEAN[0]),
+        "--std", str(examples.DIGITS_STD[0]), "--description", HOSTILE_TEXT, "--author", "[bold]Mallory[/]"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    inspected = CliRunner().invoke(main, ["inspect", str(tmp_path / "digits" / "digits.tflite")], catch_exceptions=False)
+    assert inspected.exit_code == 0, inspected.output
+    out = " ".join(inspected.output.split())
+    assert "\x1b" not in inspected.output and "\x07" not in inspected.output
+    assert "[/] by [m] channel" in out and "\\x1b]52" in out and "[bold]Mallory[/]" in out
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / "digits" / name).read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\\x1b" in text, name
+
+
+def test_lone_surrogate_and_control_characters_in_a_manifest(digits_bundle, tmp_path):
+    """Case 4 and 12: a lone surrogate (valid JSON, not UTF-8) and control characters in the manifest's
+    strings: `report` writes its reports with U+FFFD and visible escapes, no traceback, no warnings."""
+    import shutil
+    import warnings
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["description"] = "bad \ud800 text \x01\x02\x7f"
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = CliRunner().invoke(main, ["report", str(bundle)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (bundle / "report.md").read_text(encoding="utf-8")
+    assert "bad \ufffd text \\\\x01\\\\x02\\\\x7f" in text  # the escapes, their backslash escaped for Markdown
+    assert "bad \ufffd text \\x01\\x02\\x7f" in (bundle / "report.html").read_text(encoding="utf-8")

@@ -12,14 +12,13 @@ import re
 import shutil
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from packager.errors import PackagerError
-from packager.fileio import sha256_bytes
+from packager.fileio import replace_folder, sha256_bytes
 from packager.manifest import Golden, GoldenFile, Manifest, ModelFile, Tensor
 
 
@@ -182,36 +181,5 @@ def _umask() -> int:
     return mask
 
 
-# Each retry follows a rename by another writer, so this bounds how many concurrent writers we outlast.
-_SWAP_ATTEMPTS = 100
-
-
-def _replace_folder(staging: Path, final: Path) -> None:
-    """Move staging to final; an existing bundle is swapped out, then removed.
-
-    Another process may be replacing the same bundle at the same moment: its rename can take
-    `final` away between our exists() and rename (FileNotFoundError) or put a new one there
-    before ours lands (ENOTEMPTY/EEXIST). Both are retried; the last writer wins and every
-    swapped-out copy is removed."""
-    olds = []
-    try:
-        for _ in range(_SWAP_ATTEMPTS):
-            if final.exists():
-                old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-                try:
-                    os.replace(final, old)
-                    olds.append(old)
-                except FileNotFoundError:
-                    continue  # another writer moved it first
-            try:
-                os.replace(staging, final)
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                    if olds and not final.exists():
-                        os.replace(olds.pop(), final)  # put the previous bundle back
-                    raise
-        raise OSError(errno.EBUSY, "other processes keep replacing the same bundle", str(final))
-    finally:
-        for old in olds:
-            shutil.rmtree(old, ignore_errors=True)
+# Kept under its old name: tests and callers swap folders through it.
+_replace_folder = replace_folder

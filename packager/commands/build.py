@@ -153,18 +153,18 @@ def build(model, config, json_output, **flags):
         return
     from packager.commands.common import variants_table  # noqa: PLC0415
 
-    from rich.console import Console  # noqa: PLC0415
+    from packager.text import console, styled  # noqa: PLC0415
 
-    out = Console()
+    out = console()
     out.print(variants_table(result.manifest))
     m = result.manifest
-    out.print(f"[bold green]Bundle[/] {result.bundle}/  ({m.model.file}, {m.model.size_bytes / 1024:.1f} KiB, "
-              f"chosen [bold]{m.selection.chosen}[/]): {m.selection.reason or ''}")
+    out.print(styled("[bold green]Bundle[/] {}/  ({}, {} KiB, chosen [bold]{}[/]): {}", result.bundle, m.model.file,
+                     f"{m.model.size_bytes / 1024:.1f}", m.selection.chosen, m.selection.reason or ""))
     chosen = m.accelerator_coverage.of(m.selection.chosen) if m.accelerator_coverage else None
     if chosen is not None:
         from packager.runtime.coverage import one_line  # noqa: PLC0415
 
         out.print(f"Accelerators (predicted from the delegates' rules): {one_line(chosen)}", highlight=False)
         for hint in chosen.hints:
-            out.print(f"[yellow]hint:[/] {hint}", highlight=False)
+            out.print(styled("[yellow]hint:[/] {}", hint), highlight=False)
     out.print(f"Report: {result.bundle / 'report.html'}")

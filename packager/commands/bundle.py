@@ -36,10 +36,11 @@ def _size(n: int) -> str:
 
 
 def _print(report) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console()
+    from packager.text import console as plain_console, styled  # noqa: PLC0415
+
+    console = plain_console()
     table = Table(title=f"{report.bundle} {report.version} → {report.destination}", title_justify="left")
     table.add_column("file")
     table.add_column("size", justify="right")
@@ -48,14 +49,14 @@ def _print(report) -> None:
     table.add_column("status")
     for f in report.files:
         table.add_row(f.path, _size(f.size_bytes), _size(f.apk_bytes), "uncompressed" if f.stored else "deflated",
-                      "[green]copied[/]" if f.changed else "[dim]unchanged[/]")
+                      styled("[green]copied[/]") if f.changed else styled("[dim]unchanged[/]"))
     console.print(table)
     for removed in report.removed:
-        console.print(f"[yellow]removed[/] {removed} (not in this version of the bundle)")
+        console.print(styled("[yellow]removed[/] {} (not in this version of the bundle)", removed))
     if report.no_compress == "added":
-        console.print(f'[yellow]added[/] androidResources {{ noCompress += "tflite" }} to {report.gradle_file}')
+        console.print(styled('[yellow]added[/] androidResources {{ noCompress += "tflite" }} to {}', report.gradle_file))
     else:
-        console.print(f"[dim].tflite stays uncompressed ({report.gradle_file} has noCompress \"tflite\")[/]")
-    console.print(f"[dim]index: {report.index_path} ({'updated' if report.index_changed else 'unchanged'})[/]")
+        console.print(styled("[dim].tflite stays uncompressed ({} has noCompress \"tflite\")[/]", report.gradle_file))
+    console.print(styled("[dim]index: {} ({})[/]", report.index_path, "updated" if report.index_changed else "unchanged"))
     state = "installed" if report.changed else "already installed, nothing changed"
-    console.print(f"[bold green]{report.bundle}[/] {state}; it adds [bold]{_size(report.apk_bytes)}[/] ({report.apk_bytes} bytes) to the APK.")
+    console.print(styled("[bold green]{}[/] {}; it adds [bold]{}[/] ({} bytes) to the APK.", report.bundle, state, _size(report.apk_bytes), report.apk_bytes))

@@ -27,9 +27,9 @@ def demo(output, workdir, quant, device, task, json_output):
     """Train a small CNN on scikit-learn's digits (seconds), build it with every variant,
     bundle the int8 model and, with --device, benchmark it on a virtual handset.
     With --task object_detection: the same path for a small SSD detector on synthetic shapes."""
-    from rich.console import Console  # noqa: PLC0415
+    from packager.text import console as plain_console  # noqa: PLC0415
 
-    console = Console()
+    console = plain_console()
     with tempfile.TemporaryDirectory(prefix="packager-demo-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         result = (_detection_demo if task == "object_detection" else _digits_demo)(root, output, quant)
@@ -88,11 +88,12 @@ def _show(console, result, device_summary, json_output) -> None:
         print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest.metrics.to_dict(), "device": device_summary})
         return
     from packager.commands.common import variants_table  # noqa: PLC0415
+    from packager.text import styled  # noqa: PLC0415
 
     console.print(variants_table(result.manifest))
     if device_summary:
         console.print(f"Virtual handset: {device_summary}")
-    console.print(f"[bold green]Bundle ready:[/] {result.bundle.resolve()}/  (report: {result.bundle.resolve() / 'report.html'})")
+    console.print(styled("[bold green]Bundle ready:[/] {}/  (report: {})", result.bundle.resolve(), result.bundle.resolve() / "report.html"))
 
 
 def run_on_virtual_handset(bundle_path: Path) -> str:

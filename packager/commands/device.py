@@ -39,10 +39,11 @@ def list_cmd(json_output: bool) -> None:
     if json_output:
         print_json({"adb_server": server_running(), "devices": rows})
         return
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console()
+    from packager.text import console as plain_console  # noqa: PLC0415
+
+    console = plain_console()
     if not rows:
         console.print("No devices: " + ("the adb server holds none (check `adb devices`)." if server_running()
                                         else "no adb server is running. Use --device HOST:PORT for TCP devices, or `packager device virtual`."))
@@ -130,11 +131,10 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
 
 
 def _print_results(results, out: Path | None) -> None:
-    from rich.console import Console  # noqa: PLC0415
-
     from packager.device.results import table  # noqa: PLC0415
+    from packager.text import console as plain_console  # noqa: PLC0415
 
-    console = Console()
+    console = plain_console()
     console.print(table(results))
     for apk in results.apks:
         if apk.breakdown:

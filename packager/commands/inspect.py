@@ -34,13 +34,14 @@ def inspect(model: Path, extract: Path | None, json_output: bool) -> None:
             data["extracted"] = [str(p) for p in written]
         print_json(data)
         return
-    from rich.console import Console  # noqa: PLC0415
+    from packager.text import console as plain_console, styled  # noqa: PLC0415
 
-    console = Console()
+    console = plain_console()
     for renderable in _render(report):
         console.print(renderable)
     if extract is not None:
-        console.print(f"[bold green]Extracted[/] {len(written)} file(s) into {extract}/" + "".join(f"\n  {p.name}" for p in written))
+        console.print(styled("[bold green]Extracted[/] {} file(s) into {}/" + "\n  {}" * len(written), len(written), extract,
+                             *(p.name for p in written)))
 
 
 def _size(n: int) -> str:
@@ -54,6 +55,8 @@ def _numbers(values) -> str:
 def _render(report):
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
+
+    from packager.text import styled  # noqa: PLC0415
 
     g = report.graph
     ops = sum(g.operators.values())
@@ -118,7 +121,7 @@ def _render(report):
     table.add_column("operator")
     table.add_column("count", justify="right")
     for name, count in g.operators.items():
-        table.add_row(f"{name} [yellow](custom)[/]" if name in g.custom_ops else name, str(count))
+        table.add_row(styled("{} [yellow](custom)[/]", name) if name in g.custom_ops else name, str(count))
     yield table
 
     if len(g.subgraphs) > 1:

@@ -71,6 +71,8 @@ def table(results: DeviceResults):
     from rich.console import Group  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    from packager.text import styled  # noqa: PLC0415
+
     tables = []
     devices = list(dict.fromkeys(r.device.serial for r in results.runs))
     for serial in devices:
@@ -90,10 +92,10 @@ def table(results: DeviceResults):
             parity_text = "–" if r.parity is None else f"{r.parity.top1_agreement:.0%}/{r.parity.max_abs_error:.2g}"
             status = r.status if not r.errors else f"{r.status}: {r.errors[0][:40]}"
             t.add_row(
-                r.bundle, f"[yellow]{accel}[/]" if r.fell_back else accel, _ms(r.init_ms), _ms(r.first_inference_ms),
+                r.bundle, styled("[yellow]{}[/]", accel) if r.fell_back else accel, _ms(r.init_ms), _ms(r.first_inference_ms),
                 _ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None),
                 "–" if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.0f}", parity_text,
-                status if r.status == "ok" else (f"[yellow]{status}[/]" if r.status == "fallback" else f"[red]{status}[/]"),
+                status if r.status == "ok" else styled("[yellow]{}[/]" if r.status == "fallback" else "[red]{}[/]", status),
             )
         tables.append(t)
     return Group(*tables)

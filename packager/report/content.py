@@ -693,22 +693,38 @@ def build_document(manifest: Manifest, bundle_dir: Path | None = None) -> Docume
 
 
 def write_figures(doc: Document, bundle_dir: Path) -> dict[str, str]:
-    """The figures as PNG files in <bundle>/report-plots/ (atomic; stale ones removed)."""
-    from packager.fileio import write_atomic  # noqa: PLC0415
+    """The figures as PNG files in <bundle>/report-plots/: written into a fresh folder that then
+    replaces it (so stale figures go, and a report-plots that is a symbolic link is replaced as a
+    link: nothing is written or deleted where it points)."""
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from packager.fileio import replace_folder  # noqa: PLC0415
 
     folder = Path(bundle_dir) / PLOTS_FOLDER
     figures = doc.figures()
-    if not figures and not folder.exists():
+    if not figures and not os.path.lexists(folder):
         return {}
-    folder.mkdir(exist_ok=True)
-    files = {}
-    for fig in figures:
-        write_atomic(folder / f"{fig.name}.png", fig.png)
-        files[fig.name] = f"{PLOTS_FOLDER}/{fig.name}.png"
-    for old in folder.glob("*.png"):
-        if f"{PLOTS_FOLDER}/{old.name}" not in files.values():
-            old.unlink()
+    staging = Path(tempfile.mkdtemp(prefix=f".{PLOTS_FOLDER}.", suffix=".partial", dir=bundle_dir))
+    try:
+        files = {}
+        for fig in figures:
+            (staging / f"{fig.name}.png").write_bytes(fig.png)
+            files[fig.name] = f"{PLOTS_FOLDER}/{fig.name}.png"
+        os.chmod(staging, 0o755 & ~_umask())  # mkdtemp makes it 0700; the plots are a normal folder
+        replace_folder(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return files
+
+
+def _umask() -> int:
+    import os  # noqa: PLC0415
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def render_all(manifest: Manifest, bundle_dir: Path | None = None) -> dict[str, str]:

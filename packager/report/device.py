@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager.errors import PackagerError
-from packager.fileio import DocumentError, read_json, sha256_bytes, write_atomic
+from packager.fileio import DocumentError, own_folder, read_json, sha256_bytes, write_atomic
 from packager.manifest import ApkInfo, DeviceResults, DeviceRun
 
 DEVICE_FOLDER = "device"
@@ -49,10 +49,10 @@ def keep(bundle_dir: Path, results: DeviceResults, origin: Path) -> tuple[Path, 
     folder = Path(bundle_dir) / DEVICE_FOLDER
     text = results.to_json()
     target = folder / f"{Path(origin).stem}-{sha256_bytes(text.encode())[:10]}.json"
-    if target.is_file():
+    if target.is_file() and not folder.is_symlink():
         return target, False
     try:
-        folder.mkdir(exist_ok=True)
+        own_folder(folder)  # a device/ that is a symbolic link is refused, never written through
         write_atomic(target, text)
     except OSError as exc:
         raise PackagerError(f"cannot write into {folder} ({exc.strerror or exc})", "check the bundle folder's permissions") from None
@@ -63,8 +63,8 @@ def load_kept(bundle_dir: Path | None, name: str, sha256: str) -> DeviceData | N
     """Every run kept in <bundle>/device/: this bundle's first, then older builds and other bundles
     measured in the same sessions. The newest run of each device x bundle x accelerator wins."""
     folder = None if bundle_dir is None else Path(bundle_dir) / DEVICE_FOLDER
-    if folder is None or not folder.is_dir():
-        return None
+    if folder is None or not folder.is_dir() or folder.is_symlink():
+        return None  # a linked device/ is not the bundle's: `keep` refuses to write through it
     documents = []
     for path in sorted(folder.glob("*.json")):
         try:

@@ -13,6 +13,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Union
 
+from packager.text import plain
+
 
 @dataclass
 class Paragraph:
@@ -83,7 +85,7 @@ _MD_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\
 def _md(text: object) -> str:
     """Plain text made inert in Markdown: no raw HTML (<script>, <img onerror>), no links or code
     spans smuggled in through labels, names or descriptions; one line."""
-    return " ".join(str(text).translate(_MD_ESCAPES).splitlines())
+    return " ".join(plain(text).translate(_MD_ESCAPES).splitlines())
 
 
 def _md_cell(text: str) -> str:
@@ -167,7 +169,7 @@ footer{margin-top:36px;font-size:12px;color:var(--muted)}
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(plain(text), quote=True)
 
 
 def _html_table(table: Table) -> str:

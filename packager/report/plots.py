@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+from packager.text import PLOT_RC, plain
+
 CHOSEN = "#d9480f"
 OTHER = "#4c6ef5"
 FLOAT = "#868e96"
@@ -32,11 +34,17 @@ def _pyplot():
         "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.top": False,
         "axes.spines.right": False, "axes.edgecolor": "#adb5bd", "axes.labelcolor": INK, "xtick.color": INK,
         "ytick.color": INK, "figure.dpi": DPI, "savefig.dpi": DPI, "svg.fonttype": "none",
+        **PLOT_RC,  # labels are device, class and variant names: text, never math text or TeX
     })
     return plt
 
 
 def _png(fig) -> bytes:
+    from matplotlib.text import Text  # noqa: PLC0415
+
+    for artist in fig.findobj(Text):  # every label, title and annotation, however it was made
+        artist.set_text(plain(artist.get_text()))
+        artist.set_parse_math(False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.12, facecolor="white")
     _pyplot().close(fig)
