@@ -243,7 +243,7 @@ LAYER_EXCEPTIONS = {
     ("packager.tflite.inspect", "packager.runtime.isolation"),  # `inspect` loads the model in the isolated worker
     ("packager.tflite.inspect", "packager.runtime.coverage"),  # `inspect` shows which operators each accelerator would take
 }
-TOP_LEVEL = ("packager.errors", "packager.fileio", "packager.manifest", "packager.progress", "packager.quiet", "packager.schemas")
+TOP_LEVEL = ("packager.errors", "packager.fileio", "packager.manifest", "packager.progress", "packager.quiet", "packager.schemas", "packager.text")
 
 
 def test_each_folder_imports_only_the_layers_below_it():
