@@ -115,7 +115,7 @@ def read_text_bounded(path: Path | str, limit: int = MAX_DOCUMENT_BYTES) -> str:
     if len(data) > limit:
         raise DocumentError(f"larger than {limit:,} bytes")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is not text
     except UnicodeDecodeError as exc:
         raise DocumentError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 

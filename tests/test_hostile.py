@@ -567,3 +567,50 @@ def test_lone_surrogate_and_control_characters_in_a_manifest(digits_bundle, tmp_
     text = (bundle / "report.md").read_text(encoding="utf-8")
     assert "bad \ufffd text \\\\x01\\\\x02\\\\x7f" in text  # the escapes, their backslash escaped for Markdown
     assert "bad \ufffd text \\x01\\x02\\x7f" in (bundle / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [["report"], ["bundle", "--app", "{tmp}/app"], ["device", "bench", "-d", "127.0.0.1:1"]])
+def test_a_name_with_a_trailing_newline_is_refused(command, digits_bundle, tmp_path):
+    """Case 10: schema patterns end at the end of the string (ECMA `$`), not before a final newline."""
+    import shutil
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["name"] = "g\n"
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    one_line_failure([a.format(tmp=tmp_path) for a in command] + [str(bundle)], "name")
+    assert not (tmp_path / "app").exists()
+
+
+def test_created_must_be_a_date_time():
+    """Case 12: "created" is checked as RFC 3339 where the schemas say date-time."""
+    from packager.fileio import loads_json
+
+    assert schemas.errors("device-results", {"created": "not-a-date"})
+    assert any("created" in e for e in schemas.errors("device-results", {"created": "not-a-date"}))
+    good = [e for e in schemas.errors("device-results", {"created": "2026-01-01T00:00:00Z"}) if e.startswith("created")]
+    assert good == []
+    with pytest.raises(ValueError):
+        loads_json('{"a": 1, "a": 1}')
+
+
+def test_class_names_as_users_have_them(digits_data, digits_sources, tmp_path):
+    """Case 7: class folders 'hot dog' and 'café' and a labels file saved with a UTF-8 BOM build end
+    to end; golden image names are derived safely, the labels keep their names."""
+    import shutil
+
+    from tests.conftest import build_digits
+
+    names = ["hot dog", "café", *[str(k) for k in range(2, 10)]]
+    evaluation = tmp_path / "eval"
+    for k, name in enumerate(names):
+        shutil.copytree(digits_data.test_dir / str(k), evaluation / name)
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(b"\xef\xbb\xbf" + "\n".join(names).encode("utf-8") + b"\n")
+    result = build_digits(digits_data, digits_sources["keras"], tmp_path / "dist", quant="fp32", eval_data=evaluation, labels=labels)
+    bundle = result.bundle
+    assert (bundle / "labels.txt").read_text(encoding="utf-8").splitlines() == names
+    images = result.manifest.golden.images
+    assert images and all(re.fullmatch(r"golden/images/\d\d_[A-Za-z0-9_.-]+\.png", name) for name in images), images
+    assert any("_hot-dog_" in name for name in images) and any("_cafe_" in name for name in images), images
+    assert all((bundle / name).is_file() for name in images)

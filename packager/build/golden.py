@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -32,5 +34,20 @@ def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: 
         root = Path(dataset.source)
         for i, pick in enumerate(picks):
             rel = dataset.files[pick]
-            images.append((f"{i:02d}_{Path(rel).parent.name}_{Path(rel).name}", (root / rel).read_bytes()))
+            images.append((golden_image_name(i, Path(rel)), (root / rel).read_bytes()))
     return tensors, golden_out, images
+
+
+def _slug(text: str) -> str:
+    """ASCII letters, digits, '_', '.', '-' only (the manifest's file-name pattern): accents dropped
+    ('café' -> 'cafe'), anything else a '-' ('hot dog' -> 'hot-dog'); never empty or a dot name."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_text).strip("-.")
+    return slug[:40] or "x"
+
+
+def golden_image_name(index: int, rel: Path) -> str:
+    """golden/images/ file name for evaluation image `rel` (class folder/file): index first, so two
+    names that slug alike stay apart; the class and file name after it, as far as they are safe."""
+    suffix = rel.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,8}", rel.suffix.lower()) else ""
+    return f"{index:02d}_{_slug(rel.parent.name)}_{_slug(rel.stem)}{suffix}"

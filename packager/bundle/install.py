@@ -27,7 +27,7 @@ from packager.manifest import Manifest
 
 INDEX_NAME = "index.json"
 INDEX_SCHEMA_VERSION = 1
-BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # manifest.schema.json $defs/bundle_name
+BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # manifest.schema.json $defs/bundle_name
 NO_COMPRESS_LINE = re.compile(r"noCompress[^\n]*[\"']\.?tflite[\"']")
 GRADLE_FILES = ("build.gradle.kts", "build.gradle")
 # Stored, not deflated, in the APK: models (noCompress) and what the APK packager never recompresses.

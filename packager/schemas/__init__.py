@@ -6,8 +6,11 @@ This directory is their only copy in the repository (metadata/README.md points h
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import re
+from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,12 +32,58 @@ def load_schema(kind: str) -> dict[str, Any]:
     return json.loads(text)
 
 
+def _ecma_pattern(pattern: str) -> re.Pattern:
+    """A schema pattern as JSON Schema means it (ECMA-262): `$` is the end of the string. Python's
+    `$` also matches before a final newline, so a name "g\\n" passed "^[A-Za-z0-9]...$"; an
+    unescaped `$` outside a character class becomes `\\Z`."""
+    out, escaped, in_class = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class:
+            ch = r"\Z"
+        out.append(ch)
+    return re.compile("".join(out))
+
+
+_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _pattern(validator, pattern: str, instance: Any, schema: dict) -> Any:
+    if validator.is_type(instance, "string"):
+        compiled = _PATTERNS.get(pattern) or _PATTERNS.setdefault(pattern, _ecma_pattern(pattern))
+        if not compiled.search(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _date_time(value: object) -> bool:
+    """RFC 3339 date-time (jsonschema checks it only with an optional package, which is not installed)."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value, re.IGNORECASE):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=None)
 def _validator(kind: str) -> jsonschema.protocols.Validator:
     schema = load_schema(kind)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    base = jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    cls = jsonschema.validators.extend(base, {"pattern": _pattern})
+    checker = copy.deepcopy(base.FORMAT_CHECKER)
+    checker.checks("date-time")(_date_time)
+    return cls(schema, format_checker=checker)
 
 
 def _non_finite(data: Any) -> list[str]:
