@@ -18,6 +18,7 @@ apart and does not split the graph.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -66,29 +67,33 @@ def partitions(sigs: list[OpSignature], accepted: Iterable[int]) -> list[list[in
     repeatedly, every operator whose inputs are ready joins the current subset while it is of the
     subset's kind (accepted or not); a subset of accepted operators is one delegated partition."""
     accepted = set(accepted)
-    produced = {t for s in sigs for t in (o.index for o in s.outputs)}
-    ready = {o.index for s in sigs for o in s.inputs if o.index not in produced}
-    pending = list(range(len(sigs)))
-    found: list[list[int]] = []
-    while pending:
-        kind: bool | None = None
-        subset: list[int] = []
-        progress = True
-        while progress:
-            progress = False
-            for i in list(pending):
-                if not all(o.index in ready or o.index < 0 for o in sigs[i].inputs):
-                    continue
-                if kind is None:
-                    kind = i in accepted
-                if (i in accepted) != kind:
-                    continue
-                subset.append(i)
-                pending.remove(i)
-                ready.update(o.index for o in sigs[i].outputs)
-                progress = True
-        if not subset:  # a cycle or an input nothing produces: stop rather than loop
-            break
+    producer = {o.index: i for i, s in enumerate(sigs) for o in s.outputs}
+    consumers: dict[int, list[int]] = defaultdict(list)
+    waiting = [0] * len(sigs)  # inputs not computed yet
+    for i, s in enumerate(sigs):
+        for o in s.inputs:
+            if o.index >= 0 and o.index in producer and producer[o.index] != i:
+                consumers[o.index].append(i)
+                waiting[i] += 1
+    order: list[int] = [i for i in range(len(sigs)) if waiting[i] == 0]  # a heap: the first ready operator sets a subset's kind
+    ready: dict[bool, set[int]] = {True: set(), False: set()}
+    for i in order:
+        ready[i in accepted].add(i)
+    found = []
+    while order:
+        first = heapq.heappop(order)
+        if first not in ready[first in accepted]:
+            continue  # assigned already
+        kind, subset = first in accepted, []
+        while ready[kind]:  # every operator of this kind whose inputs are ready, as they become ready (BuildNodeSubset)
+            i = ready[kind].pop()
+            subset.append(i)
+            for o in sigs[i].outputs:
+                for j in consumers.get(o.index, ()):
+                    waiting[j] -= 1
+                    if waiting[j] == 0:
+                        ready[j in accepted].add(j)
+                        heapq.heappush(order, j)
         if kind:
             found.append(sorted(subset))
     return found
