@@ -13,6 +13,8 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Maven fetches the app's jars from Maven Central (below); any mvn on PATH will do.
+command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]})); then
     SUDO=""
     if [[ $(id -u) -ne 0 ]]; then
@@ -40,3 +42,9 @@ fi
 # `import tensorflow` then costs 10.7 s of CPU instead of 4.0 s here)
 say "uv sync --frozen --compile-bytecode"
 uv sync --frozen --compile-bytecode --quiet
+
+# --- the sample app's real jars (tests/android/jars.py): the Android framework as Robolectric's
+# android-all at minSdk and targetSdk, every app dependency Maven Central serves at its pinned
+# version, Robolectric 4.17. Maven fetches them into ~/.m2 with --strict-checksums (a .sha1 that
+# does not match fails); a rerun whose resolved list and jars are present starts no Maven ---
+uv run --frozen python -m tests.android.jars

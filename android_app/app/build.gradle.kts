@@ -49,6 +49,12 @@ android {
     androidResources {
         noCompress += "tflite"
     }
+
+    // Robolectric reads the merged manifest and assets (src/test: the screen's states and
+    // BenchmarkActivity on the JVM, with a fake runtime; Robolectric cannot load the runtimes' .so files).
+    testOptions {
+        unitTests.isIncludeAndroidResources = true
+    }
 }
 
 dependencies {
@@ -70,6 +76,7 @@ dependencies {
     implementation(libs.kotlinx.coroutines.android)
     debugImplementation(libs.androidx.compose.ui.tooling)
     testImplementation(libs.junit)
+    testImplementation(libs.robolectric)
 }
 
 /**

@@ -32,7 +32,7 @@ class BenchmarkActivity : Activity() {
         thread(name = "packager-benchmark") {
             val runner = BenchmarkRunner(
                 device = DeviceProbe.deviceInfo(),
-                opener = LiteRtOpener(applicationContext, { ModelSource.OnDisk(it) }, sdk = Build.VERSION.SDK_INT),
+                opener = runtimes.create(applicationContext, { ModelSource.OnDisk(it) }, null, Build.VERSION.SDK_INT),
                 memory = DeviceProbe.ProcMemory,
                 runnerVersion = "dev.packager.demo ${BuildConfig.VERSION_NAME}",
                 allowedRoot = dataDir,

@@ -48,7 +48,7 @@ class ClassifierHelper(private val context: Context, val bundle: InstalledBundle
     fun load(accelerator: Accelerator, threads: Int) {
         close()
         val signature = IoSignature(manifest.inputs, manifest.outputs)
-        val opener = LiteRtOpener(context, { ModelSource.Asset(context.assets, it) }, expected = signature, sdk = Build.VERSION.SDK_INT)
+        val opener = context.runtimes.create(context, { ModelSource.Asset(context.assets, it) }, signature, Build.VERSION.SDK_INT)
         val start = SystemClock.elapsedRealtimeNanos()
         session = AcceleratorPlan.open(opener, bundle.model, accelerator, threads)
         initMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6

@@ -53,11 +53,15 @@ class ClassifierViewModel(application: Application) : AndroidViewModel(applicati
 
     fun selectAccelerator(accelerator: Accelerator) = reload { it.copy(accelerator = accelerator) }
 
+    /**
+     * The previous sample's preview goes at once (Classify is disabled until the new one is decoded:
+     * it would classify the old image under the new name); a decode that a newer choice overtook is dropped.
+     */
     fun selectSample(path: String) {
-        _state.update { it.copy(sample = path, result = null) }
+        _state.update { it.copy(sample = path, preview = null, result = null) }
         viewModelScope.launch {
             val bitmap = withContext(Dispatchers.IO) { runCatching { repository.bitmap(path) } }
-            _state.update { s -> bitmap.fold({ s.copy(preview = it) }, { s.copy(error = it.message) }) }
+            _state.update { s -> if (s.sample != path) s else bitmap.fold({ s.copy(preview = it) }, { s.copy(error = it.message) }) }
         }
     }
 

@@ -1,9 +1,0 @@
-// Stub for the app compile check (tests/android/test_app_compiles.py): declarations only, written
-// from the Android SDK API reference, API level 26 (the app's minSdk) with the API-31 Build fields the
-// app guards by SDK_INT. Upstream: AOSP platform/frameworks/base, tag android-16.0.0_r1 (API 36,
-// compileSdk).
-// Checked at API 26 against AOSP platform/prebuilts/sdk 26/public/api/android.txt (stored copy of
-// msft-mirror-aosp/platform.prebuilts.sdk, commit 4aa299d591c4): public final class, static long elapsedRealtimeNanos(); no public ctor
-// upstream (the stub's is private).
-package android.os;
-public final class SystemClock { private SystemClock() {} public static long elapsedRealtimeNanos() { return 0; } }
