@@ -23,13 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from packager import schemas
-from packager.arrays import load_array
+from packager.data.arrays import load_array
 from packager.cli import main
 from packager.detection.decode import decode_all
 from packager.device.results import parity
 from packager.fileio import loads_json
 from packager.manifest import Manifest
-from packager.preprocess import dequantize
+from packager.data.preprocess import dequantize
 from tests.android.kotlin import APP, compile_app, compile_app_tests, robolectric_command
 
 CLASSES = ["dev.packager.demo.ClassifierViewModelTest", "dev.packager.demo.BenchmarkActivityTest"]
