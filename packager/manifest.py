@@ -38,7 +38,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -87,7 +87,7 @@ def encode(value: Any) -> Any:
 _LAZY_NAMES = {"Preprocessing": object}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, localns=_LAZY_NAMES)
 
@@ -156,7 +156,7 @@ def _dumps(data: dict[str, Any]) -> str:
 
 
 def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 # --- shared by both documents ---------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class Latency(Record):
     threads: int | None = None  # host only: the interpreter's threads
 
     @classmethod
-    def of(cls, latencies_ms: list[float], threads: int | None = None) -> "Latency | None":
+    def of(cls, latencies_ms: list[float], threads: int | None = None) -> Latency | None:
         if not latencies_ms:
             return None
         import numpy as np  # noqa: PLC0415
@@ -189,7 +189,7 @@ class Latency(Record):
                    min=float(a.min()), max=float(a.max()), threads=threads)
 
     @classmethod
-    def of_summary(cls, summary: dict[str, Any]) -> "Latency":
+    def of_summary(cls, summary: dict[str, Any]) -> Latency:
         """benchmark_model prints no single runs: mean/std/min/max only; percentiles stay unknown."""
         mean = float(summary["mean_ms"])
         return cls(count=int(summary["count"]), mean=mean, std=float(summary.get("std_ms", 0.0)),
@@ -205,7 +205,7 @@ class Latency(Record):
         return {"mean_ms": self.mean, "p50_ms": self.p50, "p90_ms": self.p90, "runs": self.count, "threads": self.threads}
 
     @classmethod
-    def from_host_dict(cls, data: dict[str, Any] | None) -> "Latency | None":
+    def from_host_dict(cls, data: dict[str, Any] | None) -> Latency | None:
         if data is None:
             return None
         return cls(count=int(data.get("runs", 1)), mean=float(data["mean_ms"]), p50=float(data["p50_ms"]), p90=float(data["p90_ms"]),
@@ -277,7 +277,7 @@ class Tensor(Record):
     description: str | None = optional()
 
     @classmethod
-    def of(cls, info: Any, semantics: Semantics) -> "Tensor":
+    def of(cls, info: Any, semantics: Semantics) -> Tensor:
         """The entry for a packager.tflite.flatbuffer.TensorInfo (per-tensor quantization or none)."""
         quantization = None if not info.scale else Quantization(scale=float(info.scale), zero_point=int(info.zero_point))
         return cls(name=info.name, index=int(info.index), shape=[int(d) for d in info.shape], dtype=info.dtype,
@@ -390,7 +390,7 @@ class VariantMetrics(Record):
     outputs: list[OutputMetrics] = optional(list)  # several outputs: each one against the float model's
     detection: DetectionMetrics | None = optional()  # a detector: its detections against the float model's (packager/detection)
 
-    def accuracy_drop(self, reference: "VariantMetrics") -> float | None:
+    def accuracy_drop(self, reference: VariantMetrics) -> float | None:
         """Percentage points lost against `reference` (positive = worse)."""
         if self.accuracy is None or reference.accuracy is None:
             return None
@@ -496,7 +496,7 @@ class GraphError(Record):
     added: float = field(metadata=_ROUNDED)
 
     @classmethod
-    def of(cls, t: TensorDebug) -> "GraphError":
+    def of(cls, t: TensorDebug) -> GraphError:
         return cls(tensor=t.tensor, accumulated=t.accumulated, added=t.added)
 
 
@@ -514,7 +514,7 @@ class QuantizationDebug(Record):
     tensors: list[TensorDebug] = field(default_factory=list, repr=False, compare=False, metadata={"skip": True})
 
     @classmethod
-    def of(cls, variant: str, samples: int, tensors: list[TensorDebug], count: int) -> "QuantizationDebug":
+    def of(cls, variant: str, samples: int, tensors: list[TensorDebug], count: int) -> QuantizationDebug:
         """The findings on `tensors` (graph order), the `count` that add the most error kept as the worst."""
         worst = sorted(tensors, key=lambda t: t.added, reverse=True)[:count]
         return cls(variant=variant, samples=samples, tensors_compared=len(tensors), worst=worst,
@@ -632,7 +632,7 @@ class AcceleratorCoverage(Record):
         return next((v for v in self.variants if v.variant == variant), None)
 
 
-def _preprocessing_from(data: dict[str, Any] | None) -> "Preprocessing | None":
+def _preprocessing_from(data: dict[str, Any] | None) -> Preprocessing | None:
     if data is None:
         return None
     from packager.data.preprocess import Preprocessing  # noqa: PLC0415 - numpy, only when a manifest has one
@@ -682,12 +682,12 @@ class Manifest(Record):
         return _dumps(self.validate(what))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "the bundle manifest") -> "Manifest":
+    def from_dict(cls, data: dict[str, Any], what: str = "the bundle manifest") -> Manifest:
         _validate(cls.KIND, data, what)
         return super().from_dict(data)
 
     @classmethod
-    def from_json(cls, text: str, what: str = "the bundle manifest") -> "Manifest":
+    def from_json(cls, text: str, what: str = "the bundle manifest") -> Manifest:
         return cls.from_dict(json.loads(text), what)
 
     # --- what consumers ask ------------------------------------------------------------------------
@@ -960,7 +960,7 @@ class DeviceResults(Record):
     created: str = field(default_factory=now_utc)
     packager: str = field(default_factory=_packager_version)  # the version that wrote it
 
-    def extend(self, other: "DeviceResults") -> None:
+    def extend(self, other: DeviceResults) -> None:
         self.runs += other.runs
         known = {(a.serial, a.package) for a in self.apks}
         self.apks += [a for a in other.apks if (a.serial, a.package) not in known]
@@ -993,14 +993,14 @@ class DeviceResults(Record):
         return path
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "device results") -> "DeviceResults":
+    def from_dict(cls, data: dict[str, Any], what: str = "device results") -> DeviceResults:
         _validate(cls.KIND, data, what)
         return cls(runs=[DeviceRun.from_dict(r) for r in data["runs"]], apks=[ApkInfo.from_dict(a) for a in data["apks"]],
                    bytes_pushed=data["transfers"]["bytes_pushed"], bytes_skipped=data["transfers"]["bytes_skipped"],
                    created=data["created"], packager=data["packager"])
 
     @classmethod
-    def load(cls, path: Path) -> "DeviceResults":
+    def load(cls, path: Path) -> DeviceResults:
         from packager.errors import PackagerError  # noqa: PLC0415
         from packager.fileio import DocumentError, read_json  # noqa: PLC0415
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import Callable
-
-from packager import text
+from collections.abc import Callable, Iterator
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from packager import text
 
 _enabled: bool | None = None
 stderr_console = text.console(stderr=True)

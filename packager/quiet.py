@@ -46,7 +46,7 @@ def quiet_python_loggers() -> None:
     warnings.filterwarnings("ignore", module=r"(tensorflow|keras|ai_edge_litert|ai_edge_quantizer|tflite_support)")
     warnings.filterwarnings("ignore", category=UserWarning, message=r".*(experimental_preserve_all_tensors|Statistics for quantized inputs).*")
     try:
-        import absl.logging
+        import absl.logging  # noqa: PLC0415 - optional, present only with TensorFlow
 
         absl.logging.set_verbosity(absl.logging.ERROR)
     except ImportError:
@@ -77,12 +77,12 @@ class _Redirect:
             if self.depth == 0:
                 sys.stdout.flush()
                 sys.stderr.flush()
-                self.sink = tempfile.TemporaryFile(mode="w+b")
+                self.sink = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - open while captured, closed on release
                 self.saved = os.dup(1), os.dup(2)
                 os.dup2(self.sink.fileno(), 1)
                 os.dup2(self.sink.fileno(), 2)
                 # Python-level writers (print, tqdm) may hold replaced sys.stdout/err objects
-                self.text_sink = open(self.sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+                self.text_sink = open(self.sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)  # noqa: SIM115
                 self.saved_streams = sys.stdout, sys.stderr
                 sys.stdout = sys.stderr = self.text_sink
             self.depth += 1

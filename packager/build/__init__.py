@@ -12,7 +12,7 @@ __all__ = ["BuildResult", "build"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from packager.build import pipeline
+        from packager.build import pipeline  # noqa: PLC0415 - loaded on first use: the stage modules stay light
 
         return getattr(pipeline, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from packager.build.facts import ModelFacts
+from packager.build.spec import BuildSpec
+from packager.data.loading import LoadingDataset
 from packager.data.readers import Dataset, MultiInputs, load_dataset, load_multi_input, start_loading
 from packager.errors import PackagerError
-from packager.build.facts import ModelFacts
-from packager.data.loading import LoadingDataset
-from packager.build.spec import BuildSpec
 
 
 def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Dataset | None, LoadingDataset | None]:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.build.spec import BuildSpec
+from packager.data.preprocess import Preprocessing
 from packager.data.readers import InputSpec
 from packager.errors import PackagerError
 from packager.runtime.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles
-from packager.data.preprocess import Preprocessing
-from packager.build.spec import BuildSpec
-from packager.tflite.flatbuffer import TensorInfo
+from packager.tflite.flatbuffer import TensorInfo, parse_graph
 
 LABELLED_TASKS = ("image_classification", "object_detection")  # tasks whose metadata always carries labels
 
@@ -92,7 +92,6 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
         num_classes = int(out_shape[-1]) if out_shape else 1
     elif spec.labels is not None and len(outputs) > 1 and task == "generic":
         num_classes = int(out_shape[-1]) if out_shape else 1  # the first output, as the metadata has it
-    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     probability = tuple(t.producer in PROBABILITY_OPS for t in parse_graph(float_model).outputs)
     return ModelFacts(inputs, outputs, task, num_classes, preprocessing, names, labels_output, primary_output, probability)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from packager.errors import PackagerError
 from packager.build.facts import LABELLED_TASKS, ModelFacts
 from packager.build.spec import BuildSpec
+from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_text_bounded
 
 # to every phone; 21k classes of short names are about 0.5 MB.
 MAX_LABEL_CHARS = 1024
@@ -15,7 +16,6 @@ MAX_LABELS_FILE_BYTES = 8 << 20
 
 
 def read_labels(path: Path) -> list[str]:
-    from packager.fileio import DocumentError, read_text_bounded  # noqa: PLC0415
 
     try:
         lines = read_text_bounded(path, MAX_LABELS_FILE_BYTES).splitlines()

@@ -8,12 +8,13 @@ from importlib import metadata as importlib_metadata
 import numpy as np
 
 from packager import DISTRIBUTION
-from packager.bundle.writer import BundleFiles, describe_files
-from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.build.facts import ModelFacts
-from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Sizes, Tensor
 from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Prepared
+from packager.bundle.writer import BundleFiles, describe_files
+from packager.detection import stage as detection
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Sizes, Tensor
+from packager.runtime.evaluate import ModelRunner, OutputRoles
 
 
 def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
@@ -27,7 +28,6 @@ def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
 def output_roles(prepared: Prepared, choice: Choice) -> str | OutputRoles | tuple[str, ...]:
     """What the outputs mean: a detector's four, one output's semantics, or several outputs' roles."""
     if prepared.converted.detector is not None:
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         return detection.SEMANTICS
     float_outputs, facts = choice.float_outputs, prepared.facts

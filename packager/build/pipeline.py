@@ -13,27 +13,32 @@ from pathlib import Path
 
 import numpy as np
 
-from packager import progress
-
+from packager import progress, report
 from packager.build import sources
-from packager.runtime.isolation import check_tflite
-from packager.tflite.input_sizes import InputSizes
-from packager.build.manifest_writer import default_description, make_manifest
-from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
-from packager.errors import PackagerError
-from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
+from packager.build.calib_eval_data import load_data, random_inputs
 from packager.build.facts import LABELLED_TASKS, model_facts
 from packager.build.golden import golden_io, golden_picks
 from packager.build.labels import own_labels, resolve_labels
-from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
-from packager.build.calib_eval_data import load_data, random_inputs
-from packager.quant.engines import FLOAT, Variant
-from packager.runtime import coverage
+from packager.build.manifest_writer import default_description, make_manifest
 from packager.build.selection import check_budget, choose
 from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Converted, Prepared
 from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
 from packager.build.variants import derive_variants, make_judge, quantization_debug, recipes_for
+from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
+from packager.detection import stage
+from packager.detection import stage as detection
+from packager.detection.decode import dequantize
+from packager.errors import PackagerError
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
+from packager.quant import auto
+from packager.quant.engines import FLOAT, Variant
+from packager.runtime import coverage, isolation
+from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
+from packager.runtime.isolation import check_tflite
+from packager.tflite import metadata as tflite_metadata
+from packager.tflite.flatbuffer import parse_graph
+from packager.tflite.input_sizes import InputSizes
 
 
 @dataclass
@@ -63,7 +68,6 @@ class _Clock:
 def build(spec: BuildSpec) -> BuildResult:
     source = sources.detect(spec.model)
     created = check_writable(spec.output)
-    from packager.runtime import isolation  # noqa: PLC0415
 
     isolation.prestart()  # the worker that loads every model first (packager/runtime/isolation.py) imports LiteRT meanwhile
     try:
@@ -108,7 +112,6 @@ def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
     detector = None  # --task object_detection: packager.detection.stage
     raw_float = float_model  # a raw detector: what the variants are derived from
     if spec.task == "object_detection":
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         detector = detection.plan(float_model, spec)
         raw_float = detector.raw_graph(float_model)
@@ -126,7 +129,6 @@ def prepare(converted: Converted) -> Prepared:
     stand_in = random_inputs(facts) if evaluation is None else None
     truth = None
     if detector is not None:
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         truth = detection.ground_truth(spec, evaluation, labels)
     return Prepared(converted, facts, labels, calib, evaluation, stand_in, truth)
@@ -147,7 +149,6 @@ def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: st
     float_outputs = outputs[FLOAT]
     engine = "tf-converter" if c.converter else "none"
     if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         reference = detection.compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs, float_outputs,
                                       prepared.truth, facts.num_classes, latencies[FLOAT])
@@ -171,7 +172,6 @@ def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
     variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, prepared.calib, judge)
     raw_models = {v.name: v.model for v in variants}
     if c.detector is not None:
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         variants = detection.finish_variants(c.detector, variants)
     clock.lap("quantize")
@@ -199,7 +199,6 @@ def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
 
 def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
     """--quant auto: evaluate float, then search the candidates (packager.quant.auto)."""
-    from packager.quant import auto  # noqa: PLC0415
 
     c, spec, facts = prepared.converted, prepared.spec, prepared.facts
     if prepared.calib is None:
@@ -207,7 +206,6 @@ def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
     outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_rows, spec.measure_latency)
     judged = None
     if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
-        from packager.detection import stage as detection  # noqa: PLC0415
 
         reference = detection.compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.truth,
                                       facts.num_classes, latencies[FLOAT])
@@ -231,7 +229,6 @@ MODES = {"explicit": choose_explicit, "auto": choose_auto, "as_given": choose_as
 # --- stage 4: metadata -------------------------------------------------------------------------------------------
 def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
     """The chosen model with TFLite metadata embedded (a .tflite's own kept and merged into), read back and verified."""
-    from packager.tflite import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
 
     spec, facts, labels, c = prepared.spec, prepared.facts, prepared.labels, prepared.converted
     own, original, source = c.own, c.original, c.source
@@ -273,7 +270,6 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
     spec, c = prepared.spec, prepared.converted
     golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
-    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     custom_ops = [op for op in parse_graph(app_model).custom_ops if c.detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
     if custom_ops:
@@ -285,7 +281,6 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
     clock.lap("debug")
     accelerators = accelerator_coverage(choice)
     clock.lap("coverage")
-    from packager import report  # noqa: PLC0415
 
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
     detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
@@ -307,8 +302,6 @@ def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden
     """A detector's manifest entry, with the golden samples' detections by float and by the bundled model."""
     if detector is None:
         return None
-    from packager.detection import stage  # noqa: PLC0415
-    from packager.detection.decode import dequantize  # noqa: PLC0415
 
     float_outputs = ModelRunner(float_model).predict(eval_inputs[golden_picks(len(eval_inputs), count)])
     chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]

@@ -3,11 +3,11 @@ budget (--max-accuracy-drop) the chosen one must keep."""
 
 from __future__ import annotations
 
+from packager.build.spec import BuildSpec
 from packager.errors import PackagerError
-from packager.runtime.evaluate import slower_note
 from packager.manifest import Candidate, Selection, VariantMetrics
 from packager.quant.engines import Variant
-from packager.build.spec import BuildSpec
+from packager.runtime.evaluate import slower_note
 
 
 def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetrics, metrics: list[VariantMetrics]

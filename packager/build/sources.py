@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from packager import quiet
 from packager.errors import PackagerError
 from packager.fileio import NotRegularFile, open_regular, sha256_file
 from packager.manifest import SourceFormat, SourceModel
 from packager.runtime.isolation import check_tflite
+from packager.tflite import flatbuffer
+from packager.tflite.flatbuffer import schema as _schema
 from packager.tflite.input_sizes import InputSizes, fixed_shape
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -127,7 +130,6 @@ def fix_tflite_inputs(model: bytes, sizes: InputSizes | None, what: str) -> byte
     it has none. Packed files (metadata's zip) are kept."""
     import numpy as np  # noqa: PLC0415
 
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     graph = flatbuffer.parse_graph(model, what)
     dynamic = [t for t in graph.inputs if t.shape_signature is not None and any(d < 0 for d in t.shape_signature[1:])]
@@ -238,7 +240,7 @@ class Converter:
         try:
             with quiet.captured_output():
                 return keras.models.load_model(self.source.path, compile=False, custom_objects=self.custom_objects or None)
-        except Exception as exc:  # keras raises many types for bad files
+        except Exception as exc:  # noqa: BLE001 - keras raises many types for bad files
             reason = " ".join(str(exc).split()) or type(exc).__name__  # whole: the class names are in it
             missing = re.findall(r"Could not (?:locate|deserialize) class '([^']+)'|Unknown (?:layer|object)[^']*'([^']+)'", reason)
             if missing:
@@ -248,7 +250,7 @@ class Converter:
                 hint = "check that the file is complete and was saved with model.save()"
             raise PackagerError(f"cannot load Keras model {self.source.path}: {reason}", hint) from None
 
-    def _freeze(self) -> "_Frozen | None":
+    def _freeze(self) -> _Frozen | None:
         """The frozen inference function, or None if it cannot be frozen."""
         if self._frozen is None:
             try:
@@ -321,7 +323,7 @@ class Converter:
                 if self._keras_model is not None:
                     return tf.lite.TFLiteConverter.from_keras_model(self._keras_model)
                 return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's loader raises many types for bad folders
             raise PackagerError(
                 f"cannot load SavedModel {self.source.path}: {str(exc).strip().splitlines()[0][:200]}",
                 "check the folder is a complete SavedModel with a serving signature",
@@ -336,7 +338,7 @@ class Converter:
                 model = bytes(converter.convert())
         except PackagerError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the converter raises many types; conversion_error names them
             raise conversion_error(exc, what) from None
         frozen = self._freeze()
         if frozen is not None:
@@ -348,11 +350,9 @@ def with_signature(model: bytes, input_names: list[str], output_names: list[str]
                    key: str = "serving_default") -> bytes:
     """Add a serving signature naming the main subgraph's inputs and outputs (in their order, or,
     given the frozen function's output tensor names, by name: the converter may reorder them)."""
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     tree = flatbuffer.read(model)
     if tree.signatureDefs:
@@ -386,7 +386,6 @@ def _text(value) -> str:
 def to_float_tflite(source: SourceModel, converter: Converter | None = None, sizes: InputSizes | None = None) -> bytes:
     """The float32 TFLite model: converted once from Keras/SavedModel, or read from .tflite."""
     if source.format == "tflite":
-        from packager.tflite import flatbuffer  # noqa: PLC0415
 
         data = fix_tflite_inputs(flatbuffer.read_model_file(source.path), sizes, source.path.name)
         check_tflite(data, str(source.path))

@@ -6,8 +6,8 @@ in a config file are relative to the file.
 
 from __future__ import annotations
 
-import re
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from packager.build import sources
-from packager.data.readers import Dataset, MultiInputs
 from packager.build.facts import ModelFacts
+from packager.build.spec import BuildSpec
 from packager.data.loading import Inputs, LoadingDataset
+from packager.data.readers import Dataset, MultiInputs
 from packager.manifest import Selection, VariantMetrics
 from packager.quant.engines import Variant
-from packager.build.spec import BuildSpec
 
 
 @dataclass

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from packager.build import sources
+from packager.build.spec import BuildSpec
 from packager.errors import PackagerError
 from packager.quant import registry
 from packager.quant.engines import FLOAT
-from packager.build.spec import BuildSpec
+from packager.tflite import metadata as tflite_metadata
+from packager.tflite.flatbuffer import parse_graph
 
 
 def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) -> tuple[bytes, bool]:
@@ -33,7 +35,6 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
     if any(registry.needs_source(e) for e in fixed):
         raise PackagerError(f"the {' and '.join(sorted(e for e in fixed if registry.needs_source(e)))} engine needs the Keras/SavedModel source, not {name}",
                             "drop --engine (ai-edge-quantizer quantizes a .tflite)")
-    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model, name)
     if not graph.signatures:  # ai-edge-quantizer needs a signature: name the graph's own tensors
@@ -43,7 +44,6 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
 
 def infer_quant(model: bytes) -> str:
     """What an existing .tflite is, judged by its tensor types (read from the flatbuffer, packager.tflite.flatbuffer)."""
-    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model)
     types = graph.tensor_dtypes
@@ -60,7 +60,6 @@ def infer_quant(model: bytes) -> str:
 
 def own_metadata(model: bytes):
     """The metadata a .tflite source carries (written by another tool), or None."""
-    from packager.tflite import metadata as tflite_metadata  # noqa: PLC0415 - loads tflite-support
 
     if tflite_metadata.metadata_buffer(model) is None:
         return None

@@ -3,18 +3,17 @@ every way packager can, the best on the data kept), and the debugger's look at t
 
 from __future__ import annotations
 
-
 from packager import progress
-
-
-from packager.runtime.isolation import check_tflite
-from packager.data.readers import Dataset, MultiInputs
-from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.build.facts import ModelFacts
-from packager.manifest import EngineCandidate, QuantizationDebug
-from packager.quant import registry
-from packager.quant.engines import FLOAT, Engines, Recipe, Variant
 from packager.build.spec import BuildSpec
+from packager.data.readers import Dataset, MultiInputs
+from packager.manifest import EngineCandidate, QuantizationDebug
+from packager.quant import debugger, engine_choice, registry
+from packager.quant.engine_choice import Judge
+from packager.quant.engines import FLOAT, Engines, Recipe, Variant
+from packager.quant.equalization import equalize
+from packager.runtime.evaluate import ModelRunner, OutputRoles
+from packager.runtime.isolation import check_tflite
 
 
 def recipes_for(spec: BuildSpec) -> list[Recipe]:
@@ -27,7 +26,6 @@ def recipes_for(spec: BuildSpec) -> list[Recipe]:
 def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
     """What engine and calibration choices are measured on: the evaluation data, else the calibration data
     (random inputs would judge nothing)."""
-    from packager.quant.engine_choice import Judge  # noqa: PLC0415
 
     data = evaluation if evaluation is not None else calib
     if data is None:
@@ -43,7 +41,6 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
                     judge=None) -> tuple[list[Variant], list[EngineCandidate]]:
     """The variants asked for; each one whose engine is not fixed is made every way packager can and the
     best on the data is kept (packager.quant.engine_choice); the candidates' figures come back for the manifest."""
-    from packager.quant import engine_choice  # noqa: PLC0415
 
     calibration = calib.inputs if calib is not None else None
     engines = Engines(float_model, converter)
@@ -72,12 +69,10 @@ def quantization_debug(float_model: bytes, variant: Variant | None, calib: Datas
         return None
     if isinstance(calib.inputs, MultiInputs):  # the debugger feeds one input
         return None
-    from packager.quant import debugger  # noqa: PLC0415
 
     progress.status(f"Comparing {variant.name} with float tensor by tensor")
     method = variant.recipe.calibration if registry.packager_calibration(variant.engine) else variant.engine
     if variant.recipe.equalize:  # compare with the equalized float model: same function, rescaled depthwise channels
-        from packager.quant.equalization import equalize  # noqa: PLC0415
 
         float_model, method = equalize(float_model, calib.inputs).model, f"{method}+cle"
     if variant.recipe.bias_correction:

@@ -24,6 +24,7 @@ from packager.bundle import reader
 from packager.errors import PackagerError
 from packager.fileio import DocumentError, read_json, sha256_bytes, sha256_file, write_atomic
 from packager.manifest import Manifest
+from packager.tflite import flatbuffer
 
 INDEX_NAME = "index.json"
 INDEX_SCHEMA_VERSION = 1
@@ -112,7 +113,6 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
 def _check_model(ref: reader.BundleRef) -> None:
     """The app must get the model the manifest describes: the same bytes (sha256) and a readable
     .tflite with the manifest's inputs and outputs; anything else would install and fail on the phone."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     data = flatbuffer.read_model_file(ref.model_path)
     if sha256_bytes(data) != ref.manifest.model.sha256:

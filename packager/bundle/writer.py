@@ -7,6 +7,7 @@ file is written and the manifest validates, so a failed build never leaves a hal
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import shutil
@@ -92,8 +93,6 @@ def remove_stale_staging(output: Path, name: str, now: float | None = None) -> l
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
-from packager.commands.common import InputPath, json_option, print_json, verbose_option
+from packager.build.pipeline import build as run_build
+from packager.build.spec import load_config, make_spec
+from packager.commands.common import InputPath, json_option, print_json, variants_table, verbose_option
 from packager.errors import PackagerError
+from packager.runtime.coverage import one_line
+from packager.text import console, styled
 
 
 def _floats(text: str | None) -> tuple[float, ...] | None:
@@ -118,7 +122,6 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 def build(model, config, json_output, **flags):
     """Convert MODEL once, derive quantized variants, evaluate them against the float model,
     embed metadata and write an app-ready bundle to dist/<name>/."""
-    from packager.build.spec import load_config, make_spec  # noqa: PLC0415
 
     labels_path, labels_named_output = _labels(flags["labels"])
     if flags["labels_output"] and labels_named_output and flags["labels_output"] != labels_named_output:
@@ -141,7 +144,6 @@ def build(model, config, json_output, **flags):
         "box_coder": flags["box_coder"],
     }
     spec = make_spec(load_config(config) if config else None, values)
-    from packager.build.pipeline import build as run_build  # noqa: PLC0415 - imports TensorFlow
 
     result = run_build(spec)
     if json_output:
@@ -151,9 +153,7 @@ def build(model, config, json_output, **flags):
             "selection": result.manifest.selection.to_dict(), "timings_s": result.timings,
         })
         return
-    from packager.commands.common import variants_table  # noqa: PLC0415
 
-    from packager.text import console, styled  # noqa: PLC0415
 
     out = console()
     out.print(variants_table(result.manifest))
@@ -162,7 +162,6 @@ def build(model, config, json_output, **flags):
                      f"{m.model.size_bytes / 1024:.1f}", m.selection.chosen, m.selection.reason or ""))
     chosen = m.accelerator_coverage.of(m.selection.chosen) if m.accelerator_coverage else None
     if chosen is not None:
-        from packager.runtime.coverage import one_line  # noqa: PLC0415
 
         out.print(f"Accelerators (predicted from the delegates' rules): {one_line(chosen)}", highlight=False)
         for hint in chosen.hints:

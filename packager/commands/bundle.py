@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from packager.bundle.install import install_bundle
 from packager.commands.common import InputPath, json_option, print_json
+from packager.text import console as plain_console
+from packager.text import styled
 
 
 @click.command("bundle")
@@ -22,7 +25,6 @@ def bundle(dist: Path, app: Path, module: str, json_output: bool) -> None:
     <app>/<module>/src/main/assets/models/<name>/, updates assets/models/index.json, makes sure
     .tflite files stay uncompressed in the APK, and prints what the bundle adds to the APK.
     Re-running with the same bundle changes nothing."""
-    from packager.bundle.install import install_bundle  # noqa: PLC0415
 
     report = install_bundle(dist, app, module)
     if json_output:
@@ -38,7 +40,6 @@ def _size(n: int) -> str:
 def _print(report) -> None:
     from rich.table import Table  # noqa: PLC0415
 
-    from packager.text import console as plain_console, styled  # noqa: PLC0415
 
     console = plain_console()
     table = Table(title=f"{report.bundle} {report.version} → {report.destination}", title_justify="left")

@@ -10,6 +10,7 @@ import click
 
 from packager import progress, quiet
 from packager.fileio import NotRegularFile, refuse_special
+from packager.report import HEADERS, variant_rows
 
 
 class InputPath(click.Path):
@@ -53,7 +54,6 @@ def variants_table(manifest):
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from packager.report import HEADERS, variant_rows  # noqa: PLC0415
 
     primary = manifest.metrics.chosen.primary_output
     on = f" on output {primary!r} (the primary one of {len(manifest.outputs)}; --primary-output to choose)" if primary else ""

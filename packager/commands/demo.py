@@ -10,8 +10,17 @@ from typing import Any
 
 import click
 
-from packager import progress
-from packager.commands.common import json_option, print_json, verbose_option
+from packager import examples, progress
+from packager.build.pipeline import build
+from packager.build.spec import make_spec
+from packager.bundle.reader import load_bundle
+from packager.commands.common import json_option, print_json, variants_table, verbose_option
+from packager.detection import example
+from packager.device import virtual as virtual_kit
+from packager.device.bench import bench
+from packager.device.handset import Handset
+from packager.text import console as plain_console
+from packager.text import styled
 
 
 @click.command("demo")
@@ -27,7 +36,6 @@ def demo(output, workdir, quant, device, task, json_output):
     """Train a small CNN on scikit-learn's digits (seconds), build it with every variant,
     bundle the int8 model and, with --device, benchmark it on a virtual handset.
     With --task object_detection: the same path for a small SSD detector on synthetic shapes."""
-    from packager.text import console as plain_console  # noqa: PLC0415
 
     console = plain_console()
     with tempfile.TemporaryDirectory(prefix="packager-demo-") as tmp:
@@ -50,8 +58,6 @@ def _trained(root: Path, data_step: tuple[str, Callable[[Path], Any], str], mode
 
 def _build(name: str, model_path: Path, output: Path, quant: str, data, **options):
     """`packager build` of the example: int8 bundled when among the variants, else the first."""
-    from packager.build.pipeline import build  # noqa: PLC0415
-    from packager.build.spec import make_spec  # noqa: PLC0415
 
     quant_list = [q.strip() for q in quant.split(",") if q.strip()]
     return build(make_spec(None, {
@@ -63,7 +69,6 @@ def _build(name: str, model_path: Path, output: Path, quant: str, data, **option
 
 def _digits_demo(root: Path, output: Path, quant: str):
     """scikit-learn's digits and a small CNN trained on them (seconds)."""
-    from packager import examples  # noqa: PLC0415
 
     data, model_path = _trained(root, ("Writing scikit-learn's digits as image folders", examples.write_digits_dataset, "digits"),
                                 ("Training a small CNN on the digits", examples.train_digits_cnn, "digits_cnn.keras"))
@@ -73,7 +78,6 @@ def _digits_demo(root: Path, output: Path, quant: str):
 
 def _detection_demo(root: Path, output: Path, quant: str):
     """The shapes data set and the SSD trained on it (about half a minute), built with --task object_detection."""
-    from packager.detection import example  # noqa: PLC0415
 
     data, model_path = _trained(
         root, ("Drawing shapes on crops of scikit-learn's sample photos (boxes.csv beside the test images)", example.write_shapes_dataset, "shapes"),
@@ -87,8 +91,6 @@ def _show(console, result, device_summary, json_output) -> None:
     if json_output:
         print_json({"bundle": str(result.bundle), "chosen": result.chosen.name, "metrics": result.manifest.metrics.to_dict(), "device": device_summary})
         return
-    from packager.commands.common import variants_table  # noqa: PLC0415
-    from packager.text import styled  # noqa: PLC0415
 
     console.print(variants_table(result.manifest))
     if device_summary:
@@ -98,10 +100,6 @@ def _show(console, result, device_summary, json_output) -> None:
 
 def run_on_virtual_handset(bundle_path: Path) -> str:
     """The demo's device step: the bundle on a virtual handset, cpu and xnnpack, summed up in one line."""
-    from packager.bundle.reader import load_bundle  # noqa: PLC0415
-    from packager.device.bench import bench  # noqa: PLC0415
-    from packager.device import virtual as virtual_kit  # noqa: PLC0415
-    from packager.device.handset import Handset  # noqa: PLC0415
 
     bundle = load_bundle(bundle_path)
     with contextlib.ExitStack() as stack:

@@ -10,8 +10,18 @@ from pathlib import Path
 
 import click
 
+from packager import progress
+from packager.bundle.reader import load_bundle
 from packager.commands.common import InputPath, json_option, print_json, verbose_option
+from packager.device.bench import bench
+from packager.device.cleanup import clean
+from packager.device.contract import ACCELERATORS
+from packager.device.handset import Handset
+from packager.device.results import DeviceResults, table
+from packager.device.runner import AppRunner, BenchmarkModelRunner
+from packager.device.transport import list_devices, resolve_targets, server_running
 from packager.errors import PackagerError
+from packager.text import console as plain_console
 
 
 @click.group("device")
@@ -23,8 +33,6 @@ def device() -> None:
 @json_option
 def list_cmd(json_output: bool) -> None:
     """Devices the adb server holds (or, without a server, USB phones reached directly), with their properties."""
-    from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.transport import list_devices, server_running  # noqa: PLC0415
 
     rows = []
     for entry in list_devices():
@@ -41,7 +49,6 @@ def list_cmd(json_output: bool) -> None:
         return
     from rich.table import Table  # noqa: PLC0415
 
-    from packager.text import console as plain_console  # noqa: PLC0415
 
     console = plain_console()
     if not rows:
@@ -77,13 +84,6 @@ def list_cmd(json_output: bool) -> None:
 def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, benchmark_model, retries, result_timeout, allow_fallback,
               out, json_output) -> None:
     """Run BUNDLES on handsets: latency, memory, parity with the host, APK size."""
-    from packager.bundle.reader import load_bundle  # noqa: PLC0415
-    from packager.device.bench import bench  # noqa: PLC0415
-    from packager.device.contract import ACCELERATORS  # noqa: PLC0415
-    from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.results import DeviceResults  # noqa: PLC0415
-    from packager.device.runner import AppRunner, BenchmarkModelRunner  # noqa: PLC0415
-    from packager.device.transport import resolve_targets  # noqa: PLC0415
 
     refs = [load_bundle(b) for b in bundles]
     accelerators = [a.strip() for a in accelerator.split(",") if a.strip()]
@@ -131,8 +131,6 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
 
 
 def _print_results(results, out: Path | None) -> None:
-    from packager.device.results import table  # noqa: PLC0415
-    from packager.text import console as plain_console  # noqa: PLC0415
 
     console = plain_console()
     console.print(table(results))
@@ -148,7 +146,6 @@ def _print_results(results, out: Path | None) -> None:
 @contextlib.contextmanager
 def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], None]]]:
     """One progress bar per handset, all in one live display (on stderr, only on a terminal)."""
-    from packager import progress  # noqa: PLC0415
 
     if not progress.enabled():
         yield {t: (lambda n=1: None) for t in targets}
@@ -166,9 +163,6 @@ def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], 
 @json_option
 def clean_cmd(devices, json_output: bool) -> None:
     """Remove the models and inputs the kit keeps on handsets (kept so unchanged bundles are not pushed again)."""
-    from packager.device.cleanup import clean  # noqa: PLC0415
-    from packager.device.handset import Handset  # noqa: PLC0415
-    from packager.device.transport import resolve_targets  # noqa: PLC0415
 
     targets = resolve_targets(devices)
     if not targets:
@@ -200,8 +194,10 @@ def virtual_cmd(port: int, root: Path | None) -> None:
             handset = virtual_kit.start(stack.callback, root=root, port=port)
         except OSError as exc:
             raise PackagerError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", "choose another --port") from None
-        # `kill` (SIGTERM, what CI scripts send to a background job) stops it as cleanly as Ctrl-C
-        signal.signal(signal.SIGTERM, lambda *_: handset.stopping.set())
+        # Ctrl-C and `kill` (SIGTERM, what CI scripts send to a background job) both ask the serving
+        # loop to stop: no KeyboardInterrupt can land in the middle of a print or of the shutdown
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda *_: handset.stopping.set())
         click.echo(handset.address, nl=True)
         click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
                    f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)

@@ -7,6 +7,10 @@ from pathlib import Path
 import click
 
 from packager.commands.common import InputPath, json_option, print_json, verbose_option
+from packager.text import console as plain_console
+from packager.text import styled
+from packager.tflite.inspect import inspect_model
+from packager.tflite.metadata import extract_associated_files
 
 
 @click.command("inspect")
@@ -20,12 +24,10 @@ def inspect(model: Path, extract: Path | None, json_output: bool) -> None:
 
     Works on any .tflite file, including ones without metadata, with custom ops or with
     several subgraphs."""
-    from packager.tflite.inspect import inspect_model  # noqa: PLC0415
 
     report = inspect_model(model)
     written: list[Path] = []
     if extract is not None:
-        from packager.tflite.metadata import extract_associated_files  # noqa: PLC0415
 
         written = extract_associated_files(model.read_bytes(), extract)
     if json_output:
@@ -34,7 +36,6 @@ def inspect(model: Path, extract: Path | None, json_output: bool) -> None:
             data["extracted"] = [str(p) for p in written]
         print_json(data)
         return
-    from packager.text import console as plain_console, styled  # noqa: PLC0415
 
     console = plain_console()
     for renderable in _render(report):
@@ -56,7 +57,6 @@ def _render(report):
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from packager.text import styled  # noqa: PLC0415
 
     g = report.graph
     ops = sum(g.operators.values())

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from packager.commands.common import InputPath, json_option, print_json, verbose_option
+from packager.report import regenerate
 
 
 @click.command("report")
@@ -20,7 +21,6 @@ from packager.commands.common import InputPath, json_option, print_json, verbose
 def report(dist: Path, results: tuple[Path, ...], open_report: bool, json_output: bool) -> None:
     """Regenerate DIST/report.md and DIST/report.html from the bundle's manifest and the device
     results kept with it."""
-    from packager.report import regenerate  # noqa: PLC0415
 
     outcome = regenerate(dist, list(results))
     if open_report:

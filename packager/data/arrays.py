@@ -99,7 +99,7 @@ class NpzArrays:
     def close(self) -> None:
         self._zip.close()
 
-    def __enter__(self) -> "NpzArrays":
+    def __enter__(self) -> NpzArrays:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -110,7 +110,7 @@ def _unreadable(path: Path, what: str, exc: BaseException) -> PackagerError:
     return PackagerError(f"{what} {path} cannot be read as a numpy file ({exc})", _FIX)
 
 
-def load(path: Path | str, what: str) -> "np.ndarray | NpzArrays":
+def load(path: Path | str, what: str) -> np.ndarray | NpzArrays:
     """An .npy array, or the members of an .npz (use as a context manager); PackagerError, one line,
     for anything unreadable, truncated, pickled or over a limit."""
     path = Path(path)

@@ -19,7 +19,7 @@ class MultiInputs:
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
-    def __getitem__(self, key) -> "MultiInputs":
+    def __getitem__(self, key) -> MultiInputs:
         return MultiInputs(self.names, tuple(a[key] for a in self.arrays))
 
 
@@ -37,7 +37,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.inputs)
 
-    def take(self, count: int | None, seed: int = 0) -> "Dataset":
+    def take(self, count: int | None, seed: int = 0) -> Dataset:
         """A deterministic random subset of at most `count` samples (all when None)."""
         if count is None or count >= len(self):
             return self

@@ -81,7 +81,7 @@ class LoadingDataset:
             shown = 0
             with self._changed:
                 while True:
-                    self._changed.wait_for(lambda: self._error is not None or self._ready != shown)
+                    self._changed.wait_for(lambda seen=shown: self._error is not None or self._ready != seen)
                     advance(self._ready - shown)
                     shown = self._ready
                     if self._error is not None:

@@ -74,7 +74,7 @@ class Preprocessing:
         return np.broadcast_to(np.asarray(self.std, np.float64), (self.channels,))
 
     # --- the arithmetic -------------------------------------------------------------------------
-    def resize(self, pixels: np.ndarray, out: np.ndarray | None = None, scratch: "Scratch | None" = None) -> np.ndarray:
+    def resize(self, pixels: np.ndarray, out: np.ndarray | None = None, scratch: Scratch | None = None) -> np.ndarray:
         """Resize a batch (N, H, W, C) of pixels to self.size; returns float64 (`out` when given).
 
         Computed separably (each row interpolated along x once, then rows blended along y),
@@ -115,7 +115,7 @@ class Preprocessing:
         """(value - mean) / std per channel, float64."""
         return (values - self.channel_mean()) / self.channel_std()
 
-    def apply(self, pixels: np.ndarray, out: np.ndarray | None = None, scratch: "Scratch | None" = None) -> np.ndarray:
+    def apply(self, pixels: np.ndarray, out: np.ndarray | None = None, scratch: Scratch | None = None) -> np.ndarray:
         """Pixels (N, H, W, C) uint8 in this color space -> normalized float64 (N, h, w, C), into
         `out` when given (e.g. rows of a dataset), with `scratch` kept between calls (see resize)."""
         pixels = np.asarray(pixels)
@@ -144,7 +144,7 @@ class Preprocessing:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
         return cls(
             size=(int(data["size"][0]), int(data["size"][1])),
             color_space=data.get("color_space", "RGB"),

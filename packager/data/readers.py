@@ -24,10 +24,10 @@ import numpy as np
 
 from packager.data import arrays
 from packager.data.dataset import Dataset, MultiInputs
-from packager.errors import PackagerError
-from packager.fileio import refuse_special
 from packager.data.loading import LoadingDataset, allocate_rows
 from packager.data.preprocess import Preprocessing, Scratch
+from packager.errors import PackagerError
+from packager.fileio import refuse_special
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # An image is decoded whole: a PNG of a few KB can declare 50,000 x 50,000 pixels (7.5 GB decoded).

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from packager.data import arrays
 from packager.errors import PackagerError
+from packager.fileio import read_text_bounded
 
 MAX_ANCHORS = 1 << 20
 
@@ -55,12 +57,10 @@ def grid_anchors(maps: tuple[FeatureMap, ...] | list[FeatureMap]) -> np.ndarray:
 
 def read_anchors(path: Path) -> np.ndarray:
     """Anchors from a .npy ([N, 4]) or a .csv (header y_center,x_center,height,width)."""
-    from packager.data import arrays  # noqa: PLC0415
 
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
-            from packager.fileio import read_text_bounded  # noqa: PLC0415
 
             lines = [line for line in read_text_bounded(path).splitlines() if line.strip()]
             header = [h.strip() for h in lines[0].split(",")] if lines else []

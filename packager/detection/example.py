@@ -19,6 +19,7 @@ import numpy as np
 
 from packager import quiet
 from packager.detection.anchors import FeatureMap, encode, grid_anchors, iou
+from packager.detection.metrics import write_boxes_csv
 
 SIZE = 64
 CLASSES = ("square", "circle", "triangle", "diamond")
@@ -103,7 +104,6 @@ def write_shapes_dataset(root: Path, train: int = 800, test: int = 120, seed: in
     training) and test/ folders of PNGs with boxes.csv, and labels.txt and anchors.npy, under root."""
     from PIL import Image  # noqa: PLC0415
 
-    from packager.detection.metrics import write_boxes_csv  # noqa: PLC0415
 
     root.mkdir(parents=True, exist_ok=True)
     parts = {"train": make_shapes(train, seed), "test": make_shapes(test, seed + 1)}

@@ -28,6 +28,7 @@ import numpy as np
 from packager.detection.anchors import iou
 from packager.detection.decode import Detections
 from packager.errors import PackagerError
+from packager.fileio import DocumentError, read_text_bounded
 from packager.manifest import DetectionMetrics
 
 IOU_THRESHOLD = 0.5
@@ -126,7 +127,6 @@ def write_boxes_csv(path: Path, names: list[str], boxes: list[np.ndarray], class
 
 def read_boxes_csv(path: Path, files: tuple[str, ...], labels: list[str] | None) -> list[GroundTruth]:
     """Ground truth per file of `files` (the evaluation images, relative paths) from boxes.csv."""
-    from packager.fileio import DocumentError, read_text_bounded  # noqa: PLC0415
 
     try:
         text = read_text_bounded(path, MAX_BOXES_FILE_BYTES)

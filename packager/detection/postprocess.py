@@ -36,6 +36,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from packager.errors import PackagerError
+from packager.manifest import PostProcessSettings
+from packager.tflite import flatbuffer
+from packager.tflite.flatbuffer import parse_graph
+from packager.tflite.flatbuffer import schema as _schema
 
 OP_NAME = "TFLite_Detection_PostProcess"
 OUTPUT_NAMES = ("location", "category", "score", "number_of_detections")
@@ -74,7 +78,6 @@ class PostProcess:
                                 "give MediaPipe's x_scale,y_scale,w_scale,h_scale as --box-scales y,x,h,w, e.g. 128,128,128,128 for a 128x128 input")
 
     def to_manifest(self):
-        from packager.manifest import PostProcessSettings  # noqa: PLC0415
 
         return PostProcessSettings(anchors=int(len(self.anchors)), box_scales=[float(s) for s in self.scales],
                                    score_threshold=float(self.score_threshold), iou_threshold=float(self.iou_threshold),
@@ -97,7 +100,6 @@ class RawOutputs:
 
 def has_postprocess(model: bytes) -> bool:
     """The model's outputs are TFLite_Detection_PostProcess's four (in any order)."""
-    from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
     graph = parse_graph(model)
     return len(graph.outputs) == 4 and all(t.producer == OP_NAME for t in graph.outputs)
@@ -105,7 +107,6 @@ def has_postprocess(model: bytes) -> bool:
 
 def standard_order(model: bytes) -> bool:
     """The four outputs are the op's outputs 0..3 in that order (location, category, score, count)."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
@@ -119,7 +120,6 @@ ROLES = ("location", "category", "score", "number of detections")
 def output_roles(model: bytes) -> tuple[str, ...] | None:
     """What each graph output is, when they are TFLite_Detection_PostProcess's outputs (in any
     order: a TF2 SavedModel's may come back reordered); None for any other model."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
@@ -225,11 +225,9 @@ def _options(config: PostProcess, classes: int) -> bytes:
 def attach(model: bytes, raw: RawOutputs, config: PostProcess) -> bytes:
     """`model` with TFLite_Detection_PostProcess appended to its box and score outputs; the four
     detection outputs become the graph's outputs (and its serving signature's)."""
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     config.check()
     if len(config.anchors) != raw.anchors:
@@ -376,7 +374,6 @@ def op_settings(options: bytes, anchors: np.ndarray) -> tuple[PostProcess, int]:
 
 def detach(model: bytes) -> SourceOp:
     """`model` (whose outputs are the op's four) without the op: see SourceOp."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     roles = output_roles(model)
     tree = flatbuffer.read(model)
@@ -401,7 +398,6 @@ def detach(model: bytes) -> SourceOp:
 
 def standard_outputs(model: bytes) -> bytes:
     """`model` with its four op outputs in the standard order (unchanged when they are)."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     if output_roles(model) == ROLES:
         return model
@@ -414,7 +410,6 @@ def standard_outputs(model: bytes) -> bytes:
 
 
 def _name_signature_outputs(tree, names: list[str], tensors: list[int]) -> None:
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
     for signature in tree.signatureDefs or []:

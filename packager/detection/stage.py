@@ -19,7 +19,10 @@ from packager.detection import metrics as det_metrics
 from packager.detection.decode import decode_all
 from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, SourceOp, attach, detach, find_raw_outputs, has_postprocess, standard_outputs
 from packager.errors import PackagerError
-from packager.manifest import DetectionInfo, VariantMetrics
+from packager.manifest import Detection, DetectionInfo, DetectionSample, VariantMetrics
+from packager.quant.auto import Measure
+from packager.runtime.evaluate import ModelRunner
+from packager.runtime.isolation import check_tflite
 
 SEMANTICS = ("detection_boxes", "detection_classes", "detection_scores", "detection_count")
 
@@ -57,7 +60,6 @@ def spec_anchors(spec) -> np.ndarray | None:
 
 
 def plan(float_model: bytes, spec) -> Detector:
-    from packager.runtime.evaluate import ModelRunner  # noqa: PLC0415
 
     runner = ModelRunner(float_model)
     if has_postprocess(float_model):  # its own op, anchors and options; the outputs reordered if they are not standard
@@ -101,7 +103,6 @@ def compare(name: str, quant: str, engine: str, size_bytes: int, outputs: list[n
 
 def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], labels: list[str] | None) -> list:
     """Each golden sample's detections by the float model and by the bundled one (the report draws them)."""
-    from packager.manifest import Detection, DetectionSample  # noqa: PLC0415
 
     def records(found) -> list:
         return [Detection(box=[round(float(v), 5) for v in b], class_index=int(c), label=labels[c] if labels and 0 <= c < len(labels) else None,
@@ -113,7 +114,6 @@ def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], l
 
 def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes: int):
     """How `--quant auto` judges a detector's candidates (packager.quant.auto.Measure)."""
-    from packager.quant.auto import Measure  # noqa: PLC0415
 
     def judge(variant, outputs, latency):
         return compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs, reference, truth, classes, latency)
@@ -123,7 +123,6 @@ def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes
 
 
 def finish_variants(detector: Detector, variants: list) -> list:
-    from packager.runtime.isolation import check_tflite
 
     out = []
     for v in variants:

@@ -90,7 +90,7 @@ def breakdown_from_tail(tail: bytes, total_bytes: int, name: str) -> ApkBreakdow
             return _tally(archive, name, total_bytes)
 
 
-def installed_breakdown(handset: "Handset", paths: list[str], sizes: list[int]) -> ApkBreakdown:
+def installed_breakdown(handset: Handset, paths: list[str], sizes: list[int]) -> ApkBreakdown:
     """The make-up of an installed app (base APK and its splits, summed), reading each APK's end
     on the device (`tail -c`) rather than pulling it."""
     parts = []

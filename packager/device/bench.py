@@ -4,20 +4,17 @@ golden host outputs, and records the app's APK size and make-up."""
 
 from __future__ import annotations
 
-from typing import Callable
-
+from collections.abc import Callable
 
 from packager import progress
-
-
-from packager.data import arrays
 from packager.bundle.reader import BundleRef
+from packager.data import arrays
 from packager.device.apk import installed_breakdown
 from packager.device.handset import Handset
 from packager.device.results import parity
-from packager.manifest import ApkInfo, BenchResult, DeviceProps, DeviceResults, DeviceRun, Parity
 from packager.device.runner import AppRunner, Runner, RunOutcome, RunSpec
 from packager.device.transport import DeviceLost
+from packager.manifest import ApkInfo, BenchResult, DeviceProps, DeviceResults, DeviceRun, Parity
 
 
 def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:

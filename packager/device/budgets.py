@@ -39,7 +39,7 @@ class Limits:
     require_accelerator: bool = False
     allow_fallback: bool = False
 
-    def merged(self, overrides: dict[str, Any]) -> "Limits":
+    def merged(self, overrides: dict[str, Any]) -> Limits:
         return replace(self, **overrides)
 
 
@@ -50,7 +50,7 @@ class Budgets:
     per_bundle: dict[str, dict[str, Any]]
 
     @classmethod
-    def load(cls, path: str | Path) -> "Budgets":
+    def load(cls, path: str | Path) -> Budgets:
         data = schemas.load_toml("budgets", path, "budgets file", "check --budgets")
         return cls(Limits(**data.get("default", {})), data.get("accelerator", {}), data.get("bundle", {}))
 

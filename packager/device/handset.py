@@ -14,10 +14,10 @@ import uuid
 from pathlib import Path
 
 from packager.device.contract import STAGING_DIR
-from packager.manifest import DeviceProps
 from packager.device.transport import DeviceLost, ShellResult, Transport, open_transport
 from packager.errors import PackagerError
 from packager.fileio import sha256_file
+from packager.manifest import DeviceProps
 
 TEMP_SUFFIX = ".packager-partial"
 
@@ -34,7 +34,7 @@ class Handset:
         self.bytes_skipped = 0
 
     @classmethod
-    def open(cls, target: str, prefer: str = "auto", auth_timeout_s: float = 10.0) -> "Handset":
+    def open(cls, target: str, prefer: str = "auto", auth_timeout_s: float = 10.0) -> Handset:
         return cls(open_transport(target, prefer, auth_timeout_s=auth_timeout_s))
 
     @property

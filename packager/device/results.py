@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from packager.manifest import DeviceResults, Parity, Quantization
 from packager.data.preprocess import dequantize
+from packager.detection.decode import decode_all
+from packager.detection.metrics import measure
+from packager.manifest import DeviceResults, Parity, Quantization
+from packager.text import styled
 
 
 def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],
@@ -38,8 +41,6 @@ def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], q
 
 def detection_parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],
                      classes: int) -> Parity:
-    from packager.detection.decode import decode_all  # noqa: PLC0415
-    from packager.detection.metrics import measure  # noqa: PLC0415
 
     def read(outputs: list[np.ndarray], what: str) -> list[np.ndarray]:
         if len(outputs) != 4:
@@ -71,7 +72,6 @@ def table(results: DeviceResults):
     from rich.console import Group  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from packager.text import styled  # noqa: PLC0415
 
     tables = []
     devices = list(dict.fromkeys(r.device.serial for r in results.runs))

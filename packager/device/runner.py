@@ -17,16 +17,16 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from packager import schemas
-
-from packager.data import arrays
 from packager.bundle.reader import BundleRef
+from packager.data import arrays
 from packager.device.contract import ACCELERATORS, APP_PACKAGE, APP_WORK_DIR, BENCHMARK_ACTIVITY, EXTRA_REQUESTS, LOG_TAG, STAGING_DIR
 from packager.device.handset import TEMP_SUFFIX, Handset, quote
 from packager.errors import PackagerError
@@ -213,7 +213,7 @@ class AppRunner:
         line = " ; ".join(f"{quote('run-as', self.package, 'cat', p)} ; echo {marker}" for p in result_paths)
         texts = handset.run(line, check=False).output.split(marker)
         results = []
-        for i, spec in enumerate(specs):
+        for i in range(len(specs)):
             try:
                 data = loads_json(texts[i].strip())
             except (IndexError, DocumentError):

@@ -149,7 +149,7 @@ class DirectTransport:
                                 "check the address and that the device (or `adb tcpip`) is listening") from None
         except adb_errors.DeviceAuthError:
             raise _unauthorized(self.serial) from None
-        except (adb_errors.TcpTimeoutException, adb_errors.UsbReadFailedError, socket.timeout, TimeoutError):
+        except (adb_errors.TcpTimeoutException, adb_errors.UsbReadFailedError, TimeoutError):
             if prompted:  # the key was offered and never accepted
                 raise _unauthorized(self.serial) from None
             raise PackagerError(f"{self.serial} does not answer ADB (timed out waiting for its reply)",
@@ -225,7 +225,7 @@ def _eof_aware_transport_class():
         def connect(self, transport_timeout_s):
             try:
                 super().connect(transport_timeout_s)
-            except (ConnectionRefusedError, socket.gaierror, socket.timeout, TimeoutError) as exc:
+            except (ConnectionRefusedError, socket.gaierror, TimeoutError) as exc:
                 raise _Unreachable(exc.strerror or str(exc) or "timed out") from None
             # ADB sends a 24-byte header, then the payload: with Nagle's algorithm and delayed
             # ACKs every command would stall ~40 ms

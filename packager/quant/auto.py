@@ -20,11 +20,12 @@ import numpy as np
 
 from packager import progress
 from packager.errors import PackagerError
-from packager.runtime.evaluate import compare, run_all, slower_note
 from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
-from packager.quant import registry
+from packager.quant import engine_choice, registry
 from packager.quant.engines import Engines, Recipe, Variant
 from packager.quant.sensitivity import operator_errors
+from packager.runtime.evaluate import compare, run_all, slower_note
+from packager.runtime.isolation import check_tflite
 
 MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
 SENSITIVITY_SAMPLES = 64
@@ -126,7 +127,6 @@ class Search:
         return tried
 
     def _derive(self, recipe: Recipe) -> Variant:
-        from packager.runtime.isolation import check_tflite
 
         variant = self.engines.derive(recipe, self.calibration)
         check_tflite(variant.model, f"the {recipe.name} candidate")  # first load and run in the worker (isolate.py)
@@ -137,7 +137,6 @@ class Search:
         unless the user fixed its engine."""
         if recipe.engine is not None:
             return self._derive(recipe)
-        from packager.quant import engine_choice  # noqa: PLC0415
 
         if self._judge is None:
             self._judge = engine_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.quant.calibration import run_keeping_tensors
 from packager.tflite import flatbuffer
 
 MAX_SAMPLES = 256  # calibration samples the means are taken over
@@ -163,7 +164,6 @@ def _layers(tree, float_tree) -> tuple[list[_Layer], dict[str, list[_Layer]]]:
 
 def bias_correct(float_model: bytes, quantized: bytes, samples: np.ndarray) -> BiasCorrection:
     """`quantized` with each eligible layer's integer bias corrected by its mean error on `samples` (see module doc)."""
-    from packager.quant.calibration import run_keeping_tensors  # noqa: PLC0415
 
     if not isinstance(samples, np.ndarray) or not len(samples):  # several inputs (data.MultiInputs): not corrected
         return BiasCorrection(0, 0, 0.0, quantized)

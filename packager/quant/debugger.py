@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from packager import quiet
-from packager.manifest import QuantizationDebug, TensorDebug
 from packager.data.preprocess import to_input_dtype
+from packager.manifest import QuantizationDebug, TensorDebug
 
 DEBUG_SAMPLES = 64
 REPORTED = 10  # tensors kept in the manifest

@@ -14,18 +14,19 @@ output error breaking ties; the others are recorded with their figures (manifest
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
 from packager.errors import PackagerError
-from packager.runtime.evaluate import VariantMetrics, compare, run_all
 from packager.manifest import EngineCandidate
 from packager.quant import registry
 from packager.quant.engines import Engines, Recipe, Variant
 from packager.quant.registry import Way
+from packager.runtime.evaluate import VariantMetrics, compare, run_all
+from packager.runtime.isolation import check_tflite
 
 
 @dataclass
@@ -98,7 +99,6 @@ def candidates_for(recipe: Recipe, engines: Engines, calibration: np.ndarray | N
 
 
 def _attempt(recipe: Recipe, engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
-    from packager.runtime.isolation import check_tflite
 
     try:
         variant = make()

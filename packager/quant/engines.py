@@ -25,14 +25,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from packager import quiet
-from packager.quant import calibration as calib_ranges
-from packager.quant.calibration import METHODS as CALIBRATION_METHODS
+from packager import progress, quiet
 from packager.errors import PackagerError
-from packager.quant.int16_bias import narrow_int16_biases
 from packager.manifest import RecipeRecord
+from packager.quant import calibration as calib_ranges
 from packager.quant import registry
+from packager.quant.bias_correction import bias_correct
+from packager.quant.calibration import METHODS as CALIBRATION_METHODS
+from packager.quant.equalization import equalize
+from packager.quant.int16_bias import narrow_int16_biases
+from packager.quant.keep_float import kept_float
 from packager.quant.registry import Way
+from packager.tflite import flatbuffer
+from packager.tflite.flatbuffer import parse_graph, with_builtin_codes
 
 # ai-edge-quantizer is not thread-safe: two Quantizers quantizing at once (packager.quant.sensitivity measures
 # operators on two threads) failed about one run in three with KeyError '' or AttributeError inside its
@@ -188,7 +193,6 @@ class AeqEngine:
     packager_calibration = True
 
     def __init__(self, float_model: bytes, converter: Any = None):
-        from packager.tflite.flatbuffer import with_builtin_codes  # noqa: PLC0415
 
         self.float_model = with_builtin_codes(float_model)  # old files: ai-edge-quantizer reads builtin_code only
         self._template: dict[str, Any] | None = None
@@ -196,24 +200,22 @@ class AeqEngine:
         self._qsvs: dict[tuple[str, int], dict[str, Any]] = {}
         self._ranges: dict[tuple[str, int], dict[str, calib_ranges.Range]] = {}
         self._calibration_samples: int | None = None
-        self._equalized: "AeqEngine | None" = None
+        self._equalized: AeqEngine | None = None
         self.equalized_pairs: int | None = None
         self._kept_float: tuple | None = None
 
     def kept_float(self) -> tuple:
         """Operators every static variant keeps in float (packager.quant.keep_float), found once."""
         if self._kept_float is None:
-            from packager.quant.keep_float import kept_float  # noqa: PLC0415
 
             self._kept_float = kept_float(self.float_model)
         return self._kept_float
 
-    def equalized(self, samples: np.ndarray | None) -> "AeqEngine | None":
+    def equalized(self, samples: np.ndarray | None) -> AeqEngine | None:
         """The same model with cross-layer equalization (packager.quant.equalization), or None when no pair qualifies."""
         if self.equalized_pairs is None:
             if samples is None or not len(samples):
                 return None
-            from packager.quant.equalization import equalize  # noqa: PLC0415
 
             result = equalize(self.float_model, samples)
             self.equalized_pairs = result.pairs
@@ -234,7 +236,6 @@ class AeqEngine:
     def signature_inputs(self) -> tuple[str, dict[str, int]]:
         """The signature key and, per signature input name, the position of that input among the
         model's inputs (the order data.MultiInputs holds the arrays in)."""
-        from packager.tflite.flatbuffer import parse_graph  # noqa: PLC0415
 
         graph = parse_graph(self.float_model, "the float model")
         if not graph.signature_defs:
@@ -254,7 +255,6 @@ class AeqEngine:
                 raise PackagerError("static quantization needs calibration data", "pass --calib-data")
             from ai_edge_quantizer import quantizer  # noqa: PLC0415
 
-            from packager import progress  # noqa: PLC0415
 
             key, positions = self.signature_inputs()
             arrays = [samples] if isinstance(samples, np.ndarray) else list(samples.arrays)  # several inputs: data.MultiInputs
@@ -311,12 +311,11 @@ class AeqEngine:
                 model = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
         except PackagerError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - ai-edge-quantizer raises many types; the message says which
             detail = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
             raise PackagerError(f"ai-edge-quantizer could not make {recipe.name}: {detail}", "try --engine tf-converter for this variant") from None
         corrected = None
         if recipe.bias_correction and recipe.needs_calibration:
-            from packager.quant.bias_correction import bias_correct  # noqa: PLC0415
 
             corrected = bias_correct(self.float_model, model, calibration)
             model = corrected.model
@@ -347,7 +346,6 @@ def _with_io_type(model: bytes, io_dtype: str) -> bytes:
     tf = quiet.import_tensorflow()
     from tensorflow.lite.python import util as tflite_util  # noqa: PLC0415
 
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     dtype = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[io_dtype]
     try:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.quant.calibration import run_keeping_tensors
+from packager.tflite import flatbuffer
+
 SCALE_LIMITS = (1e-2, 1e2)
 
 
@@ -62,8 +65,6 @@ def _pairs(tree, schema, code) -> list[tuple[int, int]]:
 
 def equalize(float_model: bytes, samples: np.ndarray) -> Equalization:
     """The float model with every eligible depthwise -> 1x1 pair rescaled (see module doc), ranges from `samples`."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
-    from packager.quant.calibration import run_keeping_tensors  # noqa: PLC0415
 
     tree = flatbuffer.read(float_model)
     pairs = _pairs(tree, flatbuffer.schema(), lambda op: flatbuffer.builtin_code(tree, op))

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.tflite import flatbuffer
+from packager.tflite.flatbuffer import schema as _schema
+
 INT32_LIMIT = 2**31 - 1
 INT16_MAGNITUDE = 2**15  # the largest |int16 activation|
 
@@ -33,10 +36,8 @@ class BiasNarrowing:
 
 def narrow_int16_biases(model: bytes) -> tuple[bytes, BiasNarrowing]:
     """The model with int64 biases of int16 CONV_2D / FULLY_CONNECTED ops made int32 where safe."""
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     # DEPTHWISE_CONV_2D has no int32-bias int16 kernel in LiteRT: it refuses such models.
     narrowable = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED}

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from packager.tflite import flatbuffer
+
 REASONS = {
     "DIV": "divisor computed at run time; LiteRT's quantized DIV aborts when it rounds to the zero point",
     "LOG": "log of a linearly quantized tensor: values rounded to zero become unbounded errors",
@@ -45,7 +47,6 @@ class FloatOp:
 
 def kept_float(float_model: bytes) -> tuple[FloatOp, ...]:
     """The operators of `float_model` that static variants keep in float (see module doc), in graph order."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
 
     tree = flatbuffer.read(float_model)
     sub = tree.subgraphs[0]

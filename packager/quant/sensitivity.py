@@ -15,11 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from packager import progress, quiet
-
+from packager.manifest import OperatorError
 from packager.runtime import isolation
 from packager.runtime.evaluate import ModelRunner
-from packager.manifest import OperatorError
-
 
 _SKIP = {"SHAPE", "STRIDED_SLICE", "PACK", "QUANTIZE", "DEQUANTIZE", "CAST", "GATHER_ND", "RANGE"}
 
@@ -32,7 +30,7 @@ def quantizable_ops(float_model: bytes) -> list[tuple[str, str]]:
         interpreter = Interpreter(model_content=float_model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     ops = []
-    for op in interpreter._get_ops_details():
+    for op in interpreter._get_ops_details():  # noqa: SLF001 - LiteRT's Python API has no public operator list
         outputs = [tensors[i] for i in op["outputs"] if i >= 0]
         if op["op_name"] in _SKIP or not outputs or np.dtype(outputs[0]["dtype"]) != np.float32:
             continue
@@ -57,7 +55,7 @@ def operator_errors(engine, samples: np.ndarray) -> list[OperatorError]:
             if not isolation.probe(model, f"the model with only {name} in int8").runs:
                 return OperatorError(op=name, op_type=op_type, error=0.0, top1_disagreement=0.0)
             out = ModelRunner(model, threads=1).predict(samples)[0]
-        except Exception:  # an op ai-edge-quantizer cannot quantize alone: no error to blame on it
+        except Exception:  # noqa: BLE001 - an op ai-edge-quantizer cannot quantize alone: no error to blame on it
             return OperatorError(op=name, op_type=op_type, error=0.0, top1_disagreement=0.0)
         error = float(np.sqrt(np.mean((out.astype(np.float64) - reference) ** 2))) / ref_rms
         disagreement = float((out.reshape(len(out), -1).argmax(1) != ref_top1).mean())

@@ -10,8 +10,7 @@ writes a bundle).
 - `regenerate`: `packager report DIST`, merging device results files and rewriting the reports.
 """
 
-from packager.report.content import (HEADERS, MS, PLOTS_FOLDER, REPORT_FILES, US, build_document, render_all, short_op_name,
-                                     variant_rows, write_figures)
+from packager.report.content import HEADERS, MS, PLOTS_FOLDER, REPORT_FILES, US, build_document, render_all, short_op_name, variant_rows, write_figures
 from packager.report.regenerate import Regenerated, regenerate
 
 __all__ = ["HEADERS", "MS", "PLOTS_FOLDER", "REPORT_FILES", "US", "Regenerated", "build_document", "regenerate", "render_all",

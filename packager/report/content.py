@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from packager.detection.draw import comparison
+from packager.fileio import replace_folder
 from packager.manifest import SLOWER_MARGIN, DeviceRun, Manifest, Tensor, VariantMetrics
 from packager.report import plots
 from packager.report.device import DEVICE_FOLDER, DeviceData, load_kept
@@ -327,7 +329,6 @@ class _Report:
             text += f"; mAP@0.5 against {chosen.ground_truth_boxes} ground-truth boxes: float {_pct(reference.map50)}, {self.chosen.name} {_pct(chosen.map50)}"
         section.blocks.append(Paragraph(text + "."))
         if self.bundle_dir is not None and info.samples:
-            from packager.detection.draw import comparison  # noqa: PLC0415
 
             figure = _figure("detections", comparison(info.samples, self.bundle_dir, self.m.golden.images, self.chosen.name),
                              f"Golden samples: float's detections (blue) beside {self.chosen.name}'s (red), label and score")
@@ -700,7 +701,6 @@ def write_figures(doc: Document, bundle_dir: Path) -> dict[str, str]:
     import shutil  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
-    from packager.fileio import replace_folder  # noqa: PLC0415
 
     folder = Path(bundle_dir) / PLOTS_FOLDER
     figures = doc.figures()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
-from typing import Union
 
 from packager.text import plain
 
@@ -56,7 +55,7 @@ class Figure:
     caption: str
 
 
-Block = Union[Paragraph, Facts, Cards, Table, Figure]
+Block = Paragraph | Facts | Cards | Table | Figure
 
 
 @dataclass

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packager.bundle.reader import load_bundle
+from packager.errors import PackagerError
+from packager.fileio import write_atomic
 from packager.report.content import PLOTS_FOLDER, render_all
 from packager.report.device import is_run_of, keep, read_results_file
 
@@ -26,9 +29,6 @@ class Regenerated:
 def regenerate(bundle_dir: Path | str, results: list[Path] | None = None) -> Regenerated:
     """`packager report`: validate every results file first (nothing is written when one is bad),
     keep them in <bundle>/device/, then rewrite the reports from the manifest."""
-    from packager.bundle.reader import load_bundle  # noqa: PLC0415
-    from packager.errors import PackagerError  # noqa: PLC0415
-    from packager.fileio import write_atomic  # noqa: PLC0415
 
     bundle = load_bundle(bundle_dir)
     documents = []

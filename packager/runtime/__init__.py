@@ -1,1 +1,2 @@
-"""Running models: evaluation on the host's LiteRT, the isolated worker process every model is first loaded in, and the coverage of the accelerators the app offers (coverage.py and its rule tables)."""
+"""Running models: evaluation on the host's LiteRT, the isolated worker process every model is first
+loaded in, and the coverage of the accelerators the app offers (coverage.py and its rule tables)."""

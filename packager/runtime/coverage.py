@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from packager.tflite import flatbuffer
 from packager.manifest import AcceleratorCoverage, DelegateCoverage, RefusedOps, VariantCoverage
 from packager.runtime import gpu_rules, nnapi_rules
+from packager.tflite import flatbuffer
 from packager.tflite.flatbuffer import OpSignature
 
 # The app's API levels (android_app/app/build.gradle.kts: minSdk, targetSdk; tests/test_coverage.py checks they agree)

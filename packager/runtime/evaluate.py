@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from packager import progress, quiet
-from packager.errors import PackagerError
 from packager.data.loading import Inputs, ready_rows, rows_of
-from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
 from packager.data.preprocess import dequantize, to_input_dtype
+from packager.errors import PackagerError
+from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
 from packager.tflite.flatbuffer import Graph, parse_graph
 
 BATCH = 32
@@ -48,7 +48,7 @@ class OutputRoles:
     labels: int | None = None  # the output the labels (accuracy) belong to
 
     @classmethod
-    def guess(cls, reference: list[np.ndarray], names: tuple[str, ...] | None = None) -> "OutputRoles":
+    def guess(cls, reference: list[np.ndarray], names: tuple[str, ...] | None = None) -> OutputRoles:
         """From the float outputs alone (rows summing to 1 are probabilities)."""
         kinds = tuple("probabilities" if _looks_like_distribution(r) else "values" for r in reference)
         return choose_roles(names or tuple(f"output {i}" for i in range(len(reference))), kinds)

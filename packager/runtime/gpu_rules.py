@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from packager.tflite.flatbuffer import OpSignature, Operand
+from packager.tflite.flatbuffer import Operand, OpSignature
 
 Check = Callable[[OpSignature], "str | None"]
 SIGN_BIT = 5  # ActivationFunctionType.SIGN_BIT: the one fused activation the GPU delegate refuses

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import select
 import signal
 import struct
@@ -33,8 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-import re
-
+from packager import quiet
 from packager.errors import PackagerError
 from packager.tflite.flatbuffer import TFLITE_IDENTIFIER
 from packager.tflite.input_sizes import fixed_shape
@@ -82,10 +82,9 @@ class Worker:
         self._lock = threading.Lock()
         self._registered = False
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         if self.proc is not None and self.proc.poll() is None:
             return self
-        from packager import quiet  # noqa: PLC0415
 
         env = dict(os.environ)
         if not quiet.is_verbose():
@@ -93,7 +92,7 @@ class Worker:
         if not self._registered:
             atexit.register(self.close)
             self._registered = True
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the worker's life, closed in close()
         self.proc = subprocess.Popen([sys.executable, "-m", "packager.runtime.isolation"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, env=env, close_fds=True)
         return self

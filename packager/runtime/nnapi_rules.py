@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from packager.tflite.flatbuffer import OpSignature, Operand
+from packager.tflite.flatbuffer import Operand, OpSignature
 
 NAMES = {0: "none", 1: "1.0", 2: "1.1", 3: "1.2", 4: "1.3", 5: "FL5", 6: "FL6", 7: "FL7", 8: "FL8"}
 FIRST_API = {1: 27, 2: 28, 3: 29, 4: 30, 5: 31, 6: 33, 7: 34, 8: 35}  # the Android API level each feature level came with

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from packager.fileio import DocumentError, read_toml
 KNOWN = ("manifest", "bench-request", "bench-result", "build-spec", "budgets", "device-results")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     if kind not in KNOWN:
         raise ValueError(f"unknown schema {kind!r}; known: {', '.join(KNOWN)}")
@@ -75,7 +75,7 @@ def _date_time(value: object) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(kind: str) -> jsonschema.protocols.Validator:
     schema = load_schema(kind)
     base = jsonschema.validators.validator_for(schema)

@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from packager.tflite import metadata as tflite_metadata
+from packager.detection.postprocess import OP_NAME, output_roles
 from packager.errors import PackagerError
 from packager.manifest import VariantCoverage
-from packager.runtime import coverage
+from packager.runtime import coverage, isolation
+from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import Graph, parse_graph, read_model_file
 
 
@@ -60,7 +61,6 @@ class ModelReport:
 def litert_check(data: bytes, what: str) -> tuple[bool, str | None]:
     """Load with LiteRT (verifies the flatbuffer: PackagerError if it cannot be loaded), then
     prepare it: (True, None) when it runs as is, (False, reason) otherwise."""
-    from packager.runtime import isolation  # noqa: PLC0415
 
     # in a child process: a model that crashes LiteRT is one line (isolation.LiteRTCrash), exit 2
     probe = isolation.probe(data, what)
@@ -85,7 +85,6 @@ def inspect_model(path: Path | str) -> ModelReport:
         files = metadata.associated_files
     else:
         files = tuple(tflite_metadata.AssociatedFile(name, len(content)) for name, content in tflite_metadata.associated_files(data).items())
-    from packager.detection.postprocess import OP_NAME, output_roles  # noqa: PLC0415
 
     roles = output_roles(data) if OP_NAME in graph.custom_ops else None
     return ModelReport(path=str(path), size_bytes=len(data), graph=graph, runs_on_litert=runs, litert_error=error,

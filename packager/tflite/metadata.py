@@ -41,10 +41,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from packager.tflite import flatbuffer
-from packager.errors import PackagerError
 from packager.data.preprocess import INTEGER_RANGES, Preprocessing
+from packager.detection import meta
+from packager.errors import PackagerError
+from packager.tflite import flatbuffer
 from packager.tflite.flatbuffer import METADATA_NAME, parse_graph
+from packager.tflite.flatbuffer import schema as _schema
 
 LABELS_FILE = "labels.txt"
 Task = Literal["image_classification", "object_detection", "generic"]
@@ -158,8 +160,8 @@ def _tflite_support() -> SimpleNamespace:
         from tensorflow_lite_support.metadata.python.metadata_writers import (  # noqa: PLC0415
             image_classifier,
             metadata_info,
-            object_detector,
             metadata_writer,
+            object_detector,
         )
     except ImportError as exc:
         raise PackagerError(
@@ -202,7 +204,6 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if spec.task == "object_detection":
-                    from packager.detection import meta  # noqa: PLC0415
 
                     writer = meta.writer(tfs, base, general, inputs[0], label_files)
                 elif spec.task == "image_classification":
@@ -228,7 +229,6 @@ def _graft_metadata(base: bytes, populated: bytes) -> bytes:
     product is taken, the TFLITE_METADATA buffer and the zip of associated files, and attached
     to the untouched graph, the way tflite-support attaches them.
     """
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
@@ -364,7 +364,6 @@ def _without_metadata(model: bytes, graph) -> bytes:
     packed = _packed_file_names(model)
     if not graph.has_metadata and not packed:
         return model
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
@@ -600,7 +599,6 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
         raise PackagerError("an image model needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
     classes = output_classes(graph, spec.labels_output) if spec.task != "object_detection" else spec.classes
     if spec.task == "object_detection":
-        from packager.detection import meta  # noqa: PLC0415
 
         meta.verify(model, _tflite_support(), spec.labels)
     if spec.labels:
@@ -663,7 +661,6 @@ class Merged:
 
 def metadata_buffer(model: bytes) -> bytes | None:
     """The raw TFLITE_METADATA buffer of `model`, or None."""
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 
@@ -778,7 +775,6 @@ def _merge_normalization(fb, tensor, pre: Preprocessing) -> list[str]:
 def _attach(base: bytes, metadata: bytes, files: dict[str, bytes], original: bytes | None = None) -> bytes:
     """`base` with a TFLITE_METADATA buffer and the files packed as a zip after it (members of
     `original`'s zip keep their entries, new ones are stored uncompressed, as tflite-support does)."""
-    from packager.tflite.flatbuffer import schema as _schema  # noqa: PLC0415
 
     schema = _schema()
 

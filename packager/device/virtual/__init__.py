@@ -16,7 +16,11 @@ the app worker, started as a submodule, does not pay for the ADB protocol's impo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from packager.device.virtual import handset
+from packager.device.virtual.handset import VirtualHandset
 
 if TYPE_CHECKING:
     from packager.device.virtual.handset import Faults, VirtualHandset
@@ -24,11 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["Faults", "VirtualHandset", "start"]
 
 
-def start(on_exit: Callable[[Callable[[], None]], Any], **options: Any) -> "VirtualHandset":
+def start(on_exit: Callable[[Callable[[], None]], Any], **options: Any) -> VirtualHandset:
     """Start a virtual handset (VirtualHandset(**options)) and register its stop with `on_exit`
     (contextlib.ExitStack.callback, pytest's config.add_cleanup): the one place the CLI, the demo
     and the plugin start one and make sure it stops."""
-    from packager.device.virtual.handset import VirtualHandset  # noqa: PLC0415
 
     handset = VirtualHandset(**options)
     try:
@@ -42,7 +45,6 @@ def start(on_exit: Callable[[Callable[[], None]], Any], **options: Any) -> "Virt
 
 def __getattr__(name: str):
     if name in ("Faults", "VirtualHandset"):
-        from packager.device.virtual import handset  # noqa: PLC0415
 
         return getattr(handset, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

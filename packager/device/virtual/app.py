@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from packager import schemas
 from packager.manifest import BenchAccelerator, BenchDevice, BenchResult
 
 ORDER = ("xnnpack", "cpu")  # fallback order when the requested accelerator is missing
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _status_kb(key: str) -> int | None:
@@ -117,9 +118,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def run_request(job: Job) -> BenchResult:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415 - LiteRT only in the app's worker process
 
-    from packager import schemas
 
     started = _now()
     baseline: int | None = None

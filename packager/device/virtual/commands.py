@@ -17,11 +17,8 @@ from typing import TYPE_CHECKING
 from packager.device.virtual.fs import file_mode, set_mode
 from packager.device.virtual.shell import Command, Context, ExitShell, ShellError, quote, run
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
-
+# the command table, handed to the shell by the handset (VirtualHandset.commands)
 COMMANDS: dict[str, Command] = {}
-SYSTEM_BIN = ("/system/bin/", "/system/xbin/", "/bin/", "/vendor/bin/")
 
 
 def command(*names: str):
@@ -33,25 +30,8 @@ def command(*names: str):
     return register
 
 
-def lookup(ctx: Context, name: str) -> Command:
-    """The command `name` runs; ShellError 127 (not found) or 126 (cannot execute) like mksh."""
-    if "/" not in name:
-        if name in COMMANDS:
-            return COMMANDS[name]
-        raise ShellError(f"{name}: inaccessible or not found", 127)
-    base = name.rsplit("/", 1)[1]
-    if any(name.startswith(prefix) for prefix in SYSTEM_BIN) and base in COMMANDS:
-        return COMMANDS[base]
-    path = ctx.path(name)
-    if not path.is_file():
-        raise ShellError(f"{name}: inaccessible or not found", 127)
-    if not file_mode(path) & 0o111:
-        raise ShellError(f"{name}: can't execute: Permission denied", 126)
-    head = path.read_bytes()[:4]
-    if head == b"\x7fELF":  # a native binary: the virtual handset has no Android userspace to run it
-        raise ShellError(f"{name}: can't execute: Exec format error", 126)
-    return lambda sub, args: run(sub, path.read_text("utf-8", "replace"))  # a shell script
-
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
 
 def _flags(args: list[str], known: str) -> tuple[set[str], list[str]]:
     flags, rest = set(), []
@@ -185,7 +165,7 @@ def _cat(ctx: Context, args: list[str]) -> int:
     return status
 
 
-def _long_entry(ctx: Context, path: "Path", name: str) -> str:
+def _long_entry(ctx: Context, path: Path, name: str) -> str:
     st = path.stat()
     owner = ctx.fs.device(path)
     user = "root" if not owner.startswith(("/data/local/tmp", "/sdcard", "/data/user/0/")) else ("shell" if not owner.startswith("/data/user/0/") else ctx.user)
@@ -262,7 +242,7 @@ def _rm(ctx: Context, args: list[str]) -> int:
     return status
 
 
-def _destination(ctx: Context, dest: str, name: str) -> "Path":
+def _destination(ctx: Context, dest: str, name: str) -> Path:
     """Where cp/mv put `name`: inside `dest` when it is a folder (writing into it), else `dest`."""
     if ctx.path(dest).is_dir():
         return ctx.path(f"{ctx.device_path(dest)}/{name}", write=True)
@@ -358,7 +338,7 @@ def _stat(ctx: Context, args: list[str]) -> int:
             continue
         fields = {"s": str(st.st_size), "n": arg, "Y": str(int(st.st_mtime)), "F": kind, "a": f"{stat_module.S_IMODE(mode):o}",
                   "A": stat_module.filemode(mode), "%": "%"}
-        ctx.out(re.sub(r"%(.)", lambda m: fields.get(m.group(1), m.group(0)), fmt) + "\n")
+        ctx.out(re.sub(r"%(.)", lambda m, fields=fields: fields.get(m.group(1), m.group(0)), fmt) + "\n")
     return status
 
 

@@ -38,46 +38,18 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packager.device.contract import APP_PACKAGE
 from packager.device.virtual import protocol
 from packager.device.virtual.apk import stand_in_demo_apk
+from packager.device.virtual.commands import COMMANDS
 from packager.device.virtual.fs import Sandbox
+from packager.device.virtual.parts import Faults
 from packager.device.virtual.system import ActivityManager, Logcat, PackageManager
-from packager.device.contract import APP_PACKAGE
 
 FEATURES = ("shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir")
-
-
-@dataclass
-class Faults:
-    """Faults to inject; every field may be changed while the handset runs."""
-
-    disconnect_after_bytes: int | None = None  # drop the connection after this many bytes of one push
-    disconnect_once: bool = True  # clear the fault once it fired (so a retry succeeds); False: every push
-    unauthorized: bool = False  # new RSA keys are not accepted (the prompt is never tapped) while set
-    throughput_bytes_per_s: float | None = None  # link speed cap, both directions
-    latency_s: float = 0.0  # added to every ADB packet, both directions
-    crash_app: bool = False  # the app process dies on its next request (no result, AndroidRuntime in logcat)
-    crash_once: bool = True  # clear crash_app once it fired; False: every request crashes
-    missing_result: bool = False  # the app runs but finishes without writing its result file
-    missing_accelerators: set[str] = field(default_factory=set)  # e.g. {"xnnpack"}: falls back and says so
-    delayed_s: float = 0.0  # observed: total delay the slow link injected so far
-
-    def delay(self, size: int) -> None:
-        wait = self.latency_s + (size / self.throughput_bytes_per_s if self.throughput_bytes_per_s else 0.0)
-        if wait > 0:
-            self.delayed_s += wait
-            time.sleep(wait)
-
-    def should_disconnect(self, received: int) -> bool:
-        if self.disconnect_after_bytes is not None and received >= self.disconnect_after_bytes:
-            if self.disconnect_once:
-                self.disconnect_after_bytes = None
-            return True
-        return False
 
 
 def default_props(serial: str) -> dict[str, str]:
@@ -121,6 +93,7 @@ class VirtualHandset:
         self.logcat = Logcat()
         self.packages = PackageManager(self)
         self.activities = ActivityManager(self)
+        self.commands = COMMANDS  # what its shell runs (shell.lookup)
         self.connections: set[protocol.Connection] = set()
         self.stopping = threading.Event()
         self.bytes_received = 0  # file bytes pushed through sync SEND
@@ -199,7 +172,7 @@ class VirtualHandset:
         thread.start()
         return thread
 
-    def start(self) -> "VirtualHandset":
+    def start(self) -> VirtualHandset:
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.host, self.port))
@@ -254,7 +227,7 @@ class VirtualHandset:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "VirtualHandset":
+    def __enter__(self) -> VirtualHandset:
         return self.start()
 
     def __exit__(self, *exc) -> None:

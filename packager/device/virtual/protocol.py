@@ -31,10 +31,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from packager.device.virtual import shell
+from packager.device.virtual import shell  # commands: its import fills shell's command table
+from packager.device.virtual.sync import sync_service
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual.handset import VirtualHandset
+    from packager.device.virtual.parts import Device
 
 A_VERSION = 0x01000001  # ADB's current protocol version (from it on, payload checksums are optional)
 MAX_PAYLOAD = 256 * 1024
@@ -69,7 +70,7 @@ def verify_signature(key: rsa.RSAPublicKey, token: bytes, signature: bytes) -> b
 class Stream:
     """One OPENed service: the host's WRTE payloads in, flow-controlled WRTEs out."""
 
-    def __init__(self, conn: "Connection", local_id: int, remote_id: int):
+    def __init__(self, conn: Connection, local_id: int, remote_id: int):
         self.conn = conn
         self.local_id = local_id
         self.remote_id = remote_id
@@ -119,7 +120,7 @@ class Stream:
 
 # --- one host connection --------------------------------------------------------------------------
 class Connection:
-    def __init__(self, handset: "VirtualHandset", sock: socket.socket):
+    def __init__(self, handset: Device, sock: socket.socket):
         self.handset = handset
         self.sock = sock
         self.send_lock = threading.Lock()
@@ -360,7 +361,6 @@ def exec_service(conn: Connection, stream: Stream, service: str) -> None:
 
 
 def _sync(conn: Connection, stream: Stream, service: str) -> None:
-    from packager.device.virtual.sync import sync_service  # noqa: PLC0415
 
     sync_service(conn, stream)
 
@@ -368,7 +368,7 @@ def _sync(conn: Connection, stream: Stream, service: str) -> None:
 SERVICES = {"shell:": shell_service, "exec:": exec_service, "sync:": _sync}
 
 
-def serve_connection(handset: "VirtualHandset", sock: socket.socket) -> None:
+def serve_connection(handset: Device, sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn = Connection(handset, sock)
     handset.connections.add(conn)

@@ -3,7 +3,7 @@
 POSIX quoting ('...' literal; "..." with \\ escapes and $ expansion; \\x), `;` `&&` `||` `|`,
 new lines and `#` comments (so scripts run),
 redirects `>` `>>` `2>` `2>>` `2>&1` `<`, `$?`, `$NAME`/`${NAME}` from a small environment,
-exit codes, `cd`/`exit`. Commands live in a table (`commands.COMMANDS`) where adding
+exit codes, `cd`/`exit`. Commands live in a table (`commands.COMMANDS`, handed over by the handset) where adding
 one is one function. Command substitution (`$(...)`, backquotes) is refused with a syntax error
 rather than silently passed through as text.
 
@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from packager.device.virtual.fs import Sandbox
+from packager.device.virtual.fs import Sandbox, file_mode
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual.handset import VirtualHandset
+    from packager.device.virtual.parts import Device
 
 STATUS_MARK = "\x00?\x00"  # `$?`, replaced with the last exit status when the command runs
 OPERATORS = ("&&", "||", "2>&1", "2>>", ">>", "2>", ";", "|", ">", "<", "&")
@@ -232,7 +233,7 @@ def parse(line: str, env: dict[str, str] | None = None) -> list[tuple[str, Pipel
 class Context:
     """One shell: who runs it, where, its input and where its output goes."""
 
-    handset: "VirtualHandset"
+    handset: Device
     user: str = "shell"
     cwd: str = "/"
     home: str = "/"
@@ -268,7 +269,7 @@ class Context:
     def err(self, text: str) -> None:
         self.stderr.write(text.encode())
 
-    def sub(self, **changes) -> "Context":
+    def sub(self, **changes) -> Context:
         values = {"handset": self.handset, "user": self.user, "cwd": self.cwd, "home": self.home, "stdin": b"",
                   "status": self.status}
         values.update(changes)
@@ -276,6 +277,33 @@ class Context:
 
 
 Command = Callable[[Context, list[str]], int]
+
+SYSTEM_BIN = ("/system/bin/", "/system/xbin/", "/bin/", "/vendor/bin/")
+
+
+def lookup(ctx: Context, name: str) -> Command:
+    """The command `name` runs; ShellError 127 (not found) or 126 (cannot execute) like mksh.
+    The table is the handset's (commands.COMMANDS, which the handset hands over): the shell runs
+    commands without importing them."""
+    COMMANDS = ctx.handset.commands
+    if "/" not in name:
+        if name in COMMANDS:
+            return COMMANDS[name]
+        raise ShellError(f"{name}: inaccessible or not found", 127)
+    base = name.rsplit("/", 1)[1]
+    if any(name.startswith(prefix) for prefix in SYSTEM_BIN) and base in COMMANDS:
+        return COMMANDS[base]
+    path = ctx.path(name)
+    if not path.is_file():
+        raise ShellError(f"{name}: inaccessible or not found", 127)
+    if not file_mode(path) & 0o111:
+        raise ShellError(f"{name}: can't execute: Permission denied", 126)
+    head = path.read_bytes()[:4]
+    if head == b"\x7fELF":  # a native binary: the virtual handset has no Android userspace to run it
+        raise ShellError(f"{name}: can't execute: Exec format error", 126)
+    return lambda sub, args: run(sub, path.read_text("utf-8", "replace"))  # a shell script
+
+
 
 
 def run(ctx: Context, line: str) -> int:
@@ -315,7 +343,6 @@ def _run_pipeline(ctx: Context, pipeline: Pipeline) -> int:
 
 
 def _run_simple(ctx: Context, simple: Simple) -> int:
-    from packager.device.virtual.commands import lookup  # the command table imports this module
 
     status_text = str(ctx.status)
     argv: list[str] = []

@@ -25,7 +25,7 @@ from packager.device.virtual.fs import AccessDenied, file_mode, set_mode
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from packager.device.virtual.protocol import Connection, Stream
+    from packager.device.virtual.parts import Connection, Stream
 
 SYNC_DATA_MAX = 64 * 1024
 ID = C.FILESYNC_ID_TO_WIRE
@@ -39,7 +39,7 @@ class SyncFailed(Exception):
     """Answered with FAIL; the service ends."""
 
 
-def sync_service(conn: "Connection", stream: "Stream") -> None:
+def sync_service(conn: Connection, stream: Stream) -> None:
     while True:
         request, length = struct.unpack(HEADER, stream.read_exact(8))
         if request == ID[b"QUIT"]:
@@ -63,16 +63,16 @@ def sync_service(conn: "Connection", stream: "Stream") -> None:
             return
 
 
-def _fail(stream: "Stream", message: str) -> None:
+def _fail(stream: Stream, message: str) -> None:
     data = message.encode()
     stream.write(struct.pack(HEADER, ID[b"FAIL"], len(data)) + data)
 
 
-def _lookup(conn: "Connection", path: str, write: bool = False) -> "Path":
+def _lookup(conn: Connection, path: str, write: bool = False) -> Path:
     return conn.handset.sandbox.host(path, user="shell", write=write)
 
 
-def _stat_v1(conn: "Connection", path: str) -> bytes:
+def _stat_v1(conn: Connection, path: str) -> bytes:
     try:
         host = _lookup(conn, path)
         st = host.stat()
@@ -81,13 +81,13 @@ def _stat_v1(conn: "Connection", path: str) -> bytes:
     return struct.pack(C.FILESYNC_STAT_FORMAT, ID[b"STAT"], file_mode(host), st.st_size & 0xFFFFFFFF, int(st.st_mtime))
 
 
-def _stat_fields(host: "Path") -> tuple:
+def _stat_fields(host: Path) -> tuple:
     st = host.stat()
     return (0, st.st_dev, st.st_ino, file_mode(host), st.st_nlink, 2000, 2000, st.st_size,
             int(st.st_atime), int(st.st_mtime), int(st.st_ctime))
 
 
-def _stat_v2(conn: "Connection", path: str, request: int) -> bytes:
+def _stat_v2(conn: Connection, path: str, request: int) -> bytes:
     try:
         fields = _stat_fields(_lookup(conn, path))
     except OSError as exc:
@@ -95,7 +95,7 @@ def _stat_v2(conn: "Connection", path: str, request: int) -> bytes:
     return struct.pack(STAT_V2, request, *fields)
 
 
-def _list(conn: "Connection", path: str, v2: bool) -> bytes:
+def _list(conn: Connection, path: str, v2: bool) -> bytes:
     out = bytearray()
     try:
         host = _lookup(conn, path)
@@ -121,7 +121,7 @@ def _list(conn: "Connection", path: str, v2: bool) -> bytes:
     return bytes(out)
 
 
-def _recv(conn: "Connection", stream: "Stream", path: str) -> None:
+def _recv(conn: Connection, stream: Stream, path: str) -> None:
     try:
         host = _lookup(conn, path)
         if host.is_dir():
@@ -152,7 +152,7 @@ def _parse_mode(text: str) -> int:
     return int(text or "0")
 
 
-def _drain(stream: "Stream") -> None:
+def _drain(stream: Stream) -> None:
     """After a failure adbd keeps reading (and dropping) DATA until DONE, so the host hears the FAIL."""
     while True:
         kind, size = struct.unpack(HEADER, stream.read_exact(8))
@@ -161,7 +161,7 @@ def _drain(stream: "Stream") -> None:
         stream.read_exact(size)
 
 
-def _send(conn: "Connection", stream: "Stream", spec: str) -> None:
+def _send(conn: Connection, stream: Stream, spec: str) -> None:
     handset = conn.handset
     path, comma, mode_text = spec.rpartition(",")
     if not comma:

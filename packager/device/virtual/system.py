@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packager.device.contract import APP_PACKAGE, LOG_TAG
 from packager.device.virtual.apk import ApkError, ManifestFacts, manifest_facts
 from packager.device.virtual.shell import Context
-from packager.device.contract import APP_PACKAGE, LOG_TAG
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packager.device.virtual.handset import VirtualHandset
+    from packager.device.virtual.parts import Device
 
 SYSTEM_PACKAGES = ("android", "com.android.shell", "com.android.settings", "com.android.systemui")
 EMULATED_ACTIVITIES = {f"{APP_PACKAGE}/.BenchmarkActivity"}  # run by the worker; other activities only "start"
@@ -74,7 +74,7 @@ class Package:
 class PackageManager:
     """`pm` / `cmd package`: list, path, install (file or streamed), uninstall, clear."""
 
-    def __init__(self, handset: "VirtualHandset"):
+    def __init__(self, handset: Device):
         self.handset = handset
         self._packages: dict[str, Package] = {}
         self._lock = threading.RLock()
@@ -239,12 +239,12 @@ class PackageManager:
 class ActivityManager:
     """`am start` / `am force-stop`, process bookkeeping for pidof and dumpsys."""
 
-    def __init__(self, handset: "VirtualHandset"):
+    def __init__(self, handset: Device):
         self.handset = handset
         self._apps: dict[str, AppProcess] = {}
         self._lock = threading.Lock()
 
-    def app(self, package: str) -> "AppProcess":
+    def app(self, package: str) -> AppProcess:
         with self._lock:
             return self._apps.setdefault(package, AppProcess(self.handset, package))
 
@@ -320,7 +320,7 @@ class ActivityManager:
 class AppProcess:
     """The demo app's process: a worker started on the first launch and kept while cached."""
 
-    def __init__(self, handset: "VirtualHandset", package: str):
+    def __init__(self, handset: Device, package: str):
         self.handset = handset
         self.package = package
         self.proc: subprocess.Popen | None = None
