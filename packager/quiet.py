@@ -15,6 +15,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 _verbose = False
 
@@ -67,10 +68,11 @@ class _Redirect:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.depth = 0
-        self.sink = None
-        self.saved: tuple[int, int] | None = None
-        self.saved_streams = None
-        self.text_sink = None
+        # set while a redirect is installed (depth > 0), None otherwise
+        self.sink: Any = None
+        self.saved: Any = None
+        self.saved_streams: Any = None
+        self.text_sink: Any = None
 
     def enter(self) -> int:
         with self.lock:
