@@ -54,6 +54,11 @@ android {
     // BenchmarkActivity on the JVM, with a fake runtime; Robolectric cannot load the runtimes' .so files).
     testOptions {
         unitTests.isIncludeAndroidResources = true
+        // What the tests compare the app's answers with, written by the Python side for the bundles
+        // installed in the assets (android_app/README.md; the CI workflow passes -PpackagerExpected).
+        unitTests.all { test ->
+            providers.gradleProperty("packagerExpected").orNull?.let { test.systemProperty("packager.expected", it) }
+        }
     }
 }
 

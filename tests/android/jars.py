@@ -25,8 +25,8 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from pathlib import Path
 
 from tests.android import jars
 from tests.android.kotlin import APP_SOURCES, REPO, STUBS, app_source_files, compile_app, kotlinc_errors, stub_files
@@ -48,7 +49,8 @@ def test_at_min_sdk_only_guarded_newer_apis_are_missing(core_jar, tmp_path_facto
     assert build.errors, "nothing newer than minSdk is used: then this check is moot, drop the guard"
     for error in build.errors:
         path, line = re.match(r"(.+?\.kt):(\d+):", error).groups()
-        source = (REPO / path).read_text(encoding="utf-8").splitlines()[int(line) - 1] if not path.startswith("/") else open(path).read().splitlines()[int(line) - 1]
+        file = Path(path) if path.startswith("/") else REPO / path
+        source = file.read_text(encoding="utf-8").splitlines()[int(line) - 1]
         guard = re.search(r"Build\.VERSION\.SDK_INT >= (\d+)", source)
         assert guard and int(guard.group(1)) > min_sdk, error
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -23,47 +24,15 @@ import pytest
 from click.testing import CliRunner
 
 from packager import schemas
-from packager.data.arrays import load_array
 from packager.cli import main
-from packager.detection.decode import decode_all
+from packager.data.arrays import load_array
 from packager.device.results import parity
 from packager.fileio import loads_json
 from packager.manifest import Manifest
-from packager.data.preprocess import dequantize
+from tests.android import robolectric_inputs
 from tests.android.kotlin import APP, compile_app, compile_app_tests, robolectric_command
 
 CLASSES = ["dev.packager.demo.ClassifierViewModelTest", "dev.packager.demo.BenchmarkActivityTest"]
-
-
-def _min_detection_score() -> float:
-    text = (APP / "src" / "main" / "kotlin" / "dev" / "packager" / "demo" / "ClassifierHelper.kt").read_text(encoding="utf-8")
-    return float(re.search(r"const val MIN_DETECTION_SCORE = ([\d.]+)", text).group(1))
-
-
-def _expected(app_dir: Path, digits: Path, shapes: Path, out: Path) -> dict:
-    assets = app_dir / "app" / "src" / "main" / "assets"
-    index = json.loads((assets / "models" / "index.json").read_text())
-    d = json.loads((digits / "manifest.json").read_text())
-    row = 3
-    q = d["outputs"][0]["quantization"]
-    scores = dequantize(np.load(digits / d["golden"]["outputs"][0]["file"])[row], q["scale"], q["zero_point"]).astype(np.float32)
-    order = np.argsort(-scores, kind="stable")[:3]
-    s = json.loads((shapes / "manifest.json").read_text())
-    golden = [np.load(shapes / g["file"]).astype(np.float64) for g in s["golden"]["outputs"]]
-    per_row = decode_all(golden, min_score=_min_detection_score())
-    srow = max(range(len(per_row)), key=lambda i: len(per_row[i]))
-    dets = per_row[srow]
-    labels = s["labels"]["values"]
-    return {
-        "out": str(out),
-        "bundles": [b["name"] for b in index["bundles"]],
-        "generic_samples": sorted(f"samples/{p.name}" for p in (assets / "samples").glob("*.png")),
-        "digits": {"golden_images": [f"models/digits/{f}" for f in d["golden"]["images"]], "row": row,
-                   "top": [{"index": int(i), "label": d["labels"]["values"][i], "score": float(scores[i])} for i in order]},
-        "shapes": {"golden_images": [f"models/shapes/{f}" for f in s["golden"]["images"]], "row": srow,
-                   "detections": [{"class": int(c), "label": labels[c], "score": float(sc), "box": [float(v) for v in b]}
-                                  for b, c, sc in zip(dets.boxes, dets.classes, dets.scores)]},
-    }
 
 
 def _assets_apk(app_dir: Path, dest: Path) -> Path:
@@ -83,7 +52,6 @@ def _assets_apk(app_dir: Path, dest: Path) -> Path:
 def robolectric_run(tmp_path_factory, core_jar, digits_bundle, shapes_build):
     root = tmp_path_factory.mktemp("robolectric")
     app_dir = root / "android_app"
-    import shutil
     shutil.copytree(APP.parent, app_dir, ignore=shutil.ignore_patterns("build", ".gradle", "models", ".kotlin"))
     for bundle in (digits_bundle, shapes_build.bundle):
         result = CliRunner().invoke(main, ["bundle", str(bundle), "--app", str(app_dir)], catch_exceptions=False)
@@ -94,14 +62,15 @@ def robolectric_run(tmp_path_factory, core_jar, digits_bundle, shapes_build):
     tests = compile_app_tests(app, cache)
     out = root / "out"
     expected = root / "expected.json"
-    expected.write_text(json.dumps(_expected(app_dir, digits_bundle, shapes_build.bundle, out)))
+    expected.write_text(json.dumps(robolectric_inputs.expected(app_dir, digits_bundle, shapes_build.bundle, out)))
     config = root / "config"
     (config / "com" / "android" / "tools").mkdir(parents=True)
     (config / "com" / "android" / "tools" / "test_config.properties").write_text(
         f"android_merged_manifest={APP / 'src' / 'main' / 'AndroidManifest.xml'}\n"
         f"android_merged_assets={app_dir / 'app' / 'src' / 'main' / 'assets'}\n"
         "android_custom_package=dev.packager.demo\n")
-    command = robolectric_command(app, tests, config, CLASSES, {"packager.expected": str(expected), "packager.assets.apk": str(_assets_apk(app_dir, root / "assets.apk"))})
+    properties = {"packager.expected": str(expected), "packager.assets.apk": str(_assets_apk(app_dir, root / "assets.apk"))}
+    command = robolectric_command(app, tests, config, CLASSES, properties)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=root)
     return proc, out, digits_bundle
 

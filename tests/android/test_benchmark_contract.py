@@ -15,6 +15,7 @@ import numpy as np
 
 from packager import schemas
 
+
 def _request(tmp_path, **overrides):
     model = tmp_path / "files" / "packager" / "model.tflite"
     model.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import java.io.File
  */
 object Expected {
     val json: JsonObject by lazy {
-        val path = System.getProperty("packager.expected") ?: error("run through tests/android/test_app_robolectric.py (-Dpackager.expected)")
+        val path = System.getProperty("packager.expected") ?: error("no packager.expected: run through tests/android/test_app_robolectric.py, or Gradle with -PpackagerExpected=FILE written by tests/android/robolectric_inputs.py (android_app/README.md)")
         JsonParser.parseString(File(path).readText()).asJsonObject
     }
     val out: File get() = File(json.get("out").asString)
