@@ -389,6 +389,7 @@ class VariantMetrics(Record):
     primary_output: str | None = optional()  # several outputs: the one the numbers above are about
     outputs: list[OutputMetrics] = optional(list)  # several outputs: each one against the float model's
     detection: DetectionMetrics | None = optional()  # a detector: its detections against the float model's (packager/detection)
+    non_finite: str | None = optional()  # '-inf on 140 of 240 inputs': values float does not make (errors above are over finite values)
 
     def accuracy_drop(self, reference: VariantMetrics) -> float | None:
         """Percentage points lost against `reference` (positive = worse)."""
@@ -485,6 +486,7 @@ class TensorDebug(Record):
     range: list[float] | None  # the real range the scale and zero point cover; None when it stayed float
     dtype: str
     calibration: str
+    non_finite: float | None = optional()  # share of values that are -inf/+inf/NaN where float's are finite (left out of the errors)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -112,3 +112,95 @@ def test_a_log_and_the_chain_computing_its_input_are_kept_in_float_and_int16x8_a
     dynamic = engine.derive(Recipe("dynamic"), None)
     assert "kept_float" not in dynamic.options  # only static variants
     assert _agreement(int16x8.model, float_model, x) >= _agreement(dynamic.model, float_model, x) - 0.02
+
+
+@functools.cache
+def _spectral_model() -> bytes:
+    """A spectral CNN in miniature: RFFT2D -> COMPLEX_ABS -> filterbank (FULLY_CONNECTED) -> LOG -> conv -> dense,
+    as TF converts an audio model's front end."""
+    tf = quiet.import_tensorflow()
+    tf.keras.utils.set_random_seed(0)
+    filterbank = np.zeros((9, 6), np.float32)
+    for j in range(6):
+        filterbank[j : j + 3, j] = [0.5, 1.0, 0.5]
+
+    class Spectral(tf.Module):
+        def __init__(self):
+            self.bank = tf.constant(filterbank)
+            self.kernel = tf.Variable(tf.random.normal((3, 3, 1, 4), stddev=0.5))
+            self.dense = tf.Variable(tf.random.normal((56, 3), stddev=0.2))
+
+        @tf.function(input_signature=[tf.TensorSpec((1, 16, 16), tf.float32)])
+        def __call__(self, x):
+            magnitude = tf.abs(tf.signal.rfft2d(x))  # (1, 16, 9)
+            bands = tf.reshape(tf.matmul(tf.reshape(magnitude, (16, 9)), self.bank), (1, 16, 6, 1))
+            features = tf.nn.relu(tf.nn.conv2d(tf.math.log(bands), self.kernel, 2, "VALID"))
+            return {"scores": tf.matmul(tf.reshape(features, (1, -1)), self.dense)}
+
+    module = Spectral()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    with quiet.captured_output():
+        return bytes(converter.convert())
+
+
+def _quiet_and_loud_frames(count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((count, 16, 16)) * 10.0 ** rng.uniform(-4, 0, (count, 1, 1))).astype(np.float32)
+
+
+def test_a_spectral_front_end_is_kept_in_float_as_one_unit_and_int8_agrees():
+    """Before: the filterbank between COMPLEX_ABS and LOG was quantized; quiet bands rounded to zero, LOG made
+    -inf of them and the QUANTIZE after it saturated: int8 agreed with float on 92.5 % of these inputs."""
+    from packager.quant.engines import AeqEngine, Recipe
+    from packager.quant.keep_float import kept_float
+
+    float_model = _spectral_model()
+    found = {f.op_type: f.reason for f in kept_float(float_model)}
+    assert {"RFFT2D", "COMPLEX_ABS", "FULLY_CONNECTED", "LOG"} <= set(found)
+    assert "one unit" in found["FULLY_CONNECTED"]
+    assert "CONV_2D" not in found  # what follows the LOG is quantized as before
+    variant = AeqEngine(float_model).derive(Recipe("int8", io_dtype="float32"), _quiet_and_loud_frames(120, 0))
+    assert "FULLY_CONNECTED" in {k["op_type"] for k in variant.options["kept_float"]}
+    assert _agreement(variant.model, float_model, _quiet_and_loud_frames(120, 1)) >= 0.98
+
+
+@functools.cache
+def _log_sigmoid_model() -> bytes:
+    """Dense -> sigmoid -> LOG as the output: int8's sigmoid (scale 1/256) rounds small probabilities to 0."""
+    tf = quiet.import_tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((16,), name="x")
+    probabilities = keras.layers.Dense(4, activation="sigmoid")(inputs)
+    log = keras.layers.Lambda(lambda p: tf.math.log(p), name="log")(probabilities)
+    with quiet.captured_output():
+        return bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, log)).convert())
+
+
+def test_a_variant_with_non_finite_outputs_is_reported_as_such_and_the_build_completes(tmp_path):
+    """The int8 variant's LOG meets sigmoid outputs rounded to 0 on loud inputs: -inf where float is finite.
+    The build used to end in a traceback (the error plot's axis limits, then the manifest schema)."""
+    import json
+
+    from packager import schemas
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
+
+    model = tmp_path / "logsig.tflite"
+    model.write_bytes(_log_sigmoid_model())
+    x = (np.random.default_rng(3).standard_normal((120, 16)) * 10.0 ** np.random.default_rng(4).uniform(-1, 1.3, (120, 1))).astype(np.float32)
+    np.save(tmp_path / "data.npy", x)
+    result = build(make_spec(None, {"model": model, "output": tmp_path / "out", "quant": "int8,fp16", "int8_io": "float32",
+                                    "engine": "ai-edge-quantizer", "calib_data": tmp_path / "data.npy",
+                                    "eval_data": tmp_path / "data.npy", "measure_latency": False}))
+    int8 = next(v for v in result.manifest.metrics.variants if v.name == "int8")
+    assert int8.non_finite is not None and int8.non_finite.startswith("-inf on ") and int8.non_finite.endswith(" of 120 inputs")
+    assert int(int8.non_finite.split()[2]) > 0
+    assert np.isfinite(int8.max_abs_error)
+    assert next(v for v in result.manifest.metrics.variants if v.name == "fp16").non_finite is None
+    manifest = json.loads((result.bundle / "manifest.json").read_text())
+    assert schemas.errors("manifest", manifest) == []
+    assert int8.non_finite in (result.bundle / "report.md").read_text()
+    debug = manifest["quantization_debug"]  # the chosen int8, tensor by tensor: the LOG's -inf counted apart, errors finite
+    log = [t for t in debug["worst"] if t["op_type"] == "LOG"]
+    assert log and 0 < log[0]["non_finite"] < 1 and np.isfinite(log[0]["accumulated"])

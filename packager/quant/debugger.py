@@ -109,7 +109,7 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
     input_name = qu.input["name"]
     if input_name in float_by_name and np.dtype(qu.input["dtype"]) != np.float32:  # integer input: its quantization is the first error
         pairs.insert(0, (qu.input["index"], float_by_name[input_name], "INPUT", -1, []))
-    sums = {q: np.zeros(5) for q, *_ in pairs}  # err^2, float^2, range err^2, clipped, count
+    sums = {q: np.zeros(6) for q, *_ in pairs}  # err^2, float^2, range err^2, clipped, count, non-finite values float has not
     for start in range(0, len(samples), min(fl.step, qu.step)):
         part = samples[start : start + min(fl.step, qu.step)]
         fl.run(part)
@@ -121,6 +121,11 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
             ref = fv.astype(np.float64)
             real = _real(qv, qu.details[q])
             acc = sums[q]
+            # -inf/NaN (a LOG of a value rounded to zero) counted apart: errors are over finite values
+            finite = np.isfinite(ref)
+            acc[5] += float(np.sum(finite & ~np.isfinite(real)))
+            keep = finite & np.isfinite(real)
+            ref, real = ref[keep], real[keep]
             acc[0] += float(np.sum((real - ref) ** 2))
             acc[1] += float(np.sum(ref**2))
             bounds = _range_of(qu.details[q])
@@ -133,7 +138,7 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
     accumulated: dict[int, float] = {}
     tensors: list[TensorDebug] = []
     for q, _, op_type, position, inputs in pairs:
-        err2, ref2, range2, clipped, count = sums[q]
+        err2, ref2, range2, clipped, count, non_finite = sums[q]
         if not count:
             continue
         norm = np.sqrt(ref2) or 1.0
@@ -144,5 +149,6 @@ def debug(float_model: bytes, quantized: bytes, samples: np.ndarray, variant: st
             tensor=qu.details[q]["name"], op_type=op_type, position=position, accumulated=accumulated[q],
             added=max(0.0, accumulated[q] - max(upstream, default=0.0)), range_error=float(np.sqrt(range2) / norm),
             clipped=float(clipped / count), range=None if bounds is None else [float(bounds[0]), float(bounds[1])],
-            dtype=np.dtype(qu.details[q]["dtype"]).name, calibration="float" if bounds is None else calibration))
+            dtype=np.dtype(qu.details[q]["dtype"]).name, calibration="float" if bounds is None else calibration,
+            non_finite=float(non_finite / (count + non_finite)) if non_finite else None))
     return QuantizationDebug.of(variant, len(samples), tensors, reported)

@@ -34,7 +34,7 @@ from packager.quant.bias_correction import bias_correct
 from packager.quant.calibration import METHODS as CALIBRATION_METHODS
 from packager.quant.equalization import equalize
 from packager.quant.int16_bias import narrow_int16_biases
-from packager.quant.keep_float import kept_float
+from packager.quant.keep_float import control_flow_body, kept_float
 from packager.quant.registry import Way
 from packager.tflite import flatbuffer
 from packager.tflite.flatbuffer import parse_graph, with_builtin_codes
@@ -211,6 +211,31 @@ class AeqEngine:
             self._kept_float = kept_float(self.float_model)
         return self._kept_float
 
+    @property
+    def control_flow(self) -> bool:
+        """The model runs subgraphs (WHILE, IF): kept in float, the main graph calibrated by packager alone."""
+        return any(k.op_type in ("WHILE", "IF", "CALL_ONCE") for k in self.kept_float())
+
+    def _float_scopes(self) -> tuple[str, ...]:
+        """Output tensor names of the operators static variants leave in float (keep_float's, and a loop's body)."""
+        body = control_flow_body(self.float_model) if self.control_flow else ()
+        return tuple(k.op for k in self.kept_float()) + body
+
+    def _main_graph_template(self) -> dict[str, Any]:
+        """What ai-edge-quantizer's calibration would return, for a model it cannot calibrate (control flow:
+        LiteRT frees the loop's tensors): every computed float tensor of the main graph, one range each."""
+        tree = flatbuffer.read(self.float_model)
+        main = tree.subgraphs[0]
+        computed = {int(i) for op in main.operators or [] for i in (op.outputs if op.outputs is not None else ()) if int(i) >= 0}
+        computed |= {int(i) for i in main.inputs}
+        template = {}
+        for i in sorted(computed):
+            tensor = main.tensors[i]
+            if tensor.type == 0:  # FLOAT32
+                rank = len(tensor.shape) if tensor.shape is not None else 0
+                template[flatbuffer.tensor_name(tensor)] = {"min": np.zeros((1,) * rank, np.float32), "max": np.zeros((1,) * rank, np.float32)}
+        return template
+
     def equalized(self, samples: np.ndarray | None) -> AeqEngine | None:
         """The same model with cross-layer equalization (packager.quant.equalization), or None when no pair qualifies."""
         if self.equalized_pairs is None:
@@ -262,8 +287,11 @@ class AeqEngine:
                 raise PackagerError(f"{len(arrays)} calibration arrays for a model with {len(positions)} inputs", "give one array per input")
             data = {key: [{name: _sample(arrays[p][i : i + 1]) for name, p in positions.items()} for i in range(min(len(samples), 2))]}
             with _AEQ_LOCK, progress.task(f"Calibrating on {len(samples)} samples", None), quiet.captured_output():
-                q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
-                self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
+                if self.control_flow:
+                    self._template = self._main_graph_template()
+                else:
+                    q = quantizer.Quantizer(self.float_model, list(_aeq_recipe(Recipe("int8"))))
+                    self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
                 self._stats = calib_ranges.collect(self.float_model, samples, set(self._template))
             self._calibration_samples = len(samples)
         key = (method, bits)
@@ -307,20 +335,26 @@ class AeqEngine:
             qsv = self.calibrate(calibration, recipe.calibration, 16 if recipe.quant == "int16x8" else 8)
         try:
             with _AEQ_LOCK, quiet.captured_output() as log:
-                q = quantizer.Quantizer(self.float_model, _aeq_recipe(recipe, tuple(k.op for k in keep)))
+                # with control flow, ai-edge-quantizer's INPUT/OUTPUT rules would quantize the loop's own
+                # inputs too: float I/O first, integer I/O after (as for uint8)
+                made = replace(recipe, io_dtype="float32") if self.control_flow and recipe.needs_calibration else recipe
+                q = quantizer.Quantizer(self.float_model, _aeq_recipe(made, self._float_scopes() if keep else ()))
                 model = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
         except PackagerError:
             raise
         except Exception as exc:  # noqa: BLE001 - ai-edge-quantizer raises many types; the message says which
             detail = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
+            if self.control_flow:
+                raise PackagerError(f"ai-edge-quantizer could not make {recipe.name} of a model with control flow (WHILE/IF): {detail}",
+                                    "fp16 and dynamic quantize its weights (--quant fp16,dynamic); or give the Keras/SavedModel source") from None
             raise PackagerError(f"ai-edge-quantizer could not make {recipe.name}: {detail}", "try --engine tf-converter for this variant") from None
         corrected = None
         if recipe.bias_correction and recipe.needs_calibration:
 
             corrected = bias_correct(self.float_model, model, calibration)
             model = corrected.model
-        if recipe.io_dtype == "uint8":
-            model = _with_io_type(model, "uint8")
+        if recipe.io_dtype == "uint8" or (made.io_dtype != recipe.io_dtype):
+            model = _with_io_type(model, recipe.io_dtype)
         model, options = _finish(recipe, model)
         if corrected is not None:
             options = {**options, "bias_corrected_ops": corrected.corrected}

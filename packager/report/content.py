@@ -288,6 +288,10 @@ class _Report:
                       + "Engines: AEQ = ai-edge-quantizer, TF = TFLite converter. Sizes are the variants as evaluated, "
                       "before metadata is embedded.", note=True),
         ]
+        broken = [f"{v.name}: {v.non_finite}" for v in vs if v.non_finite]
+        if broken:  # the errors in the table leave these values out
+            blocks.append(Paragraph(f"Non-finite outputs where {ref.name}'s are finite ({'; '.join(broken)}): the errors above are over the "
+                                    "finite values only. A LOG or division in the graph met a value quantization rounded to zero."))
         if slow:
             blocks.append(Paragraph(f"Slower than {ref.name} on this host: {', '.join(slow)}. Smaller is not faster everywhere: LiteRT "
                                     "runs float on XNNPACK, while dynamic-range and int16x8 kernels (and int8 on a small model) may "

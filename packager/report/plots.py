@@ -8,6 +8,7 @@ everywhere (CHOSEN); the float reference is grey, other variants a quiet blue.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 
 from packager.text import PLOT_RC, plain
@@ -103,6 +104,10 @@ def _place_labels(ax, points: list[Point]) -> None:
         taken.append(label.get_window_extent(renderer))
 
 
+def _finite(value: float, instead: float) -> float:
+    return value if math.isfinite(value) else instead
+
+
 def size_vs_accuracy(points: list[Point], ylabel: str, floor: float | None = None) -> bytes | None:
     """Annotated scatter: every variant's size against its accuracy; `floor` is the budget line."""
     if not points:
@@ -188,9 +193,9 @@ def operator_errors(rows: list[OperatorBar]) -> bytes | None:
     rows = rows[::-1]
     fig, ax = plt.subplots(figsize=(6.2, 0.3 * len(rows) + 1.3))
     # a log axis has no zero: an operator with no measurable error gets a stub at a tenth of the smallest error
-    positive = [r.error for r in rows if r.error > 0]
+    positive = [r.error for r in rows if r.error > 0 and math.isfinite(r.error)]  # an inf error (a LOG of zero) is drawn at the top
     floor = min(positive) / 10 if positive else 1e-6
-    bars = ax.barh(range(len(rows)), [max(r.error, floor) for r in rows], color=[CHOSEN if r.kept_in_float else OTHER for r in rows], zorder=3)
+    bars = ax.barh(range(len(rows)), [max(_finite(r.error, max(positive or [floor]) * 10), floor) for r in rows], color=[CHOSEN if r.kept_in_float else OTHER for r in rows], zorder=3)
     ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
     ax.set_xscale("log")
     for bar, r in zip(bars, rows):
@@ -223,6 +228,9 @@ def tensor_errors(points: list[TensorErrorPoint]) -> bytes | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.8, 3.6))
     x = range(len(points))
+    # a non-finite error (a variant's -inf) would make no axis: drawn at the largest finite one
+    top = max([v for p in points for v in (p.accumulated, p.added) if math.isfinite(v)], default=1.0)
+    points = [TensorErrorPoint(p.label, _finite(p.accumulated, top), _finite(p.added, top), p.worst) for p in points]
     ax.bar(x, [p.added for p in points], color=[CHOSEN if p.worst else OTHER for p in points], zorder=3, width=0.7, label="added by the operator")
     ax.plot(x, [p.accumulated for p in points], color=INK, linewidth=1.2, marker=".", markersize=3, zorder=4, label="accumulated")
     for i, p in enumerate(points):

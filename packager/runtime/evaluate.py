@@ -84,16 +84,46 @@ def choose_roles(names: tuple[str, ...], kinds: tuple[str, ...], labels_output: 
     return OutputRoles(names, kinds, 0, "no output is a probability: the first one")
 
 
+def abs_errors(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """|output - reference| where both are finite (equal values count 0, -inf where float has -inf too);
+    the non-finite values a variant makes are counted apart (non_finite_note), not as infinite errors."""
+    out, ref = output.astype(np.float64), reference.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(out == ref, 0.0, np.abs(out - ref))
+    return diff[np.isfinite(diff)]
+
+
+def non_finite_note(outputs: list[np.ndarray], reference: list[np.ndarray]) -> str | None:
+    """'-inf on 140 of 240 inputs' when a variant's outputs hold -inf, +inf or NaN where the float
+    model's do not (summed over its outputs, per input), else None."""
+    if not outputs or not len(outputs[0]):
+        return None
+    rows = len(outputs[0])
+    kinds = {"-inf": np.zeros(rows, bool), "+inf": np.zeros(rows, bool), "NaN": np.zeros(rows, bool)}
+    for out, ref in zip(outputs, reference):
+        o = np.asarray(out, np.float64).reshape(rows, -1)
+        r = np.asarray(ref, np.float64).reshape(len(ref), -1)
+        new = ~np.isfinite(o) & ~((o == r) | (np.isnan(o) & np.isnan(r)))
+        kinds["-inf"] |= (new & (o == -np.inf)).any(axis=1)
+        kinds["+inf"] |= (new & (o == np.inf)).any(axis=1)
+        kinds["NaN"] |= (new & np.isnan(o)).any(axis=1)
+    found = {k: int(v.sum()) for k, v in kinds.items() if v.any()}
+    if not found:
+        return None
+    return ", ".join(f"{k} on {n} of {rows} inputs" for k, n in found.items())
+
+
 def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
     out, ref = output.astype(np.float64).reshape(len(output), -1), reference.astype(np.float64).reshape(len(reference), -1)
-    diff = np.abs(out - ref)
+    diff = abs_errors(out, ref)
     agreement = None
     if kind != "values" and out.size:
         if out.shape[1] == 1:
             agreement = float(((out[:, 0] >= 0.5) == (ref[:, 0] >= 0.5)).mean())
         else:
             agreement = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
-    a, b = out.ravel(), ref.ravel()
+    both = np.isfinite(out.ravel()) & np.isfinite(ref.ravel())
+    a, b = out.ravel()[both], ref.ravel()[both]
     correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else None
     return OutputMetrics(name=name, kind=kind, top1_agreement=agreement, max_abs_error=float(diff.max()) if diff.size else 0.0,
                          mean_abs_error=float(diff.mean()) if diff.size else 0.0,
@@ -226,7 +256,7 @@ def compare(
     from the float outputs when not given); with several outputs each one is measured too."""
     roles = roles or OutputRoles.guess(reference)
     k = roles.primary
-    diff = np.abs(outputs[k].astype(np.float64) - reference[k].astype(np.float64)).ravel() if outputs else np.zeros(1)
+    diff = abs_errors(outputs[k], reference[k]).ravel() if outputs else np.zeros(1)
     diff = diff if diff.size else np.zeros(1)
     predicted = np.argmax(outputs[k].reshape(len(outputs[k]), -1), axis=1)
     expected = np.argmax(reference[k].reshape(len(reference[k]), -1), axis=1)
@@ -246,6 +276,7 @@ def compare(
         top1_agreement=agreement, max_abs_error=float(diff.max()),
         mean_abs_error=float(diff.mean()), latency=latency, samples=len(predicted),
         primary_output=roles.primary_name if per_output else None, outputs=per_output,
+        non_finite=non_finite_note(outputs, reference),
     )
 
 
