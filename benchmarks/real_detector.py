@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.real_models import download, extract  # noqa: E402
+from packager.tflite.float16 import expand_float16_weights  # noqa: E402
 
 MEDIAPIPE, SKIMAGE = "mediapipe==0.10.14", "scikit-image==0.25.2"
 MODEL = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
@@ -105,30 +106,6 @@ def crops(image: np.ndarray, count: int, rng: np.random.Generator, around_face: 
     return out
 
 
-def float32_weights(model: bytes) -> bytes:
-    """The model with its float16 constants (each behind a DEQUANTIZE, as MediaPipe ships it) stored
-    as float32 and the DEQUANTIZEs gone: exact (every float16 is a float32), so it can be quantized."""
-    from packager.tflite import flatbuffer  # noqa: PLC0415
-
-    tree = flatbuffer.read(model)
-    graph = tree.subgraphs[0]
-    kept, rewired = [], {}
-    for op in graph.operators:
-        source = graph.tensors[op.inputs[0]] if op.inputs is not None and len(op.inputs) else None
-        data = tree.buffers[source.buffer].data if source is not None else None
-        if flatbuffer.builtin_code(tree, op) == 6 and source.type == 1 and data is not None and len(data):  # DEQUANTIZE of a FLOAT16 constant
-            tree.buffers[source.buffer].data = np.frombuffer(np.frombuffer(bytes(data), np.float16).astype(np.float32).tobytes(), np.uint8)
-            source.type = 0  # FLOAT32
-            rewired[int(op.outputs[0])] = int(op.inputs[0])
-        else:
-            kept.append(op)
-    for op in kept:
-        op.inputs = np.asarray([rewired.get(int(t), int(t)) for t in op.inputs], np.int32)
-    graph.operators = kept
-    flatbuffer.drop_unused_tensors(tree)  # the DEQUANTIZEs' outputs
-    return flatbuffer.write(tree)
-
-
 def run_tflite(model: Path, pixels: np.ndarray) -> list[np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
@@ -158,7 +135,9 @@ def main() -> None:
     images = photos(args.cache)
     work = args.keep or Path(tempfile.mkdtemp(prefix="real-detector-"))
     work.mkdir(parents=True, exist_ok=True)
-    (work / "blazeface.tflite").write_bytes(float32_weights(model.read_bytes()))  # the wheel's model has float16 weights
+    # the wheel's model has float16 weights behind DEQUANTIZEs: packager widens them itself (packager.tflite.float16);
+    # widened here too because the float reference below runs this file
+    (work / "blazeface.tflite").write_bytes(expand_float16_weights(model.read_bytes()))
     model = work / "blazeface.tflite"
     rng = np.random.default_rng(0)
     calib, evaluation = work / "calib", work / "eval"

@@ -15,15 +15,21 @@ from packager.quant import registry
 from packager.quant.engines import FLOAT
 from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import parse_graph
+from packager.tflite.float16 import expand_float16_weights, float16_weights_only
 
 
 def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) -> tuple[bytes, bool]:
-    """A .tflite source: bundled as it is unless --quant is given; a float one is then quantized by
-    ai-edge-quantizer (the TF converter needs the Keras/SavedModel source), a quantized one refused."""
+    """A .tflite source: bundled as it is unless --quant is given; a float one (or one with float16 weights
+    only, widened to float32) is then quantized by ai-edge-quantizer (the TF converter needs the
+    Keras/SavedModel source), a quantized one refused."""
     if not spec.quant_given:
         return model, False
     kind = infer_quant(model)
     name = source.path.name
+    if kind == "fp16" and spec.quant != (kind,) and float16_weights_only(model):
+        # float16 weights behind DEQUANTIZEs (MediaPipe's models): a float model stored in half precision,
+        # widened exactly to float32 and quantized like any float source; fp32 is the widened model
+        model, kind = expand_float16_weights(model), "fp32"
     if kind != "fp32":
         if spec.quant == (kind,) or spec.quant == (FLOAT,):
             return model, False  # asked for what it already is: bundled as it is
