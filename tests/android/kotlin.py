@@ -169,7 +169,8 @@ def compile_app(core: CoreJar, cache_root: Path, sources: Path = APP_SOURCES, sd
     deps = jars.load()
     sdk = sdk or jars.sdk_levels()[1]
     classpath = [core.jar, SYSTEM_JARS[0], *deps.app, deps.android_all[sdk]]
-    key = _digest(core.jar.name, sdk, *classpath, build_config_java(), *sorted(sources.rglob("*.kt")), *stub_files())
+    # jars by path and size (a Maven path names one version; reading 300 MB of framework jars per call would not do)
+    key = _digest(core.jar.name, sdk, *[f"{p}:{p.stat().st_size}" for p in classpath], build_config_java(), *sorted(sources.rglob("*.kt")), *stub_files())
     cache = cache_root / "kotlin-app"
     cache.mkdir(parents=True, exist_ok=True)
     done = cache / f"app-{key}"
@@ -177,6 +178,9 @@ def compile_app(core: CoreJar, cache_root: Path, sources: Path = APP_SOURCES, sd
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.is_dir():
             return AppBuild([], done, classpath)
+        failed = cache / f"app-{key}.errors.json"  # same sources, same jars: the same errors
+        if failed.exists():
+            return AppBuild(json.loads(failed.read_text()), failed, classpath)
         work = cache / f"work-{key}"
         shutil.rmtree(work, ignore_errors=True)
         generated = work / "generated" / "dev" / "packager" / "demo"
@@ -185,6 +189,9 @@ def compile_app(core: CoreJar, cache_root: Path, sources: Path = APP_SOURCES, sd
         classes = work / "classes"
         errors = kotlinc_errors([sources, STUBS, work / "generated"], classpath, classes, compose=True)
         if errors:
+            # kotlinc names the sources by path: the same sources under another temporary folder
+            # are another key, so the cached errors never name a folder that is gone
+            failed.write_text(json.dumps(errors))
             return AppBuild(errors, classes, classpath)
         javac = subprocess.run(["javac", "-d", str(classes), "--release", "17", str(generated / "BuildConfig.java")], capture_output=True, text=True)
         if javac.returncode != 0:
@@ -198,7 +205,7 @@ def compile_app_tests(app: AppBuild, cache_root: Path) -> Path:
     """app/src/test (the Robolectric tests) compiled against the app, its jars and Robolectric; cached by content."""
     deps = jars.load()
     classpath = [app.classes, *app.classpath, *deps.robolectric]
-    key = _digest(app.classes.name, *classpath, *sorted(APP_TESTS.rglob("*.kt")))
+    key = _digest(app.classes.name, *[f"{p}:{p.stat().st_size}" for p in classpath[1:]], *sorted(APP_TESTS.rglob("*.kt")))
     cache = cache_root / "kotlin-app-tests"
     cache.mkdir(parents=True, exist_ok=True)
     done = cache / f"tests-{key}"
