@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bundle": ("bundle", "bundle", "Install a bundle into an Android app's assets."),
     "device": ("device", "device", "List handsets, benchmark bundles on them, start a virtual handset."),
     "report": ("report", "report", "Regenerate a bundle's report, merging device results."),
+    "runtimes": ("runtimes", "runtimes", "The app's runtime versions every variant is proved in; set up their environments."),
 }
 
 

@@ -643,6 +643,51 @@ def _preprocessing_from(data: dict[str, Any] | None) -> Preprocessing | None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RuntimeTargetRecord(Record):
+    """One runtime the app runs models with (packager/runtime/targets.py)."""
+
+    kind: Literal["tflite", "litert"]
+    version: str
+    wheel: str  # the Python wheel the check ran it from, e.g. tensorflow-cpu==2.16.1
+    accelerators: list[str]  # the app's paths it serves
+    kernels: Literal["builtin", "xnnpack"]  # the CPU kernels the check ran (the app's, or its fallback on a host)
+    source: str  # where the target was declared
+    numpy: str | None = optional()  # the numpy of its environment
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeCheck(Record):
+    """One variant in one target runtime: loaded, allocated, invoked on the golden inputs, against the host."""
+
+    variant: str
+    runtime: str  # "tflite 2.16.1"
+    status: Literal["runs", "fails"]
+    reason: str | None = optional()  # fails: the operator, its version or type, the runtime's words
+    stage: Literal["load", "allocate", "invoke", "crash"] | None = optional()
+    operator: str | None = optional()
+    operator_version: int | None = optional()
+    tensor_type: str | None = optional()
+    samples: int | None = optional()  # runs: golden inputs compared with the host's outputs
+    max_abs_diff: float | None = optional()  # dequantized, against the host's LiteRT
+    mean_abs_diff: float | None = optional()
+    top1_agreement: float | None = optional()  # of the first output, against the host's
+    identical: bool | None = optional()  # every output bit-for-bit the host's
+    seconds: float | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeCompat(Record):
+    """The runtime target and what the build proved there (absent in bundles built before it)."""
+
+    targets: list[RuntimeTargetRecord]
+    checks: list[RuntimeCheck] = optional(list)
+    skipped: str | None = optional()  # --skip-runtime-check: the loud note, and no checks
+
+    def for_variant(self, variant: str) -> list[RuntimeCheck]:
+        return [c for c in self.checks if c.variant == variant]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest(Record):
     """dist/<name>/manifest.json (packager/schemas/manifest.schema.json)."""
 
@@ -673,6 +718,7 @@ class Manifest(Record):
     reports: dict[str, str] | None = optional()  # kind (md, html) -> file
     detection: DetectionInfo | None = optional()  # task object_detection
     accelerator_coverage: AcceleratorCoverage | None = optional()  # GPU / NNAPI operator coverage per variant (packager/runtime/coverage.py)
+    runtimes: RuntimeCompat | None = optional()  # the app's runtimes and each variant there (packager/runtime)
 
     # --- the JSON document, checked both ways -----------------------------------------------
     def validate(self, what: str = "the bundle manifest") -> dict[str, Any]:
@@ -737,7 +783,7 @@ class DeviceProps(Record):
         if self.android_version or self.sdk:
             parts.append(f"Android {self.android_version or '?'} (SDK {self.sdk if self.sdk is not None else '?'})")
         if self.virtual:
-            parts.append("runs the benchmark contract with the host's LiteRT")
+            parts.append("runs the benchmark contract with the app's runtime versions (their Python wheels)")
         return ", ".join(parts)
 
 
@@ -782,6 +828,7 @@ class DeviceRun(Record):
     total_ops: int | None = None
     ops_source: Literal["delegate_log", "delegate_graph", "no_delegate", "unknown"] = "unknown"
     peak_memory_measure: Literal["rise_over_preload_baseline", "fresh_process_peak"] | None = None
+    runtime: str | None = optional()  # "tflite 2.16.1": the runtime and version that produced the figures (contract 2's runtime)
 
     def __post_init__(self) -> None:
         if self.virtual and not self.device.virtual:  # a file written elsewhere may say it once
@@ -861,6 +908,20 @@ class BenchSummary(Record):
     max_ms: float | None = optional()
 
 
+@dataclass(frozen=True, kw_only=True)
+class BenchRuntime(Record):
+    """The runtime, at its version, that produced a result's figures (contract 2's `runtime`)."""
+
+    name: Literal["tflite", "litert"]
+    version: str
+    package: str | None = optional()  # what it was run from: tensorflow-cpu==2.16.1 on the virtual handset
+    kernels: Literal["builtin", "xnnpack", "delegate"] | None = optional()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+
 @dataclass(kw_only=True)
 class BenchResult(Record):
     """One request's result (docs/CONTRACTS.md contract 2, packager/schemas/bench-result.schema.json):
@@ -890,6 +951,7 @@ class BenchResult(Record):
     finished: str | None = optional()
     runner_version: str | None = optional()
     summary: BenchSummary | None = optional()
+    runtime: BenchRuntime | None = optional()  # which runtime and version produced the figures (absent: not said)
 
     def validate(self, what: str = "benchmark result") -> dict[str, Any]:
         data = self.to_dict()

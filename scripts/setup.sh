@@ -48,3 +48,9 @@ uv sync --frozen --compile-bytecode --quiet
 # version, Robolectric 4.17. Maven fetches them into ~/.m2 with --strict-checksums (a .sha1 that
 # does not match fails); a rerun whose resolved list and jars are present starts no Maven ---
 uv run --frozen python -m tests.android.jars
+
+# --- the app's pinned runtimes (android_app/gradle/libs.versions.toml): one cached environment each
+# (~/.cache/packager/runtimes/<kind>-<version>, uv venv + uv pip install tensorflow-cpu==X /
+# ai-edge-litert==Y), made once here so no build or test waits for them (docs/RUNTIMES.md) ---
+say "packager runtimes setup"
+uv run --frozen packager runtimes setup

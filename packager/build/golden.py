@@ -10,12 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from packager.data.readers import Dataset
-from packager.runtime.evaluate import ModelRunner
+from packager.runtime.evaluate import ModelRunner, golden_picks
 
-
-def golden_picks(length: int, count: int) -> np.ndarray:
-    """Which evaluation samples are golden: `count` spread over the data."""
-    return np.unique(np.linspace(0, length - 1, min(count, length)).astype(int))
+__all__ = ["golden_io", "golden_picks"]
 
 
 def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int):

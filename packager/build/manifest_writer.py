@@ -13,7 +13,8 @@ from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Prepared
 from packager.bundle.writer import BundleFiles, describe_files
 from packager.detection import stage as detection
-from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, Sizes, Tensor
+from packager.manifest import (AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord,
+                               RuntimeCompat, Sizes, Tensor)
 from packager.runtime.evaluate import ModelRunner, OutputRoles
 
 
@@ -71,7 +72,7 @@ IO_DTYPES = ("float32", "int8", "uint8", "int16")
 
 def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner: ModelRunner, custom_ops: list[str],
                   debug: QuantizationDebug | None, detection: DetectionInfo | None, reports: dict[str, str],
-                  accelerators: AcceleratorCoverage | None = None) -> Manifest:
+                  accelerators: AcceleratorCoverage | None = None, runtimes: RuntimeCompat | None = None) -> Manifest:
     """The manifest, once, from the stages' values (what the model is, what was chosen, the app model's
     runner and the files); the bundle's file entries come from the files themselves."""
     spec, facts, c = prepared.spec, prepared.facts, prepared.converted
@@ -92,4 +93,5 @@ def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner
                         eval_data=str(spec.eval_data) if spec.eval_data else None),
         selection=choice.selection, sizes=Sizes(source_bytes=c.source.size_bytes, float_bytes=len(c.float_model), chosen_bytes=len(files.model)),
         golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection, accelerator_coverage=accelerators,
+        runtimes=runtimes,
     )

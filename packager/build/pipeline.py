@@ -70,14 +70,23 @@ def build(spec: BuildSpec) -> BuildResult:
     created = check_writable(spec.output)
 
     isolation.prestart()  # the worker that loads every model first (packager/runtime/isolation.py) imports LiteRT meanwhile
+    from packager.runtime import compat, targets  # noqa: PLC0415
+
+    checker = None
     try:
-        return _build(spec, source)
+        # the app's runtimes, their environments found (or made) now and their workers started: a
+        # runtime that cannot be had fails the build before any work
+        checker = compat.Checker.for_build(targets.resolve(spec.runtimes), spec.skip_runtime_check, spec.golden_samples)
+        return _build(spec, source, checker)
     except BaseException:
         remove_created(created)  # a failed build leaves no output folder that was not there
         raise
+    finally:
+        if checker is not None:
+            checker.close()
 
 
-def _build(spec: BuildSpec, source: sources.SourceModel) -> BuildResult:
+def _build(spec: BuildSpec, source: sources.SourceModel, checker) -> BuildResult:
     """The stages, one value flowing through: source -> float model (Converted) -> facts, labels
     and data (Prepared) -> variants, evaluation and selection (a Choice, made by the mode) ->
     metadata (the app model) -> bundle."""
@@ -86,11 +95,11 @@ def _build(spec: BuildSpec, source: sources.SourceModel) -> BuildResult:
     clock.lap("convert")
     prepared = prepare(converted)
     clock.lap("data")
-    choice = MODES[converted.mode](prepared, clock)
+    choice = MODES[converted.mode](prepared, clock, checker)
     check_budget(prepared.spec, choice.chosen, choice.reference)
     app_model = embed_metadata(prepared, choice)
     clock.lap("metadata")
-    return package(prepared, choice, app_model, clock)
+    return package(prepared, choice, app_model, clock, checker)
 
 
 # --- stage 1: source -> float model ---------------------------------------------------------------------------
@@ -163,12 +172,26 @@ def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: st
     return reference, metrics, float_outputs, models
 
 
-def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
+def prove_in_runtimes(checker, prepared: Prepared, models: dict[str, bytes], wanted: str, clock: _Clock) -> None:
+    """Every model in each of the app's runtimes (packager/runtime/compat.py); the one to bundle
+    must run in all of them, else the build fails with the operator, the runtime and the remedy."""
+    if not checker.active:
+        return
+    progress.status(f"Running {len(models)} model(s) in the app's runtimes ({', '.join(t.name for t in checker.targets)})")
+    for name, model in models.items():
+        checker.check(name, model, prepared.eval_inputs)
+    clock.lap("runtime check")
+    checker.require(wanted, list(models), models[wanted])
+
+
+def choose_explicit(prepared: Prepared, clock: _Clock, checker) -> Choice:
     """The variants of --quant; --select (else the first) is bundled."""
     c, spec = prepared.converted, prepared.spec
     judge = None
     if any(r.engine is None for r in recipes_for(spec)):  # a detector is judged on its raw outputs
         judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation, prepared.calib)
+        if judge is not None:
+            judge.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
     variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, prepared.calib, judge)
     raw_models = {v.name: v.model for v in variants}
     if c.detector is not None:
@@ -178,17 +201,19 @@ def choose_explicit(prepared: Prepared, clock: _Clock) -> Choice:
     reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32", judge)
     clock.lap("evaluate")
     chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
+    prove_in_runtimes(checker, prepared, {v.name: v.model for v in variants}, chosen_variant.name, clock)
     if engine_choice:
         selection = replace(selection, engine_choice=engine_choice)
     return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
 
 
-def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
+def choose_as_given(prepared: Prepared, clock: _Clock, checker) -> Choice:
     """A .tflite without --quant: measured, and bundled as it is."""
     clock.lap("quantize")
     float_model = prepared.converted.float_model
     reference, _, float_outputs, models = evaluate_all(prepared, [], "source", infer_quant(float_model))
     clock.lap("evaluate")
+    prove_in_runtimes(checker, prepared, {"source": float_model}, "source", clock)
     detector = prepared.converted.detector
     reason = ("the .tflite detector is bundled in float with TFLite_Detection_PostProcess added by packager (no --quant given)"
               if detector is not None and detector.source is None else "an existing .tflite model is bundled as it is")
@@ -197,7 +222,7 @@ def choose_as_given(prepared: Prepared, clock: _Clock) -> Choice:
     return Choice(reference, [], [], None, reference, selection, float_outputs, models)
 
 
-def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
+def choose_auto(prepared: Prepared, clock: _Clock, checker) -> Choice:
     """--quant auto: evaluate float, then search the candidates (packager.quant.auto)."""
 
     c, spec, facts = prepared.converted, prepared.spec, prepared.facts
@@ -214,7 +239,7 @@ def choose_auto(prepared: Prepared, clock: _Clock) -> Choice:
         reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
                             facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
     search = auto.Search(spec, c.raw_float, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
-                              outputs[FLOAT], reference, c.converter, judged)
+                              outputs[FLOAT], reference, c.converter, judged, checker=checker)
     result = search.run()
     clock.lap("quantize+evaluate")
     variants = [t.variant for t in result.tried]
@@ -266,7 +291,7 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
 
 
 # --- stage 5: golden files, manifest, bundle ---------------------------------------------------------------
-def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock) -> BuildResult:
+def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock, checker=None) -> BuildResult:
     spec, c = prepared.spec, prepared.converted
     golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
     runner = ModelRunner(app_model)
@@ -284,7 +309,8 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock)
 
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
     detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
-    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators)
+    runtimes = checker.record() if checker is not None else None
+    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators, runtimes)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)

@@ -77,6 +77,8 @@ class BuildSpec:
     scores_output: str | None = None
     background_class: bool = True  # column 0 of the class scores is the background
     box_coder: str = "tflite"  # "mediapipe": x,y,w,h first in each anchor's values, linear sizes, logit scores (postprocess.py)
+    runtimes: tuple[str, ...] = ()  # --runtime / [runtime]: the app's runtimes ("tflite 2.16.1"); none: the demo app's (packager/runtime)
+    skip_runtime_check: bool = False  # --skip-runtime-check: the variants are not run in those runtimes (said loudly)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,7 +117,11 @@ def load_config(path: str | Path) -> dict[str, Any]:
     document = schemas.load_toml("build-spec", path, "config file", "check the path")
     flat: dict[str, Any] = {}
     for key, value in document.items():
-        if key in _SECTIONS:
+        if key == "runtime":  # [runtime] tflite = "2.16.1", litert = "2.2.0", skip_check = true
+            flat["runtimes"] = tuple(f"{kind} {value[kind]}" for kind in ("tflite", "litert") if kind in value)
+            if "skip_check" in value:
+                flat["skip_runtime_check"] = value["skip_check"]
+        elif key in _SECTIONS:
             for sub, sub_value in value.items():
                 flat[_SECTIONS[key][sub]] = sub_value
         else:
@@ -171,6 +177,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         "box_scales": lambda v: tuple(float(x) for x in v), "score_threshold": float, "iou_threshold": float, "max_detections": int,
         "anchor_grid": lambda v: tuple(dict(m) for m in v),
         "custom_objects": lambda v: (v,) if isinstance(v, str) else tuple(v),
+        "runtimes": lambda v: (v,) if isinstance(v, str) else tuple(v),
     }
     for key, convert in converters.items():
         if merged.get(key) is not None:
@@ -181,6 +188,10 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
     if spec.name is not None:
         schemas.validate("build-spec", {"name": spec.name}, what="--name")
     _check_numbers(spec)
+    if spec.runtimes:  # an unknown runtime or a malformed version fails here, before any work
+        from packager.runtime.targets import declared  # noqa: PLC0415
+
+        declared(spec.runtimes)
     if spec.auto and spec.max_accuracy_drop is None:
         spec = replace(spec, max_accuracy_drop=1.0)
     return spec

@@ -116,6 +116,12 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
               help="A class a subclassed Keras model needs to load (repeatable): package.module:Class, path/to/file.py:Class, "
                    "or a module/file to take all its classes.")
 @click.option("--golden-samples", type=click.IntRange(1, 256), help="Host inputs/outputs kept for device parity (default 8).")
+@click.option("--runtime", "runtimes", multiple=True, metavar="'KIND VERSION'",
+              help="A runtime your app runs models with (repeatable): 'tflite 2.16.1' (org.tensorflow:tensorflow-lite) or "
+                   "'litert 2.2.0' (com.google.ai.edge.litert). Every variant is run there before it is chosen (docs/RUNTIMES.md). "
+                   "Default: the demo app's, from android_app/gradle/libs.versions.toml.")
+@click.option("--skip-runtime-check", is_flag=True, default=None,
+              help="Do not run the variants in the app's runtimes (offline with none cached); the report and manifest say so.")
 @click.option("--latency/--no-latency", default=True, help="Measure host latency of each variant.")
 @json_option
 @verbose_option
@@ -141,7 +147,7 @@ def build(model, config, json_output, **flags):
         "anchors": flags["anchors"], "box_scales": _floats(flags["box_scales"]), "score_threshold": flags["score_threshold"],
         "iou_threshold": flags["iou_threshold"], "max_detections": flags["max_detections"], "boxes_output": flags["boxes_output"],
         "scores_output": flags["scores_output"], "background_class": flags["background_class"],
-        "box_coder": flags["box_coder"],
+        "box_coder": flags["box_coder"], "runtimes": flags["runtimes"] or None, "skip_runtime_check": flags["skip_runtime_check"],
     }
     spec = make_spec(load_config(config) if config else None, values)
 

@@ -45,6 +45,7 @@ def run_record(result: BenchResult, bundle: str, bundle_sha256: str, recipe: str
         parity=agreement, errors=list(result.errors), latencies_ms=list(result.latencies_ms),
         delegated_ops=accelerator.delegated_ops, total_ops=accelerator.total_ops,
         ops_source=accelerator.ops_source, peak_memory_measure=result.peak_memory_measure,
+        runtime=result.runtime.label if result.runtime is not None else None,
     )
 
 

@@ -80,7 +80,7 @@ def table(results: DeviceResults):
         d = runs[0].device
         title = f"{d.manufacturer} {d.model} ({serial}, Android {d.android_version or '?'}, {d.abi})"
         if runs[0].virtual:
-            title += " — virtual handset, host LiteRT"
+            title += " — virtual handset, the app's runtime versions"
         t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
                   caption="ms; parity: top-1 agreement / max abs error against the host's golden outputs", caption_justify="left")
         for name in ("bundle", "accel", "init", "1st", "p50", "p90", "MiB", "parity", "status"):
@@ -88,6 +88,8 @@ def table(results: DeviceResults):
             t.add_column(name, justify="left" if text else "right", no_wrap=name != "status")
         for r in runs:
             accel = r.accelerator_requested if not r.fell_back else f"{r.accelerator_requested}→{r.accelerator_applied or 'none'}"
+            if r.runtime:  # which runtime and version produced the figures
+                accel += f" ({r.runtime})"
             lat = r.latency
             parity_text = "–" if r.parity is None else f"{r.parity.top1_agreement:.0%}/{r.parity.max_abs_error:.2g}"
             status = r.status if not r.errors else f"{r.status}: {r.errors[0][:40]}"

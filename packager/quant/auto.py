@@ -79,8 +79,9 @@ class Search:
 
     def __init__(self, spec, float_model: bytes, calibration: np.ndarray, eval_inputs: np.ndarray, labels: np.ndarray | None,
                  num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None,
-                 judged: Measure | None = None):
+                 judged: Measure | None = None, checker=None):
         self.spec = spec
+        self.checker = checker  # packager/runtime/compat.Checker: a candidate must run in the app's runtimes
         self.budget = float(spec.max_accuracy_drop)
         self.float_model = float_model
         self.calibration = calibration
@@ -122,6 +123,11 @@ class Search:
         what = self.what[0] if self.measure == "accuracy" else self.what[1]
         reason = (f"loses {drop:.2f} points of {what}, within the {self.budget:g}-point budget" if within
                   else f"loses {drop:.2f} points of {what}, more than the {self.budget:g}-point budget")
+        if self.checker is not None and self.checker.active:
+            self.checker.check(variant.name, variant.model, self.eval_inputs)
+            refused = self.checker.reject_reason(variant.name)
+            if refused:  # never chosen: it does not run on the phone
+                within, reason = False, f"{variant.name} {refused}; {reason}"
         tried = Tried(variant, metrics, drop, within, reason)
         self.tried.append(tried)
         return tried
@@ -140,6 +146,7 @@ class Search:
 
         if self._judge is None:
             self._judge = engine_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
+            self._judge.checker = self.checker
         variant, candidates = engine_choice.choose(recipe, self.engines, self.calibration, self._judge)
         self.engine_choice += [c.record(recipe.name) for c in candidates]
         return variant
@@ -213,6 +220,8 @@ class Search:
         return None, errors
 
     def _finish(self, chosen: Tried, sensitivity: list[OperatorError]) -> AutoResult:
+        if self.checker is not None and self.checker.active:  # the last resort (fp32) does not run either
+            self.checker.require(chosen.variant.name, [t.variant.name for t in self.tried], chosen.variant.model)
         for tried in self.tried:
             if tried is not chosen and tried.accepted:
                 tried.accepted = False

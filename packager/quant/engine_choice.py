@@ -61,6 +61,7 @@ class Judge:
         self.num_classes = num_classes
         self.roles = roles
         self.failed: list[EngineCandidate] = []  # candidates of variants no engine could make
+        self.checker = None  # packager.runtime.compat.Checker: the pick must run in the app's runtimes
         outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
         self.reference = outputs["fp32"]
         # every model measured here, by its bytes, with its outputs on `inputs`: the build's evaluation
@@ -138,6 +139,19 @@ def choose(recipe: Recipe, engines: Engines, calibration: np.ndarray | None, jud
         extra = bias_corrected(recipe, min(correctable, key=_rank), engines, calibration)
         _measure([extra], judge)
         candidates.append(extra)
-    best = min((c for c in candidates if c.variant is not None), key=_rank)
+    ranked = sorted((c for c in candidates if c.variant is not None), key=_rank)
+    best = next((c for c in ranked if _runs_in_the_apps_runtimes(c, judge)), ranked[0])
     best.chosen = True
     return best.variant, candidates
+
+
+def _runs_in_the_apps_runtimes(candidate: Candidate, judge: Judge) -> bool:
+    """Whether the candidate runs in every runtime the app ships (packager/runtime/compat.py); one
+    that does not is recorded with why, and the next best is tried (none: the best, to fail later)."""
+    checker = judge.checker
+    if checker is None or not checker.active:
+        return True
+    failed = [o for o in checker.probe(candidate.variant.model, judge.inputs) if not o.runs]
+    if failed:
+        candidate.error = "does not run in the app's " + "; ".join(f"{o.target.name}: {o.failure.what()}" for o in failed)
+    return not failed

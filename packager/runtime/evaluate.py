@@ -238,6 +238,11 @@ class ModelRunner:
         return Latency.of([s * 1000.0 for s in seconds], self.threads)
 
 
+def golden_picks(length: int, count: int) -> np.ndarray:
+    """Which evaluation samples are golden (packager.build.golden; the runtime check runs the same): `count` spread over the data."""
+    return np.unique(np.linspace(0, length - 1, min(count, length)).astype(int))
+
+
 def slower_note(metrics: VariantMetrics, reference: VariantMetrics) -> str:
     """'' or a clause saying `metrics` runs slower than `reference` (float) on this host."""
     a, b = metrics.latency, reference.latency

@@ -74,13 +74,21 @@ def _signal_name(code: int) -> str:
 
 
 class Worker:
-    """One child process that loads models with LiteRT for the parent; see the module docstring."""
+    """One child process that loads models with LiteRT for the parent; see the module docstring.
 
-    def __init__(self) -> None:
+    `command` and `runtime` make it another runtime's worker (packager/runtime/compat.py: the
+    app's pinned TFLite or LiteRT in its own environment), speaking the same protocol."""
+
+    def __init__(self, command: list[str] | None = None, runtime: str = "LiteRT", env: dict[str, str] | None = None) -> None:
         self.proc: subprocess.Popen | None = None
         self._stderr = None
         self._lock = threading.Lock()
         self._registered = False
+        self.command = command or [sys.executable, "-m", "packager.runtime.isolation"]
+        self.runtime = runtime
+        self.extra_env = env or {}
+        self.hello: dict | None = None  # what a worker says once its runtime is imported (runtime_worker.py)
+        self.exit_code: int | None = None  # how the last worker that died ended (negative: the signal)
 
     def start(self) -> Worker:
         if self.proc is not None and self.proc.poll() is None:
@@ -92,8 +100,9 @@ class Worker:
         if not self._registered:
             atexit.register(self.close)
             self._registered = True
+        env.update(self.extra_env)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the worker's life, closed in close()
-        self.proc = subprocess.Popen([sys.executable, "-m", "packager.runtime.isolation"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, env=env, close_fds=True)
         return self
 
@@ -121,12 +130,18 @@ class Worker:
         return " ".join(lines[-1].split())[:200] if lines else ""
 
     def probe(self, model: bytes, what: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
+        done = self.exchange(struct.pack("<Q", len(model)) + model, what, timeout)
+        inputs = tuple((name, tuple(signature)) for name, signature in done.pop("inputs", ()))
+        return Probe(**done, inputs=inputs)
+
+    def exchange(self, message: bytes, what: str, timeout: float = PROBE_TIMEOUT_S) -> dict:
+        """Send one job, return the worker's `done` answer; LiteRTCrash when the worker dies doing it."""
         with self._lock:
             self.start()
             proc = self.proc
             step, buffer, done = "loading it", b"", None
             try:
-                proc.stdin.write(struct.pack("<Q", len(model)) + model)
+                proc.stdin.write(message)
                 proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 pass  # died before reading: reported below
@@ -136,12 +151,12 @@ class Worker:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.close()
-                    raise PackagerError(f"LiteRT did not finish loading and running {what} once within {timeout:g} s "
+                    raise PackagerError(f"{self.runtime} did not finish loading and running {what} within {timeout:g} s "
                                         f"(stuck {step})", "check the model: a loop that never ends on zero inputs cannot ship")
                 ready, _, _ = select.select([fd], [], [], min(left, 1.0))
                 if not ready:
                     continue
-                chunk = os.read(fd, 65536)
+                chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     break
                 buffer += chunk
@@ -149,18 +164,18 @@ class Worker:
                     line, buffer = buffer.split(b"\n", 1)
                     message = json.loads(line)
                     step = message.get("step", step)
+                    self.hello = message.get("hello", self.hello)
                     done = message.get("done", done)
-            if done is None:  # the worker died: LiteRT crashed
-                code = proc.wait()
+            if done is None:  # the worker died: the runtime crashed
+                code = self.exit_code = proc.wait()
                 tail = self._stderr_tail()
                 self.close()
                 raise LiteRTCrash(
-                    f"LiteRT crashed loading {what}: {_signal_name(code)} while {step}{f' ({tail})' if tail else ''}; "
+                    f"{self.runtime} crashed loading {what}: {_signal_name(code)} while {step}{f' ({tail})' if tail else ''}; "
                     "nothing was written",
                     "the model is malformed in a way LiteRT does not check: re-export it with a TFLite converter, "
                     "or report it if packager made it (run with --verbose for the log)")
-            inputs = tuple((name, tuple(signature)) for name, signature in done.pop("inputs", ()))
-            return Probe(**done, inputs=inputs)
+            return done
 
 
 _worker = Worker()

@@ -7,9 +7,18 @@ down; its peak memory is measured as the Kotlin app's is (peak_memory_measure
 is loaded, minus VmRSS at that moment.
 
 The parent sends one JSON job per line on stdin and reads one JSON line back per job. Paths in
-requests are device paths; the job carries the sandbox root to map them. Accelerators: cpu is
-LiteRT's builtin kernels without XNNPACK, xnnpack is LiteRT's default CPU path; gpu, nnapi and
-npu do not exist on a host, so they fall back (to xnnpack, else cpu) and the result says so.
+requests are device paths; the job carries the sandbox root to map them.
+
+Each accelerator path runs on the runtime, at the version, the demo app ships for it
+(packager/runtime/targets.py reads android_app/gradle/libs.versions.toml): cpu on TFLite's
+Interpreter with XNNPACK off (the pinned tensorflow-cpu wheel's tf.lite.Interpreter, builtin
+kernels), xnnpack on the pinned LiteRT (ai-edge-litert's Interpreter with XNNPACK); gpu, nnapi and
+npu do not exist on a host, so they fall back (to xnnpack, else cpu) and the result says so. A
+runtime lives in a child of this process (packager/runtime/runtime_worker.py in that version's
+cached environment), as the app's native libraries live in its process: the model is loaded,
+timed and its memory measured there (the peak-memory measure above, in that process), and a
+native crash there kills this process with the same signal, as it kills an Android app. The
+result's `runtime` says which runtime and version produced its figures.
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -28,32 +37,51 @@ from typing import Any
 import numpy as np
 
 from packager import schemas
-from packager.manifest import BenchAccelerator, BenchDevice, BenchResult
+from packager.manifest import BenchAccelerator, BenchDevice, BenchResult, BenchRuntime
+from packager.runtime import targets as runtime_targets
+from packager.runtime.compat import RuntimeWorker, decode_array
 
 ORDER = ("xnnpack", "cpu")  # fallback order when the requested accelerator is missing
+# the kernels each path that runs on a host uses in its runtime (the app's: Interpreter with XNNPACK off; CompiledModel on CPU)
+KERNELS = {"cpu": "builtin", "xnnpack": "xnnpack"}
+
+
+class Runtimes:
+    """The app's runtimes, one long-lived worker each, started on the first request that needs it."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, RuntimeWorker] = {}
+        self._targets: tuple[runtime_targets.RuntimeTarget, ...] | None = None
+
+    def target(self, accelerator: str) -> runtime_targets.RuntimeTarget:
+        if self._targets is None:
+            self._targets = runtime_targets.app_targets()
+        target = runtime_targets.for_accelerator(self._targets, accelerator)
+        if target is None:
+            raise RuntimeError(f"the app's catalog names no runtime for {accelerator}")
+        return target
+
+    def worker(self, target: runtime_targets.RuntimeTarget) -> RuntimeWorker:
+        if target.env_name not in self.workers:
+            from packager.runtime import envs  # noqa: PLC0415
+
+            self.workers[target.env_name] = RuntimeWorker(target, envs.ensure(target))
+        return self.workers[target.env_name]
+
+
+RUNTIMES = Runtimes()
+
+
+class RuntimeDied(Exception):
+    """The runtime's process died of a signal running the request: so does the app."""
+
+    def __init__(self, message: str, code: int | None):
+        super().__init__(message)
+        self.code = code
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _status_kb(key: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _baseline_kb() -> int | None:
-    """Restart the peak (VmHWM := VmRSS) and return VmRSS; None when the kernel refuses the reset."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return None
-    return _status_kb("VmRSS:")
 
 
 def delegated_by_graph(ops: list[dict[str, Any]]) -> tuple[int, int]:
@@ -118,15 +146,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def run_request(job: Job) -> BenchResult:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415 - LiteRT only in the app's worker process
-
 
     started = _now()
-    baseline: int | None = None
     request: dict[str, Any] = {}
     accelerator = BenchAccelerator(requested="cpu", applied=None, ops_source="unknown", ops_note="nothing ran")
     result = BenchResult(request_id="unknown", status="error", runner="app", virtual=True, device=BenchDevice.from_dict(job.device),
-                         model_path="", accelerator=accelerator, threads=1, started=started, runner_version="virtual-handset-1")
+                         model_path="", accelerator=accelerator, threads=1, started=started, runner_version="virtual-handset-2")
     try:
         request = json.loads(job.host(job.request_path).read_text())
         result.request_id = str(request.get("request_id", "unknown"))
@@ -154,17 +179,24 @@ def run_request(job: Job) -> BenchResult:
         inputs = [np.load(job.host(p), allow_pickle=False) for p in request["input_files"]]
         if not inputs:
             raise ValueError("the request names no input files")
-        baseline = _baseline_kb()  # just before loading: the rise is this model on this accelerator
-        t0 = time.perf_counter()
-        resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if applied == "cpu" else OpResolverType.AUTO
-        interpreter = Interpreter(model_content=data, num_threads=request["threads"], experimental_op_resolver_type=resolver)
-        interpreter.allocate_tensors()
-        result.init_ms = (time.perf_counter() - t0) * 1000
-        details = interpreter.get_input_details()
-        if len(inputs) != len(details):
-            raise ValueError(f"the model has {len(details)} inputs but the request gives {len(inputs)} input files")
-        ops = interpreter._get_ops_details()  # noqa: SLF001 - the only view of the delegated graph
-        taken, total = delegated_by_graph(ops)
+        target, kernels = RUNTIMES.target(applied), KERNELS[applied]
+        result.runtime = BenchRuntime(name=target.kind, version=target.version, package=target.wheel, kernels=kernels)
+        rows = [[array[i % len(array) : i % len(array) + 1] for array in inputs] for i in range(inputs[0].shape[0])]
+        worker = RUNTIMES.worker(target)
+        done = worker.run(data, rows, f"request {result.request_id}", resolver=kernels, threads=request["threads"], ops=True,
+                          warmup_runs=request["warmup_runs"], measured_runs=request["measured_runs"],
+                          timeout_s=request.get("timeout_s"), measure_memory=True)
+        if "crash" in done:
+            raise RuntimeDied(done["crash"], worker.worker.exit_code)
+        if done["peak_memory_kb"] is not None:  # the rise in the runtime's process, where the model lives
+            result.peak_memory_kb, result.peak_memory_measure = done["peak_memory_kb"], "rise_over_preload_baseline"
+        where = f"{target.name}, {target.wheel}, {kernels} kernels"
+        if done["load_error"] or done["allocate_error"]:
+            raise RuntimeError(f"{done['load_error'] or done['allocate_error']} ({where}, loading the model)")
+        result.init_ms, result.first_inference_ms = done["init_ms"], done["first_inference_ms"]
+        if done["run_error"]:
+            raise RuntimeError(f"{done['run_error']} ({where}, running the model)")
+        taken, total = delegated_by_graph(done["ops"]) if done["ops"] is not None else (0, None)
         if applied == "xnnpack" and taken == 0:
             # XNNPACK took nothing: the builtin kernels ran the model, and the result says that.
             reason = (reason + "; " if reason else "") + "XNNPACK took no operator of this model; the builtin kernels ran it"
@@ -175,56 +207,25 @@ def run_request(job: Job) -> BenchResult:
         else:
             accelerator.delegated_ops, accelerator.ops_source = taken, "delegate_graph"
             accelerator.ops_note = "XNNPACK's partitions as LiteRT's graph shows them (its own log line is VERBOSE, not printed on a host)"
-        samples = inputs[0].shape[0]
-        outputs: list[list[np.ndarray]] = [[] for _ in interpreter.get_output_details()]
-
-        def feed(i: int) -> None:
-            for detail, array in zip(details, inputs):
-                sample = array[i % samples : i % samples + 1]
-                if sample.dtype != detail["dtype"] or tuple(sample.shape) != tuple(detail["shape"]):
-                    raise ValueError(f"input {detail['name']}: got {sample.dtype}{list(sample.shape)}, the model takes {np.dtype(detail['dtype'])}{list(detail['shape'])}")
-                interpreter.set_tensor(detail["index"], sample)
-
-        for i in range(samples):  # one pass over the samples: their outputs, and the first inference
-            feed(i)
-            t0 = time.perf_counter()
-            interpreter.invoke()
-            if i == 0:
-                result.first_inference_ms = (time.perf_counter() - t0) * 1000
-            for k, detail in enumerate(interpreter.get_output_details()):
-                outputs[k].append(interpreter.get_tensor(detail["index"])[0].copy())
-        for i in range(request["warmup_runs"]):
-            feed(i)
-            interpreter.invoke()
-        latencies = []
-        deadline = time.monotonic() + request["timeout_s"] if request.get("timeout_s") else None
-        for i in range(request["measured_runs"]):
-            feed(i)
-            t0 = time.perf_counter()
-            interpreter.invoke()
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if deadline is not None and time.monotonic() > deadline and i + 1 < request["measured_runs"]:
-                result.latencies_ms = latencies
-                raise TimeoutError(f"timed out after {len(latencies)} of {request['measured_runs']} measured runs ({request['timeout_s']} s)")
-        result.latencies_ms = latencies
+        latencies = result.latencies_ms = done["latencies_ms"]
+        if done.get("timed_out"):
+            raise TimeoutError(f"timed out after {len(latencies)} of {request['measured_runs']} measured runs ({request['timeout_s']} s)")
         if request.get("save_outputs", True):
             out_dir = job.host(request["output_dir"])
             out_dir.mkdir(parents=True, exist_ok=True)
-            for k, rows in enumerate(outputs):
-                target = out_dir / f"output_{k}.npy"
+            for k, per_sample in enumerate(zip(*done["outputs"])):  # samples x outputs -> one file per output
                 buffer = io.BytesIO()
-                np.save(buffer, np.stack(rows), allow_pickle=False)
-                _write_atomic(target, buffer.getvalue())
+                np.save(buffer, np.stack([decode_array(item)[0] for item in per_sample]), allow_pickle=False)
+                _write_atomic(out_dir / f"output_{k}.npy", buffer.getvalue())
                 result.output_files.append(f"{request['output_dir'].rstrip('/')}/output_{k}.npy")
         result.status = "ok"
-        job.log("I", f"request {result.request_id}: {requested} -> {applied}, {len(latencies)} runs, mean {np.mean(latencies):.3f} ms")
+        job.log("I", f"request {result.request_id}: {requested} -> {applied} on {target.name}, {len(latencies)} runs, "
+                     f"mean {np.mean(latencies):.3f} ms")
+    except RuntimeDied:
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes an honest error result
         result.errors.append(f"{type(exc).__name__}: {exc}")
         job.log("E", f"request {result.request_id} failed: {exc}")
-    peak = _status_kb("VmHWM:")
-    if baseline is not None and peak is not None:
-        result.peak_memory_kb = max(0, peak - baseline)
-        result.peak_memory_measure = "rise_over_preload_baseline"
     result.finished = _now()
     return result
 
@@ -238,7 +239,15 @@ def main() -> None:
             print(json.dumps({"logs": job.logs, "crashing": True}), flush=True)
             os._exit(1)  # the process dies: no result, the parent writes the AndroidRuntime tail
         try:
-            result = run_request(job)
+            try:
+                result = run_request(job)
+            except RuntimeDied as died:  # a native crash in the runtime: the app dies of the same signal, as on Android
+                job.log("E", str(died))
+                print(json.dumps({"logs": job.logs, "crashing": True}), flush=True)
+                if died.code is not None and died.code < 0:
+                    signal.signal(-died.code, signal.SIG_DFL)
+                    os.kill(os.getpid(), -died.code)
+                os._exit(1)
             if job.fault != "missing_result":
                 result_path = job.host(json.loads(job.host(job.request_path).read_text())["result_path"])
                 result_path.parent.mkdir(parents=True, exist_ok=True)

@@ -317,6 +317,13 @@ class ActivityManager:
         return 0
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 class AppProcess:
     """The demo app's process: a worker started on the first launch and kept while cached."""
 
@@ -336,15 +343,22 @@ class AppProcess:
         return proc.pid if proc is not None and proc.poll() is None else None
 
     def memory_kb(self) -> tuple[int, int] | None:
-        """(VmRSS, VmHWM) of the process, from /proc, like dumpsys meminfo's RSS figures."""
+        """(VmRSS, VmHWM) of the process, from /proc, like dumpsys meminfo's RSS figures; with its
+        runtimes' processes (app.py), which hold what an app's native libraries hold in its own."""
         pid = self.pid
         if pid is None:
             return None
-        try:
-            fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-            return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
-        except (OSError, KeyError, ValueError):
-            return None
+        total = None
+        for one in [pid, *_children(pid)]:
+            try:
+                fields = dict(line.split(":", 1) for line in Path(f"/proc/{one}/status").read_text().splitlines() if ":" in line)
+                rss, hwm = int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+            except (OSError, KeyError, ValueError):
+                if one == pid:
+                    return None
+                continue
+            total = (rss, hwm) if total is None else (total[0] + rss, total[1] + hwm)
+        return total
 
     def launch(self, requests: list[str]) -> str:
         """Start (or reuse) the process and run the requests in the background, as an
