@@ -12,7 +12,6 @@ FULLY_CONNECTED version 12, which TFLite 2.16.1 does not have ("Didn't find op f
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
