@@ -49,7 +49,7 @@ def main() -> None:
 
     from packager.build import build
     from packager.runtime import compat, envs, targets
-    from packager.spec import make_spec
+    from packager.build.spec import make_spec
 
     times: dict[str, list[float]] = {"checked": [], "skipped": [], "runtime check stage": []}
     per_variant: dict[str, list[float]] = {}

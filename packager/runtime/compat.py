@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from packager import progress
+from packager import progress, text
 from packager.errors import PackagerError
 from packager.runtime.isolation import LiteRTCrash, Worker
 from packager.manifest import RuntimeCheck, RuntimeCompat, RuntimeTargetRecord
@@ -222,7 +222,7 @@ class Checker:
         """Environments made (or found cached) now, before any work; workers started in the background."""
         if skip:
             note = SKIP_NOTE.format(targets=", ".join(t.name for t in targets))
-            progress.stderr_console.print(f"[bold yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+            progress.stderr_console.print(text.styled("[bold yellow]warning:[/] {}", note), highlight=False, soft_wrap=True)
             return cls(targets, golden_samples=golden_samples, skipped=note)
         pythons = {t.env_name: envs.ensure(t) for t in targets}
         checker = cls(targets, golden_samples=golden_samples)

@@ -5,7 +5,7 @@ imports nothing of packager: the standard library, numpy and the runtime only, e
 versions the environment pins. One process serves many jobs (a build's every variant, or the
 virtual handset's requests on one accelerator path); the parent is packager.runtime.isolation.Worker.
 
-Protocol (stdin/stdout, as packager.isolate's): the parent writes an 8-byte little-endian length
+Protocol (stdin/stdout, as packager.runtime.isolation's): the parent writes an 8-byte little-endian length
 and a JSON header, then the header's `payload` bytes (the model, then every input array's raw
 bytes in the order the header lists them). The worker answers with JSON lines: `{"hello": ...}`
 once it has imported the runtime (what it really loaded), `{"step": ...}` before each native step
