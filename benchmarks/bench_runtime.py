@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import write_photo_dataset  # noqa: E402
-from packager import quiet  # noqa: E402
+from benchmarks.common import write_photo_dataset
+from packager import quiet
 
 SIZE, MEAN, STD = 96, 127.5, 127.5
 VARIANTS = "fp32,fp16,dynamic,int8,int16x8"
@@ -48,8 +48,8 @@ def main() -> None:
     import keras
 
     from packager.build import build
-    from packager.runtime import compat, envs, targets
     from packager.build.spec import make_spec
+    from packager.runtime import compat, envs, targets
 
     times: dict[str, list[float]] = {"checked": [], "skipped": [], "runtime check stage": []}
     per_variant: dict[str, list[float]] = {}

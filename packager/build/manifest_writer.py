@@ -13,8 +13,7 @@ from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Prepared
 from packager.bundle.writer import BundleFiles, describe_files
 from packager.detection import stage as detection
-from packager.manifest import (AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord,
-                               RuntimeCompat, Sizes, Tensor)
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, RuntimeCompat, Sizes, Tensor
 from packager.runtime.evaluate import ModelRunner, OutputRoles
 
 

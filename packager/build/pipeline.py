@@ -33,7 +33,7 @@ from packager.errors import PackagerError
 from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
 from packager.quant import auto
 from packager.quant.engines import FLOAT, Variant
-from packager.runtime import coverage, isolation
+from packager.runtime import compat, coverage, isolation, targets
 from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
 from packager.runtime.isolation import check_tflite
 from packager.tflite import metadata as tflite_metadata
@@ -70,8 +70,6 @@ def build(spec: BuildSpec) -> BuildResult:
     created = check_writable(spec.output)
 
     isolation.prestart()  # the worker that loads every model first (packager/runtime/isolation.py) imports LiteRT meanwhile
-    from packager.runtime import compat, targets  # noqa: PLC0415
-
     checker = None
     try:
         # the app's runtimes, their environments found (or made) now and their workers started: a

@@ -14,6 +14,7 @@ from typing import Any
 
 from packager import schemas
 from packager.errors import PackagerError
+from packager.runtime.targets import declared
 
 # config section -> keys that live in it (flattened into BuildSpec field names)
 _SECTIONS = {
@@ -189,8 +190,6 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
         schemas.validate("build-spec", {"name": spec.name}, what="--name")
     _check_numbers(spec)
     if spec.runtimes:  # an unknown runtime or a malformed version fails here, before any work
-        from packager.runtime.targets import declared  # noqa: PLC0415
-
         declared(spec.runtimes)
     if spec.auto and spec.max_accuracy_drop is None:
         spec = replace(spec, max_accuracy_drop=1.0)

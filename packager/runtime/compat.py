@@ -27,9 +27,10 @@ import numpy as np
 
 from packager import progress, text
 from packager.errors import PackagerError
-from packager.runtime.isolation import LiteRTCrash, Worker
 from packager.manifest import RuntimeCheck, RuntimeCompat, RuntimeTargetRecord
 from packager.runtime import envs
+from packager.runtime.evaluate import ModelRunner, golden_picks
+from packager.runtime.isolation import LiteRTCrash, Worker
 from packager.runtime.targets import RuntimeTarget
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "runtime_worker.py"
@@ -111,8 +112,6 @@ class GoldenRun:
 
 def host_run(model: bytes, eval_inputs, count: int) -> GoldenRun:
     """The model on the host's LiteRT, on the golden picks of the evaluation inputs, one sample at a time."""
-    from packager.runtime.evaluate import ModelRunner, golden_picks  # noqa: PLC0415
-
     runner = ModelRunner(model, threads=1)
     picks = golden_picks(len(eval_inputs), count)
     tensor = runner.quantize_input(eval_inputs[picks])
@@ -218,7 +217,7 @@ class Checker:
     seen: dict[bytes, list[Outcome]] = field(default_factory=dict)  # every model run, by its bytes
 
     @classmethod
-    def for_build(cls, targets: tuple[RuntimeTarget, ...], skip: bool, golden_samples: int) -> "Checker":
+    def for_build(cls, targets: tuple[RuntimeTarget, ...], skip: bool, golden_samples: int) -> Checker:
         """Environments made (or found cached) now, before any work; workers started in the background."""
         if skip:
             note = SKIP_NOTE.format(targets=", ".join(t.name for t in targets))

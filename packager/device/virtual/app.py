@@ -38,6 +38,7 @@ import numpy as np
 
 from packager import schemas
 from packager.manifest import BenchAccelerator, BenchDevice, BenchResult, BenchRuntime
+from packager.runtime import envs
 from packager.runtime import targets as runtime_targets
 from packager.runtime.compat import RuntimeWorker, decode_array
 
@@ -63,8 +64,6 @@ class Runtimes:
 
     def worker(self, target: runtime_targets.RuntimeTarget) -> RuntimeWorker:
         if target.env_name not in self.workers:
-            from packager.runtime import envs  # noqa: PLC0415
-
             self.workers[target.env_name] = RuntimeWorker(target, envs.ensure(target))
         return self.workers[target.env_name]
 
