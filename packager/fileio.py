@@ -227,3 +227,15 @@ def own_folder(path: Path) -> Path:
         if not stat.S_ISDIR(mode):
             raise OSError(errno.ENOTDIR, "is not a folder; move it away", str(path)) from None
     return Path(path)
+
+
+def linked_component(root: Path, relative: str | Path) -> Path | None:
+    """The first component of root/relative that is a symbolic link (None when there is none):
+    files a bundle or an app lists are read and written only as what they are there, never through
+    a link to elsewhere (/etc/passwd as a golden file, assets/models as a link out of the app)."""
+    current = Path(root)
+    for part in Path(relative).parts:
+        current = current / part
+        if os.path.islink(current):
+            return current
+    return None

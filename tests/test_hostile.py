@@ -614,3 +614,42 @@ def test_class_names_as_users_have_them(digits_data, digits_sources, tmp_path):
     assert images and all(re.fullmatch(r"golden/images/\d\d_[A-Za-z0-9_.-]+\.png", name) for name in images), images
     assert any("_hot-dog_" in name for name in images) and any("_cafe_" in name for name in images), images
     assert all((bundle / name).is_file() for name in images)
+
+
+def _golden_output(bundle: Path) -> Path:
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    return bundle / manifest["golden"]["outputs"][0]["file"]
+
+
+@pytest.mark.parametrize(("damage", "needle"), [
+    ("symlink", "symbolic link"), ("nan", "NaN"), ("complex", "complex"), ("structured", "plain numbers"),
+    ("pickle", "pickled"), ("shape", "manifest says"),
+])
+@pytest.mark.parametrize("command", [["device", "bench", "-d", "127.0.0.1:1"], ["bundle", "--app", "{tmp}/app"], ["report"]])
+def test_golden_files_are_checked_before_use(command, damage, needle, digits_bundle, tmp_path):
+    """Case 5 and 6: a golden file that is a link out of the bundle, NaN, complex, structured, pickled
+    or not what the manifest says is refused before anything is pushed, installed or reported."""
+    import os
+    import shutil
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    golden = _golden_output(bundle)
+    original = np.load(golden)
+    golden.unlink()
+    if damage == "symlink":
+        os.symlink("/etc/passwd", golden)
+    elif damage == "nan":
+        np.save(golden, np.full_like(original, np.nan, dtype=np.float32) if original.dtype.kind == "f" else original.astype(np.float32) * np.nan)
+        manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+        manifest["golden"]["outputs"][0]["dtype"] = "float32"
+        (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    elif damage == "complex":
+        np.save(golden, original.astype(np.complex64))
+    elif damage == "structured":
+        np.save(golden, np.zeros(original.shape, dtype=[("a", "f4"), ("b", "i4")]))
+    elif damage == "pickle":
+        np.save(golden, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif damage == "shape":
+        np.save(golden, original[:1])
+    one_line_failure([a.format(tmp=tmp_path) for a in command] + [str(bundle)], needle)
+    assert not (tmp_path / "app").exists()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager.errors import PackagerError
-from packager.fileio import DocumentError, read_json
+from packager.fileio import DocumentError, linked_component, read_json
 from packager.manifest import GoldenFile, Manifest
 
 
@@ -64,7 +64,37 @@ def load_bundle(path: str | Path) -> BundleRef:
     except (OSError, DocumentError) as exc:
         raise PackagerError(f"{manifest_path} cannot be read as JSON ({exc})", "rebuild the bundle") from None
     ref = BundleRef(folder, Manifest.from_dict(manifest, what=str(manifest_path)))  # validated against the schema
+    m = ref.manifest
+    for relative in [m.model.file, *(g.file for g in [*m.golden.inputs, *m.golden.outputs]), *m.golden.images]:
+        link = linked_component(folder, relative)
+        if link is not None:
+            raise PackagerError(f"bundle {folder}: {link} is a symbolic link; a bundle's files are read only as files of the bundle",
+                                "replace the link by the file itself or rebuild the bundle")
     for needed in [ref.model_path, *ref.golden_input_paths, *ref.golden_output_paths]:
         if not needed.is_file():
             raise PackagerError(f"bundle {folder} is incomplete: {needed.name} is missing", "rebuild the bundle")
+    check_golden(ref)
     return ref
+
+
+def check_golden(ref: BundleRef) -> None:
+    """The golden files are what the manifest says: plain .npy arrays of numbers (no pickles, no
+    structured or complex dtypes, header consistent with the data: data.arrays reads them bounded)
+    with the manifest's dtype and shape; outputs finite (a NaN golden output makes every parity
+    comparison pass vacuously)."""
+    import numpy as np  # noqa: PLC0415
+
+    from packager.data import arrays  # noqa: PLC0415
+
+    for kind, entries in (("input", ref.manifest.golden.inputs), ("output", ref.manifest.golden.outputs)):
+        for entry in entries:
+            path = ref.path_of(entry)
+            array = arrays.load_array(path, f"golden {kind} file")
+            what = f"bundle {ref.path}: golden {kind} {entry.file}"
+            if array.dtype.names is not None or array.dtype.kind not in "biuf":
+                raise PackagerError(f"{what} holds {array.dtype} values, not plain numbers", "rebuild the bundle")
+            if array.dtype.name != entry.dtype or list(array.shape) != list(entry.shape):
+                raise PackagerError(f"{what} is {array.dtype.name} {list(array.shape)}, but the manifest says {entry.dtype} {list(entry.shape)}",
+                                    "rebuild the bundle")
+            if kind == "output" and array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise PackagerError(f"{what} holds NaN or infinite values, which no device run can be compared with", "rebuild the bundle")
