@@ -12,9 +12,15 @@ the app's build file is checked for `noCompress += "tflite"` and the line is add
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
+import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,8 +28,9 @@ from typing import Any
 
 from packager.bundle import reader
 from packager.errors import PackagerError
-from packager.fileio import DocumentError, read_json, sha256_bytes, sha256_file, write_atomic
+from packager.fileio import DocumentError, linked_component, open_regular, read_json, replace_folder, sha256_bytes, sha256_file, write_atomic
 from packager.manifest import Manifest
+from packager.runtime import isolation
 from packager.tflite import flatbuffer
 
 INDEX_NAME = "index.json"
@@ -73,7 +80,13 @@ class InstallReport:
 
 
 def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> InstallReport:
-    """Install the bundle at `dist` into the Android app at `app`; see the module docstring."""
+    """Install the bundle at `dist` into the Android app at `app`; see the module docstring.
+
+    Everything is checked first (the manifest, golden files, the model loaded in LiteRT's isolated
+    worker, the index, the build file, no symbolic link on the way into the app's assets). The
+    bundle's folder is then staged beside its destination with the new index and build file
+    written to temporary names, and only renames remain: a full disk or any failure before them
+    leaves the app as it was, nothing half-installed, no Gradle edit."""
     dist = Path(dist)
     _check_name_before_loading(dist)
     ref = reader.load_bundle(dist)
@@ -81,33 +94,121 @@ def install_bundle(dist: str | Path, app: str | Path, module: str = "app") -> In
     module_dir = _module_dir(Path(app), module)
     assets = module_dir / "src" / "main" / "assets"
     models = assets / "models"
+    link = linked_component(module_dir, Path("src", "main", "assets", "models", name))
+    if link is None and (models / name).is_dir():
+        link = next((p for p in (models / name).rglob("*") if p.is_symlink()), None)
+    if link is not None:
+        raise PackagerError(f"{link} is a symbolic link; `packager bundle` writes only into the app's own folders, never through a link",
+                            "replace the link by a plain folder (or remove it) and run again")
     destination = _inside(models, name)
 
     index_path = models / INDEX_NAME
     read_index(index_path)  # a broken index stops us before anything is written
     _check_model(ref)
-    gradle_file, no_compress = ensure_no_compress(module_dir)
+    gradle_file, no_compress, gradle_text = plan_no_compress(module_dir)
     report = InstallReport(bundle=name, version=ref.manifest.version, app=str(app), assets_dir=str(assets),
                            destination=str(destination), gradle_file=str(gradle_file), no_compress=no_compress)
 
     wanted = app_files(ref.manifest)
-    destination.mkdir(parents=True, exist_ok=True)
+    sources = {}
     for relative in wanted:
         source = _inside(ref.path.resolve(), relative, what=f"bundle file {relative}")
-        target = _inside(destination, relative, what=f"bundle file {relative}")
-        data = source.read_bytes()
+        data = _read_regular(source)
+        target = destination / relative
         changed = not (target.is_file() and sha256_file(target) == sha256_bytes(data))
-        if changed:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, data)
+        sources[relative] = (data, changed)
         stored = relative.lower().endswith(STORED_SUFFIXES)
         report.files.append(InstalledFile(f"models/{name}/{relative}", len(data), _zip_entry_cost(f"assets/models/{name}/{relative}", data, stored), stored, changed))
-    report.removed = _remove_stale(destination, set(wanted))
+    report.removed = _stale(destination, set(wanted))
     report.apk_bytes = sum(f.apk_bytes for f in report.files)
-
     report.index_path = str(index_path)
-    report.index_changed = _update_index(index_path, models, ref.manifest, sum(f.size_bytes for f in report.files))
+    index_data = _index_bytes(index_path, models, ref.manifest, sum(f.size_bytes for f in report.files), name)
+    report.index_changed = not (index_path.is_file() and index_path.read_bytes() == index_data)
+    if not report.changed:
+        return report  # idempotent: not one byte or mtime changes
+    try:
+        _commit(models, destination, sources, index_path if report.index_changed else None, index_data,
+                gradle_file if gradle_text is not None else None, gradle_text)
+    except OSError as exc:
+        raise _install_error(app, exc) from None
     return report
+
+
+def _read_regular(path: Path) -> bytes:
+    with open_regular(path) as fh:
+        return fh.read()
+
+
+def _install_error(app: str | Path, exc: OSError) -> PackagerError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return PackagerError(f"the disk is full: cannot install into {app} ({exc.strerror})",
+                             "free space and run again; the app is unchanged")
+    if exc.errno == errno.EROFS:
+        return PackagerError(f"{app} is on a read-only file system ({exc.strerror})", "install into a writable copy of the app; it is unchanged")
+    return PackagerError(f"cannot install into {app} ({exc.strerror or exc})", "check the app folder's permissions and space; it is unchanged")
+
+
+def _commit(models: Path, destination: Path, sources: dict[str, tuple[bytes, bool]], index_path: Path | None, index_data: bytes,
+            gradle: Path | None, gradle_text: str | None) -> None:
+    """Stage, then rename: the bundle folder in a temporary sibling (unchanged files hard-linked, so
+    they keep their mtime), the index and the build file under temporary names. Failing before the
+    renames removes what was staged and any folder created here."""
+    created = []
+    for folder in (models.parent, models):
+        if not folder.exists():
+            created.append(folder)
+    models.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=models))
+    temporaries: list[tuple[Path, Path]] = []
+    try:
+        for relative, (data, changed) in sources.items():
+            target, old = staging / relative, destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not changed:
+                try:
+                    os.link(old, target, follow_symlinks=False)
+                    continue
+                except OSError:
+                    pass  # e.g. a file system without hard links: copy it
+            target.write_bytes(data)
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; an asset folder is a normal folder
+        if index_path is not None:
+            temporaries.append((_write_temporary(index_path, index_data), index_path))
+        if gradle is not None:
+            temporaries.append((_write_temporary(gradle, gradle_text.encode("utf-8")), gradle))
+        replace_folder(staging, destination)
+        for temporary, final in temporaries:
+            os.replace(temporary, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for temporary, _ in temporaries:
+            temporary.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_temporary(path: Path, data: bytes) -> Path:
+    """`data` written and synced under a temporary name beside `path` (same folder: the rename is atomic)."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            shutil.copymode(path, temporary)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _check_model(ref: reader.BundleRef) -> None:
@@ -122,6 +223,13 @@ def _check_model(ref: reader.BundleRef) -> None:
     if (len(graph.inputs), len(graph.outputs)) != (len(ref.manifest.inputs), len(ref.manifest.outputs)):
         raise PackagerError(f"{ref.model_path} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs, its manifest "
                             f"{len(ref.manifest.inputs)} and {len(ref.manifest.outputs)}", "rebuild the bundle with `packager build`")
+    # loaded, prepared and run once in LiteRT's isolated worker: a model that crashes LiteRT or
+    # cannot be prepared would install and fail on the phone (LiteRTCrash is one line here too)
+    result = isolation.probe(data, str(ref.model_path))
+    problem = result.load_error or result.allocate_error or result.run_error
+    if problem is not None:
+        raise PackagerError(f"{ref.model_path} does not load and run in LiteRT ({' '.join(problem.split())[:200]})",
+                            "rebuild the bundle with `packager build`")
 
 
 def app_files(manifest: Manifest) -> list[str]:
@@ -136,12 +244,24 @@ def app_files(manifest: Manifest) -> list[str]:
 
 def ensure_no_compress(module_dir: Path) -> tuple[Path, str]:
     """Make sure the module's build file keeps .tflite uncompressed; returns (file, "present"|"added")."""
+    gradle, status, text = plan_no_compress(module_dir)
+    if text is not None:
+        write_atomic(gradle, text.encode("utf-8"))
+    return gradle, status
+
+
+def plan_no_compress(module_dir: Path) -> tuple[Path, str, str | None]:
+    """(build file, "present"|"added", its new text when the noCompress line must be added)."""
     gradle = next((module_dir / n for n in GRADLE_FILES if (module_dir / n).is_file()), None)
     if gradle is None:
         raise PackagerError(f"{module_dir} has no build.gradle.kts or build.gradle", "point --app at an Android Studio project")
-    text = gradle.read_text(encoding="utf-8")
+    try:
+        with open_regular(gradle) as fh:
+            text = fh.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackagerError(f"cannot read {gradle} ({exc})", "check the app's build file") from None
     if NO_COMPRESS_LINE.search(_strip_comments(text)):
-        return gradle, "present"
+        return gradle, "present", None
     match = re.search(r"^android\s*\{[^\n]*\n", text, flags=re.MULTILINE)
     if match is None:
         raise PackagerError(
@@ -152,8 +272,7 @@ def ensure_no_compress(module_dir: Path) -> tuple[Path, str]:
     quote = '"' if kotlin_dsl else "'"
     block = f"    // Added by `packager bundle`: LiteRT memory-maps models, so they must stay uncompressed.\n" \
             f"    androidResources {{\n        noCompress += {quote}tflite{quote}\n    }}\n\n"
-    write_atomic(gradle, (text[: match.end()] + block + text[match.end():]).encode("utf-8"))
-    return gradle, "added"
+    return gradle, "added", text[: match.end()] + block + text[match.end():]
 
 
 def read_index(index_path: Path) -> dict[str, Any]:
@@ -218,23 +337,18 @@ def _zip_entry_cost(name: str, data: bytes, stored: bool) -> int:
     return buffer.tell() - 22  # minus the end-of-central-directory record every zip has once
 
 
-def _remove_stale(destination: Path, wanted: set[str]) -> list[str]:
-    """Files of an earlier install of this bundle that the new one does not have (empty folders too)."""
-    removed = []
-    for path in sorted(destination.rglob("*"), reverse=True):
-        relative = path.relative_to(destination).as_posix()
-        if path.is_file() and relative not in wanted:
-            path.unlink()
-            removed.append(relative)
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    return removed
+def _stale(destination: Path, wanted: set[str]) -> list[str]:
+    """Files of an earlier install of this bundle that the new one does not have (they go with the
+    old folder when the staged one replaces it)."""
+    if not destination.is_dir():
+        return []
+    return [p.relative_to(destination).as_posix() for p in sorted(destination.rglob("*"), reverse=True)
+            if (p.is_file() or p.is_symlink()) and p.relative_to(destination).as_posix() not in wanted]
 
 
-def _update_index(index_path: Path, models: Path, manifest: Manifest, size_bytes: int) -> bool:
-    """Add or replace this bundle's entry; drop entries whose folder is gone. True when the file changed."""
+def _index_bytes(index_path: Path, models: Path, manifest: Manifest, size_bytes: int, name: str) -> bytes:
+    """The index with this bundle's entry added or replaced; entries whose folder is gone dropped."""
     index = read_index(index_path)
-    name = manifest.name
     folder = f"models/{name}"
     entry = {
         "name": name,
@@ -250,9 +364,4 @@ def _update_index(index_path: Path, models: Path, manifest: Manifest, size_bytes
             if isinstance(b, dict) and b.get("name") != name and isinstance(b.get("name"), str)
             and BUNDLE_NAME.match(b["name"]) and (models / b["name"] / "manifest.json").is_file()]
     index = {"schema_version": INDEX_SCHEMA_VERSION, "bundles": sorted([*kept, entry], key=lambda b: b["name"])}
-    data = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    if index_path.is_file() and index_path.read_bytes() == data:
-        return False
-    write_atomic(index_path, data)
-    return True
-
+    return (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8")

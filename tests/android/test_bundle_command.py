@@ -159,3 +159,65 @@ def test_a_corrupt_index_is_a_clear_error(digits_bundle, app_copy):
     index.parent.mkdir(parents=True)
     index.write_text("{broken")
     _assert_one_line_error(_run(str(digits_bundle), "--app", str(app_copy)), "index.json", "delete it")
+
+
+# --- issue 26: staged, atomic, never through a link --------------------------------------------------------
+def _app_state(app: Path) -> dict[str, tuple]:
+    """Every entry of the app (links as links), with content and mtime: what 'unchanged' means."""
+    state = {}
+    for p in sorted(app.rglob("*")):
+        rel = p.relative_to(app).as_posix()
+        if p.is_symlink():
+            state[rel] = ("link", str(p.readlink()))
+        elif p.is_file():
+            state[rel] = (p.read_bytes(), p.stat().st_mtime_ns)
+        else:
+            state[rel] = ("dir",)
+    return state
+
+
+@pytest.mark.parametrize("linked", ["app/src/main/assets", "app/src/main/assets/models", "app/src/main/assets/models/digits",
+                                    "app/src/main/assets/models/digits/golden/images"])
+def test_never_installs_through_a_symbolic_link(linked, digits_bundle, app_copy, tmp_path):
+    import os
+
+    assert _run(str(digits_bundle), "--app", str(app_copy)).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(app_copy / linked, elsewhere) if (app_copy / linked).exists() else elsewhere.mkdir()
+    shutil.rmtree(app_copy / linked)
+    os.symlink(elsewhere, app_copy / linked)
+    gradle = app_copy / "app" / "build.gradle.kts"
+    gradle.write_text(gradle.read_text().replace('noCompress += "tflite"', ""))  # the install would add it
+    before, outside = _app_state(app_copy), _app_state(elsewhere)
+    _assert_one_line_error(_run(str(digits_bundle), "--app", str(app_copy)), "symbolic link")
+    assert _app_state(app_copy) == before and _app_state(elsewhere) == outside
+
+
+@pytest.mark.parametrize("error", ["ENOSPC", "EROFS"])
+def test_a_failed_install_leaves_the_app_as_it_was(error, digits_bundle, app_copy, monkeypatch):
+    """Case 5: the disk fills (or turns read-only) half-way through: one line, exit 2, and the app
+    as it was: no half-installed folder, no Gradle edit, no index, no staging left."""
+    import errno
+    import pathlib
+
+    gradle = app_copy / "app" / "build.gradle.kts"
+    gradle.write_text(gradle.read_text().replace('noCompress += "tflite"', ""))
+    before = _app_state(app_copy)
+    real = pathlib.Path.write_bytes
+    calls = []
+
+    def write_bytes(self, data):
+        calls.append(self)
+        if len(calls) == 3:
+            raise OSError(getattr(errno, error), os.strerror(getattr(errno, error)), str(self))
+        return real(self, data)
+
+    import os
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    _assert_one_line_error(_run(str(digits_bundle), "--app", str(app_copy)), "unchanged")
+    assert len(calls) == 3
+    assert _app_state(app_copy) == before
+    monkeypatch.undo()
+    assert _run(str(digits_bundle), "--app", str(app_copy)).exit_code == 0
+    assert 'noCompress += "tflite"' in gradle.read_text()
