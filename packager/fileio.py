@@ -68,6 +68,14 @@ def sha256_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set back at once). Files made with
+    mkdtemp/NamedTemporaryFile are 0700/0600; what packager leaves for users gets the usual mode."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path | str, data: bytes | str) -> None:
     """Write via a temporary name in the same folder, then rename: readers never see half a file."""
     path = Path(path)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import types
 import typing
@@ -1050,10 +1051,19 @@ class DeviceResults(Record):
     def write(self, path: Path) -> Path:
         from packager.fileio import write_atomic  # noqa: PLC0415
 
+        from packager.errors import PackagerError  # noqa: PLC0415
+
         text = self.to_json()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise PackagerError(f"cannot write the device results to {path} ({exc.strerror or exc})",
+                                "free space on that disk" if full else "pass a writable file path (not a folder)") from None
         return path
 
     @classmethod

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from packager.text import one_line
+
 VIRTUAL = "virtual"
 
 
@@ -40,6 +42,7 @@ class DeviceSession:
     bytes_pushed: int = 0
     bytes_skipped: int = 0
     written: Path | None = None
+    write_problem: str | None = None  # why the results could not go where --device-results said
 
     def add(self, results) -> None:
         """A packager.manifest.DeviceResults of one bench call."""
@@ -85,6 +88,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "phone: needs a real Android handset attached (skipped, with the reason, when none is)")
     config.stash[SESSION] = DeviceSession()
+    target = _results_path(config)
+    if target.is_dir():  # said now, before the session runs, not as an INTERNALERROR after it
+        raise pytest.UsageError(f"--device-results {target} is a folder; pass a file name, e.g. {target / 'device-results.json'}")
+    budgets = config.getoption("packager_budgets")
+    if budgets:
+        from packager.fileio import NotRegularFile, refuse_special  # noqa: PLC0415
+
+        try:
+            refuse_special(budgets, allow_dir=False)
+        except NotRegularFile as exc:
+            raise pytest.UsageError(f"--budgets {exc}; pass a budgets.toml file") from None
+
+
+def _results_path(config: pytest.Config) -> Path:
+    target = Path(config.getoption("packager_results"))
+    return target if target.is_absolute() else Path(config.invocation_params.dir) / target
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -183,7 +202,7 @@ def handset(request: pytest.FixtureRequest):
         except PackagerError as exc:
             problem = exc.one_line()
         if problem:  # failed outside the except block: one clear line, no chained traceback
-            pytest.fail(f"cannot use handset {target}: {problem}", pytrace=False)
+            pytest.fail(f"cannot use handset {target}: {one_line(problem)}", pytrace=False)
         request.config.add_cleanup(session.handsets[target].close)
     return session.handsets[target]
 
@@ -194,8 +213,13 @@ def bundle(request: pytest.FixtureRequest):
     if request.param is None:
         pytest.skip("no bundle: pass --bundle dist/<name>")
     from packager.bundle.reader import load_bundle  # noqa: PLC0415
+    from packager.errors import PackagerError  # noqa: PLC0415
 
-    return load_bundle(request.param)
+    try:
+        return load_bundle(request.param)
+    except PackagerError as exc:
+        problem = exc.one_line()
+    pytest.fail(f"cannot use bundle {request.param}: {one_line(problem)}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -208,8 +232,15 @@ def accelerator(request: pytest.FixtureRequest) -> str:
 def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
     """Run `bundle` on `handset` with `accelerator`; the DeviceRun, also kept for the session JSON."""
     from packager.device.bench import bench  # noqa: PLC0415
+    from packager.errors import PackagerError  # noqa: PLC0415
 
-    results = bench(handset, [bundle], [accelerator], runs=request.config.getoption("packager_runs"))
+    problem = None
+    try:
+        results = bench(handset, [bundle], [accelerator], runs=request.config.getoption("packager_runs"))
+    except PackagerError as exc:  # a handset lost mid-run, a timeout: the failure is one line, not the plugin's traceback
+        problem = exc.one_line()
+    if problem is not None:
+        pytest.fail(f"{bundle.name} on {handset.serial} ({accelerator}): {one_line(problem)}", pytrace=False)
     request.config.stash[SESSION].add(results)
     record = results.runs[0]
     if record.status == "fallback":
@@ -267,14 +298,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = device_session(config)
     if state is None:
         return
-    target = Path(config.getoption("packager_results"))
-    if not target.is_absolute():
-        target = Path(config.invocation_params.dir) / target
+    target = _results_path(config)
     worker = _worker_id(config)
     from packager.device.results import DeviceResults  # noqa: PLC0415
 
     if state.runs:
-        state.written = state.results().write(target.with_name(f"{target.name}.{worker}.part") if worker else target)
+        state.written = _write_results(state, state.results(), target.with_name(f"{target.name}.{worker}.part") if worker else target)
     if worker is None:  # the controller (or a run without xdist) merges what workers wrote
         parts = sorted(target.parent.glob(f"{target.name}.*.part"))
         fresh = [p for p in parts if p.stat().st_mtime >= state.started - 1]  # not left by an interrupted session
@@ -282,12 +311,32 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             merged = DeviceResults()
             for part in fresh:
                 merged.extend(DeviceResults.load(part))
-            state.written = merged.write(target)
+            state.written = _write_results(state, merged, target)
         for part in parts:
             os.unlink(part)
 
 
+def _write_results(state: DeviceSession, results, target: Path) -> Path | None:
+    """Write the session's results; when `target` cannot be written (a folder, a full or read-only
+    disk) they go to a fresh temporary folder instead, and the summary says so in one line."""
+    import tempfile  # noqa: PLC0415
+
+    from packager.errors import PackagerError  # noqa: PLC0415
+
+    try:
+        return results.write(target)
+    except PackagerError as exc:
+        state.write_problem = exc.one_line()
+    try:
+        return results.write(Path(tempfile.mkdtemp(prefix="packager-device-results-")) / target.name)
+    except (PackagerError, OSError):
+        return None
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     state = device_session(config)
-    if state and state.written and _worker_id(config) is None:
+    if state and state.write_problem:
+        terminalreporter.write_line(f"packager: {one_line(state.write_problem)}" + (f" Results kept in {state.written}" if state.written else ""),
+                                    red=True)
+    elif state and state.written and _worker_id(config) is None:
         terminalreporter.write_line(f"packager: device results in {state.written}")

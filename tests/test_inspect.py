@@ -176,3 +176,16 @@ def test_cli_process_exit_code_and_no_tensorflow(bad_files, model_files):
     report, _, verdict = run.stdout.rpartition("EXIT")
     assert verdict.split() == ["0", "False"], run.stderr[-2000:]
     assert "int8" in report
+
+
+def test_extracted_files_have_ordinary_permissions(model_files, tmp_path):
+    """Issue 26: extracted files get the umask's mode (0644 under umask 022), not NamedTemporaryFile's 0600."""
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(main, ["inspect", str(model_files["int8_with_metadata"]), "--extract", str(tmp_path / "files")])
+    finally:
+        os.umask(mask)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "files" / "labels.txt").stat().st_mode & 0o777 == 0o644

@@ -28,7 +28,7 @@ from typing import Any
 
 from packager.bundle import reader
 from packager.errors import PackagerError
-from packager.fileio import DocumentError, linked_component, open_regular, read_json, replace_folder, sha256_bytes, sha256_file, write_atomic
+from packager.fileio import DocumentError, current_umask, linked_component, open_regular, read_json, replace_folder, sha256_bytes, sha256_file, write_atomic
 from packager.manifest import Manifest
 from packager.runtime import isolation
 from packager.tflite import flatbuffer
@@ -171,7 +171,7 @@ def _commit(models: Path, destination: Path, sources: dict[str, tuple[bytes, boo
                 except OSError:
                     pass  # e.g. a file system without hard links: copy it
             target.write_bytes(data)
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; an asset folder is a normal folder
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; an asset folder is a normal folder
         if index_path is not None:
             temporaries.append((_write_temporary(index_path, index_data), index_path))
         if gradle is not None:
@@ -204,11 +204,6 @@ def _write_temporary(path: Path, data: bytes) -> Path:
         raise
     return temporary
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _check_model(ref: reader.BundleRef) -> None:

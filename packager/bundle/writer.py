@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from packager.errors import PackagerError
-from packager.fileio import replace_folder, sha256_bytes
+from packager.fileio import current_umask, replace_folder, sha256_bytes
 from packager.manifest import Golden, GoldenFile, Manifest, ModelFile, Tensor
 
 
@@ -155,7 +155,7 @@ def write_bundle(output: Path, files: BundleFiles, manifest: Manifest, render_re
         (staging / "manifest.json").write_text(text, encoding="utf-8")
         for report_name, report_text in reports.items():
             (staging / report_name).write_text(report_text, encoding="utf-8")
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; a bundle is a normal folder
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; a bundle is a normal folder
         _replace_folder(staging, final)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -173,11 +173,6 @@ def _write_error(final: Path, exc: OSError) -> PackagerError:
     return PackagerError(f"cannot write the bundle {final} ({exc.strerror or exc})",
                          "check the output folder (permissions, space) or choose another with --output; the previous bundle, if any, is unchanged")
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 # Kept under its old name: tests and callers swap folders through it.

@@ -9,11 +9,14 @@ folder is given they are also written as PNG files beside report.md (report-plot
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from packager.detection.draw import comparison
-from packager.fileio import replace_folder
+from packager.fileio import current_umask, replace_folder
 from packager.manifest import SLOWER_MARGIN, DeviceRun, Manifest, Tensor, VariantMetrics
 from packager.report import plots
 from packager.report.device import DEVICE_FOLDER, DeviceData, load_kept
@@ -731,11 +734,6 @@ def write_figures(doc: Document, bundle_dir: Path) -> dict[str, str]:
     """The figures as PNG files in <bundle>/report-plots/: written into a fresh folder that then
     replaces it (so stale figures go, and a report-plots that is a symbolic link is replaced as a
     link: nothing is written or deleted where it points)."""
-    import os  # noqa: PLC0415
-    import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
-
-
     folder = Path(bundle_dir) / PLOTS_FOLDER
     figures = doc.figures()
     if not figures and not os.path.lexists(folder):
@@ -746,19 +744,12 @@ def write_figures(doc: Document, bundle_dir: Path) -> dict[str, str]:
         for fig in figures:
             (staging / f"{fig.name}.png").write_bytes(fig.png)
             files[fig.name] = f"{PLOTS_FOLDER}/{fig.name}.png"
-        os.chmod(staging, 0o755 & ~_umask())  # mkdtemp makes it 0700; the plots are a normal folder
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the plots are a normal folder
         replace_folder(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return files
 
-
-def _umask() -> int:
-    import os  # noqa: PLC0415
-
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def render_all(manifest: Manifest, bundle_dir: Path | None = None) -> dict[str, str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import io
+import os
 import struct
 import sys
 import tempfile
@@ -41,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from packager import fileio
 from packager.data.preprocess import INTEGER_RANGES, Preprocessing
 from packager.detection import meta
 from packager.errors import PackagerError
@@ -619,6 +621,7 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
     return found
 
 
+
 def extract_associated_files(model: bytes, folder: Path | str) -> list[Path]:
     """Write the files packed in the model into `folder` (each written to a temporary name, then
     renamed, so no half-written file is left behind); returns the paths written."""
@@ -633,7 +636,13 @@ def extract_associated_files(model: bytes, folder: Path | str) -> list[Path]:
                 continue
             target = folder / safe
             with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{safe}.", delete=False) as tmp:
-                tmp.write(content)
+                try:
+                    tmp.write(content)
+                    # NamedTemporaryFile makes 0600; an extracted labels file is an ordinary file
+                    os.fchmod(tmp.fileno(), 0o666 & ~fileio.current_umask())
+                except BaseException:
+                    Path(tmp.name).unlink(missing_ok=True)
+                    raise
             Path(tmp.name).replace(target)
             written.append(target)
     except OSError as exc:

@@ -188,3 +188,59 @@ def test_device_clean_command(digits_bundle, virtual_handset):
     assert again.exit_code == 0 and "removed 0 staged file(s)" in again.stdout
     missing = CliRunner().invoke(main, ["device", "clean"])
     assert missing.exit_code == 2 and "--device" in missing.output
+
+
+# --- issue 26 -----------------------------------------------------------------------------------------------
+def test_device_results_pointing_at_a_folder_is_one_line(pytester, digits_bundle):
+    (pytester.path / "out").mkdir()
+    result = _run_user_suite(pytester, digits_bundle, "--device-results", "out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in text and "Traceback" not in text
+    result.stderr.fnmatch_lines(["*--device-results *out is a folder; pass a file name*"])
+
+
+def test_results_that_cannot_be_written_are_kept_elsewhere(tmp_path):
+    """The session's results are not lost when their file cannot be written (here its parent is a file)."""
+    from packager.manifest import DeviceResults
+    from packager.pytest_plugin import DeviceSession, _write_results
+
+    (tmp_path / "file").write_text("x")
+    state = DeviceSession()
+    written = _write_results(state, DeviceResults(), tmp_path / "file" / "device-results.json")
+    assert "cannot write the device results" in state.write_problem
+    assert written is not None and written.name == "device-results.json" and json.loads(written.read_text())["runs"] == []
+
+
+def test_a_lost_handset_is_one_failure_line(pytester, digits_bundle, tmp_path):
+    from packager.device.virtual import VirtualHandset
+    from packager.device.virtual.handset import Faults
+
+    pytester.makepyfile(test_user=USER_TEST)
+    with VirtualHandset(root=tmp_path / "device", faults=Faults(disconnect_after_bytes=1000, disconnect_once=False)) as handset:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--device", handset.address, "--bundle", str(digits_bundle),
+                                               "--accelerator", "cpu", "--device-runs", "3")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1, outcomes
+    text = result.stdout.str()
+    assert "Traceback" not in text and "pytest_plugin.py" not in text and "transport.py" not in text, text
+    result.stdout.fnmatch_lines(["*digits on * (cpu): *connection*"])
+
+
+@pytest.mark.parametrize("problem", ["folder", "ENOSPC"])
+def test_device_bench_out_that_cannot_be_written(problem, digits_bundle, tmp_path, monkeypatch):
+    import errno
+
+    from packager import fileio
+
+    out = tmp_path / "results.json"
+    if problem == "folder":
+        out.mkdir()
+    else:
+        def full(path, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        monkeypatch.setattr(fileio, "write_atomic", full)
+    result = CliRunner().invoke(main, ["device", "bench", str(digits_bundle), "--virtual", "-a", "cpu", "--runs", "3", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot write the device results" in lines[0], result.stderr
