@@ -1012,6 +1012,28 @@ class ApkInfo(Record):
     breakdown: ApkBreakdown | None = None
 
 
+# A results file is read whole and every number checked against the schema: bounded first. A real
+# session is a few hundred runs of at most a few thousand latencies each (device bench --runs).
+MAX_RESULT_RUNS = 10_000
+MAX_RUN_LATENCIES = 100_000
+
+
+def _check_results_size(data: Any, what: str) -> None:
+    from packager.errors import PackagerError  # noqa: PLC0415
+
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list):
+        return  # the schema says what is wrong
+    if len(runs) > MAX_RESULT_RUNS:
+        raise PackagerError(f"{what} holds {len(runs):,} runs, more than the {MAX_RESULT_RUNS:,} one file may (manifest.MAX_RESULT_RUNS)",
+                            "split the results into several files")
+    for i, run in enumerate(runs):
+        latencies = run.get("latencies_ms") if isinstance(run, dict) else None
+        if isinstance(latencies, list) and len(latencies) > MAX_RUN_LATENCIES:
+            raise PackagerError(f"{what}: run {i} holds {len(latencies):,} latencies, more than {MAX_RUN_LATENCIES:,} (manifest.MAX_RUN_LATENCIES)",
+                                "measure fewer runs (device bench --runs)")
+
+
 @dataclass(kw_only=True)
 class DeviceResults(Record):
     """One session of device runs (packager/schemas/device-results.schema.json)."""
@@ -1049,9 +1071,8 @@ class DeviceResults(Record):
         return _dumps(data)
 
     def write(self, path: Path) -> Path:
-        from packager.fileio import write_atomic  # noqa: PLC0415
-
         from packager.errors import PackagerError  # noqa: PLC0415
+        from packager.fileio import write_atomic  # noqa: PLC0415
 
         text = self.to_json()
         path = Path(path)
@@ -1068,6 +1089,7 @@ class DeviceResults(Record):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str = "device results") -> DeviceResults:
+        _check_results_size(data, what)  # before the schema walks every number
         _validate(cls.KIND, data, what)
         return cls(runs=[DeviceRun.from_dict(r) for r in data["runs"]], apks=[ApkInfo.from_dict(a) for a in data["apks"]],
                    bytes_pushed=data["transfers"]["bytes_pushed"], bytes_skipped=data["transfers"]["bytes_skipped"],

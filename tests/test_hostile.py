@@ -653,3 +653,68 @@ def test_golden_files_are_checked_before_use(command, damage, needle, digits_bun
         np.save(golden, original[:1])
     one_line_failure([a.format(tmp=tmp_path) for a in command] + [str(bundle)], needle)
     assert not (tmp_path / "app").exists()
+
+
+def test_npz_array_of_3_9_gib_is_refused_from_its_header(tmp_path):
+    """Case 8: an .npz member declaring 3.9 GiB (zeros compress to a few MB) is over the per-array limit."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (20_000, 224, 224, 4)})
+    path = tmp_path / "zeros.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", header.getvalue() + bytes(1 << 20))
+    assert "MAX_ARRAY_BYTES" in _load(path)
+
+
+def test_only_the_samples_used_are_preprocessed(tmp_path, monkeypatch):
+    """Case 8: --calib-samples N of a large uint8 .npz preprocesses N images, not all of them (2.2 GB and
+    63 s for 200 of 20,000 64x64 images before), and they are the samples Dataset.take would keep."""
+    from packager.data.preprocess import Preprocessing
+    from packager.data.readers import load_dataset
+
+    x = np.random.default_rng(0).integers(0, 255, (500, 8, 8, 1), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", x=x)
+    rows = []
+    real = Preprocessing.apply
+    monkeypatch.setattr(Preprocessing, "apply", lambda self, a, *args, **kw: (rows.append(len(a)), real(self, a, *args, **kw))[1])
+    pre = Preprocessing(size=(8, 8), color_space="GRAYSCALE")
+    limited = load_dataset(tmp_path / "d.npz", pre, (8, 8, 1), what="calibration data", limit=20)
+    assert rows == [20] and len(limited) == 20
+    whole = load_dataset(tmp_path / "d.npz", pre, (8, 8, 1), what="calibration data")
+    np.testing.assert_array_equal(limited.inputs, whole.take(20).inputs)
+
+
+def test_results_file_with_millions_of_latencies_is_refused_at_once(digits_bundle, tmp_path):
+    """Case 8: 5 million latencies took `report -r` 283 s and 1.5 GB; bounded before the schema walks them."""
+    import shutil
+    import time
+
+    bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
+    results = tmp_path / "results.json"
+    results.write_text('{"runs": [{"latencies_ms": [' + ",".join(["1.5"] * 2_000_000) + "]}]}", encoding="utf-8")
+    start = time.monotonic()
+    one_line_failure(["report", str(bundle), "-r", str(results)], "MAX_RUN_LATENCIES")
+    assert time.monotonic() - start < 20
+
+
+def test_a_large_file_that_is_no_model_is_not_read_whole(tmp_path, monkeypatch):
+    """Case 8: the identifier is checked on the first bytes, before the rest of a big file is read."""
+    from packager.tflite import flatbuffer
+
+    path = tmp_path / "big.tflite"
+    with open(path, "wb") as fh:
+        fh.truncate(1 << 30)  # sparse: 1 GiB of zeros, no disk used
+    reads = []
+    real_open = flatbuffer.open_regular
+
+    def counting(p):
+        fh = real_open(p)
+        original = fh.read
+        fh.read = lambda n=-1: (reads.append(n), original(n))[1]
+        return fh
+    monkeypatch.setattr(flatbuffer, "open_regular", counting)
+    with pytest.raises(PackagerError, match="not a TFLite model"):
+        flatbuffer.read_model_file(path)
+    assert reads == [512]

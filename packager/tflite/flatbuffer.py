@@ -12,6 +12,7 @@ edits see the weights and `write` puts them back inside: a tree read here never 
 
 from __future__ import annotations
 
+import os
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from packager.errors import PackagerError
+from packager.fileio import open_regular
 
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8
 METADATA_NAME = "TFLITE_METADATA"  # the model.metadata entry tflite-support reads
@@ -138,14 +140,20 @@ def read_model_file(path: Path | str) -> bytes:
     if not path.is_file():
         raise PackagerError(f"{path} is not a regular file", "pass the .tflite model file itself")
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_MODEL_BYTES:
+                raise PackagerError(f"{path} is larger than {MAX_MODEL_BYTES >> 30} GiB, more than a .tflite flatbuffer can be",
+                                    "pass a .tflite model file")
+            head = fh.read(512)
+            check_identifier(head, str(path))  # before the rest is read: a 2 GiB file that is no model costs 512 bytes
+            fh.seek(0)
             data = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
         raise PackagerError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
     if len(data) > MAX_MODEL_BYTES:
         raise PackagerError(f"{path} is larger than {MAX_MODEL_BYTES >> 30} GiB, more than a .tflite flatbuffer can be",
                             "pass a .tflite model file")
-    check_identifier(data, str(path))
     return data
 
 
