@@ -473,6 +473,16 @@ _ROUNDED = {"encode": _r6}  # the debugger's errors are written to 6 decimals
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelState(Record):
+    """A model that keeps state between invocations (resource variables): its outputs depend on what ran before."""
+
+    variables: int  # VAR_HANDLE operators
+    operators: list[str]  # the state operators found (VAR_HANDLE, ASSIGN_VARIABLE, READ_VARIABLE, CALL_ONCE)
+    subgraphs: int
+    note: str  # what that means for the golden outputs, evaluation and device parity
+
+
+@dataclass(frozen=True, kw_only=True)
 class TensorDebug(Record):
     """One tensor of the bundled variant against float (packager.quant.debugger computes them); errors are
     RMS, relative."""
@@ -720,6 +730,7 @@ class Manifest(Record):
     detection: DetectionInfo | None = optional()  # task object_detection
     accelerator_coverage: AcceleratorCoverage | None = optional()  # GPU / NNAPI operator coverage per variant (packager/runtime/coverage.py)
     runtimes: RuntimeCompat | None = optional()  # the app's runtimes and each variant there (packager/runtime)
+    state: ModelState | None = optional()  # the bundled model keeps state between invocations (packager/tflite/state.py)
 
     # --- the JSON document, checked both ways -----------------------------------------------
     def validate(self, what: str = "the bundle manifest") -> dict[str, Any]:

@@ -15,6 +15,7 @@ from packager.bundle.writer import BundleFiles, describe_files
 from packager.detection import stage as detection
 from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, RuntimeCompat, Sizes, Tensor
 from packager.runtime.evaluate import ModelRunner, OutputRoles
+from packager.tflite.state import model_state
 
 
 def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
@@ -93,4 +94,5 @@ def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner
         selection=choice.selection, sizes=Sizes(source_bytes=c.source.size_bytes, float_bytes=len(c.float_model), chosen_bytes=len(files.model)),
         golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection, accelerator_coverage=accelerators,
         runtimes=runtimes,
+        state=model_state(files.model),
     )

@@ -39,6 +39,7 @@ from packager.runtime.isolation import check_tflite
 from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import parse_graph
 from packager.tflite.input_sizes import InputSizes
+from packager.tflite.state import NOTE, model_state
 
 
 @dataclass
@@ -298,6 +299,8 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock,
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
+    if model_state(app_model) is not None:
+        progress.stderr_console.print(f"warning: {NOTE}", highlight=False, soft_wrap=True)
     detector, chosen_variant = c.detector, choice.chosen_variant
     debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
     debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing

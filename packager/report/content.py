@@ -225,6 +225,8 @@ class _Report:
         if m.custom_ops:
             facts.append(("custom operators", f"{', '.join(m.custom_ops)}: not LiteRT builtins; the app's LiteRT build must "
                                               "provide (register) their kernels, a stock Android build may not"))
+        if m.state is not None:
+            facts.append(("state", f"{m.state.variables} resource variable(s) ({', '.join(m.state.operators)}): {m.state.note}"))
         if recipe.float_ops:
             facts.append(("kept in float", ", ".join(short_op_name(op) for op in recipe.float_ops)))
         narrowed = recipe.options.get("int32_bias_ops")
