@@ -72,6 +72,7 @@ def robolectric_run(tmp_path_factory, core_jar, digits_bundle, shapes_build):
     properties = {"packager.expected": str(expected), "packager.assets.apk": str(_assets_apk(app_dir, root / "assets.apk"))}
     command = robolectric_command(app, tests, config, CLASSES, properties)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=root)
+    (root / "junit.txt").write_text(proc.stdout + proc.stderr)  # JUnit's own report, "Time: <s>" included
     return proc, out, digits_bundle
 
 
