@@ -553,11 +553,28 @@ class GoldenFile(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GoldenBudget(Record):
+    """The golden files' budget on the bundle (packager.build.golden) and what was stored within it."""
+
+    max_share: float  # of model + golden bytes
+    budget_bytes: int
+    bytes: int  # the golden inputs, outputs and images as stored
+    requested: int  # samples asked for (--golden-samples)
+    kept: int  # samples that fit (at least one)
+    # per output: "scores" (the raw output as the model gives it) or "class_mask" (a segmenter's argmax
+    # over the class axis as uint8 [N, H, W]: the device's scores are compared by their masks)
+    outputs_stored: list[str]
+    within_budget: bool  # false only when one sample alone is over it
+
+
+@dataclass(frozen=True, kw_only=True)
 class Golden(Record):
     count: int
     inputs: list[GoldenFile]
     outputs: list[GoldenFile]
     images: list[str] = optional(list)
+    budget: GoldenBudget | None = optional()
+    float_masks: str | None = optional()  # a segmenter: the float model's class masks of the golden samples, uint8 [N, H, W]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -800,6 +817,15 @@ class DeviceProps(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SegmentationParity(Record):
+    """A segmenter's device masks against the host's golden masks (argmax over the class axis)."""
+
+    pixel_agreement: float
+    mean_iou: float
+    compact_golden: bool  # the golden file holds the host's masks, not its scores (no score error then)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Parity(Record):
     """The device's outputs against the bundle's golden host outputs (both dequantized)."""
 
@@ -810,6 +836,8 @@ class Parity(Record):
     # a detector: raw tensor error means nothing after NMS, so detections are matched (IoU >= 0.5, same
     # class); top1_agreement is then their F1 and the errors are the matched boxes' score errors
     detection: DetectionMetrics | None = optional()
+    # a segmenter: top1_agreement is the share of pixels whose class equals the golden mask's
+    segmentation: SegmentationParity | None = optional()
 
 
 @dataclass(kw_only=True)

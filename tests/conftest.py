@@ -158,3 +158,33 @@ def build_shapes(shapes_data, source: Path, output: Path, **overrides):
 def shapes_build(tmp_path_factory, shapes_data, shapes_detector):
     """The detector built from .keras with int8 (bundled) and fp16."""
     return build_shapes(shapes_data, shapes_detector, tmp_path_factory.mktemp("shapes-dist"), quant="int8,fp16")
+
+
+@pytest.fixture(scope="session")
+def segmenter_data(tmp_path_factory):
+    """The segmentation example (packager/segmentation/example.py): shapes with their masks, and the
+    constructed segmenter as .keras (made in well under a second)."""
+    from packager.segmentation import example
+
+    root = tmp_path_factory.mktemp("segmenter")
+    return example.write_data(root), example.build_model(root / "segmenter.keras")
+
+
+def build_segmenter(segmenter_data, output: Path, **overrides):
+    """`packager build --task segmentation` on the example segmenter, as a library call."""
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
+    from packager.segmentation import example
+
+    data, source = segmenter_data
+    flags = {"model": source, "name": "segmenter", "output": output, "task": "segmentation", "calib_data": data.calib,
+             "eval_data": data.images, "labels": data.labels_file, "mean": example.MEAN, "std": example.STD, "measure_latency": False,
+             "quant": "int8,fp16", "golden_samples": 4}
+    flags.update(overrides)
+    return build(make_spec(None, flags))
+
+
+@pytest.fixture(scope="session")
+def segmenter_build(tmp_path_factory, segmenter_data):
+    """The example segmenter built with int8 (bundled) and fp16, masks beside the evaluation images."""
+    return build_segmenter(segmenter_data, tmp_path_factory.mktemp("segmenter-dist"))

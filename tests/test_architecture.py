@@ -236,11 +236,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "packager.runtime": ("packager.runtime", "packager.tflite", "packager.data"),
     "packager.quant": ("packager.quant", "packager.runtime", "packager.tflite", "packager.data"),
     "packager.detection": ("packager.detection", "packager.quant", "packager.runtime", "packager.tflite", "packager.data"),
+    "packager.segmentation": ("packager.segmentation", "packager.runtime", "packager.tflite", "packager.data"),
     "packager.bundle": ("packager.bundle", "packager.tflite"),
 }
 # the few places a lower folder reaches up, each for a stated reason
 LAYER_EXCEPTIONS = {
     ("packager.tflite.metadata", "packager.detection.meta"),  # a detector's metadata: the ObjectDetector writer
+    ("packager.tflite.metadata", "packager.segmentation.meta"),  # a segmenter's metadata: the ImageSegmenter writer
     ("packager.tflite.inspect", "packager.detection.postprocess"),  # `inspect` names the four detection outputs
     ("packager.tflite.inspect", "packager.runtime.isolation"),  # `inspect` loads the model in the isolated worker
     ("packager.tflite.inspect", "packager.runtime.coverage"),  # `inspect` shows which operators each accelerator would take

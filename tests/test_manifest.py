@@ -32,11 +32,11 @@ def test_a_built_manifest_reads_and_writes_back_to_the_same_text(digits_bundle, 
 def test_validated_on_read_and_on_write(digits_bundle):
     data = json.loads((digits_bundle / "manifest.json").read_text(encoding="utf-8"))
     manifest = Manifest.from_dict(data)
-    wrong = dict(data, task="segmentation")
+    wrong = dict(data, task="speech_recognition")
     with pytest.raises(PackagerError, match="task"):
         Manifest.from_dict(wrong)
     with pytest.raises(PackagerError, match="task"):
-        dataclasses.replace(manifest, task="segmentation").to_json()
+        dataclasses.replace(manifest, task="speech_recognition").to_json()
     unknown = dict(data, colour="blue")
     with pytest.raises(PackagerError, match="colour"):
         Manifest.from_dict(unknown)

@@ -27,7 +27,8 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
         if calib is None and evaluation is not None and needs_calibration:
             calib = evaluation.take(spec.calib_samples, seed=1)
         return calib, None if evaluation is None else LoadingDataset(evaluation)
-    common = dict(allow_resize=spec.resize, label_names=labels or None)
+    dense = facts.task == "segmentation"  # its labels are masks (packager.segmentation.masks), its images the folder's own
+    common = dict(allow_resize=spec.resize, label_names=labels or None, dense_labels=dense)
     evaluation = None
     if spec.eval_data is not None:
         evaluation = start_loading(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
@@ -38,7 +39,7 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
     calib = None
     if spec.calib_data is not None:
         calib = load_dataset(spec.calib_data, facts.preprocessing, facts.input_shape, what="calibration data", limit=spec.calib_samples,
-                             allow_resize=spec.resize, labelled=False)
+                             allow_resize=spec.resize, labelled=False, dense_labels=dense)
     elif evaluation is not None and needs_calibration:
         calib = evaluation.result().take(spec.calib_samples, seed=1)
     return calib, evaluation

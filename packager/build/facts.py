@@ -13,7 +13,7 @@ from packager.errors import PackagerError
 from packager.runtime.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles
 from packager.tflite.flatbuffer import TensorInfo, parse_graph
 
-LABELLED_TASKS = ("image_classification", "object_detection")  # tasks whose metadata always carries labels
+LABELLED_TASKS = ("image_classification", "object_detection", "segmentation")  # tasks whose metadata always carries labels
 
 
 @dataclass
@@ -63,9 +63,13 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
     primary_output = find_output(names, outputs, spec.primary_output, "--primary-output") if spec.primary_output else None
     out_shape = outputs[labels_output or 0].shape
     is_classifier = len(outputs) == 1 and len(out_shape) == 2 and out_shape[-1] >= 2
+    is_segmenter = len(outputs) == 1 and len(out_shape) == 4 and out_shape[-1] >= 2  # [1, H, W, classes]
     task = spec.task if spec.task != "auto" else ("image_classification" if is_image and is_classifier else "generic")
     if task == "object_detection" and not is_image:
         raise PackagerError(f"the detector's input {list(shape)} is not an image (NHWC, 1 or 3 channels)", "use --task generic")
+    if task == "segmentation" and not (is_image and is_segmenter):
+        raise PackagerError(f"the model (input {list(shape)}, outputs {[list(t.shape) for t in outputs]}) is not an image segmenter "
+                            "(one NHWC image input, one [1, H, W, classes] output)", "use --task generic")
     if task == "image_classification" and not (is_image and is_classifier):
         raise PackagerError(
             f"the model (input {list(shape)}, output {list(out_shape)}) is not an image classifier",
@@ -85,7 +89,7 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
                 "e.g. --mean 0 --std 255 for [0,1] inputs, --mean 127.5 --std 127.5 for [-1,1]",
             )
         preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
-    num_classes = int(out_shape[-1]) if is_classifier else None
+    num_classes = int(out_shape[-1]) if is_classifier or task == "segmentation" else None  # a segmenter's: the class axis
     if task == "object_detection":
         num_classes, labels_output = detection_classes, 1  # the labels name the category output's values
     elif labels_output is not None:  # labels for one of several outputs: its last dimension is the classes

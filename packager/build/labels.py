@@ -60,7 +60,8 @@ def resolve_labels(spec: BuildSpec, facts: ModelFacts, own_labels: tuple[str, ..
     elif own_labels:
         labels, origin = list(own_labels), "the model's own metadata"
     else:
-        names = _folder_class_names(spec.eval_data)
+        # a segmenter's evaluation folder holds its masks/ folder, not class folders
+        names = _folder_class_names(spec.eval_data) if facts.task != "segmentation" else None
         labels, origin = (names, "the class folders of the evaluation data") if names else ([], "")
     if facts.num_classes is None:
         return labels

@@ -61,6 +61,9 @@ def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
     if facts.task == "object_detection":
         h, w = facts.preprocessing.size
         return f"Object detector ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
+    if facts.task == "segmentation":
+        h, w = facts.preprocessing.size
+        return f"Image segmenter ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes per pixel) packaged by packager."
     if facts.task == "image_classification":
         h, w = facts.preprocessing.size
         return f"Image classifier ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."

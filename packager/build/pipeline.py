@@ -36,6 +36,7 @@ from packager.quant.engines import FLOAT, Variant
 from packager.runtime import compat, coverage, isolation, targets
 from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
 from packager.runtime.isolation import check_tflite
+from packager.segmentation import masks as seg_masks
 from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import parse_graph
 from packager.tflite.input_sizes import InputSizes
@@ -139,6 +140,9 @@ def prepare(converted: Converted) -> Prepared:
     if detector is not None:
 
         truth = detection.ground_truth(spec, evaluation, labels)
+    elif facts.task == "segmentation" and evaluation is not None:  # labelled masks, when the data has them
+        _, height, width, classes = facts.outputs[0].shape
+        truth = seg_masks.read_truth(spec.eval_data, evaluation.files, len(evaluation), (int(height), int(width)), int(classes))
     return Prepared(converted, facts, labels, calib, evaluation, stand_in, truth)
 
 
@@ -292,7 +296,10 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
 # --- stage 5: golden files, manifest, bundle ---------------------------------------------------------------
 def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock, checker=None) -> BuildResult:
     spec, c = prepared.spec, prepared.converted
-    golden_in, golden_out, golden_images = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples)
+    segmenter = prepared.facts.task == "segmentation"
+    golden = golden_io(app_model, prepared.eval_inputs, prepared.evaluation, spec.golden_samples, segmentation=segmenter,
+                       float_model=c.float_model if segmenter else None)
+    golden_in, golden_out, golden_images, golden_budget = golden.inputs, golden.outputs, golden.images, golden.budget
     runner = ModelRunner(app_model)
 
     custom_ops = [op for op in parse_graph(app_model).custom_ops if c.detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
@@ -308,8 +315,9 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock,
     accelerators = accelerator_coverage(choice)
     clock.lap("coverage")
 
-    files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images)
-    detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, spec.golden_samples)
+    files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images, golden_budget=golden_budget,
+                        golden_float_masks=golden.float_masks)
+    detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, golden_budget.kept)
     runtimes = checker.record() if checker is not None else None
     manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators, runtimes)
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)

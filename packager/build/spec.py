@@ -36,7 +36,7 @@ class BuildSpec:
     model: Path
     name: str | None = None
     version: str = "1.0.0"
-    task: str = "auto"
+    task: str = "auto"  # auto, image_classification, object_detection, segmentation, generic
     output: Path = Path("dist")
     quant: tuple[str, ...] = ("int8",)
     select: str | None = None

@@ -42,7 +42,7 @@ class Prepared:
     calib: Dataset | None
     loading: LoadingDataset | None  # the evaluation data: an image folder may still be decoding (packager.data.loading)
     stand_in: np.ndarray | MultiInputs | None  # seeded random inputs when there is no evaluation data
-    truth: Any = None  # a detector's ground-truth boxes (packager.detection.stage), if the data has them
+    truth: Any = None  # a detector's ground-truth boxes (packager.detection.stage), a segmenter's masks [N, H, W], if the data has them
 
     @property
     def spec(self) -> BuildSpec:

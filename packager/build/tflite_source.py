@@ -13,6 +13,7 @@ from packager.build.spec import BuildSpec
 from packager.errors import PackagerError
 from packager.quant import registry
 from packager.quant.engines import FLOAT
+from packager.segmentation import meta as segmentation_meta
 from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import parse_graph
 from packager.tflite.float16 import expand_float16_weights, float16_weights_only
@@ -81,6 +82,8 @@ def defaults_from_metadata(spec: BuildSpec, own) -> BuildSpec:
         changes.update(mean=tuple(own.normalization[0]), std=tuple(own.normalization[1]))
     if own.color_space in ("RGB", "GRAYSCALE") and spec.color_space is None:
         changes["color_space"] = own.color_space
+    if spec.task == "auto" and segmentation_meta.is_segmenter(tuple(t.content for t in own.outputs)):
+        changes["task"] = "segmentation"  # an ImageSegmenter's metadata: its one output is an image (a mask per class)
     for key in ("description", "author", "license"):  # the manifest says what the model says
         if getattr(own, key) and not getattr(spec, key):
             changes[key] = getattr(own, key)

@@ -20,7 +20,7 @@ import numpy as np
 
 from packager.errors import PackagerError
 from packager.fileio import current_umask, replace_folder, sha256_bytes
-from packager.manifest import Golden, GoldenFile, Manifest, ModelFile, Tensor
+from packager.manifest import Golden, GoldenBudget, GoldenFile, Manifest, ModelFile, Tensor
 
 
 @dataclass
@@ -33,6 +33,8 @@ class BundleFiles:
     golden_inputs: list[np.ndarray]
     golden_outputs: list[np.ndarray]
     golden_images: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, bytes)
+    golden_budget: GoldenBudget | None = None  # packager.build.golden: the budget and what was stored
+    golden_float_masks: np.ndarray | None = None  # a segmenter: the float model's masks of the golden samples
     reports: dict[str, str] = field(default_factory=dict)  # file name -> text
 
 
@@ -99,6 +101,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 
 LABELS_FILE = "labels.txt"
+FLOAT_MASKS_FILE = "golden/float_masks.npy"  # a segmenter's float masks of the golden samples (the report draws them)
 
 
 def _golden_name(kind: str, k: int) -> str:
@@ -114,8 +117,10 @@ def describe_files(files: BundleFiles, inputs: list[Tensor], outputs: list[Tenso
                         for k, (a, t) in enumerate(zip(arrays, tensors))]
     model = ModelFile(file=f"{files.name}.tflite", sha256=sha256_bytes(files.model), size_bytes=len(files.model))
     images = [f"golden/images/{name}" for name, _ in files.golden_images]
+    float_masks = FLOAT_MASKS_FILE if files.golden_float_masks is not None else None
     return model, (LABELS_FILE if files.labels else None), Golden(count=int(files.golden_inputs[0].shape[0]), inputs=golden["input"],
-                                                                 outputs=golden["output"], images=images)
+                                                                 outputs=golden["output"], images=images, budget=files.golden_budget,
+                                                                 float_masks=float_masks)
 
 
 def write_bundle(output: Path, files: BundleFiles, manifest: Manifest, render_reports=None) -> Path:
@@ -141,6 +146,8 @@ def write_bundle(output: Path, files: BundleFiles, manifest: Manifest, render_re
         (staging / "golden").mkdir()
         for entry, array in zip([*golden.inputs, *golden.outputs], [*files.golden_inputs, *files.golden_outputs]):
             (staging / entry.file).write_bytes(_npy_bytes(array))
+        if golden.float_masks is not None:
+            (staging / golden.float_masks).write_bytes(_npy_bytes(files.golden_float_masks))
         if files.golden_images:
             (staging / "golden" / "images").mkdir()
             for (_, data), entry in zip(files.golden_images, golden.images):

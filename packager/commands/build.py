@@ -99,7 +99,7 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--int8-io", type=click.Choice(["int8", "uint8", "float32"]), help="Input/output type of int8 variants (default int8).")
 @click.option("--int16-io", type=click.Choice(["float32", "int16"]), help="Input/output type of int16x8 variants (default float32).")
 @click.option("--engine", type=click.Choice(["auto", "tf-converter", "ai-edge-quantizer"]), help="Quantization engine for every variant.")
-@click.option("--task", type=click.Choice(["auto", "image_classification", "object_detection", "generic"]))
+@click.option("--task", type=click.Choice(["auto", "image_classification", "object_detection", "segmentation", "generic"]))
 @click.option("--anchors", type=InputPath(), help="object_detection: the raw detector's anchors, .npy [N, 4] or .csv "
               "(y_center,x_center,height,width, normalized); or [detection] anchor_grid in the config file.")
 @click.option("--box-scales", help="object_detection: box coder scales y,x,h,w (default 10,10,5,5).")

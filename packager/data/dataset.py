@@ -23,6 +23,11 @@ class MultiInputs:
         return MultiInputs(self.names, tuple(a[key] for a in self.arrays))
 
 
+def take_order(length: int, count: int, seed: int = 0) -> np.ndarray:
+    """Which of `length` samples Dataset.take keeps (sorted), e.g. to take the same rows of a side array."""
+    return np.sort(np.random.default_rng(seed).permutation(length)[:count])
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Normalized model inputs (float64, before any quantization) with optional labels."""
@@ -41,7 +46,7 @@ class Dataset:
         """A deterministic random subset of at most `count` samples (all when None)."""
         if count is None or count >= len(self):
             return self
-        order = np.sort(np.random.default_rng(seed).permutation(len(self))[:count])
+        order = take_order(len(self), count, seed)
         return replace(
             self,
             inputs=self.inputs[order],

@@ -61,14 +61,17 @@ def load_dataset(
     what: str = "dataset",
     limit: int | None = None,
     labelled: bool = True,
+    dense_labels: bool = False,
 ) -> Dataset:
     """Load `path` and produce normalized inputs for a model input of `input_shape` (no batch).
 
     `labelled=False` (calibration): images are taken from the folder at any depth and any labels
     (class subfolders, label arrays) are dropped, never checked.
+    `dense_labels=True` (segmentation): the labels are masks, read by packager.segmentation.masks: the
+    images directly in the folder (its masks/ subfolder is not images), an array's labels dropped here.
     """
     return start_loading(path, preprocessing, input_shape, allow_resize=allow_resize, label_names=label_names, what=what,
-                         limit=limit, labelled=labelled).result(f"Loading {what}")
+                         limit=limit, labelled=labelled, dense_labels=dense_labels).result(f"Loading {what}")
 
 
 def start_loading(
@@ -81,6 +84,7 @@ def start_loading(
     what: str = "dataset",
     limit: int | None = None,
     labelled: bool = True,
+    dense_labels: bool = False,
 ) -> LoadingDataset:
     """load_dataset, with an image folder decoded by a background thread (packager.data.loading): every
     check that needs no pixels, and the first image, are done before this returns."""
@@ -90,10 +94,10 @@ def start_loading(
     if path.is_dir():
         if preprocessing is None:
             raise PackagerError(f"{what} {path} is an image folder but the model input is not an image", "pass .npy/.npz arrays instead")
-        data, load_rows = _plan_image_folder(path, preprocessing, allow_resize, what, limit, labelled)
+        data, load_rows = _plan_image_folder(path, preprocessing, allow_resize, what, limit, labelled, dense_labels)
     elif path.suffix.lower() in (".npz", ".npy"):
         data, load_rows = _load_arrays(path, preprocessing, input_shape, allow_resize, what, limit), None
-        if not labelled:
+        if not labelled or dense_labels:
             data = replace(data, labels=None, class_names=None)
     else:
         raise PackagerError(f"{what} {path} is neither an image folder nor a .npy/.npz file", "pass a folder with one subfolder per class, or arrays")
@@ -134,7 +138,9 @@ def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
 
 
 # --- image folders ------------------------------------------------------------------------------
-def _find_images(root: Path, labelled: bool = True) -> tuple[list[Path], list[int] | None, list[str] | None]:
+def _find_images(root: Path, labelled: bool = True, dense_labels: bool = False) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    if dense_labels:  # segmentation: the images are the folder's own files; subfolders (masks/) are not inputs
+        return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")), None, None
     if not labelled:  # calibration: every image below root, subfolders carry no meaning
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
@@ -196,13 +202,14 @@ def _is_gray(image) -> bool:
 
 
 def _plan_image_folder(root: Path, preprocessing: Preprocessing, allow_resize: bool, what: str, limit: int | None,
-                       labelled: bool = True):
+                       labelled: bool = True, dense_labels: bool = False):
     """The folder's dataset with its inputs allocated, and what fills rows [start, stop) of them in order."""
-    files, labels, class_names = _find_images(root, labelled)
+    files, labels, class_names = _find_images(root, labelled, dense_labels)
     if not files:
         raise PackagerError(
             f"{what} {root} has no images",
-            "put .jpg/.png files in one subfolder per class (or directly in the folder, unlabeled)" if labelled
+            "put .jpg/.png files directly in the folder (their masks in masks/<image name>.png)" if dense_labels
+            else "put .jpg/.png files in one subfolder per class (or directly in the folder, unlabeled)" if labelled
             else "put .jpg/.png files in the folder (at any depth; no labels needed)",
         )
     if limit is not None and limit < len(files):  # decode only what will be used

@@ -24,7 +24,8 @@ def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     if outcome.outputs is not None:
         golden = [arrays.load_array(p, "golden output") for p in bundle.golden_output_paths]
         detection = bundle.manifest.detection
-        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None)
+        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None,
+                           segmentation=bundle.manifest.task == "segmentation")
     return run_record(result, bundle.name, bundle.model_sha256, bundle.manifest.recipe.name, agreement, serial=handset.serial)
 
 

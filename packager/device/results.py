@@ -12,16 +12,20 @@ import numpy as np
 from packager.data.preprocess import dequantize
 from packager.detection.decode import decode_all
 from packager.detection.metrics import measure
-from packager.manifest import DeviceResults, Parity, Quantization
+from packager.manifest import DeviceResults, Parity, Quantization, SegmentationParity
+from packager.segmentation import masks as seg_masks
 from packager.text import styled
 
 
 def parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None],
-           detection_classes: int | None = None) -> Parity:
+           detection_classes: int | None = None, segmentation: bool = False) -> Parity:
     """The device's outputs against the golden ones; a detector's (detection_classes given) by its
-    detections matched at IoU >= 0.5 with the same class (packager.detection.metrics)."""
+    detections matched at IoU >= 0.5 with the same class (packager.detection.metrics); a segmenter's
+    by its class masks (segmentation_parity)."""
     if detection_classes is not None:
         return detection_parity(device_outputs, golden_outputs, quantization, detection_classes)
+    if segmentation:
+        return segmentation_parity(device_outputs, golden_outputs, quantization)
     diffs, agree, samples = [], None, 0
     for k, (got, want) in enumerate(zip(device_outputs, golden_outputs)):
         q = quantization[k] if k < len(quantization) else None
@@ -58,6 +62,33 @@ def detection_parity(device_outputs: list[np.ndarray], golden_outputs: list[np.n
     found = measure(decode_all(got), decode_all(want), None, classes)
     return Parity(samples=len(want[2]), max_abs_error=found.score_error_max, mean_abs_error=found.score_error_mean,
                   top1_agreement=found.agreement, detection=found)
+
+
+def segmentation_parity(device_outputs: list[np.ndarray], golden_outputs: list[np.ndarray], quantization: list[Quantization | None]) -> Parity:
+    """A segmenter's class masks against the host's golden masks: the share of pixels of the same class
+    and the mean IoU. The golden output is stored compactly as the host's class mask ([N, H, W] uint8,
+    packager.build.golden) or, from an older bundle, as the raw scores [N, H, W, C]; the device returns
+    raw scores, whose mask is their argmax over the class axis (no dequantization needed: a positive
+    scale keeps the order). Score errors are counted only when the golden file holds the scores; with a
+    compact golden they cannot be, and are reported as 0 beside the agreement that replaces them."""
+    if len(device_outputs) != 1 or len(golden_outputs) != 1:
+        raise ValueError(f"a segmenter has one output: device {len(device_outputs)}, golden {len(golden_outputs)}")
+    got, want = np.asarray(device_outputs[0]), np.asarray(golden_outputs[0])
+    device_masks = seg_masks.class_masks(got)
+    golden_masks = want if want.ndim == 3 else seg_masks.class_masks(want)
+    if device_masks.shape != golden_masks.shape:
+        raise ValueError(f"device masks {list(device_masks.shape)} != golden masks {list(golden_masks.shape)}")
+    classes = int(got.shape[-1])
+    max_error = mean_error = 0.0
+    if want.ndim == 4:  # the scores themselves are golden: their errors too
+        q = quantization[0] if quantization else None
+        diff = np.abs(dequantize(got, q.scale if q else None, q.zero_point if q else None).astype(np.float64)
+                      - dequantize(want, q.scale if q else None, q.zero_point if q else None).astype(np.float64))
+        max_error, mean_error = float(diff.max()), float(diff.mean())
+    agreement = seg_masks.pixel_agreement(device_masks, golden_masks)
+    return Parity(samples=len(golden_masks), max_abs_error=max_error, mean_abs_error=mean_error, top1_agreement=agreement,
+                  segmentation=SegmentationParity(pixel_agreement=agreement, mean_iou=seg_masks.mean_iou(device_masks, golden_masks, classes),
+                                                  compact_golden=want.ndim == 3))
 
 
 def _ms(value: float | None) -> str:

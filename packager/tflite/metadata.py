@@ -46,12 +46,14 @@ from packager import fileio
 from packager.data.preprocess import INTEGER_RANGES, Preprocessing
 from packager.detection import meta
 from packager.errors import PackagerError
+from packager.segmentation import meta as segmentation_meta
 from packager.tflite import flatbuffer
 from packager.tflite.flatbuffer import METADATA_NAME, parse_graph
 from packager.tflite.flatbuffer import schema as _schema
 
 LABELS_FILE = "labels.txt"
-Task = Literal["image_classification", "object_detection", "generic"]
+Task = Literal["image_classification", "object_detection", "segmentation", "generic"]
+TASKS = ("image_classification", "object_detection", "segmentation", "generic")
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def _tflite_support() -> SimpleNamespace:
         from tensorflow_lite_support.metadata.python import metadata as md  # noqa: PLC0415
         from tensorflow_lite_support.metadata.python.metadata_writers import (  # noqa: PLC0415
             image_classifier,
+            image_segmenter,
             metadata_info,
             metadata_writer,
             object_detector,
@@ -174,7 +177,7 @@ def _tflite_support() -> SimpleNamespace:
         if hide_tf:
             del sys.modules["tensorflow"]
     return SimpleNamespace(fb=metadata_fb, md=md, image_classifier=image_classifier, info=metadata_info, writer=metadata_writer,
-                           object_detector=object_detector)
+                           object_detector=object_detector, image_segmenter=image_segmenter)
 
 
 # --- write -----------------------------------------------------------------------------------------
@@ -208,6 +211,8 @@ def embed_metadata(model: bytes, spec: MetadataSpec) -> bytes:
                 if spec.task == "object_detection":
 
                     writer = meta.writer(tfs, base, general, inputs[0], label_files)
+                elif spec.task == "segmentation":
+                    writer = segmentation_meta.writer(tfs, base, general, inputs[0], label_files, _segmentation_text(spec, graph))
                 elif spec.task == "image_classification":
                     writer = tfs.image_classifier.MetadataWriter.create_from_metadata_info(
                         bytearray(base), general_md=general, input_md=inputs[0], output_md=outputs[0])
@@ -252,8 +257,8 @@ def _graft_metadata(base: bytes, populated: bytes) -> bytes:
 
 
 def _validate_spec(spec: MetadataSpec, graph) -> None:
-    if spec.task not in ("image_classification", "object_detection", "generic"):
-        raise PackagerError(f"unknown task {spec.task!r}", "use image_classification, object_detection or generic")
+    if spec.task not in TASKS:
+        raise PackagerError(f"unknown task {spec.task!r}", "use image_classification, object_detection, segmentation or generic")
     if not spec.name or not spec.version:
         raise PackagerError("metadata needs a model name and a version", "give --name and --version")
     for what, descriptions, tensors in (("input", spec.input_descriptions, graph.inputs),
@@ -269,6 +274,12 @@ def _validate_spec(spec: MetadataSpec, graph) -> None:
         if spec.preprocessing is None:
             raise PackagerError("an image classifier needs a preprocessing spec (size, color space, mean, std)",
                                 "give --mean/--std/--color-space")
+    if spec.task == "segmentation":
+        shape = graph.outputs[0].shape if len(graph.outputs) == 1 else ()
+        if len(graph.inputs) != 1 or len(shape) != 4 or shape[-1] < 2 or spec.preprocessing is None:
+            raise PackagerError(f"a segmenter's metadata needs one image input and one [1, H, W, classes] output, this model has "
+                                f"{len(graph.inputs)} input(s) and output(s) {[list(t.shape) for t in graph.outputs]}",
+                                "use --task generic")
     if spec.preprocessing is not None:
         _check_image_input(spec.preprocessing, graph.inputs[0])
     if not 0 <= spec.labels_output < len(graph.outputs):
@@ -301,6 +312,15 @@ def output_classes(graph, index: int = 0) -> int:
     """Number of classes of an output (the first by default): its last dimension."""
     shape = graph.outputs[index].shape
     return int(shape[-1]) if len(shape) else 1
+
+
+def _segmentation_text(spec: MetadataSpec, graph) -> str:
+    tensor = graph.outputs[0]
+    given = spec.output_descriptions[0] if spec.output_descriptions else None
+    _, height, width, classes = tensor.shape
+    text = given or (f"Class scores at every pixel, [1, {height}, {width}, {classes}]: the category mask is the argmax over the "
+                     f"last axis" + (f" ({LABELS_FILE}, one label per class index)." if spec.labels else "."))
+    return text + _quant_note(tensor)
 
 
 def _quant_note(tensor) -> str:
@@ -597,12 +617,14 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
             # values are stored as float32: compare at float32 precision
             if got_channels is None or not np.allclose(got_channels, want, rtol=1e-6, atol=1e-6):
                 raise mismatch(what, list(got), [float(v) for v in want])
-    elif spec.task in ("image_classification", "object_detection"):
+    elif spec.task in ("image_classification", "object_detection", "segmentation"):
         raise PackagerError("an image model needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
     classes = output_classes(graph, spec.labels_output) if spec.task != "object_detection" else spec.classes
     if spec.task == "object_detection":
 
         meta.verify(model, _tflite_support(), spec.labels)
+    if spec.task == "segmentation":
+        segmentation_meta.verify(model, _tflite_support(), spec.labels)
     if spec.labels:
         if found.labels is None:
             raise mismatch("the label file", None, LABELS_FILE)

@@ -107,7 +107,7 @@ object Manifests {
         val manifest = BundleManifest(
             name = name,
             version = m.string("version"),
-            task = m.string("task").also { if (it !in setOf("image_classification", "object_detection", "generic")) m.fail("task", "'$it' is not a known task") },
+            task = m.string("task").also { if (it !in setOf("image_classification", "object_detection", "segmentation", "generic")) m.fail("task", "'$it' is not a known task") },
             modelFile = safeFile(model, "file"),
             modelSha256 = sha,
             modelSizeBytes = model.long("size_bytes"),

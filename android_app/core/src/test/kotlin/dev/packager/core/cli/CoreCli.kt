@@ -91,6 +91,16 @@ private fun runJob(job: JsonObject, out: File) {
             }
             out.writeText(gson.toJson(mapOf("rows" to rows)))
         }
+        // a segmenter's outputs (one .npy, batch first, raw scores or compact masks) -> one class mask per sample (.npy, int32)
+        "segment" -> {
+            val manifest = Manifests.parse(File(job["manifest"].asString).readText())
+            val outputs = Npy.read(File(job["outputs"].asString))
+            val masks = (0 until outputs.rows).map { dev.packager.core.SegmentationDecoder.decode(manifest, outputs.row(it)) }
+            val h = masks[0].height
+            val w = masks[0].width
+            Npy.write(out, NdArray.ofLongs(dev.packager.core.DType.INT32, intArrayOf(masks.size, h, w),
+                LongArray(masks.size * h * w) { masks[it / (h * w)].classes[it % (h * w)].toLong() }))
+        }
         "manifest" -> {
             val m = Manifests.parse(File(job["manifest"].asString).readText())
             out.writeText(gson.toJson(mapOf(
