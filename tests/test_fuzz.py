@@ -5,9 +5,11 @@ The harness is tests/fuzzing.py; scripts/fuzz.py runs the same trials in larger 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -205,3 +207,223 @@ def test_the_harness_sees_a_crash():
     assert fuzzing.outcome_of(Result(1, "Traceback (most recent call last):\n", ValueError("x")))[0] == fuzzing.CRASH
     assert fuzzing.outcome_of(Result(2, "error: one\nerror: two\n", SystemExit(2)))[0] == fuzzing.CRASH
     assert fuzzing.outcome_of(Result(-11, "", None))[0] == fuzzing.CRASH
+
+
+# --- issue 26: links, FIFOs, untrusted text, huge integers and surrogates ----------------------------------
+HOSTILE_CHARS = st.sampled_from(list("[]/$\\{}^_~`<>|&;'\"\n\t") + ["\x1b", "\x07", "\x00", "\x9b", "\x7f", "\u202e", "\u2028", "\ufeff",
+                                                                     "\ud800", "\udfff", "[/]", "[m]", "[bold]", "$\\undefinedcommand$", "$x^{$",
+                                                                     "\x1b]52;c;aGk=\x07", "\x1b[2J", "é", "ß", "😀"])
+HOSTILE_TEXT = st.lists(st.one_of(HOSTILE_CHARS, st.text(max_size=3)), min_size=1, max_size=12).map("".join)
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _device_results(bundle: Path, model: str, manufacturer: str, soc: str, error: str) -> dict:
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    latencies = [1.0, 2.0, 3.0]
+    return {
+        "schema_version": 1, "kind": "packager-device-results", "created": "2026-01-01T00:00:00Z", "packager": "0.9.0",
+        "transfers": {"bytes_pushed": 0, "bytes_skipped": 0}, "apks": [],
+        "runs": [{"device": {"serial": "R5X", "manufacturer": manufacturer, "model": model, "soc": soc, "abi": "arm64-v8a", "sdk": 34,
+                             "virtual": False},
+                  "bundle": manifest["name"], "bundle_sha256": manifest["model"]["sha256"], "recipe": manifest["recipe"]["name"], "runner": "app",
+                  "virtual": False, "status": "error" if error else "ok", "accelerator_requested": "cpu", "accelerator_applied": "cpu",
+                  "fallback_reason": None, "threads": 1, "init_ms": 3.0, "first_inference_ms": 2.0,
+                  "latency": {"count": 3, "mean": 2.0, "std": 0.8, "p50": 2.0, "p90": 2.8, "p99": 3.0, "min": 1.0, "max": 3.0},
+                  "peak_memory_kb": None, "parity": None, "errors": [error] if error else [], "latencies_ms": latencies,
+                  "delegated_ops": 9, "total_ops": 12, "ops_source": "delegate_log", "peak_memory_measure": "rise_over_preload_baseline"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def text_bundle(digits_bundle, tmp_path_factory):
+    return shutil.copytree(digits_bundle, tmp_path_factory.mktemp("text") / "digits")
+
+
+@settings(FAST, max_examples=max(FAST.max_examples // 12, 4))  # a report with its plots takes about 3 s
+@given(fields=st.fixed_dictionaries({k: HOSTILE_TEXT for k in ("description", "author", "license", "reason", "label", "model", "manufacturer",
+                                                                  "soc", "error")}))
+def test_untrusted_text_in_every_model_and_device_string(fields, text_bundle, tmp_path_factory):
+    """Markup, terminal escapes, math text and lone surrogates in the manifest's strings, a label and
+    a handset's properties: `report` (reports, plots, the device table) and the device table printer
+    show them as text; nothing raw reaches a file or the terminal."""
+    from packager.device.results import table
+    from packager.manifest import DeviceResults
+    from packager.text import console
+
+    work = tmp_path_factory.mktemp("text")
+    bundle = shutil.copytree(text_bundle, work / "digits")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("description", "author", "license"):
+        manifest[key] = fields[key]
+    manifest["selection"]["reason"] = fields["reason"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    labels = (bundle / "labels.txt").read_text(encoding="utf-8").splitlines()
+    labels[0] = " ".join(fields["label"].replace("\ud800", "?").replace("\udfff", "?").split()) or "x"
+    (bundle / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    document = _device_results(bundle, fields["model"], fields["manufacturer"], fields["soc"], fields["error"])
+    (work / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    result = fuzzing.cli(["report", bundle, "-r", work / "results.json"])
+    outcome, detail = fuzzing.outcome_of(result)
+    fuzzing.tally("untrusted text").add(outcome, detail)
+    assert outcome != fuzzing.CRASH, detail
+    assert not _RAW_CONTROL.search(result.output.replace("\n", "")), repr(result.output)
+    if outcome == fuzzing.OK:
+        for name in ("report.md", "report.html"):
+            text = (bundle / name).read_text(encoding="utf-8")
+            assert not _RAW_CONTROL.search(text.replace("\n", "").replace("\t", "")), name
+    out = io.StringIO()
+    console(file=out, width=100, force_terminal=True).print(table(DeviceResults.from_dict(document)))
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # the console's own colours; anything else is raw
+    assert not _RAW_CONTROL.search(printed.replace("\n", "")), repr(printed)
+    assert fields["model"].count("[") <= printed.count("[")  # markup shown, not eaten
+
+
+_HUGE = "9" * 5000
+
+
+def _surrogate_json(text: str) -> str:
+    return json.dumps(text)  # json.dumps writes a lone surrogate as \\ud800: valid JSON, not UTF-8
+
+
+@settings(FAST, max_examples=max(FAST.max_examples // 3, 12))
+@given(target=st.sampled_from(["manifest:version", "manifest:description", "manifest:golden.count", "manifest:model.size_bytes",
+                               "results:transfers.bytes_pushed", "results:runs", "results:created", "toml:calib_samples",
+                               "toml:name", "budgets:p90_ms"]),
+       value=st.sampled_from(["huge", "negative-huge", "surrogate", "duplicate"]),
+       command=st.sampled_from([["report"], ["bundle", "--app", "{work}/app"], ["device", "bench", "-d", "127.0.0.1:1"]]))
+def test_huge_integers_surrogates_and_duplicates_in_every_document(target, value, command, text_bundle, tmp_path_factory):
+    from packager.device.budgets import Budgets
+
+    work = tmp_path_factory.mktemp("docs")
+    bundle = shutil.copytree(text_bundle, work / "digits")
+    kind, _, key = target.partition(":")
+    literal = {"huge": _HUGE, "negative-huge": "-" + _HUGE, "surrogate": _surrogate_json("a\ud800b"), "duplicate": "1"}[value]
+    if kind in ("manifest", "results"):
+        document = json.loads((bundle / "manifest.json").read_text(encoding="utf-8")) if kind == "manifest" else _device_results(bundle, "m", "x", "y", "")
+        *parents, leaf = key.split(".")
+        node = document
+        for part in parents:
+            node = node[part]
+        node[leaf] = "@@"
+        text = json.dumps(document).replace('"@@"', literal)
+        if value == "duplicate":
+            text = text.replace("{", '{"version": 1, "version": 2, ', 1)
+        path = (bundle / "manifest.json") if kind == "manifest" else (work / "results.json")
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        args = [a.format(work=work) for a in command] + [bundle] if kind == "manifest" else ["report", bundle, "-r", path]
+        outcome, detail = fuzzing.outcome_of(fuzzing.cli(args))
+    elif kind == "toml":
+        config = work / "build.toml"
+        toml_value = {"huge": _HUGE, "negative-huge": "-" + _HUGE, "surrogate": '"a\\ud800b"', "duplicate": "1\ncalib_samples = 2"}[value]
+        config.write_text(f'model = "m.keras"\n{key} = {toml_value}\n', encoding="utf-8")
+        outcome, detail = fuzzing.outcome_of(fuzzing.cli(["build", "-c", config]))
+    else:
+        budgets = work / "budgets.toml"
+        budgets.write_text(f"[default]\n{key} = {_HUGE if 'huge' in value else '1.0'}\n", encoding="utf-8")
+        try:
+            Budgets.load(budgets)
+            outcome, detail = fuzzing.OK, ""
+        except PackagerError as exc:
+            outcome, detail = fuzzing.CLEAN, exc.one_line()
+    fuzzing.tally("huge integers and surrogates").add(outcome, detail)
+    assert outcome != fuzzing.CRASH, (target, value, detail)
+    if value in ("huge", "negative-huge", "duplicate") and kind != "budgets" and target != "toml:name":
+        assert outcome == fuzzing.CLEAN, (target, value, detail)
+    assert not (work / "app").exists()
+
+
+_BUNDLE_LINKS = ["report-plots", "device", "golden", "golden/images", "golden/output_0.npy"]
+_APP_LINKS = ["app/src/main/assets", "app/src/main/assets/models", "app/src/main/assets/models/digits",
+              "app/src/main/assets/models/digits/golden", "app/src/main/assets/models/digits/golden/images"]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))}
+
+
+@settings(FAST, max_examples=max(FAST.max_examples // 5, 10))  # an install loads the model in LiteRT's worker first
+@given(linked=st.sampled_from(_BUNDLE_LINKS + _APP_LINKS), command=st.sampled_from(["report", "bundle", "bench"]))
+def test_symlinked_subfolders_of_bundles_and_apps(linked, command, text_bundle, tmp_path_factory):
+    """Any subfolder (or file) of a bundle or an app replaced by a link to a folder elsewhere: every
+    command ends in exit 0 or one line, and nothing is written or deleted where the link points."""
+    work = tmp_path_factory.mktemp("links")
+    bundle = shutil.copytree(text_bundle, work / "digits")
+    app = fuzzing.minimal_app(work / "app")
+    if linked in _APP_LINKS:
+        assert fuzzing.cli(["bundle", bundle, "--app", app]).exit_code == 0
+        root = app
+        linked = linked.removeprefix("app/")
+        linked = f"app/{linked}"
+        root = work / "app"
+    else:
+        root = bundle
+    target = root / linked
+    elsewhere = work / "elsewhere"
+    if target.is_dir():
+        shutil.copytree(target, elsewhere)
+        shutil.rmtree(target)
+    else:
+        elsewhere.mkdir()
+        (elsewhere / "keep.png").write_bytes(b"precious")
+        if target.exists():
+            target.unlink()
+    (elsewhere / "keep.png").write_bytes(b"precious")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(elsewhere, target)
+    before = _tree(elsewhere)
+    args = {"report": ["report", bundle], "bundle": ["bundle", bundle, "--app", app], "bench": ["device", "bench", "-d", "127.0.0.1:1", bundle]}[command]
+    outcome, detail = fuzzing.outcome_of(fuzzing.cli(args))
+    fuzzing.tally("symlinked subfolders").add(outcome, detail)
+    assert outcome != fuzzing.CRASH, (linked, command, detail)
+    assert _tree(elsewhere) == before, (linked, command)
+    assert not [p for p in work.rglob(".*.old")], (linked, command)
+
+
+_PATH_OPTIONS = [["build", "{fifo}"], ["build", "m.keras", "-c", "{fifo}"], ["build", "m.keras", "--calib-data", "{fifo}"],
+                 ["build", "m.keras", "--eval-data", "{fifo}"], ["build", "m.keras", "--anchors", "{fifo}"], ["inspect", "{fifo}"],
+                 ["report", "{bundle}", "-r", "{fifo}"], ["report", "{fifo}"], ["device", "bench", "-d", "127.0.0.1:1", "{fifo}"],
+                 ["bundle", "{fifo}", "--app", "{work}"], ["report", "{bundle_fifo_manifest}"], ["bundle", "{bundle_fifo_manifest}", "--app", "{work}"],
+                 ["device", "bench", "-d", "127.0.0.1:1", "{bundle_fifo_manifest}"]]
+
+
+@FAST
+@given(option=st.sampled_from(_PATH_OPTIONS), kind=st.sampled_from(["fifo", "socket", "/dev/null", "/dev/zero"]))
+def test_non_regular_files_at_every_path_option(option, kind, tmp_path_factory):
+    """A FIFO, a socket or a device at any path a command reads: one line, at once (a watchdog
+    unblocks a reader of the FIFO after 20 s, so a hang fails instead of stopping the suite)."""
+    import socket
+    import threading
+
+    work = tmp_path_factory.mktemp("special")
+    special = work / "special"
+    listener = None
+    if kind == "fifo":
+        os.mkfifo(special)
+    elif kind == "socket":
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(special))
+    else:
+        special = Path(kind)
+    bundle = work / "b"
+    bundle.mkdir()
+    (work / "bf").mkdir()
+    os.mkfifo(work / "bf" / "manifest.json")
+    done = threading.Event()
+
+    def unblock():
+        if not done.wait(20):
+            for fifo in (special, work / "bf" / "manifest.json"):
+                with contextlib.suppress(OSError):
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    threading.Thread(target=unblock, daemon=True).start()
+    try:
+        args = [a.format(fifo=special, bundle=bundle, work=work, bundle_fifo_manifest=work / "bf") for a in option]
+        result = fuzzing.cli(args)
+    finally:
+        done.set()
+        if listener is not None:
+            listener.close()
+    outcome, detail = fuzzing.outcome_of(result)
+    fuzzing.tally("non-regular files").add(outcome, detail)
+    assert outcome == fuzzing.CLEAN, (args, detail)
+    assert any(word in detail for word in ("FIFO", "socket", "device", "not a bundle")), detail

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import stat as stat_module
+import time
 from typing import TYPE_CHECKING
 
 from packager.device.virtual.fs import file_mode, set_mode
@@ -99,7 +100,10 @@ def _sh(ctx: Context, args: list[str]) -> int:
 
 @command("sleep")
 def _sleep(ctx: Context, args: list[str]) -> int:
-    ctx.handset.stopping.wait(min(float(args[0]) if args else 0.0, 300.0))  # stop() wakes it
+    deadline = time.monotonic() + min(float(args[0]) if args else 0.0, 300.0)
+    while (left := deadline - time.monotonic()) > 0:  # stop() or the connection's end wakes it
+        if ctx.handset.stopping.wait(min(left, 0.1)) or (ctx.ended is not None and ctx.ended.is_set()):
+            break
     return 0
 
 

@@ -52,6 +52,10 @@ from packager.device.virtual.system import ActivityManager, Logcat, PackageManag
 FEATURES = ("shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir")
 
 
+# Host connections served at once; more are closed as they arrive (a real adbd serves a handful).
+MAX_CONNECTIONS = 32
+
+
 def default_props(serial: str) -> dict[str, str]:
     """A plausible Android 14 handset whose CPU ABI is the host's (the models really run there)."""
     machine = platform.machine() or "x86_64"
@@ -104,6 +108,8 @@ class VirtualHandset:
         self._threads: set[threading.Thread] = set()
         self._threads_lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self._connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.idle_timeout_s = protocol.IDLE_TIMEOUT_S  # a silent connection with no open stream is closed after this
         self._booted = time.monotonic()
         if preinstall_demo_app:
             self.packages.install(stand_in_demo_apk())
@@ -190,7 +196,17 @@ class VirtualHandset:
                 sock, _ = listener.accept()
             except OSError:
                 return
-            self.spawn(protocol.serve_connection, self, sock, name="connection")
+            if not self._connection_slots.acquire(blocking=False):  # every slot taken: closed at once, as a busy adbd would
+                self.log("W", "adbd", f"refused a connection: {MAX_CONNECTIONS} are open")
+                sock.close()
+                continue
+            self.spawn(self._serve, sock, name="connection")
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            protocol.serve_connection(self, sock)
+        finally:
+            self._connection_slots.release()
 
     def serve_forever(self) -> None:
         """Run until interrupted (Ctrl-C), then stop."""

@@ -38,7 +38,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from packager.device.virtual.parts import Device
 
 A_VERSION = 0x01000001  # ADB's current protocol version (from it on, payload checksums are optional)
-MAX_PAYLOAD = 256 * 1024
+MAX_PAYLOAD = 256 * 1024  # advertised in our CNXN: a message with a larger payload ends the connection
+# Bounds a host cannot push past (adbd's are similar in effect): WRTEs a host may send on a stream
+# before the service took the earlier ones (the protocol allows one: it must wait for our OKAY),
+# streams open at once on one connection, and how long a connection may stay silent with no open stream.
+MAX_PENDING_WRITES = 4
+MAX_STREAMS = 64
+IDLE_TIMEOUT_S = 60.0
 SHELL_STDIN, SHELL_STDOUT, SHELL_STDERR, SHELL_EXIT, SHELL_CLOSE_STDIN, SHELL_WINDOW_SIZE = 0, 1, 2, 3, 4, 5
 WIRE_TO_COMMAND = {value: name for name, value in C.ID_TO_WIRE.items()}
 
@@ -85,6 +91,13 @@ class Stream:
             self.inbox.put(None)  # stay closed for later readers
             return False
         self.buffer.extend(item)
+        # acknowledged once the service took it, as adbd does: the host's next WRTE waits for this,
+        # so what a stream buffers is bounded by what its service reads
+        if not self.closed:
+            try:
+                self.conn.send(b"OKAY", self.local_id, self.remote_id)
+            except Disconnected:
+                pass
         return True
 
     def read_exact(self, size: int) -> bytes:
@@ -131,13 +144,21 @@ class Connection:
         self.version = A_VERSION
         self.alive = True
         self.online = threading.Event()  # CNXN sent: the host may open streams
+        self.ended = threading.Event()  # the connection is gone: its services' commands stop waiting
         self._token = b""
 
     # --- framing ------------------------------------------------------------------------------
     def _recv_exact(self, size: int) -> bytes:
         chunks = bytearray()
         while len(chunks) < size:
-            part = self.sock.recv(size - len(chunks))
+            try:
+                part = self.sock.recv(size - len(chunks))
+            except TimeoutError:
+                with self.streams_lock:
+                    busy = bool(self.streams) and self.online.is_set()
+                if busy:
+                    continue  # a long command (sleep 30) keeps its connection
+                raise Disconnected("the host stayed silent with no open stream") from None
             if not part:
                 raise Disconnected("the host closed the connection")
             chunks.extend(part)
@@ -148,8 +169,8 @@ class Connection:
         command, arg0, arg1, length, _checksum, magic = struct.unpack(C.MESSAGE_FORMAT, header)
         if command ^ 0xFFFFFFFF != magic or command not in WIRE_TO_COMMAND:
             raise Disconnected(f"corrupt ADB header {header.hex()}")
-        if length > MAX_PAYLOAD * 4:
-            raise Disconnected(f"oversized ADB payload ({length} bytes)")
+        if length > MAX_PAYLOAD:
+            raise Disconnected(f"oversized ADB payload ({length} bytes, more than the {MAX_PAYLOAD} advertised)")
         data = self._recv_exact(length) if length else b""
         self.handset.faults.delay(len(data))
         return WIRE_TO_COMMAND[command], arg0, arg1, data
@@ -186,6 +207,7 @@ class Connection:
             pass
         finally:
             self.alive = False
+            self.ended.set()
             with self.streams_lock:
                 streams, self.streams = list(self.streams.values()), {}
             for stream in streams:
@@ -263,8 +285,14 @@ class Connection:
                 self.send(b"CLSE", 0, arg0)  # what adbd answers for a service it does not have
                 return
             with self.streams_lock:
-                local_id, self.next_id = self.next_id, self.next_id + 1
-                stream = self.streams[local_id] = Stream(self, local_id, arg0)
+                full = len(self.streams) >= MAX_STREAMS
+                if not full:
+                    local_id, self.next_id = self.next_id, self.next_id + 1
+                    stream = self.streams[local_id] = Stream(self, local_id, arg0)
+            if full:
+                self.handset.log("W", "adbd", f"refused a stream: {MAX_STREAMS} are open on this connection")
+                self.send(b"CLSE", 0, arg0)
+                return
             self.send(b"OKAY", local_id, arg0)
             self.handset.spawn(self._run_service, handler, stream, service, name=f"adbd-{service.split(':', 1)[0]}")
         elif command == b"WRTE":
@@ -272,8 +300,9 @@ class Connection:
             if stream is None:
                 self.send(b"CLSE", 0, arg0)
                 return
-            stream.inbox.put(data)
-            self.send(b"OKAY", arg1, arg0)
+            if stream.inbox.qsize() >= MAX_PENDING_WRITES:
+                raise Disconnected(f"the host sent {MAX_PENDING_WRITES} WRTEs without waiting for OKAY")
+            stream.inbox.put(data)  # OKAY when the service takes it (Stream._fill)
         elif command == b"OKAY":
             stream = self.streams.get(arg1)
             if stream is not None:
@@ -313,7 +342,7 @@ def shell_service(conn: Connection, stream: Stream, service: str) -> None:
     if not command.strip():
         _shell_reply(stream, v2, b"", b"the virtual handset has no interactive shell; give a command\n", 1)
         return
-    ctx = shell.Context(conn.handset)
+    ctx = shell.Context(conn.handset, ended=conn.ended)
     if v2:
         ctx.stdin = shell.LazyInput(lambda: _next_stdin_packet(stream))
     else:
@@ -354,7 +383,7 @@ def exec_service(conn: Connection, stream: Stream, service: str) -> None:
     """`exec:CMD`: raw and binary-safe; stdin is what the host writes (read only if the command
     wants it, e.g. `cmd package install -S SIZE` as `adb install` streams it), stdout and stderr
     are one stream as adbd gives them without the shell protocol."""
-    ctx = shell.Context(conn.handset, stdin=shell.LazyInput(stream.read_some))
+    ctx = shell.Context(conn.handset, stdin=shell.LazyInput(stream.read_some), ended=conn.ended)
     ctx.stderr = ctx.stdout
     shell.run(ctx, service.partition(":")[2])
     stream.write(ctx.stdout.getvalue())
@@ -370,6 +399,7 @@ SERVICES = {"shell:": shell_service, "exec:": exec_service, "sync:": _sync}
 
 def serve_connection(handset: Device, sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(getattr(handset, "idle_timeout_s", IDLE_TIMEOUT_S))
     conn = Connection(handset, sock)
     handset.connections.add(conn)
     try:

@@ -241,6 +241,7 @@ class Context:
     status: int = 0
     stdout: io.BytesIO = field(default_factory=io.BytesIO)
     stderr: io.BytesIO = field(default_factory=io.BytesIO)
+    ended: threading.Event | None = None  # set when the host connection is gone: waiting commands stop
 
     @property
     def fs(self) -> Sandbox:
@@ -271,7 +272,7 @@ class Context:
 
     def sub(self, **changes) -> Context:
         values = {"handset": self.handset, "user": self.user, "cwd": self.cwd, "home": self.home, "stdin": b"",
-                  "status": self.status}
+                  "status": self.status, "ended": self.ended}
         values.update(changes)
         return Context(**values)
 

@@ -46,6 +46,8 @@ def sync_service(conn: Connection, stream: Stream) -> None:
             return
         path = stream.read_exact(length).decode("utf-8", "surrogateescape")
         try:
+            if "\0" in path:  # no file name holds one; os calls would raise ValueError and end the service unanswered
+                raise SyncFailed(f"invalid path {path!r}: it contains a NUL byte")
             if request == ID[b"STAT"]:
                 stream.write(_stat_v1(conn, path))
             elif request in (V2[b"STA2"], V2[b"LST2"]):
