@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from packager import DISTRIBUTION
+from packager import INSTALLED
 from packager.errors import PackagerError
 from packager.text import one_line
 
@@ -79,7 +79,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name=DISTRIBUTION, prog_name="packager")
+@click.version_option(package_name=INSTALLED, prog_name="packager")
 def main() -> None:
     """Package trained models for Android and test them on handsets."""
 

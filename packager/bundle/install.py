@@ -205,6 +205,15 @@ def _write_temporary(path: Path, data: bytes) -> Path:
     return temporary
 
 
+def check_bundle(dist: str | Path) -> reader.BundleRef:
+    """`packager bundle`'s checks without an app: a safe name, a valid manifest, every file present,
+    and the model the manifest describes. For whoever ships a bundle elsewhere (a device farm package)."""
+    dist = Path(dist)
+    _check_name_before_loading(dist)
+    ref = reader.load_bundle(dist)
+    _check_model(ref)
+    return ref
+
 
 def _check_model(ref: reader.BundleRef) -> None:
     """The app must get the model the manifest describes: the same bytes (sha256) and a readable

@@ -13,6 +13,7 @@ import click
 from packager import progress
 from packager.bundle.reader import load_bundle
 from packager.commands.common import InputPath, json_option, print_json, verbose_option
+from packager.commands.device_farm import farm
 from packager.device.bench import bench
 from packager.device.cleanup import clean
 from packager.device.contract import ACCELERATORS
@@ -202,3 +203,6 @@ def virtual_cmd(port: int, root: Path | None) -> None:
         click.echo(f"virtual handset {handset.serial} ready: `adb connect {handset.address}` or "
                    f"`packager device bench DIST --device {handset.address}`; Ctrl-C stops it", err=True)
         handset.serve_forever()
+
+
+device.add_command(farm)

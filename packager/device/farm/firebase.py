@@ -1,0 +1,1 @@
+"""Firebase Test Lab game loops (filled in below)."""
