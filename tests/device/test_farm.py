@@ -151,3 +151,117 @@ def test_aws_package_bad_input_is_one_line_and_writes_nothing(digits_bundle, tmp
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.output, (args, result.stderr)
         assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".*partial")) == []
+
+
+def _adb_until(adb, serial: str, probe: str, deadline_s: float = 60) -> None:
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        if adb("-s", serial, "shell", f"ls {probe}").returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{probe} never appeared")
+
+
+@pytest.mark.slow
+def test_game_loop_as_test_lab_runs_it(digits_bundle, virtual_handset, adb, tmp_path):
+    """The app's scenarios and bundle in its assets, the APK installed with the real adb client, the
+    game-loop intent started as Test Lab starts it, the results laid out as gcloud's results folder,
+    ingested and compared with a direct `packager device bench`; then one report for both sources."""
+    import json
+    import shutil
+
+    from packager.bundle.install import install_bundle
+    from packager.bundle.reader import load_bundle
+    from packager.device.bench import bench
+    from packager.device.farm.firebase import ACTION, GAME_LOOP_ACTIVITY, OUTPUTS_DIR
+    from packager.device.handset import Handset
+    from packager.device.virtual.apk import demo_apk
+    from packager.manifest import DeviceResults
+
+    project = tmp_path / "android_app"
+    (project / "app").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / "android_app" / "app" / "build.gradle.kts", project / "app" / "build.gradle.kts")
+    (project / "app" / "src" / "main").mkdir(parents=True)
+    (project / "app" / "src" / "main" / "AndroidManifest.xml").write_text('<manifest package="dev.packager.demo"/>\n')
+    install_bundle(digits_bundle, project)
+    assets = project / "app" / "src" / "main" / "assets"
+    made = CliRunner().invoke(main, ["device", "farm", "game-loop", str(digits_bundle), "-a", "cpu,xnnpack", "-d", "model=oriole,version=33",
+                                     "-d", "model=a52sxq,version=31", "--assets", str(assets), "--app", "app-debug.apk", "--runs", "5", "--json"])
+    assert made.exit_code == 0, made.output
+    answer = json.loads(made.stdout)
+    assert answer["gcloud"] == ("gcloud firebase test android run --type game-loop --app app-debug.apk --scenario-numbers 1,2 "
+                                "--device model=oriole,version=33 --device model=a52sxq,version=31 "
+                                f"--directories-to-pull {OUTPUTS_DIR} --timeout 15m")
+    assert [(s["scenario"], s["accelerator"]) for s in answer["scenarios"]] == [(1, "cpu"), (2, "xnnpack")]
+
+    apk = tmp_path / "app-debug.apk"
+    apk.write_bytes(demo_apk({p.relative_to(assets).as_posix(): p.read_bytes() for p in assets.rglob("*") if p.is_file()}))
+    serial = virtual_handset.address
+    adb("connect", serial)
+    _wait_for(adb, serial)
+    installed = adb("-s", serial, "install", "-r", str(apk))
+    assert "Success" in installed.stdout, installed.stdout + installed.stderr
+
+    # Test Lab's launch, one per scenario; it then uploads the results file and the pulled directory
+    device_dir = tmp_path / "testlab" / "virtual-34-en-portrait"
+    for n in (1, 2):
+        results = f"/sdcard/game_loop_results/results_scenario_{n}.json"
+        started = adb("-s", serial, "shell", f"am start -W -a {ACTION} -n {GAME_LOOP_ACTIVITY} --ei scenario {n} -d file://{results}")
+        assert started.returncode == 0 and "Error" not in started.stdout, started.stdout
+        _adb_until(adb, serial, results)
+        (device_dir / "game_loop_results").mkdir(parents=True, exist_ok=True)
+        adb("-s", serial, "pull", results, str(device_dir / "game_loop_results" / f"results_scenario_{n}.json"), check=True)
+    pulled = device_dir / "artifacts" / "sdcard" / "Android" / "data" / "dev.packager.demo" / "files"
+    pulled.mkdir(parents=True)
+    adb("-s", serial, "pull", OUTPUTS_DIR, str(pulled), check=True)
+
+    out = tmp_path / "game-loop-results.json"
+    ingested = CliRunner().invoke(main, ["device", "farm", "ingest", str(tmp_path / "testlab"), "--scenarios",
+                                         str(assets / "packager" / "game-loop-scenarios.json"), "-b", str(digits_bundle), "-o", str(out)])
+    assert ingested.exit_code == 0, ingested.output
+    game_loop = DeviceResults.load(out)
+    handset = Handset.open(serial)
+    try:
+        direct = bench(handset, [load_bundle(digits_bundle)], ["cpu", "xnnpack"], runs=5)
+    finally:
+        handset.close()
+
+    def key(results):
+        return sorted((r.device.model, r.device.sdk, r.bundle, r.accelerator_requested, r.accelerator_applied, r.status,
+                       r.parity.samples, r.parity.top1_agreement, r.parity.max_abs_error, r.latency.count) for r in results.runs)
+
+    assert key(game_loop) == key(direct) and {r.device.serial for r in game_loop.runs} == {"virtual-34-en-portrait"}
+
+    # both sources in one report: two "devices", a table each, the comparison figure, budgets per device
+    direct_file = direct.write(tmp_path / "direct.json")
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text("[default]\nmin_top1_agreement = 0.9\n\n[accelerator.xnnpack]\np90_ms = 0.000001\n")
+    report = CliRunner().invoke(main, ["device", "farm", "report", str(out), str(direct_file), "--budgets", str(budgets),
+                                       "-o", str(tmp_path / "report"), "--json"])
+    assert report.exit_code == 0, report.output
+    summary = json.loads(report.stdout)
+    assert summary["devices"] == 2 and sorted(summary["devices_over_budget"]) == sorted(["virtual-34-en-portrait", serial])
+    assert all("xnnpack" in p and "p90 latency" in p for p in summary["problems"]) and len(summary["problems"]) == 2
+    md = (tmp_path / "report" / "fleet-report.md").read_text()
+    assert md.count("API level") >= 3 and "virtual-handset-1" in md and "fleet-plots/fleet-digits.png" in md
+    assert (tmp_path / "report" / "fleet-plots" / "fleet-digits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_game_loop_bad_input_is_one_line(digits_bundle, tmp_path):
+    (tmp_path / "not-testlab" / "device" / "logs").mkdir(parents=True)
+    (tmp_path / "not-testlab" / "device" / "logs" / "results_scenario_1.json").write_text("{}")
+    scenarios = tmp_path / "s.json"
+    scenarios.write_text('{"kind": "something else"}')
+    cases = [
+        (["ingest", str(tmp_path / "not-testlab"), "--scenarios", str(scenarios), "-b", str(digits_bundle), "-o", str(tmp_path / "r.json")],
+         "not a Test Lab game-loop results folder"),
+        (["game-loop", "-d", "model=oriole,version=33", "--assets", str(tmp_path)], "no bundles"),
+        (["game-loop", str(digits_bundle), "-d", "oriole 33", "--assets", str(tmp_path)], "is not KEY=VALUE"),
+        (["game-loop", str(digits_bundle), "-d", "model=oriole,version=33", "--assets", str(tmp_path)], "is not installed"),
+        (["report", "-o", str(tmp_path / "rep")], "no device results"),
+    ]
+    for args, needle in cases:
+        result = CliRunner().invoke(main, ["device", "farm", *args])
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and needle in lines[0], (args, result.output)
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "packager").exists() and not (tmp_path / "rep").exists()

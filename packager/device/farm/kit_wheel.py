@@ -29,7 +29,7 @@ DISTRIBUTION = "android-model-packager-device"
 # what the device side imports (the kit, the plugin, the report, the CLI's device and report commands)
 DEVICE_MODULES = (
     "packager", "packager.cli", "packager.errors", "packager.fileio", "packager.manifest", "packager.progress", "packager.quiet",
-    "packager.schemas", "packager.pytest_plugin",
+    "packager.schemas", "packager.text", "packager.pytest_plugin",
     "packager.commands", "packager.commands.common", "packager.commands.device", "packager.commands.device_farm", "packager.commands.report",
     "packager.bundle", "packager.bundle.reader",
     "packager.data", "packager.data.arrays", "packager.data.preprocess",

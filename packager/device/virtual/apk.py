@@ -139,12 +139,19 @@ def stand_in_demo_apk() -> bytes:
     """The demo app as the virtual handset has it installed: a real zip with the real host
     LiteRT library as its native code, dex and resources stand-ins and an empty model index,
     so installed size and APK breakdowns measure something real."""
+    return demo_apk()
+
+
+def demo_apk(assets: dict[str, bytes] | None = None) -> bytes:
+    """The stand-in demo APK with more assets (assets/<name>): bundles as `packager bundle` installs
+    them, the game-loop scenarios."""
     buffer = io.BytesIO()
     manifest = (f'<?xml version="1.0" encoding="utf-8"?>\n<manifest xmlns:android="http://schemas.android.com/apk/res/android"'
                 f' package="{APP_PACKAGE}" android:versionCode="1" android:versionName="1.0">\n'
                 '  <application android:debuggable="true" android:extractNativeLibs="false">\n'
                 '    <activity android:name=".MainActivity" android:exported="true"/>\n'
                 '    <activity android:name=".BenchmarkActivity" android:exported="true"/>\n'
+                '    <activity android:name=".GameLoopActivity" android:exported="true"/>\n'
                 '  </application>\n</manifest>\n')
     abi = "x86_64" if platform.machine() == "x86_64" else "arm64-v8a"
     with zipfile.ZipFile(buffer, "w") as apk:
@@ -153,6 +160,8 @@ def stand_in_demo_apk() -> bytes:
         apk.writestr("resources.arsc", b"\x02\x00\x0c\x00" + bytes(24 * 1024), compress_type=zipfile.ZIP_STORED)
         apk.writestr("res/drawable/icon.png", secrets.token_bytes(4 * 1024), compress_type=zipfile.ZIP_STORED)
         apk.writestr("assets/models/index.json", '{"bundles": []}\n', compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in (assets or {}).items():  # what `packager bundle` and the game-loop scenarios add
+            apk.writestr(f"assets/{name}", data, compress_type=zipfile.ZIP_STORED if name.endswith(".tflite") else zipfile.ZIP_DEFLATED)
         try:
             import ai_edge_litert  # noqa: PLC0415 - only for its shared library's bytes
 

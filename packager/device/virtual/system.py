@@ -21,11 +21,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packager.device.contract import APP_PACKAGE, LOG_TAG
+from packager.device.virtual import game_loop
 from packager.device.virtual.apk import ApkError, ManifestFacts, manifest_facts
 from packager.device.virtual.shell import Context
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from packager.device.virtual.parts import Device
 
 SYSTEM_PACKAGES = ("android", "com.android.shell", "com.android.settings", "com.android.systemui")
-EMULATED_ACTIVITIES = {f"{APP_PACKAGE}/.BenchmarkActivity"}  # run by the worker; other activities only "start"
+EMULATED_ACTIVITIES = {f"{APP_PACKAGE}/.BenchmarkActivity", f"{APP_PACKAGE}/.GameLoopActivity"}  # run by the worker; others only "start"
 NOT_ON_A_HOST = ("gpu", "nnapi", "npu")
 
 
@@ -281,15 +283,19 @@ class ActivityManager:
     def _start(self, ctx: Context, args: list[str]) -> int:
         wait = "-W" in args
         component, extras, i = None, {}, 0
+        action = data = None
         while i < len(args):
             arg = args[i]
             if arg == "-n" and i + 1 < len(args):
                 component, i = args[i + 1], i + 2
+            elif arg in ("-a", "-d") and i + 1 < len(args):
+                action, data = (args[i + 1], data) if arg == "-a" else (action, args[i + 1])
+                i += 2
             elif arg in ("--es", "--esa", "--ei", "--ez", "--el", "--ef") and i + 2 < len(args):
                 value = args[i + 2]
                 extras[args[i + 1]] = [v for v in value.split(",") if v] if arg == "--esa" else value
                 i += 3
-            elif arg in ("-a", "-d", "-t", "-c", "--user") and i + 1 < len(args):
+            elif arg in ("-t", "-c", "--user") and i + 1 < len(args):
                 i += 2
             else:
                 i += 1
@@ -306,7 +312,12 @@ class ActivityManager:
             return 1
         started = time.perf_counter()
         state = "WARM"
-        if f"{package}/{short}" in EMULATED_ACTIVITIES:
+        if f"{package}/{short}" == f"{APP_PACKAGE}/.GameLoopActivity":
+            if action == game_loop.ACTION:  # Firebase Test Lab's game loop
+                loop = game_loop.prepare(self.handset, package, record.apk, extras.get("scenario"), data)
+                if loop is not None:
+                    state = self.app(package).launch(loop[0], then=loop[1])
+        elif f"{package}/{short}" in EMULATED_ACTIVITIES:
             requests = extras.get("requests") or extras.get("request") or []
             requests = [requests] if isinstance(requests, str) else requests
             state = self.app(package).launch(requests)
@@ -360,7 +371,7 @@ class AppProcess:
             total = (rss, hwm) if total is None else (total[0] + rss, total[1] + hwm)
         return total
 
-    def launch(self, requests: list[str]) -> str:
+    def launch(self, requests: list[str], then: Callable[[], None] | None = None) -> str:
         """Start (or reuse) the process and run the requests in the background, as an
         Activity runs after `am start` returns. Returns the launch state (COLD or WARM)."""
         with self._state_lock:
@@ -369,7 +380,7 @@ class AppProcess:
             if cold:
                 self._spawn()
             self._pending += 1
-        self.handset.spawn(self._run, list(requests), name=f"app-{self.package}")
+        self.handset.spawn(self._run, list(requests), then, name=f"app-{self.package}")
         return "COLD" if cold else "WARM"
 
     def _spawn(self) -> None:
@@ -400,12 +411,15 @@ class AppProcess:
         finally:
             proc.stderr.close()
 
-    def _run(self, requests: list[str]) -> None:
+    def _run(self, requests: list[str], then: Callable[[], None] | None = None) -> None:
         try:
             with self._work_lock:
                 for request in requests:
                     if not self._one(request):
                         break
+                else:
+                    if then is not None:
+                        then()
         finally:
             with self._state_lock:
                 self._pending -= 1
