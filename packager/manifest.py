@@ -918,8 +918,8 @@ class BenchDevice(Record):
     model: str
     abi: str
     sdk: int
+    soc: str | None = None  # written as null when the device does not say (the app writes it so)
     serial: str | None = optional()
-    soc: str | None = optional()
     android_version: str | None = optional()
     virtual: bool | None = optional()  # the harness's own runners say it here too
 

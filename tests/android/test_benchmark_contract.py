@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from packager import schemas
+from packager.manifest import BenchResult
 
 
 def _request(tmp_path, **overrides):
@@ -48,6 +49,9 @@ def test_a_request_runs_and_the_result_is_schema_valid(core_jar, tmp_path):
     result = json.loads(open(written).read())
     schemas.validate("bench-result", result)
     assert result["status"] == "ok" and result["errors"] == []
+    # the harness reads it as the typed record, and the record writes it back key for key
+    record = BenchResult.from_dict(result, what="the Kotlin runner's result")
+    assert record.to_dict() == result and record.session_status == "ok" and record.latency.count == 7
     assert result["accelerator"] == {"requested": "cpu", "applied": "cpu", "fallback_reason": None, "delegated_ops": None, "total_ops": None,
                                      "ops_source": "unknown", "ops_note": None}
     assert result["peak_memory_measure"] == "rise_over_preload_baseline"  # what peak_memory_kb is, in the result itself
