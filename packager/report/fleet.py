@@ -1,7 +1,7 @@
 """Many handsets in one report: what a device farm (or a hub) measured, device by device.
 
 Per device, a table by bundle and accelerator (latency, parity with the host, fallback, status)
-under the device's model, SoC, API level and the app/runtime build that measured it; a figure
+under the device's model, SoC, API level and the runtime (and version) that measured it; a figure
 per bundle comparing the devices; and, when budgets are given, each device's verdict. The
 budgets are checked by the caller (packager.device.budgets) and passed in as sentences per run,
 so the report stays a reader of the data model.
