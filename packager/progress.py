@@ -34,7 +34,7 @@ def task(description: str, total: int | None) -> Iterator[Callable[[int], None]]
     if not enabled():
         yield lambda n=1: None
         return
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=stderr_console, transient=True) as bar:
         handle = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(handle, n)

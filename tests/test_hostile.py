@@ -718,3 +718,19 @@ def test_a_large_file_that_is_no_model_is_not_read_whole(tmp_path, monkeypatch):
     with pytest.raises(PackagerError, match="not a TFLite model"):
         flatbuffer.read_model_file(path)
     assert reads == [512]
+
+
+def test_progress_bars_show_a_handsets_name_as_text(monkeypatch):
+    """Case 2: `device bench` names the handset in its progress bar; a model `Evil[/x]` raised MarkupError there."""
+    import io
+
+    from packager import progress, text
+
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "stderr_console", text.console(file=out, force_terminal=True, width=120))
+    monkeypatch.setattr(progress, "_enabled", True)
+    with progress.task("Running 1 benchmark(s) on Evil[/x] [m] \x1b]52;c;aGk=\x07", 1) as advance:
+        advance(1)
+    progress.status("on Evil[/x]")
+    printed = out.getvalue()
+    assert "Evil[/x] [m]" in printed and "\\x1b]52" in printed and "\x07" not in printed

@@ -153,7 +153,7 @@ def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], 
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=progress.stderr_console, transient=True) as bar:
         handles = {t: bar.add_task(f"Benchmarks on {t}", total=total) for t in targets}
         yield {t: (lambda n=1, h=handles[t]: bar.advance(h, n)) for t in targets}
