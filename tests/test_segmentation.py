@@ -159,3 +159,17 @@ def test_quantization_of_scores_does_not_change_the_argmax():
     raw = np.random.default_rng(1).integers(-128, 128, (2, 5, 5, 4)).astype(np.int8)
     real = 0.05 * (raw.astype(np.float64) + 3)
     np.testing.assert_array_equal(masks.class_masks(raw), masks.class_masks(real))
+
+
+def test_the_report_draws_the_input_float_mask_and_the_variants_mask(segmenter_build):
+    bundle = segmenter_build.bundle
+    manifest = Manifest.from_json((bundle / "manifest.json").read_text())
+    float_masks, chosen = np.load(bundle / manifest.golden.float_masks), np.load(bundle / manifest.golden.outputs[0].file)
+    agree = float((float_masks == chosen).mean())
+    assert 0.85 < agree < 1.0  # int8 moves some border pixels, no more
+    report = (bundle / "report.md").read_text(encoding="utf-8")
+    section = report[report.index("Segmentation masks"):]
+    assert f"{agree * 100:.2f}% of int8's pixels have float's class" in section, section[:600]
+    png = bundle / "report-plots" / "segmentation.png"
+    with Image.open(png) as image:
+        assert image.width > 600 and image.height > 4 * 150  # three columns, four rows

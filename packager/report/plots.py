@@ -416,3 +416,53 @@ def apk_breakdown(rows: list[ApkBar]) -> bytes | None:
     ax.grid(axis="x", alpha=0.25, zorder=0)
     ax.legend(fontsize=7, ncols=len(APK_CATEGORIES), frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3 - 0.05 / len(rows)))
     return _png(fig)
+
+
+# --- a segmenter's masks ------------------------------------------------------------------------------
+# class 0 (background in the usual label sets) dark grey, then distinct colours; more classes cycle
+MASK_COLOURS = ("#343a40", "#e64980", "#4c6ef5", "#fab005", "#12b886", "#be4bdb", "#fd7e14", "#15aabf", "#82c91e", "#f03e3e")
+
+
+@dataclass(frozen=True)
+class MaskSample:
+    image: object | None  # [H, W, 3] uint8 pixels, or None when the sample has no image
+    float_mask: object  # [h, w] class indices
+    chosen_mask: object
+
+
+def segmentation_masks(samples: list[MaskSample], labels: list[str], chosen_name: str) -> bytes | None:
+    """A row per golden sample: its input image, the float model's mask and `chosen_name`'s, side by side,
+    the pixels where the two masks differ outlined in white on the chosen one; a legend of the classes shown."""
+    if not samples:
+        return None
+    import numpy as np  # noqa: PLC0415 - with matplotlib, only for reports
+    from matplotlib.colors import ListedColormap  # noqa: PLC0415
+    from matplotlib.patches import Patch  # noqa: PLC0415
+
+    plt = _pyplot()
+    classes = max(len(labels), 1 + max(int(np.max(s.float_mask)) for s in samples), 1 + max(int(np.max(s.chosen_mask)) for s in samples))
+    colours = ListedColormap([MASK_COLOURS[i % len(MASK_COLOURS)] for i in range(classes)])
+    fig, axes = plt.subplots(len(samples), 3, figsize=(6.4, 2.1 * len(samples)), squeeze=False)
+    shown: set[int] = set()
+    for row, s in zip(axes, samples):
+        f, c = np.asarray(s.float_mask), np.asarray(s.chosen_mask)
+        if s.image is not None:
+            row[0].imshow(np.asarray(s.image))
+        agree = float((f == c).mean())
+        row[1].imshow(f, cmap=colours, vmin=0, vmax=classes - 1, interpolation="nearest")
+        row[2].imshow(c, cmap=colours, vmin=0, vmax=classes - 1, interpolation="nearest")
+        differ = np.ma.masked_where(f == c, np.ones_like(f))
+        row[2].imshow(differ, cmap=ListedColormap(["white"]), alpha=0.85, interpolation="nearest")
+        row[1].set_title("float", fontsize=8)
+        row[2].set_title(f"{chosen_name}: {agree:.1%} of pixels agree", fontsize=8)
+        row[0].set_title("input", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        shown |= {int(v) for v in np.unique(f)} | {int(v) for v in np.unique(c)}
+    names = [labels[i] if i < len(labels) else str(i) for i in range(classes)]
+    handles = [Patch(color=MASK_COLOURS[i % len(MASK_COLOURS)], label=names[i]) for i in sorted(shown)]
+    handles.append(Patch(facecolor="white", edgecolor=INK, label="differs from float"))
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    return _png(fig)

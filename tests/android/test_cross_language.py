@@ -224,3 +224,31 @@ def test_detections_decode_as_in_python(core_jar, tmp_path, shapes_build):
             np.testing.assert_allclose([d["score"] for d in kotlin], dets.scores, rtol=0, atol=1e-12)
             total += len(dets)
     assert total > 0
+
+
+def test_segmentation_masks_decode_as_in_python(core_jar, tmp_path, segmenter_build):
+    """A segmenter bundle: core's SegmentationDecoder gives numpy's argmax over the class axis for the
+    int8 scores the model returns on the golden inputs (as a phone's would be), for the same scores
+    dequantized to float32, and reads the bundle's compact golden masks as they are."""
+    from packager.runtime.evaluate import ModelRunner
+
+    bundle = segmenter_build.bundle
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    golden_in = np.load(bundle / manifest["golden"]["inputs"][0]["file"])
+    runner = ModelRunner((bundle / manifest["model"]["file"]).read_bytes())
+    scores = np.concatenate([runner.run_raw([golden_in[i : i + 1]])[0] for i in range(len(golden_in))])
+    q = manifest["outputs"][0]["quantization"]
+    real = ((scores.astype(np.float64) - q["zero_point"]) * q["scale"]).astype(np.float32)
+    float_manifest = dict(manifest, outputs=[dict(manifest["outputs"][0], dtype="float32", quantization=None)])
+    (tmp_path / "float-manifest.json").write_text(json.dumps(float_manifest))
+    golden_masks = np.load(bundle / manifest["golden"]["outputs"][0]["file"])
+    jobs = []
+    for name, path, array in (("int8", bundle / "manifest.json", scores), ("float", tmp_path / "float-manifest.json", real),
+                              ("golden", bundle / "manifest.json", golden_masks)):
+        np.save(tmp_path / f"{name}.npy", array)
+        jobs.append({"op": "segment", "manifest": str(path), "outputs": str(tmp_path / f"{name}.npy"), "out": str(tmp_path / f"{name}-masks.npy")})
+    core_jar.batch(jobs, tmp_path)
+    expected = scores.argmax(axis=-1)
+    assert (expected != 0).any() and len(np.unique(expected)) == 3  # every class is in the masks
+    for name in ("int8", "float", "golden"):
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}-masks.npy"), expected, err_msg=name)

@@ -17,10 +17,13 @@ import dev.packager.core.InstalledBundle
 import dev.packager.core.Pixels
 import dev.packager.core.Postprocess
 import dev.packager.core.Preprocessor
+import dev.packager.core.SegmentationDecoder
+import dev.packager.core.SegmentationOverlay
 
 /**
- * One inference's result: a classifier's top classes, or a detector's detections (boxes, labels,
- * scores) with the sample image and the boxes drawn on it; how long it took.
+ * One inference's result: a classifier's top classes, a detector's detections (boxes, labels,
+ * scores) with the sample image and the boxes drawn on it, or a segmenter's classes (share of the
+ * pixels) with its mask blended over the sample; how long it took.
  */
 data class Classification(
     val categories: List<Category>,
@@ -70,6 +73,13 @@ class ClassifierHelper(private val context: Context, val bundle: InstalledBundle
             val drawn = DetectionOverlay.outline(argb, bitmap.width, bitmap.height, detections, thickness = maxOf(1, bitmap.width / 64))
             val overlay = Bitmap.createBitmap(drawn, bitmap.width, bitmap.height, Bitmap.Config.ARGB_8888)
             return Classification(emptyList(), (t2 - t1) / 1e6, (t1 - t0) / 1e6, detections, overlay)
+        }
+        if (manifest.task == "segmentation") {
+            val mask = SegmentationDecoder.decode(manifest, outputs[0])
+            val blended = SegmentationOverlay.blend(argb, bitmap.width, bitmap.height, mask, alpha = 0.5)
+            val overlay = Bitmap.createBitmap(blended, bitmap.width, bitmap.height, Bitmap.Config.ARGB_8888)
+            return Classification(SegmentationDecoder.classShares(mask, manifest.labels).take(topK), (t2 - t1) / 1e6, (t1 - t0) / 1e6,
+                                  overlay = overlay)
         }
         return Classification(Postprocess.classify(manifest, outputs, topK), (t2 - t1) / 1e6, (t1 - t0) / 1e6)
     }

@@ -43,6 +43,13 @@ object SegmentationDecoder {
 
     fun decode(manifest: BundleManifest, output: NdArray): SegmentationMask = decode(output, manifest.outputs[0].quantization)
 
+    /** The classes in the mask with the share of the pixels each covers, largest first (what the app lists). */
+    fun classShares(mask: SegmentationMask, labels: List<String>): List<Category> {
+        val counts = mask.classes.toList().groupingBy { it }.eachCount()
+        return counts.entries.sortedWith(compareByDescending<Map.Entry<Int, Int>> { it.value }.thenBy { it.key })
+            .map { (c, n) -> Category(c, labels.getOrNull(c) ?: "#$c", n.toFloat() / mask.classes.size) }
+    }
+
     /** Share of the pixels whose classes are equal (the device kit's parity figure). */
     fun agreement(a: SegmentationMask, b: SegmentationMask): Double {
         require(a.height == b.height && a.width == b.width) { "masks of ${a.width}x${a.height} and ${b.width}x${b.height}" }

@@ -31,6 +31,14 @@ class SegmentationTest {
     }
 
     @Test
+    fun classSharesLargestFirstWithLabels() {
+        val shares = SegmentationDecoder.classShares(SegmentationMask(1, 4, intArrayOf(2, 0, 2, 5)), listOf("bg", "a", "b"))
+        assertEquals(listOf("b", "bg", "#5"), shares.map { it.label })
+        assertEquals(0.5f, shares[0].score, 0f)
+        assertEquals(listOf(2, 0, 5), shares.map { it.index })
+    }
+
+    @Test
     fun agreementAndMeanIou() {
         val a = SegmentationMask(1, 4, intArrayOf(0, 0, 1, 1))
         val b = SegmentationMask(1, 4, intArrayOf(0, 1, 1, 1))
