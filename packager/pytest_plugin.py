@@ -249,7 +249,7 @@ def device_run(request: pytest.FixtureRequest, handset, bundle, accelerator):
         # is skipped, saying so, unless the budgets measure fallbacks (allow_fallback) or fail them
         # (require_accelerator, reported by budgets.check with any other violation)
         if not (limits.allow_fallback or limits.require_accelerator):
-            pytest.skip(f"{record.fallback_line()}; set allow_fallback = true in --budgets to measure the fallback")
+            pytest.skip(f"{one_line(record.fallback_line())}; set allow_fallback = true in --budgets to measure the fallback")
     return record
 
 
@@ -269,7 +269,7 @@ class _BudgetChecker:
         if self.budgets is None:
             return
         problems = self.budgets.violations(run, self.session.apk_bytes(run))
-        assert not problems, "over budget:\n  " + "\n  ".join(problems)
+        assert not problems, "over budget:\n  " + "\n  ".join(one_line(p) for p in problems)
 
 
 @pytest.fixture(scope="session")
@@ -286,7 +286,7 @@ def budgets(request: pytest.FixtureRequest):
         return _BudgetChecker(Budgets.load(path), session)
     except PackagerError as exc:
         problem = exc.one_line()
-    pytest.fail(problem, pytrace=False)
+    pytest.fail(one_line(problem), pytrace=False)
 
 
 def _worker_id(config: pytest.Config) -> str | None:
