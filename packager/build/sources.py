@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from packager import quiet
+from packager.data.dataset import MultiInputs
 from packager.errors import PackagerError
 from packager.fileio import NotRegularFile, open_regular, sha256_file
 from packager.manifest import SourceFormat, SourceModel
+from packager.runtime.evaluate import ModelRunner
 from packager.runtime.isolation import check_tflite
 from packager.tflite import flatbuffer
 from packager.tflite.flatbuffer import schema as _schema
@@ -231,6 +235,7 @@ class Converter:
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
         self._frozen = None  # a _Frozen, or False when freezing failed
+        self.keras_batch1 = False  # converted by TF's from_keras_model path on a batch-1 copy (the frozen graph did not convert)
         if source.format in ("keras", "h5"):
             self._keras_model = self._load_keras()
 
@@ -312,6 +317,44 @@ class Converter:
         self._keepalive = loaded
         return _Frozen(function, graph_def, inputs, outputs)
 
+    def _keras_batch1(self):
+        """The Keras model behind inputs of batch 1 at their fixed sizes (--size for dynamic dimensions)."""
+        import keras  # noqa: PLC0415 - TensorFlow's Keras, loaded with TensorFlow
+
+        model = self._keras_model
+        inputs = [keras.Input(batch_shape=(1, *fixed_shape(n, t.shape, self.sizes, self.source.path.name)[1:]), dtype=t.dtype, name=n)
+                  for n, t in ((getattr(t, "name", f"input_{i}").split(":")[0], t) for i, t in enumerate(model.inputs))]
+        return keras.Model(inputs, model(inputs[0] if len(inputs) == 1 else inputs, training=False))
+
+    def _convert_keras_batch1(self, configure: Callable[[Any], None] | None, what: str) -> bytes:
+        """TFLiteConverter.from_keras_model on `_keras_batch1`; the float model is checked output for output
+        against Keras on random inputs."""
+        try:
+            with quiet.captured_output():
+                wrapper = self._keras_batch1()
+                converter = self._tf.lite.TFLiteConverter.from_keras_model(wrapper)
+                if configure:
+                    configure(converter)
+                model = bytes(converter.convert())
+        except PackagerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the converter raises many types; conversion_error names them
+            raise conversion_error(exc, what) from None
+        if configure is None:
+            rng = np.random.default_rng(0)
+            samples = [rng.standard_normal((2, *[int(d) for d in t.shape[1:]])).astype(np.float32) for t in wrapper.inputs]
+            runner = ModelRunner(model, threads=1)
+            for i in range(2):
+                xs = [s[i : i + 1] for s in samples]
+                ref = wrapper(xs[0] if len(xs) == 1 else xs, training=False)
+                ref = [np.asarray(r) for r in (ref if isinstance(ref, (list, tuple)) else [ref])]
+                got = runner.predict(xs[0] if len(xs) == 1 else MultiInputs(tuple(t.name for t in wrapper.inputs), tuple(xs)))
+                error = max(float(np.abs(np.asarray(g, np.float64) - r).max()) for g, r in zip(got, ref))
+                if len(got) != len(ref) or not error <= 1e-4 * (1.0 + max(float(np.abs(r).max()) for r in ref)):
+                    raise PackagerError(f"TF's from_keras_model path converted {self.source.path.name} but its outputs differ from Keras "
+                                        f"(max error {error:.3g})", "report this model; --verbose shows the converter's log")
+        return model
+
     def new(self):
         """A fresh tf.lite.TFLiteConverter for this source."""
         tf = self._tf
@@ -330,6 +373,8 @@ class Converter:
             ) from None
 
     def convert(self, configure: Callable[[Any], None] | None = None, what: str = "conversion") -> bytes:
+        if self.keras_batch1:
+            return self._convert_keras_batch1(configure, what)
         converter = self.new()
         if configure:
             configure(converter)
@@ -339,7 +384,18 @@ class Converter:
         except PackagerError:
             raise
         except Exception as exc:  # noqa: BLE001 - the converter raises many types; conversion_error names them
-            raise conversion_error(exc, what) from None
+            failed = conversion_error(exc, what)
+            if self._keras_model is None or self._freeze() is None or configure is not None:
+                raise failed from None
+            # the frozen graph could not be converted (a recurrent layer's TensorList ops with a dynamic
+            # element shape): TF's own from_keras_model path on a batch-1 copy at the fixed sizes, checked
+            try:
+                model = self._convert_keras_batch1(None, what)
+            except PackagerError as also:
+                raise PackagerError(f"{failed.message}; TF's from_keras_model path on a batch-1 copy failed too: {also.message}",
+                                    failed.hint) from None
+            self.keras_batch1 = True
+            return model
         frozen = self._freeze()
         if frozen is not None:
             model = with_signature(model, frozen.input_names, frozen.output_names, [t.name.split(":")[0] for t in frozen.function.outputs])

@@ -390,9 +390,12 @@ def _with_io_type(model: bytes, io_dtype: str) -> bytes:
 
 
 # --- TF converter -------------------------------------------------------------------------------
-@registry.register(lambda float_model, converter: None if converter is None else TfConverterEngine(float_model, converter))
+@registry.register(lambda float_model, converter: None if converter is None or converter.keras_batch1 else TfConverterEngine(float_model, converter))
 class TfConverterEngine:
-    """TFLiteConverter re-run on the Keras/SavedModel source for each variant."""
+    """TFLiteConverter re-run on the Keras/SavedModel source for each variant. Not offered for a Keras model
+    whose frozen graph did not convert (sources.Converter.keras_batch1: a recurrent model): TF's int8 of
+    such a model crashed the process (a segfault in its calibration), and every variant comes from the float
+    .tflite by ai-edge-quantizer instead."""
 
     name = "tf-converter"
     kinds = ("fp32", "fp16", "dynamic", "int8", "int16x8")
