@@ -162,9 +162,10 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return data
 
 
-def read_json(path: Path | str) -> object:
-    """A JSON file, bounded in size and depth; DocumentError or OSError (FileNotFoundError) when it is not one."""
-    return loads_json(read_text_bounded(path))
+def read_json(path: Path | str, limit: int | None = None) -> object:
+    """A JSON file, bounded in size (MAX_DOCUMENT_BYTES, or `limit`) and depth; DocumentError or OSError
+    (FileNotFoundError) when it is not one."""
+    return loads_json(read_text_bounded(path, MAX_DOCUMENT_BYTES if limit is None else limit))
 
 
 def read_toml(path: Path | str) -> dict:

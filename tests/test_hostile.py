@@ -693,8 +693,10 @@ def test_results_file_with_millions_of_latencies_is_refused_at_once(digits_bundl
 
     bundle = shutil.copytree(digits_bundle, tmp_path / "digits")
     results = tmp_path / "results.json"
-    results.write_text('{"runs": [{"latencies_ms": [' + ",".join(["1.5"] * 2_000_000) + "]}]}", encoding="utf-8")
+    results.write_text('{"runs": [{"latencies_ms": [' + ",".join(["1.5"] * 5_000_000) + "]}]}", encoding="utf-8")  # 20 MB
     start = time.monotonic()
+    one_line_failure(["report", str(bundle), "-r", str(results)], "larger than")
+    results.write_text('{"runs": [{"latencies_ms": [' + ",".join(["1.5"] * 200_000) + "]}]}", encoding="utf-8")
     one_line_failure(["report", str(bundle), "-r", str(results)], "MAX_RUN_LATENCIES")
     assert time.monotonic() - start < 20
 

@@ -15,6 +15,10 @@ from packager.fileio import DocumentError, own_folder, read_json, sha256_bytes, 
 from packager.manifest import ApkInfo, DeviceResults, DeviceRun
 
 DEVICE_FOLDER = "device"
+# A session of a few hundred runs with their latencies is a few MB; parsing JSON numbers costs about
+# 30 bytes of memory and a microsecond and a half each, so 5 million latencies (20 MB) took 7.5 s and
+# 600 MB before the latency bound (manifest.MAX_RUN_LATENCIES) could refuse them.
+MAX_RESULTS_FILE_BYTES = 16 << 20
 
 
 @dataclass
@@ -28,7 +32,7 @@ class DeviceData:
 def read_results_file(path: Path) -> DeviceResults:
     """Read and validate one results file; PackagerError when it is not one."""
     try:
-        data = read_json(path)
+        data = read_json(path, MAX_RESULTS_FILE_BYTES)
     except FileNotFoundError:
         raise PackagerError(f"device results file {path} does not exist", "check the --device-results path") from None
     except (OSError, DocumentError) as exc:
