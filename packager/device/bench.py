@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from packager import progress
 from packager.bundle.reader import BundleRef
 from packager.data import arrays
@@ -17,15 +19,18 @@ from packager.device.transport import DeviceLost
 from packager.manifest import ApkInfo, BenchResult, DeviceProps, DeviceResults, DeviceRun, Parity
 
 
+def bundle_parity(bundle: BundleRef, outputs: list[np.ndarray]) -> Parity:
+    """A device's outputs against the bundle's golden outputs, as the bundle's task compares them."""
+    golden = [arrays.load_array(p, "golden output") for p in bundle.golden_output_paths]
+    detection = bundle.manifest.detection
+    return parity(outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None,
+                  segmentation=bundle.manifest.task == "segmentation")
+
+
 def record(outcome: RunOutcome, handset: Handset) -> DeviceRun:
     result, spec = outcome.result, outcome.spec
     bundle = spec.bundle
-    agreement = None
-    if outcome.outputs is not None:
-        golden = [arrays.load_array(p, "golden output") for p in bundle.golden_output_paths]
-        detection = bundle.manifest.detection
-        agreement = parity(outcome.outputs, golden, [t.quantization for t in bundle.manifest.outputs], detection.classes if detection else None,
-                           segmentation=bundle.manifest.task == "segmentation")
+    agreement = bundle_parity(bundle, outcome.outputs) if outcome.outputs is not None else None
     return run_record(result, bundle.name, bundle.model_sha256, bundle.manifest.recipe.name, agreement, serial=handset.serial)
 
 

@@ -124,10 +124,10 @@ def device_folders(folder: Path) -> list[DeviceFolder]:
 def ingest(folder: Path, scenarios_file: Path, bundle_dirs: list[Path]):
     """A downloaded results folder -> DeviceResults (one run per device x scenario), parity from the
     pulled outputs against each bundle's golden outputs."""
+    # numpy and the kit only when a folder is ingested: the virtual handset's game loop imports this module for its constants
     from packager.bundle.reader import load_bundle  # noqa: PLC0415
     from packager.data import arrays  # noqa: PLC0415
-    from packager.device.bench import run_record  # noqa: PLC0415
-    from packager.device.results import parity  # noqa: PLC0415
+    from packager.device.bench import bundle_parity, run_record  # noqa: PLC0415
     from packager.manifest import BenchResult, DeviceResults  # noqa: PLC0415
 
     devices = device_folders(folder)
@@ -153,9 +153,6 @@ def ingest(folder: Path, scenarios_file: Path, bundle_dirs: list[Path]):
             agreement = None
             outputs = device.outputs(number)
             if result.status == "ok" and outputs:
-                got = [arrays.load_array(p, f"output of scenario {number} on {device.name}") for p in outputs]
-                golden = [arrays.load_array(p, "golden output") for p in ref.golden_output_paths]
-                detection = ref.manifest.detection
-                agreement = parity(got, golden, [t.quantization for t in ref.manifest.outputs], detection.classes if detection else None)
+                agreement = bundle_parity(ref, [arrays.load_array(p, f"output of scenario {number} on {device.name}") for p in outputs])
             results.runs.append(run_record(result, ref.name, ref.model_sha256, ref.manifest.recipe.name, agreement, serial=device.name))
     return results
