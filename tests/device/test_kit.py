@@ -465,3 +465,20 @@ def test_a_failed_copy_into_the_app_stops_with_the_devices_message(kit_handset, 
     assert re.fullmatch(r"copying the model, inputs and requests into dev\.packager\.demo failed on 127\.0\.0\.1:\d+: (cp|mkdir): "
                         r"\S*/blobs\S*: (Not a directory|File exists); check the app's storage: .*",
                         error.value.one_line()), error.value.one_line()
+
+
+def test_a_segmenters_parity_is_its_masks_against_the_golden_masks(kit_handset, segmenter_build, tmp_path):
+    """The device returns int8 scores [1, 32, 32, 3]; the bundle's golden output is the host's uint8 mask:
+    parity compares the device's argmax masks with it, pixel by pixel (packager.device.results)."""
+    bundle = load_bundle(segmenter_build.bundle)
+    assert bundle.manifest.golden.outputs[0].dtype == "uint8"
+    results = bench(kit_handset, [bundle], ["xnnpack"], runs=3, warmup=1)
+    run = results.runs[0]
+    assert run.status == "ok", run.errors
+    seg = run.parity.segmentation
+    assert seg is not None and seg.compact_golden and run.parity.samples == bundle.manifest.golden.count
+    # the virtual handset runs the same model on LiteRT's XNNPACK as the host did: the very same masks
+    assert run.parity.top1_agreement == seg.pixel_agreement == 1.0 and seg.mean_iou == 1.0
+    path = results.write(tmp_path / "results.json")
+    assert schemas.errors("device-results", json.loads(path.read_text())) == []
+    assert DeviceResults.load(path).runs[0].parity.segmentation == seg
