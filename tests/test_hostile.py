@@ -381,9 +381,10 @@ def test_bundle_refuses_a_model_its_manifest_does_not_describe(damage, digits_bu
 # --- round three (issue 26) ---------------------------------------------------------------------------------
 @pytest.fixture
 def fifo(tmp_path):
-    """A FIFO no one writes to. A watchdog opens it for writing after 20 s, so code that blocks on it
-    fails its assertion instead of hanging the suite."""
+    """A FIFO no one writes to. A watchdog opens every FIFO under tmp_path for writing every 20 s
+    (renamed ones too), so code that blocks reading one fails its assertion instead of hanging the suite."""
     import os
+    import stat
     import threading
 
     path = tmp_path / "pipe"
@@ -391,9 +392,11 @@ def fifo(tmp_path):
     done = threading.Event()
 
     def unblock():
-        if not done.wait(20):
-            with contextlib.suppress(OSError):
-                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        while not done.wait(20):
+            for entry in tmp_path.rglob("*"):
+                with contextlib.suppress(OSError):
+                    if stat.S_ISFIFO(entry.lstat().st_mode):
+                        os.close(os.open(entry, os.O_WRONLY | os.O_NONBLOCK))
     thread = threading.Thread(target=unblock, daemon=True)
     thread.start()
     yield path
