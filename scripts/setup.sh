@@ -54,3 +54,8 @@ uv run --frozen python -m tests.android.jars
 # ai-edge-litert==Y), made once here so no build or test waits for them (docs/RUNTIMES.md) ---
 say "packager runtimes setup"
 uv run --frozen packager runtimes setup
+
+# --- the device kit's wheels for a device-farm package (Linux x86_64 / CPython 3.11; pip download from
+# PyPI into ~/.cache/packager/farm-wheelhouse/<hash>, once per requirement set: docs/DEVICE_FARMS.md) ---
+say "device-farm wheelhouse"
+uv run --frozen python -c "from packager.device.farm import aws, kit_wheel; aws.dependency_wheels(kit_wheel.requirements())"

@@ -83,8 +83,12 @@ def test_aws_package_runs_as_the_farm_runs_it(digits_bundle, virtual_handset, ad
     logs = tmp_path / "logs"
     logs.mkdir()
     project_bin = str(Path(sys.executable).parent)
+    # `devicefarm-cli use python 3.11` on the farm: here python3 is the interpreter the project's venv was made from
+    host_bin = tmp_path / "host-bin"
+    host_bin.mkdir()
+    (host_bin / "python3").symlink_to(Path(sys.base_prefix) / "bin" / "python3.11")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env.update(PATH=os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != project_bin),  # not the project's venv
+    env.update(PATH=os.pathsep.join([str(host_bin), *(p for p in env["PATH"].split(os.pathsep) if p != project_bin)]),  # not the project's venv
                DEVICEFARM_DEVICE_UDID=virtual_handset.address, DEVICEFARM_LOG_DIR=str(logs), DEVICEFARM_TEST_PACKAGE_PATH=str(root),
                DEVICEFARM_DEVICE_PLATFORM_NAME="Android", PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_NO_CACHE_DIR="1")
     timings = {}

@@ -63,8 +63,13 @@ def cache_root() -> Path:
 
 
 def _pip() -> list[str]:
+    """pip, which downloads for another platform (uv does not): this environment's, the interpreter's
+    it was made from (a uv venv has none of its own), or one on PATH."""
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip"]
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if base.is_file() and subprocess.run([str(base), "-m", "pip", "--version"], capture_output=True).returncode == 0:
+        return [str(base), "-m", "pip"]
     for name in ("pip3", "pip"):
         found = shutil.which(name)
         if found:
@@ -147,7 +152,7 @@ def testspec(bundles: list[str], accelerators: list[str], runs: int, budgets: bo
         "install": [
             f"if command -v devicefarm-cli >/dev/null; then devicefarm-cli use python {PYTHON}; fi",
             f'python3 -m venv "{VENV}"',
-            f'"{VENV}/bin/python" -m pip install --no-index --find-links {pkg}/wheelhouse -r {pkg}/requirements.txt',
+            f'"{VENV}/bin/python" -m pip install --no-index --no-compile --find-links {pkg}/wheelhouse -r {pkg}/requirements.txt',
         ],
         "pre_test": [f'adb -s "$DEVICEFARM_DEVICE_UDID" shell pm path {APP_PACKAGE}'],  # the app under test is installed
         "test": [f'cd {pkg} && "{VENV}/bin/python" -m pytest ' + " ".join(pytest_args)],
