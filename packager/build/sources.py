@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from packager import quiet
+from packager.build import legacy_saved_model
 from packager.data.dataset import MultiInputs
 from packager.errors import PackagerError
 from packager.fileio import NotRegularFile, open_regular, sha256_file
@@ -235,6 +236,7 @@ class Converter:
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
         self._frozen = None  # a _Frozen, or False when freezing failed
+        self.legacy_v1 = False  # converted by tf.compat.v1's converter (TF 2's object loader rejected the folder)
         self.keras_batch1 = False  # converted by TF's from_keras_model path on a batch-1 copy (the frozen graph did not convert)
         if source.format in ("keras", "h5"):
             self._keras_model = self._load_keras()
@@ -367,6 +369,13 @@ class Converter:
                     return tf.lite.TFLiteConverter.from_keras_model(self._keras_model)
                 return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
         except Exception as exc:  # noqa: BLE001 - TensorFlow's loader raises many types for bad folders
+            if self.source.format == "saved_model":  # TF 2's object loader may reject what its v1 loader reads
+                try:
+                    converter = legacy_saved_model.v1_converter(tf, self.source.path, self.sizes)
+                    self.legacy_v1 = True
+                    return converter
+                except Exception:  # noqa: BLE001 - not a v1 SavedModel either: the first error is the one to show
+                    pass
             raise PackagerError(
                 f"cannot load SavedModel {self.source.path}: {str(exc).strip().splitlines()[0][:200]}",
                 "check the folder is a complete SavedModel with a serving signature",
@@ -395,6 +404,12 @@ class Converter:
                 raise PackagerError(f"{failed.message}; TF's from_keras_model path on a batch-1 copy failed too: {also.message}",
                                     failed.hint) from None
             self.keras_batch1 = True
+            return model
+        if self.legacy_v1:
+            graph = flatbuffer.read(model).subgraphs[0]
+            model = with_signature(model, [_text(graph.tensors[i].name) for i in graph.inputs], [_text(graph.tensors[i].name) for i in graph.outputs])
+            if configure is None:  # the float model, against the SavedModel's own outputs
+                legacy_saved_model.check_against_saved_model(self._tf, self.source.path, model, self.sizes)
             return model
         frozen = self._freeze()
         if frozen is not None:
