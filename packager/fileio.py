@@ -9,8 +9,9 @@ import shutil
 import stat
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
@@ -128,7 +129,10 @@ def read_text_bounded(path: Path | str, limit: int = MAX_DOCUMENT_BYTES) -> str:
         raise DocumentError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _parse_bounded(text: str, parse, decode_error: type[Exception], what: str) -> object:
+_Parsed = TypeVar("_Parsed")
+
+
+def _parse_bounded(text: str, parse: Callable[[str], _Parsed], decode_error: type[Exception], what: str) -> _Parsed:
     """`parse(text)` with its recursion and decode errors turned into DocumentError, then depth-checked."""
     try:
         data = parse(text)
@@ -157,8 +161,10 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"key {duplicate!r} appears twice in one object")
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"key {key!r} appears twice in one object")
+            seen.add(key)
     return data
 
 

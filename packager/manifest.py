@@ -65,8 +65,8 @@ def optional(default: Any = None, *, key: str | None = None):
 def _default_of(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
     return dataclasses.MISSING
 
 
@@ -135,7 +135,8 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
-        hints = _hints(cls)
+        # a class is hashable; mypy checks a class object against Hashable by its instances' __hash__
+        hints = _hints(cls)  # type: ignore[arg-type]
         kwargs = {}
         for f in fields(cls):  # type: ignore[arg-type]
             key = f.metadata.get("key", f.name)
@@ -146,10 +147,13 @@ class Record:
         return cls(**kwargs)
 
 
-def _validate(kind: str, data: dict[str, Any], what: str) -> None:
+def _validate(kind: str, data: object, what: str) -> dict[str, Any]:
+    """`data`, checked against schema `kind` (PackagerError when it is not valid): a JSON object."""
     from packager import schemas  # noqa: PLC0415 - jsonschema only when a document is checked
 
     schemas.validate(kind, data, what=what)
+    assert isinstance(data, dict)  # every schema's top level is "type": "object"
+    return data
 
 
 def _dumps(data: dict[str, Any]) -> str:
@@ -759,9 +763,8 @@ class Manifest(Record):
         return _dumps(self.validate(what))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "the bundle manifest") -> Manifest:
-        _validate(cls.KIND, data, what)
-        return super().from_dict(data)
+    def from_dict(cls, data: object, what: str = "the bundle manifest") -> Manifest:
+        return super().from_dict(_validate(cls.KIND, data, what))
 
     @classmethod
     def from_json(cls, text: str, what: str = "the bundle manifest") -> Manifest:
@@ -1002,9 +1005,8 @@ class BenchResult(Record):
         return _dumps(self.validate(what))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "benchmark result") -> BenchResult:
-        _validate(cls.KIND, data, what)
-        return super().from_dict(data)
+    def from_dict(cls, data: object, what: str = "benchmark result") -> BenchResult:
+        return super().from_dict(_validate(cls.KIND, data, what))
 
     @classmethod
     def from_json(cls, text: str, what: str = "benchmark result") -> BenchResult:
@@ -1127,9 +1129,9 @@ class DeviceResults(Record):
         return path
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "device results") -> DeviceResults:
+    def from_dict(cls, data: object, what: str = "device results") -> DeviceResults:
         _check_results_size(data, what)  # before the schema walks every number
-        _validate(cls.KIND, data, what)
+        data = _validate(cls.KIND, data, what)
         return cls(runs=[DeviceRun.from_dict(r) for r in data["runs"]], apks=[ApkInfo.from_dict(a) for a in data["apks"]],
                    bytes_pushed=data["transfers"]["bytes_pushed"], bytes_skipped=data["transfers"]["bytes_skipped"],
                    created=data["created"], packager=data["packager"])

@@ -7,6 +7,7 @@ clean output.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator
 
@@ -24,6 +25,10 @@ def set_enabled(enabled: bool | None) -> None:
     _enabled = enabled
 
 
+def ignore(n: int = 1) -> None:
+    """The `advance` of a task whose bar is not shown."""
+
+
 def enabled() -> bool:
     return sys.stderr.isatty() if _enabled is None else _enabled
 
@@ -32,12 +37,12 @@ def enabled() -> bool:
 def task(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """`with task("Calibrating", n) as advance: ... advance(1)`."""
     if not enabled():
-        yield lambda n=1: None
+        yield ignore
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=stderr_console, transient=True) as bar:
         handle = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(handle, n)
+        yield functools.partial(bar.advance, handle)  # advance(n=1) -> bar.advance(handle, n)
 
 
 def status(message: str) -> None:

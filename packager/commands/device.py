@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -149,14 +150,14 @@ def _bars(targets: list[str], total: int) -> Iterator[dict[str, Callable[[int], 
     """One progress bar per handset, all in one live display (on stderr, only on a terminal)."""
 
     if not progress.enabled():
-        yield {t: (lambda n=1: None) for t in targets}
+        yield dict.fromkeys(targets, progress.ignore)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     columns = [SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=progress.stderr_console, transient=True) as bar:
         handles = {t: bar.add_task(f"Benchmarks on {t}", total=total) for t in targets}
-        yield {t: (lambda n=1, h=handles[t]: bar.advance(h, n)) for t in targets}
+        yield {t: functools.partial(bar.advance, handles[t]) for t in targets}
 
 
 @device.command("clean")

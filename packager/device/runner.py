@@ -134,20 +134,22 @@ class AppRunner:
                 copies.append(quote("cp", remote, partial) + " && " + quote("mv", "-f", partial, target))
                 has.add(name)
             in_app[local] = target
-        requests, result_paths = [], []
+        requests: list[str] = []  # paths of the request files in the app's folder
+        result_paths: list[str] = []
         for i, spec in enumerate(specs):
+            result_path = f"{app_dir}/result-{i}.json"
             request = {
                 "schema_version": 1, "request_id": f"{run_id}-{i}", "bundle": spec.bundle.name,
                 "model_path": in_app[str(spec.bundle.model_path)], "model_sha256": spec.bundle.model_sha256,
                 "accelerator": spec.accelerator, "threads": spec.threads, "warmup_runs": spec.warmup,
                 "measured_runs": spec.runs, "input_files": [in_app[str(p)] for p in spec.bundle.golden_input_paths],
-                "output_dir": f"{app_dir}/out-{i}", "save_outputs": True, "result_path": f"{app_dir}/result-{i}.json",
+                "output_dir": f"{app_dir}/out-{i}", "save_outputs": True, "result_path": result_path,
             }
             schemas.validate("bench-request", request, what="benchmark request")
             path = f"{app_dir}/request-{i}.json"
             copies.append(f"echo {quote(json.dumps(request))} > {quote(path)}")
             requests.append(path)
-            result_paths.append(request["result_path"])
+            result_paths.append(result_path)
         # the shell of run-as runs these in the app's folder, as the app's user; the first failure stops it
         for batch in _batched(copies[1:], " && "):
             copied = handset.run(quote("run-as", self.package, "sh", "-c", copies[0] + " && " + batch), check=False)

@@ -134,7 +134,7 @@ class DirectTransport:
         host, _, port = self.serial.rpartition(":")
         if host.startswith("[") and host.endswith("]"):  # [::1]:5555, an IPv6 address
             host = host[1:-1]
-        prompted = []  # adb-shell calls back just before it offers our public key: the phone shows its prompt
+        prompted: list[object] = []  # adb-shell calls back just before it offers our public key: the phone shows its prompt
         try:
             if host and port.isdigit():
                 _load_libusb()  # importing adb_device loads libusb: make it the wheel's library

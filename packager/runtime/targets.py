@@ -15,18 +15,20 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from packager.errors import PackagerError
 
+RuntimeKind = Literal["tflite", "litert"]
 # The Python wheel whose interpreter is the same code as the app's runtime of that version.
-WHEELS = {"tflite": "tensorflow-cpu", "litert": "ai-edge-litert"}
+WHEELS: dict[RuntimeKind, str] = {"tflite": "tensorflow-cpu", "litert": "ai-edge-litert"}
 # What each runtime is called in the app's catalog, and the accelerator paths it serves there.
-CATALOG_KEYS = {"tflite": "tensorflowLite", "litert": "litert"}
-APP_PATHS = {"tflite": ("cpu", "nnapi"), "litert": ("xnnpack", "gpu", "npu")}
+CATALOG_KEYS: dict[RuntimeKind, str] = {"tflite": "tensorflowLite", "litert": "litert"}
+APP_PATHS: dict[RuntimeKind, tuple[str, ...]] = {"tflite": ("cpu", "nnapi"), "litert": ("xnnpack", "gpu", "npu")}
 # The kernels a host can run of each path: an accelerator the host lacks (gpu, nnapi, npu) is
 # proved on the runtime's CPU kernels, the ones the app falls back to.
-RESOLVER = {"tflite": "builtin", "litert": "xnnpack"}  # the app: Interpreter with XNNPACK off; CompiledModel on CPU = XNNPACK
-ALIASES = {"tflite": "tflite", "tensorflow-lite": "tflite", "tensorflowlite": "tflite", "tensorflow-cpu": "tflite",
+RESOLVER: dict[RuntimeKind, str] = {"tflite": "builtin", "litert": "xnnpack"}  # the app: Interpreter with XNNPACK off; CompiledModel on CPU = XNNPACK
+ALIASES: dict[str, RuntimeKind] = {"tflite": "tflite", "tensorflow-lite": "tflite", "tensorflowlite": "tflite", "tensorflow-cpu": "tflite",
            "litert": "litert", "ai-edge-litert": "litert"}
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([a-z]+\d+)?$")
 REPO_CATALOG = Path(__file__).resolve().parents[2] / "android_app" / "gradle" / "libs.versions.toml"
@@ -35,7 +37,7 @@ PACKAGED_CATALOG = Path(__file__).resolve().parent / "app_catalog.toml"
 
 @dataclass(frozen=True)
 class RuntimeTarget:
-    kind: str  # "tflite" | "litert"
+    kind: RuntimeKind
     version: str
     accelerators: tuple[str, ...]  # the app's paths this runtime serves
     source: str  # where the declaration came from

@@ -89,7 +89,8 @@ def _validator(kind: str) -> jsonschema.protocols.Validator:
 def _non_finite(data: Any) -> list[str]:
     """NaN and ±Infinity pass every JSON Schema number keyword (each comparison is false), so
     they are refused here: no document of the project may hold one."""
-    out, stack = [], [((), data)]
+    out: list[str] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]  # (path of keys and indices, value)
     while stack:
         where, value = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):

@@ -32,7 +32,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from packager.runtime.compat import RuntimeWorker, decode_array
 
 ORDER = ("xnnpack", "cpu")  # fallback order when the requested accelerator is missing
 # the kernels each path that runs on a host uses in its runtime (the app's: Interpreter with XNNPACK off; CompiledModel on CPU)
-KERNELS = {"cpu": "builtin", "xnnpack": "xnnpack"}
+KERNELS: dict[str, Literal["builtin", "xnnpack"]] = {"cpu": "builtin", "xnnpack": "xnnpack"}
 
 
 class Runtimes:

@@ -7,6 +7,7 @@ Android services (pm, am, run-as, logcat, dumpsys, getprop) ask the handset.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -35,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
 def _flags(args: list[str], known: str) -> tuple[set[str], list[str]]:
-    flags, rest = set(), []
+    flags: set[str] = set()
+    rest: list[str] = []
     for arg in args:
         if arg.startswith("-") and len(arg) > 1 and all(c in known for c in arg[1:]):
             flags.update(arg[1:])
@@ -321,6 +323,11 @@ def _chmod(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+def _stat_field(fields: dict[str, str], m: re.Match[str]) -> str:
+    """stat -c's %X: the field X, or the text as it was for a letter stat does not know."""
+    return fields.get(m.group(1), m.group(0))
+
+
 @command("stat")
 def _stat(ctx: Context, args: list[str]) -> int:
     fmt = None
@@ -340,9 +347,9 @@ def _stat(ctx: Context, args: list[str]) -> int:
             ctx.out(f"  File: {arg}\n  Size: {st.st_size}\t Blocks: {st.st_blocks}\t IO Blocks: 4096\t{kind}\n"
                     f"Access: (0{stat_module.S_IMODE(mode):o}/{stat_module.filemode(mode)})\n")
             continue
-        fields = {"s": str(st.st_size), "n": arg, "Y": str(int(st.st_mtime)), "F": kind, "a": f"{stat_module.S_IMODE(mode):o}",
+        fields: dict[str, str] = {"s": str(st.st_size), "n": arg, "Y": str(int(st.st_mtime)), "F": kind, "a": f"{stat_module.S_IMODE(mode):o}",
                   "A": stat_module.filemode(mode), "%": "%"}
-        ctx.out(re.sub(r"%(.)", lambda m, fields=fields: fields.get(m.group(1), m.group(0)), fmt) + "\n")
+        ctx.out(re.sub(r"%(.)", functools.partial(_stat_field, fields), fmt) + "\n")
     return status
 
 

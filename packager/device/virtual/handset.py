@@ -84,8 +84,11 @@ class VirtualHandset:
     def __init__(self, root: str | Path | None = None, port: int = 0, serial: str | None = None,
                  props: dict[str, str] | None = None, faults: Faults | None = None, require_auth: bool = True,
                  preinstall_demo_app: bool = True, host: str = "127.0.0.1"):
-        self._tmp = tempfile.TemporaryDirectory(prefix="virtual-handset-") if root is None else None
-        self.sandbox = Sandbox(Path(self._tmp.name if self._tmp else root))
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="virtual-handset-")
+            root = self._tmp.name
+        self.sandbox = Sandbox(Path(root))
         self.host = host
         self.port = port
         self.serial = serial or f"VHS{secrets.token_hex(4).upper()}"

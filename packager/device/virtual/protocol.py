@@ -278,6 +278,7 @@ class Connection:
             self.send(b"CNXN", self.version, MAX_PAYLOAD, self.handset.banner().encode())
 
     def _dispatch(self, command: bytes, arg0: int, arg1: int, data: bytes) -> None:
+        stream: Stream | None
         if command == b"OPEN":
             service = data.rstrip(b"\0").decode("utf-8", "replace")
             handler = SERVICES.get(service.split(":", 1)[0].split(",", 1)[0] + ":")

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packager.device.virtual.fs import Sandbox, file_mode
 
@@ -271,7 +271,7 @@ class Context:
         self.stderr.write(text.encode())
 
     def sub(self, **changes) -> Context:
-        values = {"handset": self.handset, "user": self.user, "cwd": self.cwd, "home": self.home, "stdin": b"",
+        values: dict[str, Any] = {"handset": self.handset, "user": self.user, "cwd": self.cwd, "home": self.home, "stdin": b"",
                   "status": self.status, "ended": self.ended}
         values.update(changes)
         return Context(**values)
@@ -365,7 +365,8 @@ def _run_simple(ctx: Context, simple: Simple) -> int:
             ctx.err(f"{name}: {exc}\n")
             status = exc.code
         except (OSError, ValueError) as exc:
-            where = _shown(ctx, exc.filename) if getattr(exc, "filename", None) else ""
+            filename = getattr(exc, "filename", None)  # an OSError's; a ValueError has none
+            where = _shown(ctx, filename) if filename else ""
             ctx.err(f"{name}: {where + ': ' if where else ''}{getattr(exc, 'strerror', None) or exc}\n")
             status = 1
         _apply_output_redirects(ctx, simple.redirects)

@@ -314,7 +314,9 @@ class ActivityManager:
         state = "WARM"
         if f"{package}/{short}" == f"{APP_PACKAGE}/.GameLoopActivity":
             if action == game_loop.ACTION:  # Firebase Test Lab's game loop
-                loop = game_loop.prepare(self.handset, package, record.apk, extras.get("scenario"), data)
+                # an array extra (--esa) is no int: getIntExtra gives its default, as for no extra
+                scenario = extras.get("scenario")
+                loop = game_loop.prepare(self.handset, package, record.apk, scenario if isinstance(scenario, str) else None, data)
                 if loop is not None:
                     state = self.app(package).launch(loop[0], then=loop[1])
         elif f"{package}/{short}" in EMULATED_ACTIVITIES:
@@ -341,7 +343,7 @@ class AppProcess:
     def __init__(self, handset: Device, package: str):
         self.handset = handset
         self.package = package
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[str] | None = None  # stdin, stdout and stderr are pipes (_spawn)
         self._work_lock = threading.Lock()  # one launch's requests at a time, in order
         self._state_lock = threading.Lock()
         self._pending = 0
@@ -394,8 +396,9 @@ class AppProcess:
                                                  f"for top-activity {{{self.package}/.BenchmarkActivity}}")
         self.handset.spawn(self._forward_stderr, self.proc, name=f"app-stderr-{pid}")
 
-    def _forward_stderr(self, proc: subprocess.Popen) -> None:
+    def _forward_stderr(self, proc: subprocess.Popen[str]) -> None:
         """The worker's stderr goes to logcat, as an app's does: LiteRT's lines under `tflite`."""
+        assert proc.stderr is not None  # started with stderr=PIPE
         try:
             for line in proc.stderr:
                 line = line.rstrip()
@@ -443,6 +446,7 @@ class AppProcess:
             "fault": fault, "request": request,
         }
         handset.log("I", LOG_TAG, f"BenchmarkActivity: request {request}", pid=proc.pid)
+        assert proc.stdin is not None and proc.stdout is not None  # started with pipes
         try:
             proc.stdin.write(json.dumps(job) + "\n")
             proc.stdin.flush()
@@ -457,13 +461,14 @@ class AppProcess:
         self._died(proc, fault == "crash")
         return False
 
-    def _died(self, proc: subprocess.Popen, injected: bool) -> None:
+    def _died(self, proc: subprocess.Popen[str], injected: bool) -> None:
         try:
             code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
         for stream in (proc.stdin, proc.stdout):
+            assert stream is not None  # started with pipes
             try:
                 stream.close()
             except (OSError, ValueError):
@@ -503,6 +508,7 @@ class AppProcess:
                 self.handset.log("I", "ActivityManager", f"Force stopping {self.package} appid={self.handset.packages.uid(self.package)} user=0: from pid 0")
                 self.handset.log("I", "ActivityManager", f"Killing {proc.pid}:{self.package}/u0a{self.handset.packages.uid(self.package) - 10000} (adj 0): stop {self.package} due to from pid 0")
         for stream in (proc.stdin, proc.stdout) if proc is not None else ():  # stderr: its reader closes it
+            assert stream is not None  # started with pipes
             try:
                 stream.close()
             except (OSError, ValueError):
