@@ -467,6 +467,7 @@ class Selection(Record):
     candidates: list[Candidate] = field(default_factory=list)
     operator_sensitivity: list[OperatorError] | None = optional()
     engine_choice: list[EngineCandidate] = optional(list)  # every way each variant was made, the chosen one marked
+    engine_choice_data: str | None = optional()  # what the engine choice was judged on (evaluation data, or held-out calibration samples)
 
 
 def _r6(value: float) -> float:

@@ -92,3 +92,26 @@ def test_the_report_shows_every_engine_and_calibration_candidate_and_marks_the_c
     chosen = [r for r in rows if "| chosen |" in r]
     assert len(chosen) == len({c.variant for c in choice})  # one per variant
     assert any("+bc" in r for r in rows)
+
+
+def test_without_evaluation_data_the_choice_is_judged_on_held_out_calibration_samples(tmp_path):
+    """Judged on the samples it was calibrated on, the engine choice selected on noise (issue 28 item 1):
+    every 4th calibration sample is held out of calibration to judge it, and the manifest and report say so."""
+    import json
+
+    import numpy as np
+
+    from packager.build.pipeline import build
+    from packager.build.spec import make_spec
+    from tests.tflite_models import mlp
+
+    model = tmp_path / "mlp.tflite"
+    model.write_bytes(mlp())
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((40, 16)).astype(np.float32))
+    result = build(make_spec(None, {"model": model, "output": tmp_path / "out", "quant": "int8,fp16",
+                                    "calib_data": tmp_path / "calib.npy", "measure_latency": False}))
+    selection = json.loads((result.bundle / "manifest.json").read_text())["selection"]
+    assert selection["engine_choice_data"].startswith("10 calibration samples held out of calibration")
+    assert "calibrated on the other 30" in selection["engine_choice_data"]
+    assert result.manifest.recipe.calibration_samples == 30  # the bundled int8 never saw the held-out samples
+    assert "Judged on 10 calibration samples held out" in (result.bundle / "report.md").read_text()

@@ -24,7 +24,7 @@ from packager.build.selection import check_budget, choose
 from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Converted, Prepared
 from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
-from packager.build.variants import derive_variants, make_judge, quantization_debug, recipes_for
+from packager.build.variants import HELD_OUT_EVERY, derive_variants, held_out_split, make_judge, quantization_debug, recipes_for
 from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
 from packager.detection import stage
 from packager.detection import stage as detection
@@ -190,12 +190,20 @@ def prove_in_runtimes(checker, prepared: Prepared, models: dict[str, bytes], wan
 def choose_explicit(prepared: Prepared, clock: _Clock, checker) -> Choice:
     """The variants of --quant; --select (else the first) is bundled."""
     c, spec = prepared.converted, prepared.spec
-    judge = None
+    judge, calib, judged_on = None, prepared.calib, None
     if any(r.engine is None for r in recipes_for(spec)):  # a detector is judged on its raw outputs
-        judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation, prepared.calib)
+        split = held_out_split(calib) if prepared.evaluation is None and calib is not None else None
+        if split is not None:  # no evaluation data: judged on calibration samples not calibrated on
+            calib, held = split
+            judged_on = (f"{len(held)} calibration samples held out of calibration (every {HELD_OUT_EVERY}th; "
+                         f"the variants are calibrated on the other {len(calib)})")
+        judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation,
+                           held if split is not None else calib)
         if judge is not None:
             judge.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
-    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, prepared.calib, judge)
+            judged_on = judged_on or (f"the evaluation data ({len(prepared.evaluation)} samples)" if prepared.evaluation is not None
+                                      else f"the {len(calib)} calibration samples themselves (too few to hold some out)")
+    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, calib, judge)
     raw_models = {v.name: v.model for v in variants}
     if c.detector is not None:
 
@@ -206,7 +214,7 @@ def choose_explicit(prepared: Prepared, clock: _Clock, checker) -> Choice:
     chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
     prove_in_runtimes(checker, prepared, {v.name: v.model for v in variants}, chosen_variant.name, clock)
     if engine_choice:
-        selection = replace(selection, engine_choice=engine_choice)
+        selection = replace(selection, engine_choice=engine_choice, engine_choice_data=judged_on)
     return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
 
 

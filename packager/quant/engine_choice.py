@@ -1,8 +1,8 @@
 """Which engine and which calibration make a variant: both engines try, the data decides.
 
 For a variant whose engine the user did not fix, every way packager has of making it is built and
-measured against the float model on the same inputs (the evaluation data, or the calibration data
-when there is none: random inputs judge nothing): ai-edge-quantizer with each activation-range
+measured against the float model on the same inputs (the evaluation data, or, when there is none,
+calibration samples held out of calibration by the build: random inputs judge nothing): ai-edge-quantizer with each activation-range
 method (packager.quant.calibration.METHODS) for static variants, on the equalized model too where
 cross-layer equalization applies (`+cle`), and, for int8, the best of those again with bias correction
 (`+bc`, packager.quant.bias_correction); once for fp16 and dynamic; and the TF

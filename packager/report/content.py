@@ -504,7 +504,8 @@ class _Report:
         intro = ("Each variant whose engine was not fixed was made every way packager can and measured against float on the same "
                  f"data; the one that loses least {what} is kept (lower mean error breaks ties). Calibration: the activation-range "
                  "method (minmax, percentile, mse, or the TF converter's own); +cle: cross-layer equalization first; +bc: biases "
-                 "corrected by the mean error each layer adds on the calibration data.")
+                 "corrected by the mean error each layer adds on the calibration data."
+                 + (f" Judged on {self.sel.engine_choice_data}." if self.sel.engine_choice_data else ""))
         headers = ["variant", "engine", "calibration", "verdict", "size (KiB)", "loss (pt)", "agreement with float", "max abs err",
                    "mean abs err", "note"]
         rows, highlight, warn = [], set(), set()
