@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -38,6 +39,19 @@ SIZE, MEAN, STD = 96, 127.5, 127.5
 VARIANTS = "fp32,fp16,dynamic,int8,int16x8"
 
 
+def _workers_cpu(compat) -> float:
+    """CPU seconds (user + system) the process's runtime workers have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for worker in compat._SHARED.values():
+        proc = worker.worker.proc
+        if proc is None or proc.poll() is not None:
+            continue
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -52,6 +66,8 @@ def main() -> None:
     from packager.runtime import compat, envs, targets
 
     times: dict[str, list[float]] = {"checked": [], "skipped": [], "runtime check stage": []}
+    stages: dict[str, dict[str, list[float]]] = {"checked": {}, "skipped": {}}
+    cpu: dict[str, list[float]] = {"checked": [], "skipped": [], "checked: runtime workers": [], "skipped: runtime workers": []}
     per_variant: dict[str, list[float]] = {}
     outcome: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
@@ -71,9 +87,14 @@ def main() -> None:
         first = build(spec("warm", False))  # warm caches
         for _ in range(args.rounds):
             for skip in (False, True):
-                t0 = time.perf_counter()
-                result = build(spec(f"{'skipped' if skip else 'checked'}", skip))
-                times["skipped" if skip else "checked"].append(time.perf_counter() - t0)
+                way = "skipped" if skip else "checked"
+                t0, c0, w0 = time.perf_counter(), time.process_time(), _workers_cpu(compat)
+                result = build(spec(way, skip))
+                times[way].append(time.perf_counter() - t0)
+                cpu[way].append(time.process_time() - c0)
+                cpu[f"{way}: runtime workers"].append(_workers_cpu(compat) - w0)
+                for stage, seconds in result.timings.items():
+                    stages["skipped" if skip else "checked"].setdefault(stage, []).append(seconds)
                 if not skip:
                     times["runtime check stage"].append(result.timings.get("runtime check", 0.0))
                     for c in result.manifest.runtimes.checks:
@@ -103,6 +124,8 @@ def main() -> None:
         "per_variant_outcome": outcome,
         "host_golden_run_s_median": statistics.median(golden_host),
         "worker_cold_start_and_first_check_s": cold,
+        "stages_s": {way: {k: statistics.median(v) for k, v in st.items()} for way, st in stages.items()},
+        "cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
         "raw": times,
     }
     if args.json:
@@ -113,6 +136,14 @@ def main() -> None:
           f"difference {report['check_cost_s']:+.2f} s ({report['check_share']:.1%} of the build)")
     print(f"  the build's 'runtime check' stage (after evaluation: every variant in both runtimes): {med['runtime check stage']:.3f} s")
     print(f"  host run of 8 golden inputs per variant (what the runtimes' outputs are compared with): {report['host_golden_run_s_median'] * 1000:.1f} ms")
+    c = report["cpu_s"]
+    extra = c["checked"] + c["checked: runtime workers"] - c["skipped"]
+    print(f"  CPU (this process + the runtime workers; TensorFlow's own threads included): checked {c['checked']:.2f} + "
+          f"{c['checked: runtime workers']:.2f} s, skipped {c['skipped']:.2f} s: {extra:+.2f} s "
+          f"({extra / (c['checked'] + c['checked: runtime workers']):.1%} of the checked build's CPU)")
+    for way in ("checked", "skipped"):
+        print(f"  stages ({way}): " + ", ".join(f"{k} {v:.2f} s" for k, v in report["stages_s"][way].items()))
+    print(f"  builds (s): checked {', '.join(f'{t:.1f}' for t in times['checked'])}; skipped {', '.join(f'{t:.1f}' for t in times['skipped'])}")
     for k, v in report["per_variant_runtime_s"].items():
         print(f"  {k:<28} {v * 1000:7.1f} ms  {outcome[k][:110]}")
     for k, v in cold.items():

@@ -142,6 +142,7 @@ def test_the_installed_wheel_works_from_an_empty_folder(wheel, tmp_path_factory,
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"packager/schemas/{s}" for s in SCHEMAS} <= names, "the wheel must carry the JSON Schemas"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "packager/runtime/app_catalog.toml" in names, "the wheel must carry the demo app's runtime versions"
 
     root = tmp_path_factory.mktemp("user")
     assert REPO not in root.parents
@@ -182,6 +183,9 @@ def test_the_installed_wheel_works_from_an_empty_folder(wheel, tmp_path_factory,
     bundle = empty / "dist" / "digits"
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["tools"]["packager"] == PYPROJECT["project"]["version"]
+    # no android_app/ beside the installed package: the app's runtimes come from the catalog the wheel carries
+    assert {t["source"] for t in manifest["runtimes"]["targets"]} == {"app_catalog.toml (the demo app's catalog, packaged)"}
+    assert all(c["status"] == "runs" for c in manifest["runtimes"]["checks"])
 
     inspected = json.loads(run("packager", "inspect", str(bundle / "digits.tflite"), "--json").stdout)
     assert inspected["metadata"]["labels_count"] == 10

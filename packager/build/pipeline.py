@@ -72,7 +72,6 @@ def build(spec: BuildSpec) -> BuildResult:
     created = check_writable(spec.output)
 
     isolation.prestart()  # the worker that loads every model first (packager/runtime/isolation.py) imports LiteRT meanwhile
-    checker = None
     try:
         # the app's runtimes, their environments found (or made) now and their workers started: a
         # runtime that cannot be had fails the build before any work
@@ -81,9 +80,6 @@ def build(spec: BuildSpec) -> BuildResult:
     except BaseException:
         remove_created(created)  # a failed build leaves no output folder that was not there
         raise
-    finally:
-        if checker is not None:
-            checker.close()
 
 
 def _build(spec: BuildSpec, source: sources.SourceModel, checker) -> BuildResult:

@@ -20,6 +20,7 @@ import json
 import re
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,9 +224,8 @@ class Checker:
             note = SKIP_NOTE.format(targets=", ".join(t.name for t in targets))
             progress.stderr_console.print(text.styled("[bold yellow]warning:[/] {}", note), highlight=False, soft_wrap=True)
             return cls(targets, golden_samples=golden_samples, skipped=note)
-        pythons = {t.env_name: envs.ensure(t) for t in targets}
         checker = cls(targets, golden_samples=golden_samples)
-        checker.workers = {t.env_name: RuntimeWorker(t, pythons[t.env_name]) for t in targets}
+        checker.workers = {t.env_name: shared_worker(t) for t in targets}
         for worker in checker.workers.values():
             worker.start()  # importing the runtime overlaps the build's conversion
         return checker
@@ -250,7 +250,14 @@ class Checker:
         self.eval_inputs = eval_inputs
         if model not in self.seen:
             golden = host_run(model, eval_inputs, self.golden_samples)
-            self.seen[model] = [self.workers[t.env_name].check(model, golden, f"the {name} variant") for t in self.targets]
+            # the runtimes' workers are separate processes: both run at once, the parent only waits
+            def one(target: RuntimeTarget) -> Outcome:
+                outcome = self.workers[target.env_name].check(model, golden, f"the {name} variant")
+                outcome.target = target  # this build's declaration (a shared worker may have served another's)
+                return outcome
+
+            with ThreadPoolExecutor(max_workers=len(self.targets)) as pool:
+                self.seen[model] = list(pool.map(one, self.targets))
         return self.seen[model]
 
     def failures(self, name: str) -> list[Outcome]:
@@ -307,16 +314,27 @@ class Checker:
                 worker.close()
         return found
 
-    def record(self, chosen: str | None = None) -> RuntimeCompat:
+    def record(self) -> RuntimeCompat:
         targets = [RuntimeTargetRecord(kind=t.kind, version=t.version, wheel=t.wheel, accelerators=list(t.accelerators), kernels=t.resolver,
                                        source=t.source, numpy=(envs.installed(t).get("packages") or {}).get("numpy"))
                    for t in self.targets]
         checks = [o.record(name) for name, outcomes in self.outcomes.items() for o in outcomes]
         return RuntimeCompat(targets=targets, checks=checks, skipped=self.skipped)
 
-    def close(self) -> None:
-        for worker in self.workers.values():
-            worker.close()
+
+
+# One worker per runtime environment for the whole process, as packager.runtime.isolation's: every
+# build of a process (a test session, a library user's loop) reuses it; it exits with the process.
+_SHARED: dict[str, RuntimeWorker] = {}
+
+
+def shared_worker(target: RuntimeTarget) -> RuntimeWorker:
+    """The process's worker for `target`, its environment found (or made) first."""
+    python = envs.ensure(target)
+    key = str(python)
+    if key not in _SHARED:
+        _SHARED[key] = RuntimeWorker(target, python)
+    return _SHARED[key]
 
 
 def _version_key(text: str) -> tuple[int, ...]:
