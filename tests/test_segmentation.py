@@ -170,6 +170,7 @@ def test_the_report_draws_the_input_float_mask_and_the_variants_mask(segmenter_b
     report = (bundle / "report.md").read_text(encoding="utf-8")
     section = report[report.index("Segmentation masks"):]
     assert f"{agree * 100:.2f}% of int8's pixels have float's class" in section, section[:600]
+    assert "for 4 of the 4 samples asked for" in report and "outputs stored as class mask" in report
     png = bundle / "report-plots" / "segmentation.png"
     with Image.open(png) as image:
         assert image.width > 600 and image.height > 4 * 150  # three columns, four rows

@@ -258,6 +258,12 @@ class _Report:
         samples = metrics.eval_samples or 0
         facts.append(("evaluated on", f"{samples} samples from {metrics.eval_data}" if samples and metrics.eval_data
                       else "seeded random inputs (no evaluation data): agreement and errors only"))
+        budget = m.golden.budget
+        if budget is not None:
+            stored = ", ".join(sorted(set(budget.outputs_stored)))
+            facts.append(("golden files", f"{_size(budget.bytes)} for {budget.kept} of the {budget.requested} samples asked for "
+                          f"(budget {_size(budget.budget_bytes)}: {budget.max_share:.0%} of model + golden files"
+                          + ("" if budget.within_budget else "; one sample alone is over it") + f"), outputs stored as {stored.replace('_', ' ')}"))
         facts.append(("tools", ", ".join(f"{k.replace('_', '-')} {v}" for k, v in m.tools.items() if v)))
         facts.append(("built", m.created))
         return facts
