@@ -12,6 +12,7 @@ FULLY_CONNECTED version 12, which TFLite 2.16.1 does not have ("Didn't find op f
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,14 @@ def test_the_target_is_the_apps_catalog():
         assert envs.installed(target)["packages"][target.wheel.split("==")[0]] == target.version
 
 
+def test_the_runtimes_command_lists_the_target_and_its_environments(tmp_path):
+    listed = json.loads(_cli("runtimes", "--json").stdout)["runtimes"]
+    assert [(r["runtime"], r["wheel"], r["cached"]) for r in listed] == [(t.name, t.wheel, True) for t in APP_TARGETS]
+    assert next(r for r in listed if r["runtime"] == TFLITE.name)["numpy"].startswith("1.")  # tensorflow-cpu 2.16.1 needs numpy < 2
+    mine = json.loads(_cli("runtimes", "--runtime", "tflite 2.14.1", "--json", env={"PACKAGER_CACHE_DIR": str(tmp_path)}).stdout)["runtimes"]
+    assert [(r["runtime"], r["cached"], r["environment"]) for r in mine] == [("tflite 2.14.1", False, str(tmp_path / "runtimes/tflite-2.14.1"))]
+
+
 def test_declared_runtimes_and_the_packaged_catalog(tmp_path, monkeypatch):
     assert [(t.kind, t.version) for t in targets.resolve(["tflite 2.14", "litert=2.3.0"])] == [("tflite", "2.14"), ("litert", "2.3.0")]
     assert targets.parse_runtime("tensorflow-lite:2.16.1 cpu").accelerators == ("cpu",)
@@ -133,7 +142,7 @@ def test_offline_without_a_cached_runtime_is_one_line_and_can_be_skipped(gelu_mo
     skipped = _cli("build", str(model), "--quant", "fp16", "--calib-data", str(calib), "-o", str(tmp_path / "dist"),
                    "--skip-runtime-check", env=offline)
     assert skipped.returncode == 0, skipped.stderr
-    assert "NOT CHECKED" in skipped.stderr  # loud on the terminal
+    assert "NOT CHECKED" in skipped.stderr and "warning: NOT CHECKED" in skipped.stdout  # loud on the terminal, first and last
     manifest = Manifest.from_json((tmp_path / "dist/gelu/manifest.json").read_text())
     assert manifest.runtimes.skipped.startswith("NOT CHECKED") and manifest.runtimes.checks == []
     assert "NOT CHECKED" in (tmp_path / "dist/gelu/report.md").read_text()

@@ -157,6 +157,7 @@ def build(model, config, json_output, **flags):
             "bundle": str(result.bundle), "chosen": result.chosen.name, "model": str(result.bundle / result.manifest.model.file),
             "size_bytes": result.manifest.model.size_bytes, "metrics": result.manifest.metrics.to_dict(),
             "selection": result.manifest.selection.to_dict(), "timings_s": result.timings,
+            "runtimes": result.manifest.runtimes.to_dict() if result.manifest.runtimes else None,
         })
         return
 
@@ -172,4 +173,25 @@ def build(model, config, json_output, **flags):
         out.print(f"Accelerators (predicted from the delegates' rules): {one_line(chosen)}", highlight=False)
         for hint in chosen.hints:
             out.print(styled("[yellow]hint:[/] {}", hint), highlight=False)
+    if m.runtimes is not None:
+        out.print(runtimes_line(m), highlight=False)
     out.print(f"Report: {result.bundle / 'report.html'}")
+
+
+def runtimes_line(m) -> str:
+    """'Runs in the app's runtimes: int8 in tflite 2.16.1 (cpu, nnapi) and litert 2.2.0 (xnnpack, gpu, npu), same top-1 as the host
+    on 8/8 golden inputs; not bundled, fails there: int16x8 (tflite 2.16.1)', or the loud skip note."""
+    rt = m.runtimes
+    if rt.skipped:
+        return f"warning: {rt.skipped}"
+    where = " and ".join(f"{t.kind} {t.version} ({', '.join(t.accelerators)})" for t in rt.targets)
+    mine = rt.for_variant(m.selection.chosen)
+    agree = min((c.top1_agreement for c in mine if c.top1_agreement is not None), default=None)
+    line = f"Runs in the app's runtimes: {m.selection.chosen} in {where}"
+    if agree is not None:
+        line += f", top-1 as the host's on {agree:.0%} of {mine[0].samples} golden inputs"
+    failing = sorted({c.variant for c in rt.checks if c.status == "fails"})
+    if failing:
+        line += "; fail there (not bundled): " + ", ".join(
+            f"{v} ({', '.join(c.runtime for c in rt.for_variant(v) if c.status == 'fails')})" for v in failing)
+    return line
