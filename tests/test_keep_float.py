@@ -204,3 +204,13 @@ def test_a_variant_with_non_finite_outputs_is_reported_as_such_and_the_build_com
     debug = manifest["quantization_debug"]  # the chosen int8, tensor by tensor: the LOG's -inf counted apart, errors finite
     log = [t for t in debug["worst"] if t["op_type"] == "LOG"]
     assert log and 0 < log[0]["non_finite"] < 1 and np.isfinite(log[0]["accumulated"])
+
+
+def test_integer_inputs_read_only_by_a_float_front_end_are_refused_in_one_line():
+    """Before: ai-edge-quantizer's 'TFLOperationName.INPUT(index: -1) not found in tensor_name_to_qsv'."""
+    from packager.errors import PackagerError
+    from packager.quant.engines import AeqEngine, Recipe
+
+    with pytest.raises(PackagerError) as refused:
+        AeqEngine(_spectral_model()).derive(Recipe("int8", io_dtype="int8"), _quiet_and_loud_frames(32, 0))
+    assert "is read only by RFFT2D, kept in float; use --int8-io float32" in refused.value.one_line()

@@ -221,6 +221,20 @@ class AeqEngine:
         body = control_flow_body(self.float_model) if self.control_flow else ()
         return tuple(k.op for k in self.kept_float()) + body
 
+    def _check_integer_inputs(self, recipe: Recipe, keep: tuple) -> None:
+        """Integer inputs need a quantized first operator: an input read only by operators kept in float (a
+        spectral front end's RFFT2D) cannot be one (ai-edge-quantizer: 'INPUT not found in tensor_name_to_qsv')."""
+        tree = flatbuffer.read(self.float_model)
+        main = tree.subgraphs[0]
+        kept = {k.op: k.op_type for k in keep}
+        for index in (int(i) for i in main.inputs):
+            readers = [op for op in main.operators or [] if op.inputs is not None and index in {int(i) for i in op.inputs}]
+            names = [flatbuffer.tensor_name(main.tensors[int(op.outputs[0])]) for op in readers if op.outputs is not None and len(op.outputs)]
+            if names and all(n in kept for n in names):
+                raise PackagerError(f"{recipe.name} cannot take {recipe.io_dtype} inputs: input {flatbuffer.tensor_name(main.tensors[index])!r} "
+                                    f"is read only by {', '.join(sorted({kept[n] for n in names}))}, kept in float",
+                                    f"use --{'int16' if recipe.quant == 'int16x8' else 'int8'}-io float32")
+
     def _main_graph_template(self) -> dict[str, Any]:
         """What ai-edge-quantizer's calibration would return, for a model it cannot calibrate (control flow:
         LiteRT frees the loop's tensors): every computed float tensor of the main graph, one range each."""
@@ -329,6 +343,8 @@ class AeqEngine:
         started = time.perf_counter()
         qsv = None
         keep = self.kept_float() if recipe.needs_calibration else ()
+        if keep and recipe.io_dtype != "float32" and not self.control_flow:
+            self._check_integer_inputs(recipe, keep)
         if recipe.needs_calibration:
             if calibration is None or len(calibration) == 0:
                 raise PackagerError(f"{recipe.name} needs calibration data", "pass --calib-data (images or arrays)")
