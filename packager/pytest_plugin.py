@@ -153,7 +153,9 @@ def _ours(metafunc: pytest.Metafunc, name: str) -> bool:
     if name not in metafunc.fixturenames:
         return False
     definitions = metafunc.definition._fixtureinfo.name2fixturedefs.get(name)  # noqa: SLF001
-    return bool(definitions) and definitions[-1].func.__module__ == __name__
+    if not definitions:
+        return False
+    return definitions[-1].func.__module__ == __name__
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

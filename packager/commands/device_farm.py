@@ -96,7 +96,8 @@ def game_loop_cmd(bundles, accelerator, devices, assets, apk, runs, json_output)
     for ref in refs:
         installed = assets / "models" / ref.name / "manifest.json"
         try:
-            same = read_json(installed)["model"]["sha256"] == ref.model_sha256
+            found = read_json(installed)
+            same = isinstance(found, dict) and found["model"]["sha256"] == ref.model_sha256
         except Exception:  # noqa: BLE001 - missing, unreadable or not a manifest: all mean "not installed"
             same = False
         if not same:

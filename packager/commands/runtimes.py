@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from packager.commands.common import json_option, print_json
@@ -20,7 +22,7 @@ def runtimes(ctx: click.Context, runtimes: tuple[str, ...], json_output: bool) -
         return
     from packager.runtime import envs, targets  # noqa: PLC0415
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in targets.resolve(runtimes):
         ready = envs.ready(t) is not None
         rows.append({"runtime": t.name, "wheel": t.wheel, "accelerators": list(t.accelerators), "kernels": t.resolver,

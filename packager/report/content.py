@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from packager.fileio import current_umask, replace_folder
 from packager.manifest import SLOWER_MARGIN, DeviceRun, Manifest, Tensor, VariantMetrics
 from packager.report import plots
 from packager.report.device import DEVICE_FOLDER, DeviceData, load_kept
-from packager.report.document import Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
+from packager.report.document import Block, Cards, Document, Facts, Figure, Paragraph, Section, Table, to_html, to_markdown
 
 PLOTS_FOLDER = "report-plots"
 REPORT_FILES = {"md": "report.md", "html": "report.html"}  # what render_all writes, as the manifest lists it
@@ -75,6 +77,12 @@ class TimeUnit:
     def __call__(self, ms: float | None) -> str:
         return _ms(None if ms is None else ms * self.per_ms)
 
+    @overload
+    def scale(self, ms: float) -> float: ...
+    @overload
+    def scale(self, ms: None) -> None: ...
+    @overload
+    def scale(self, ms: float | None) -> float | None: ...
     def scale(self, ms: float | None) -> float | None:
         return None if ms is None else ms * self.per_ms
 
@@ -201,12 +209,13 @@ class _Report:
         sizes = m.sizes
         cards = [("chosen variant", chosen.name), ("model size", f"{_size(m.model.size_bytes)}"),
                  ("of float size", f"{sizes.chosen_bytes / sizes.float_bytes:.0%}")]
-        if self.labelled:
+        if ref.accuracy is not None:  # self.labelled
             drop = None if chosen.accuracy is None else (chosen.accuracy - ref.accuracy) * 100
             cards += [("top-1 accuracy", _pct(chosen.accuracy)), ("change vs float", f"{_points(drop)} pt")]
         cards.append(("agreement with float", _pct(chosen.top1_agreement)))
-        if _p50(chosen) is not None:
-            cards.append(("host latency p50", _duration(_p50(chosen))))
+        p50 = _p50(chosen)
+        if p50 is not None:
+            cards.append(("host latency p50", _duration(p50)))
         return Section("", [Cards(cards, highlight=0), Facts(self.facts())])
 
     def facts(self) -> list[tuple[str, str]]:
@@ -272,8 +281,9 @@ class _Report:
     def variants_section(self) -> Section:
         vs, ref = self.variants, self.reference
         timed = any(_p50(v) is not None for v in vs)
-        slow = [v.name for v in vs if timed and v is not ref and _p50(v) is not None and _p50(ref) is not None
-                and _p50(v) > _p50(ref) * SLOWER_MARGIN]
+        ref_p50 = _p50(ref)
+        slow = [v.name for v in vs if timed and v is not ref and (p50 := _p50(v)) is not None and ref_p50 is not None
+                and p50 > ref_p50 * SLOWER_MARGIN]
         named_by_quant = all(v.quant in ("", v.name) for v in vs)  # else show the quantization column
         headers = ["variant", *([] if named_by_quant else ["quantization"]), "engine", "size (KiB)", "of float"]
         if self.labelled:
@@ -286,14 +296,14 @@ class _Report:
         for v in vs:
             row = [v.name, *([] if named_by_quant else [v.quant or DASH]), ENGINES.get(v.engine, v.engine), _kib(v.size_bytes),
                    f"{v.size_bytes / ref.size_bytes:.0%}"]
-            if self.labelled:
+            if ref.accuracy is not None:  # self.labelled
                 row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
             row += [_pct(v.top1_agreement), _err(v.max_abs_error), _err(v.mean_abs_error)]
             if timed:
                 row += [unit(_p50(v)) + (" (slower than float)" if v.name in slow else ""), unit(_p90(v))]
             rows.append(row)
         highlight = {i for i, v in enumerate(vs) if self.role(v) == plots.ROLE_CHOSEN}
-        blocks = [
+        blocks: list[Block | None] = [
             Table(headers, rows, highlight=highlight, text_columns={0, 1} if named_by_quant else {0, 1, 2}),
             Paragraph(f"{ref.name} is the reference ({'the float model' if ref.quant in ('', 'fp32') else 'the model as given'}); "
                       "the chosen variant is highlighted. Agreement is the share of inputs "
@@ -322,8 +332,8 @@ class _Report:
                               "Size against accuracy per variant; the chosen one in orange"
                               + ("; dashed: the accuracy budget" if floor is not None else "")))
         if timed:
-            bars = [plots.LatencyBar(v.name, unit.scale(_p50(v)), unit.scale(_p90(v) if _p90(v) is not None else _p50(v)), self.role(v))
-                    for v in vs if _p50(v) is not None]
+            bars = [plots.LatencyBar(v.name, unit.scale(p50), unit.scale(p90 if (p90 := _p90(v)) is not None else p50), self.role(v))
+                    for v in vs if (p50 := _p50(v)) is not None]
             blocks.append(_figure("host-latency", plots.host_latency(bars, "Host latency per variant (LiteRT, CPU, batch 1)", unit.name),
                                   "Host latency per variant: bar at p50, whisker to p90"))
         return Section("Variants side by side", [b for b in blocks if b], anchor="variants")
@@ -462,8 +472,10 @@ class _Report:
         shown = sorted(worst[:20]) if n > 20 else list(range(n))
         title = "Per-class accuracy change against float" + (f" (the {len(shown)} classes that change most, of {n})" if n > 20 else "")
         bars = [plots.ClassChange(v.name, [c[k] or 0.0 for k in shown], self.role(v)) for v, c in changed]
-        section.blocks.append(_figure("per-class-change", plots.per_class_change([names[k] for k in shown], bars, title),
-                                      "Accuracy change per class against the float model, in percentage points; below zero is worse"))
+        figure = _figure("per-class-change", plots.per_class_change([names[k] for k in shown], bars, title),
+                         "Accuracy change per class against the float model, in percentage points; below zero is worse")
+        if figure is not None:
+            section.blocks.append(figure)
         unchanged = [v.name for v, c in series if not any(x for x in c)]
         if unchanged:
             section.blocks.append(Paragraph(f"Unchanged on every class: {', '.join(unchanged)}.", note=True))
@@ -480,6 +492,7 @@ class _Report:
             return None
         what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
         budget = sel.max_accuracy_drop
+        assert budget is not None  # auto mode always has a budget (the spec gives it 1 point when none is set)
         intro = (f"--quant auto tries candidates from the most compressed (full int8; int8 with the most quantization-sensitive "
                  f"operators kept in float, as few as the budget needs; dynamic range; fp16; fp32) and keeps the smallest that "
                  f"loses at most {_pt(budget)} of {what}: a mixed variant larger than dynamic range stands only if dynamic range "
@@ -539,7 +552,7 @@ class _Report:
                  "yes" if s.op in kept else ""] for s in ranked]
         hover = {(i, 0): s.op for i, s in enumerate(ranked)}
         highlight = {i for i, s in enumerate(ranked) if s.op in kept}
-        blocks = [
+        blocks: list[Block | None] = [
             Paragraph("Each operator quantized to int8 alone, everything else in float, on calibration samples: the error of the "
                       "model's output (RMS, relative to float's) and how often its top-1 class changes. The most sensitive ones "
                       "are the candidates for staying in float in a mixed variant."),
@@ -589,7 +602,8 @@ class _Report:
         headers = ["variant", "accelerator", "API levels", "delegation", "partitions", "not delegated (why)"]
 
         def table(variants, collapsed: str | None = None) -> Table:
-            rows, warn = [], set()
+            rows: list[list[str]] = []
+            warn: set[tuple[int, int]] = set()
             for v in variants:
                 for accelerator, apis, e in [("GPU", f"{low}-{high}", v.gpu)] + [(f"NNAPI {lv}", api, e) for api, lv, e in v.nnapi_rows()]:
                     if e.delegated < v.operators:
@@ -638,7 +652,7 @@ class _Report:
             return []
         models = [next(r.device for r in mine if r.device.serial == s).model for s in serials]
         names = {s: (m if models.count(m) == 1 else f"{m}\n{s}") for s, m in zip(serials, models)}
-        unit = unit_for([r.latency.max for r in mine])
+        unit = unit_for([r.latency.max for r in mine if r.latency])  # all of them
         accelerators = list(dict.fromkeys(r.accelerator_requested for r in mine))
         cells = {(names[r.device.serial], r.accelerator_requested): _latency_box(r, r.accelerator.replace(" ", ""), unit, True) for r in mine}
         figure = _figure("device-overview", plots.device_overview([names[s] for s in serials], accelerators, cells, unit.name),
@@ -700,7 +714,7 @@ class _Report:
         boxes = [_latency_box(r, (f"{r.bundle}\n" if others else "") + r.accelerator.replace(" ", ""), unit, r.bundle_sha256 == mine)
                  for r in runs if r.latency]
         key = "".join(ch if ch.isalnum() else "-" for ch in device.serial)
-        blocks = [
+        blocks: list[Block | None] = [
             Paragraph(f"{device.details}. Times in {unit.name}."),
             Table(["bundle", "accelerator", "runner", "init", "1st inference", "mean", "std", "p50", "p90", "p99", "min", "max", "runs"],
                   timing, highlight, warn_t, text_columns={0, 1, 2}),
@@ -728,7 +742,7 @@ class _Report:
                          DASH if b is None else f"{_mb(b.model_bytes)} MB ({b.model_share:.1%})"])
             if categories:
                 bars.append(plots.ApkBar(f"{a.package}\n{names.get(a.serial, a.serial)}", categories))
-        blocks = [
+        blocks: list[Block | None] = [
             Paragraph("Installed size is what the device reports for the app; the breakdown is of the APK file by category, "
                       "with the share taken by models."),
             Table(["device", "package", "installed MB", "APK MB", *(f"{c} %" for c in cats), "models in the APK"], rows,
@@ -740,6 +754,7 @@ class _Report:
 
 def _latency_box(run: DeviceRun, label: str, unit: TimeUnit, highlight: bool) -> plots.LatencyBox:
     lat = run.latency
+    assert lat is not None  # called for runs with a latency only
     return plots.LatencyBox(label, [unit.scale(x) for x in run.latencies_ms], unit.scale(lat.mean), unit.scale(lat.min), unit.scale(lat.max),
                             run.fell_back, highlight)
 
@@ -756,7 +771,7 @@ def _pt(points: float) -> str:
     return f"{points:g} point" + ("" if points == 1 else "s")
 
 
-def _nums(values: list[float]) -> str:
+def _nums(values: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 

@@ -79,14 +79,14 @@ def build(results: DeviceResults, verdicts: Verdicts | None = None, title: str =
                        "max abs error", "status", "fallback", "budgets"], rows, warn=warn, text_columns={0, 1, 7, 8, 9}, wrap_columns={8, 9})
         sections.append(Section(f"{device_label(mine[0][1])} · {serial}", [facts, table], level=3))
     for bundle in bundles:
-        mine = [r for r in runs if r.bundle == bundle and r.latency]
-        devices = list(dict.fromkeys(_device_key(r) for r in mine))
+        timed = [r for r in runs if r.bundle == bundle and r.latency]
+        devices = list(dict.fromkeys(_device_key(r) for r in timed))
         if len(devices) < 2:
             continue
-        labels = {s: f"{device_label(next(r for r in mine if _device_key(r) == s))}\n{s}" for s in devices}
-        unit = unit_for([r.latency.max for r in mine])
-        accelerators = list(dict.fromkeys(r.accelerator_requested for r in mine))
-        cells = {(labels[_device_key(r)], r.accelerator_requested): _latency_box(r, r.accelerator.replace(" ", ""), unit, True) for r in mine}
+        labels = {s: f"{device_label(next(r for r in timed if _device_key(r) == s))}\n{s}" for s in devices}
+        unit = unit_for([r.latency.max for r in timed if r.latency])  # all of them
+        accelerators = list(dict.fromkeys(r.accelerator_requested for r in timed))
+        cells = {(labels[_device_key(r)], r.accelerator_requested): _latency_box(r, r.accelerator.replace(" ", ""), unit, True) for r in timed}
         png = plots.device_overview([labels[s] for s in devices], accelerators, cells, unit.name)
         if png:
             figures.append(Figure(f"fleet-{''.join(c if c.isalnum() else '-' for c in bundle)}", png,
@@ -95,8 +95,8 @@ def build(results: DeviceResults, verdicts: Verdicts | None = None, title: str =
              "'requested → applied' and its status is 'fallback': falling back is not success. Parity compares each device's "
              "outputs with the bundle's golden host outputs.")
     if verdicts.checked:
-        over = sum(1 for row in overview_rows if row[-1] != "within budget")
-        intro += f" Budgets: {len(serials) - over} of {len(serials)} device(s) within budget."
+        over_budget = sum(1 for row in overview_rows if row[-1] != "within budget")
+        intro += f" Budgets: {len(serials) - over_budget} of {len(serials)} device(s) within budget."
     overview = Table(["device", "SoC", "API level", "runtime", "runs", "budgets"], overview_rows, text_columns={0, 1, 3, 4, 5}, wrap_columns={3})
     return Document(title, f"{len(serials)} devices", [Section("Devices", [Paragraph(intro), overview, *figures], anchor="devices"),
                                                        Section("Per device", [], anchor="per-device"), *sections])

@@ -10,8 +10,12 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packager.text import PLOT_RC, plain
+
+if TYPE_CHECKING:  # numpy is imported with matplotlib, when a figure is drawn
+    import numpy as np
 
 CHOSEN = "#d9480f"
 OTHER = "#4c6ef5"
@@ -101,6 +105,7 @@ def _place_labels(ax, points: list[Point]) -> None:
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
             if inside and not any(box.overlaps(t) for t in taken):
                 break
+        assert label is not None  # the loop above placed it at least once
         taken.append(label.get_window_extent(renderer))
 
 
@@ -294,6 +299,7 @@ class LatencyBox:
         if self.samples:
             p5, p50, p95 = np.percentile(np.asarray(self.samples, dtype=float), [5, 50, 95])
             return float(p50), float(p5), float(p95), True
+        assert self.mean is not None  # a box without single runs is a summary, which has a mean
         mean = float(self.mean)
         return mean, float(self.minimum if self.minimum is not None else mean), float(self.maximum if self.maximum is not None else mean), False
 
@@ -425,9 +431,9 @@ MASK_COLOURS = ("#343a40", "#e64980", "#4c6ef5", "#fab005", "#12b886", "#be4bdb"
 
 @dataclass(frozen=True)
 class MaskSample:
-    image: object | None  # [H, W, 3] uint8 pixels, or None when the sample has no image
-    float_mask: object  # [h, w] class indices
-    chosen_mask: object
+    image: np.ndarray | None  # [H, W, 3] uint8 pixels, or None when the sample has no image
+    float_mask: np.ndarray  # [h, w] class indices
+    chosen_mask: np.ndarray
 
 
 def segmentation_masks(samples: list[MaskSample], labels: list[str], chosen_name: str) -> bytes | None:

@@ -39,7 +39,8 @@ def regenerate(bundle_dir: Path | str, results: list[Path] | None = None) -> Reg
             raise PackagerError(f"{path} has no runs of bundle {bundle.name} (it measured: {', '.join(measured)})",
                                 f"pass results of `packager device bench {bundle.path}`")
         documents.append((Path(path), data))
-    merged, already = [], []
+    merged: list[str] = []
+    already: list[str] = []
     for path, data in documents:
         target, new = keep(bundle.path, data, path)
         (merged if new else already).append(str(target))
