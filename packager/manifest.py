@@ -373,6 +373,28 @@ class DetectionInfo(Record):
     samples: list[DetectionSample] = optional(list)  # the golden samples' detections, for the report
 
 
+@dataclass(frozen=True, kw_only=True)
+class MaskFigures(Record):
+    """One model's class masks on the evaluation data: against float's and, with labelled masks, the truth's."""
+
+    pixel_agreement: float  # share of pixels whose class is float's
+    mean_iou: float  # of its masks and float's, over the classes either has
+    pixel_accuracy: float | None = optional()  # against the labelled masks (void pixels not counted)
+    truth_mean_iou: float | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentationInfo(Record):
+    """task segmentation: the class masks (argmax over the output's class axis) of float and the bundled
+    model on the evaluation data (packager/segmentation/masks.py)."""
+
+    classes: int
+    samples: int  # evaluation samples measured
+    labelled_masks: int | None = optional()  # how many had a ground-truth mask (masks/<stem>.png or an .npz's y)
+    reference: MaskFigures  # the float model (or a .tflite as given)
+    chosen: MaskFigures
+
+
 SLOWER_MARGIN = 1.05  # a variant whose host p50 exceeds float's by more than this factor is called slower (build, report)
 
 
@@ -750,6 +772,7 @@ class Manifest(Record):
     tools: dict[str, str | None]
     reports: dict[str, str] | None = optional()  # kind (md, html) -> file
     detection: DetectionInfo | None = optional()  # task object_detection
+    segmentation: SegmentationInfo | None = optional()  # task segmentation
     accelerator_coverage: AcceleratorCoverage | None = optional()  # GPU / NNAPI operator coverage per variant (packager/runtime/coverage.py)
     runtimes: RuntimeCompat | None = optional()  # the app's runtimes and each variant there (packager/runtime)
     state: ModelState | None = optional()  # the bundled model keeps state between invocations (packager/tflite/state.py)

@@ -324,6 +324,9 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock,
     detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, golden_budget.kept)
     runtimes = checker.record() if checker is not None else None
     manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators, runtimes)
+    if segmenter:  # the bundled model's masks on the evaluation data against float's and the labelled masks
+        chosen_scores = runner.predict(prepared.eval_inputs)[0]
+        manifest = replace(manifest, segmentation=seg_masks.summary(choice.float_outputs[0], chosen_scores, prepared.truth))
     bundle = write_bundle(spec.output, files, manifest, render_reports=report.render_all)
     clock.lap("bundle")
     return BuildResult(bundle, manifest, choice.chosen, choice.reference, choice.metrics, clock.timings, choice.models)

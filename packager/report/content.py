@@ -415,6 +415,16 @@ class _Report:
             f"{_pct(agree)} of {self.chosen.name}'s pixels have float's class. The golden output is stored as "
             + ("this mask (uint8), " if golden.outputs[0].dtype in ("uint8", "uint16") else "the raw scores, ")
             + "and the device's parity is its masks against it.")])
+        info = self.m.segmentation
+        if info is not None:
+            ref, chosen = info.reference, info.chosen
+            text = (f"On the {info.samples} evaluation samples, {_pct(chosen.pixel_agreement)} of {self.chosen.name}'s pixels have float's "
+                    f"class; mean IoU of the two masks {chosen.mean_iou:.4f}.")
+            if info.labelled_masks and ref.pixel_accuracy is not None and chosen.pixel_accuracy is not None:
+                text += (f" Against the {info.labelled_masks} labelled masks: pixel accuracy float {_pct(ref.pixel_accuracy)}, "
+                         f"{self.chosen.name} {_pct(chosen.pixel_accuracy)}; mean IoU float {ref.truth_mean_iou:.4f}, "
+                         f"{self.chosen.name} {chosen.truth_mean_iou:.4f}.")
+            section.blocks.append(Paragraph(text))
         figure = _figure("segmentation", plots.segmentation_masks(samples, labels, self.chosen.name),
                          f"The first {len(samples)} golden samples: the input, float's mask and {self.chosen.name}'s; white: pixels where they differ")
         if figure:

@@ -12,7 +12,6 @@ as the images are resized to the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from packager.data import arrays
 from packager.data.dataset import take_order
 from packager.errors import PackagerError
 from packager.fileio import open_regular
+from packager.manifest import MaskFigures, SegmentationInfo
 
 MASKS_FOLDER = "masks"
 VOID = 255  # Pascal VOC's "not labelled" pixels (object borders): counted nowhere
@@ -57,21 +57,20 @@ def pixel_agreement(predicted: np.ndarray, expected: np.ndarray) -> float:
     return float((p[keep] == e[keep]).mean()) if keep.any() else 1.0
 
 
-@dataclass(frozen=True)
-class MaskFigures:
-    """One model's masks against float's and, with labelled masks, against the truth."""
-
-    pixel_agreement: float  # with float's masks
-    mean_iou: float  # with float's masks
-    pixel_accuracy: float | None = None  # with the labelled masks
-    truth_mean_iou: float | None = None
-
-
 def figures(masks: np.ndarray, float_masks: np.ndarray, classes: int, truth: np.ndarray | None = None) -> MaskFigures:
+    """One model's masks against float's and, with labelled masks, against the truth."""
     agree, iou = pixel_agreement(masks, float_masks), mean_iou(masks, float_masks, classes)
     if truth is None:
-        return MaskFigures(agree, iou)
-    return MaskFigures(agree, iou, pixel_agreement(masks, truth), mean_iou(masks, truth, classes))
+        return MaskFigures(pixel_agreement=agree, mean_iou=iou)
+    return MaskFigures(pixel_agreement=agree, mean_iou=iou, pixel_accuracy=pixel_agreement(masks, truth), truth_mean_iou=mean_iou(masks, truth, classes))
+
+
+def summary(float_scores: np.ndarray, chosen_scores: np.ndarray, truth: np.ndarray | None) -> SegmentationInfo:
+    """The manifest's segmentation entry from float's and the bundled model's outputs on the evaluation data."""
+    classes = int(float_scores.shape[-1])
+    float_masks, chosen = class_masks(float_scores), class_masks(chosen_scores)
+    return SegmentationInfo(classes=classes, samples=len(float_masks), labelled_masks=None if truth is None else len(truth),
+                            reference=figures(float_masks, float_masks, classes, truth), chosen=figures(chosen, float_masks, classes, truth))
 
 
 def _fit(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
