@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager.errors import PackagerError
-from packager.fileio import DocumentError, linked_component, read_json
+from packager.fileio import DocumentError, NotRegularFile, linked_component, read_json, refuse_special
 from packager.manifest import GoldenFile, Manifest
 
 
@@ -57,6 +57,10 @@ def load_bundle(path: str | Path) -> BundleRef:
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
         raise PackagerError(f"bundle folder {folder} does not exist", "run `packager build` first or check the path")
+    try:
+        refuse_special(manifest_path, allow_dir=False)
+    except NotRegularFile as exc:
+        raise PackagerError(f"{folder} is not a bundle: {exc}", "point at a dist/<name>/ folder made by `packager build`") from None
     if not manifest_path.is_file():
         raise PackagerError(f"{folder} is not a bundle: no manifest.json", "point at a dist/<name>/ folder made by `packager build`")
     try:
