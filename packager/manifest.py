@@ -302,12 +302,15 @@ class Labels(Record):
         return out
 
 
+OutputKind = Literal["probabilities", "classes", "values"]  # what an output is (evaluate.OutputRoles)
+
+
 @dataclass(kw_only=True)
 class OutputMetrics(Record):
     """One output of a variant against the same output of the float model (several outputs)."""
 
     name: str
-    kind: Literal["probabilities", "classes", "values"]  # evaluate.OutputRoles.kinds
+    kind: OutputKind  # evaluate.OutputRoles.kinds
     top1_agreement: float | None  # probabilities/classes: same top class (one score: same side of 0.5)
     max_abs_error: float
     mean_abs_error: float

@@ -10,6 +10,7 @@ from packager.build.spec import BuildSpec
 from packager.data.preprocess import Preprocessing
 from packager.data.readers import InputSpec
 from packager.errors import PackagerError
+from packager.manifest import OutputKind
 from packager.runtime.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles
 from packager.tflite.flatbuffer import TensorInfo, parse_graph
 
@@ -33,7 +34,7 @@ class ModelFacts:
     def roles(self, float_outputs: list[np.ndarray]) -> OutputRoles:
         """Which output is what, and the one the headline metrics are about (evaluate.OutputRoles)."""
         guessed = OutputRoles.guess(float_outputs)
-        kinds = tuple("probabilities" if (p or g == "probabilities") else "values"
+        kinds: tuple[OutputKind, ...] = tuple("probabilities" if (p or g == "probabilities") else "values"
                       for p, g in zip(self.probability_outputs or (False,) * len(float_outputs), guessed.kinds))
         labels_output = self.labels_output if self.labels_output is not None else (0 if self.num_classes is not None else None)
         return choose_roles(self.output_names or guessed.names, kinds, labels_output if len(float_outputs) > 1 else None,

@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -45,11 +46,14 @@ _TYPE = re.compile(r"\b(?:got|Type|type)\s+'?(INT16|INT8|UINT8|INT32|INT64|FLOAT
 _CUSTOM = re.compile(r"unresolved custom op: (\w+)", re.IGNORECASE)
 
 
+Stage = Literal["load", "allocate", "invoke", "crash"]  # where a model failed in a runtime
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a model does not run in a runtime, as the developer needs it."""
 
-    stage: str  # load | allocate | invoke | crash
+    stage: Stage
     message: str  # the runtime's own words
     operator: str | None = None
     operator_version: int | None = None
@@ -65,7 +69,7 @@ class Failure:
         return f"{op}{on} fails at {self.stage} (\"{self.message[:160]}\")"
 
 
-def read_failure(stage: str, message: str) -> Failure:
+def read_failure(stage: Stage, message: str) -> Failure:
     if m := _OP_VERSION.search(message):
         return Failure(stage, message, m.group(1), int(m.group(2)))
     if m := _CUSTOM.search(message):
@@ -91,6 +95,11 @@ class Outcome:
     @property
     def runs(self) -> bool:
         return self.failure is None
+
+    def why(self) -> str:
+        """What failed, for an outcome that does not run."""
+        assert self.failure is not None, "asked why an outcome that runs fails"
+        return self.failure.what()
 
     def record(self, variant: str) -> RuntimeCheck:
         f = self.failure
@@ -269,7 +278,7 @@ class Checker:
         failed = self.failures(name)
         if not failed:
             return None
-        return "does not run in the app's " + "; ".join(f"{o.target.name} ({', '.join(o.target.accelerators)}): {o.failure.what()}" for o in failed)
+        return "does not run in the app's " + "; ".join(f"{o.target.name} ({', '.join(o.target.accelerators)}): {o.why()}" for o in failed)
 
     def require(self, name: str, others: list[str], model: bytes | None = None) -> None:
         """Fail the build when the variant to be bundled does not run in a target: one line with the
@@ -282,7 +291,7 @@ class Checker:
         elsewhere = self._runs_elsewhere(first.target, model) if model is not None else []
         good = [v for v in others if v != name and v in self.outcomes and not self.failures(v)]
         where = f"{first.target.name} (the app's {', '.join(first.target.accelerators)})"
-        message = f"{name} does not run in {where}: {first.failure.what()}"
+        message = f"{name} does not run in {where}: {first.why()}"
         if len(failed) > 1:
             message += "; also fails in " + ", ".join(o.target.name for o in failed[1:])
         remedies = []

@@ -18,6 +18,7 @@ apart and does not split the graph.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import time
 from collections import defaultdict
@@ -167,7 +168,7 @@ def variant_coverage(name: str, model: bytes, min_sdk: int = MIN_SDK, target_sdk
                                           refused=[RefusedOps(op="*", reason="no NNAPI before Android 8.1 (API 27)", nodes=[s.position for s in sigs])],
                                           api_levels=apis, feature_level=nnapi_rules.NAMES[0]))
             continue
-        p = plan(sigs, lambda s, level=level: nnapi_rules.validate(s, level), NNAPI_MAX_PARTITIONS)
+        p = plan(sigs, functools.partial(nnapi_rules.validate, level=level), NNAPI_MAX_PARTITIONS)
         accepted_int16 |= {sigs[i].kind for i in p.accepted if sigs[i].inputs and sigs[i].inputs[0].dtype == "int16"}
         nnapi.append(_record(sigs, p, api_levels=apis, feature_level=nnapi_rules.NAMES[level]))
     return VariantCoverage(variant=name, operators=len(sigs), gpu=gpu, nnapi=nnapi, hints=hints(tree, sigs, accepted_int16))

@@ -22,7 +22,7 @@ from packager import progress, quiet
 from packager.data.loading import Inputs, ready_rows, rows_of
 from packager.data.preprocess import dequantize, to_input_dtype
 from packager.errors import PackagerError
-from packager.manifest import SLOWER_MARGIN, Latency, OutputMetrics, VariantMetrics
+from packager.manifest import SLOWER_MARGIN, Latency, OutputKind, OutputMetrics, VariantMetrics
 from packager.tflite.flatbuffer import Graph, parse_graph
 
 BATCH = 32
@@ -42,7 +42,7 @@ class OutputRoles:
     """
 
     names: tuple[str, ...]
-    kinds: tuple[str, ...]
+    kinds: tuple[OutputKind, ...]
     primary: int = 0
     why: str = "the only output"
     labels: int | None = None  # the output the labels (accuracy) belong to
@@ -50,7 +50,7 @@ class OutputRoles:
     @classmethod
     def guess(cls, reference: list[np.ndarray], names: tuple[str, ...] | None = None) -> OutputRoles:
         """From the float outputs alone (rows summing to 1 are probabilities)."""
-        kinds = tuple("probabilities" if _looks_like_distribution(r) else "values" for r in reference)
+        kinds: tuple[OutputKind, ...] = tuple("probabilities" if _looks_like_distribution(r) else "values" for r in reference)
         return choose_roles(names or tuple(f"output {i}" for i in range(len(reference))), kinds)
 
     @property
@@ -63,7 +63,7 @@ def _looks_like_distribution(values: np.ndarray) -> bool:
                 and np.allclose(values.sum(axis=-1), 1.0, atol=1e-3))
 
 
-def choose_roles(names: tuple[str, ...], kinds: tuple[str, ...], labels_output: int | None = None,
+def choose_roles(names: tuple[str, ...], kinds: tuple[OutputKind, ...], labels_output: int | None = None,
                  primary_output: int | None = None, shapes: tuple[tuple[int, ...], ...] | None = None) -> OutputRoles:
     """The primary output: --primary-output, else the labels' output, else the first class
     distribution (a probability output of 2 or more values), else the first probability output,
@@ -113,7 +113,7 @@ def non_finite_note(outputs: list[np.ndarray], reference: list[np.ndarray]) -> s
     return ", ".join(f"{k} on {n} of {rows} inputs" for k, n in found.items())
 
 
-def output_metrics(name: str, kind: str, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
+def output_metrics(name: str, kind: OutputKind, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
     out, ref = output.astype(np.float64).reshape(len(output), -1), reference.astype(np.float64).reshape(len(reference), -1)
     diff = abs_errors(out, ref)
     agreement = None
@@ -235,7 +235,9 @@ class ModelRunner:
             started = time.perf_counter()
             self.interpreter.invoke()
             seconds.append(time.perf_counter() - started)
-        return Latency.of([s * 1000.0 for s in seconds], self.threads)
+        latency = Latency.of([s * 1000.0 for s in seconds], self.threads)
+        assert latency is not None, "runs must be at least 1"
+        return latency
 
 
 def golden_picks(length: int, count: int) -> np.ndarray:
@@ -267,8 +269,9 @@ def compare(
     expected = np.argmax(reference[k].reshape(len(reference[k]), -1), axis=1)
     per_output = [output_metrics(n, kind, o, r) for n, kind, o, r in zip(roles.names, roles.kinds, outputs, reference)] if len(outputs) > 1 else []
     agreement = float((predicted == expected).mean())
-    if per_output and per_output[k].top1_agreement is not None:  # one probability score: same side of 0.5
-        agreement = per_output[k].top1_agreement
+    primary_agreement = per_output[k].top1_agreement if per_output else None
+    if primary_agreement is not None:  # one probability score: same side of 0.5
+        agreement = primary_agreement
     accuracy = per_class = None
     if labels is not None:
         j = roles.labels if roles.labels is not None else k

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import IO, Any
 
 from packager import quiet
 from packager.errors import PackagerError
@@ -80,8 +81,8 @@ class Worker:
     app's pinned TFLite or LiteRT in its own environment), speaking the same protocol."""
 
     def __init__(self, command: list[str] | None = None, runtime: str = "LiteRT", env: dict[str, str] | None = None) -> None:
-        self.proc: subprocess.Popen | None = None
-        self._stderr = None
+        self.proc: subprocess.Popen[bytes] | None = None  # stdin and stdout are pipes (start)
+        self._stderr: IO[bytes] | None = None
         self._lock = threading.Lock()
         self._registered = False
         self.command = command or [sys.executable, "-m", "packager.runtime.isolation"]
@@ -110,6 +111,7 @@ class Worker:
         proc, self.proc = self.proc, None
         if proc is None:
             return
+        assert proc.stdin is not None and proc.stdout is not None  # started with pipes
         try:
             proc.stdin.close()  # the worker reads end-of-file and exits
             proc.wait(timeout=5)
@@ -139,7 +141,9 @@ class Worker:
         with self._lock:
             self.start()
             proc = self.proc
-            step, buffer, done = "loading it", b"", None
+            assert proc is not None and proc.stdin is not None and proc.stdout is not None  # start() made one, with pipes
+            step, buffer = "loading it", b""
+            done: dict[str, Any] | None = None
             try:
                 proc.stdin.write(message)
                 proc.stdin.flush()
@@ -162,10 +166,10 @@ class Worker:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    message = json.loads(line)
-                    step = message.get("step", step)
-                    self.hello = message.get("hello", self.hello)
-                    done = message.get("done", done)
+                    reply = json.loads(line)
+                    step = reply.get("step", step)
+                    self.hello = reply.get("hello", self.hello)
+                    done = reply.get("done", done)
             if done is None:  # the worker died: the runtime crashed
                 code = self.exit_code = proc.wait()
                 tail = self._stderr_tail()

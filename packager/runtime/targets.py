@@ -27,7 +27,8 @@ CATALOG_KEYS: dict[RuntimeKind, str] = {"tflite": "tensorflowLite", "litert": "l
 APP_PATHS: dict[RuntimeKind, tuple[str, ...]] = {"tflite": ("cpu", "nnapi"), "litert": ("xnnpack", "gpu", "npu")}
 # The kernels a host can run of each path: an accelerator the host lacks (gpu, nnapi, npu) is
 # proved on the runtime's CPU kernels, the ones the app falls back to.
-RESOLVER: dict[RuntimeKind, str] = {"tflite": "builtin", "litert": "xnnpack"}  # the app: Interpreter with XNNPACK off; CompiledModel on CPU = XNNPACK
+Kernels = Literal["builtin", "xnnpack"]
+RESOLVER: dict[RuntimeKind, Kernels] = {"tflite": "builtin", "litert": "xnnpack"}  # the app: Interpreter with XNNPACK off; CompiledModel on CPU = XNNPACK
 ALIASES: dict[str, RuntimeKind] = {"tflite": "tflite", "tensorflow-lite": "tflite", "tensorflowlite": "tflite", "tensorflow-cpu": "tflite",
            "litert": "litert", "ai-edge-litert": "litert"}
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([a-z]+\d+)?$")
@@ -52,7 +53,7 @@ class RuntimeTarget:
         return f"{WHEELS[self.kind]}=={self.version}"
 
     @property
-    def resolver(self) -> str:
+    def resolver(self) -> Kernels:
         return RESOLVER[self.kind]
 
     @property
