@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -134,7 +135,8 @@ def bench_cmd(bundles, devices, virtual, accelerator, runs, warmup, threads, ben
 
 def _print_results(results, out: Path | None) -> None:
 
-    console = plain_console()
+    # a log or a pipe gets the whole table (Rich would cut it to 80 columns); a terminal gets its width
+    console = plain_console(width=None if sys.stdout.isatty() else 160)
     console.print(table(results))
     for apk in results.apks:
         if apk.breakdown:

@@ -112,20 +112,24 @@ def table(results: DeviceResults):
         title = f"{d.manufacturer} {d.model} ({serial}, Android {d.android_version or '?'}, {d.abi})"
         if runs[0].virtual:
             title += " — virtual handset, the app's runtime versions"
-        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False,
                   caption="ms; parity: top-1 agreement / max abs error against the host's golden outputs", caption_justify="left")
         for name in ("bundle", "accel", "init", "1st", "p50", "p90", "MiB", "parity", "status"):
             text = name in ("bundle", "accel", "status")
-            t.add_column(name, justify="left" if text else "right", no_wrap=name != "status")
+            # the words fold, the figures and the status never wrap: in 80 columns a long bundle name
+            # folds onto two lines rather than "fallback" being cut to "fal…"
+            t.add_column(name, justify="left" if text else "right", no_wrap=not text or name == "status",
+                         overflow="fold", min_width={"status": 8, "accel": 13, "bundle": 6}.get(name))
         for r in runs:
             accel = r.accelerator_requested if not r.fell_back else f"{r.accelerator_requested}→{r.accelerator_applied or 'none'}"
-            if r.runtime:  # which runtime and version produced the figures
-                accel += f" ({r.runtime})"
             lat = r.latency
             parity_text = "–" if r.parity is None else f"{r.parity.top1_agreement:.0%}/{r.parity.max_abs_error:.2g}"
             status = r.status if not r.errors else f"{r.status}: {r.errors[0][:40]}"
             t.add_row(
-                r.bundle, styled("[yellow]{}[/]", accel) if r.fell_back else accel, _ms(r.init_ms), _ms(r.first_inference_ms),
+                r.bundle,
+                # which runtime and version produced the figures, under the accelerator
+                (styled("[yellow]{}[/]", accel) if r.fell_back else accel) + (f"\n{r.runtime}" if r.runtime else ""),
+                _ms(r.init_ms), _ms(r.first_inference_ms),
                 _ms(lat.p50 if lat else None), _ms(lat.p90 if lat else None),
                 "–" if r.peak_memory_kb is None else f"{r.peak_memory_kb / 1024:.0f}", parity_text,
                 status if r.status == "ok" else styled("[yellow]{}[/]" if r.status == "fallback" else "[red]{}[/]", status),
