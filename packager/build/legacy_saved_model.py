@@ -40,9 +40,9 @@ def _signature(tf: Any, path: Path):
 def _input_shapes(tf: Any, signature, sizes: InputSizes | None, what: str) -> dict[str, list[int]]:
     shapes = {}
     for key, info in signature.inputs.items():
-        dims = [int(d.size) for d in info.tensor_shape.dim]
+        dims: list[int | None] = [int(d.size) for d in info.tensor_shape.dim]
         shape = fixed_shape(key, dims, sizes, what)
-        shapes[key] = [1 if shape[0] is None else int(shape[0]), *[int(d) for d in shape[1:]]]
+        shapes[key] = [1 if d is None else int(d) for d in shape]  # fixed_shape leaves only the batch dynamic
     return shapes
 
 

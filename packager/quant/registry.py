@@ -47,15 +47,15 @@ class QuantEngine(Protocol):
 
 
 # name -> (engine class, factory from (float_model, converter), None when it cannot work on this source)
-_REGISTRY: dict[str, tuple[type, Callable[[bytes, Any], QuantEngine | None]]] = {}
+_REGISTRY: dict[str, tuple[Any, Callable[[bytes, Any], Any]]] = {}
 
 
-def register(factory: Callable[[bytes, Any], QuantEngine | None] | None = None) -> Callable[[type], type]:
+def register(factory: Callable[[bytes, Any], Any] | None = None) -> Callable[[type], type]:
     """Class decorator: register an engine class under its `name`; `factory` builds it for a float model
     and converter (default: the class called with both)."""
 
     def add(cls: type) -> type:
-        _REGISTRY[cls.name] = (cls, factory or cls)
+        _REGISTRY[getattr(cls, "name")] = (cls, factory or cls)  # noqa: B009 - a QuantEngine class's name
         return cls
 
     return add
@@ -70,7 +70,7 @@ def factory(name: str) -> Callable[[bytes, Any], QuantEngine | None]:
     return _REGISTRY[name][1]
 
 
-def engine_class(name: str) -> type:
+def engine_class(name: str) -> Any:
     if name not in _REGISTRY:
         raise PackagerError(f"unknown quantization engine {name!r}", f"use one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name][0]

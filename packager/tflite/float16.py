@@ -54,7 +54,7 @@ def expand_float16_weights(model: bytes) -> bytes:
             if flatbuffer.builtin_code(tree, op) == _DEQUANTIZE and source is not None and source.type == _FLOAT16:
                 values = flatbuffer.constant(tree, source)
                 if values is not None or source.buffer in expanded:
-                    if source.buffer not in expanded:
+                    if values is not None and source.buffer not in expanded:
                         tree.buffers[source.buffer].data = np.ascontiguousarray(values.astype(np.float32)).reshape(-1).view(np.uint8)
                         expanded.add(source.buffer)
                     source.type = _FLOAT32
