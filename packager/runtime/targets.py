@@ -31,7 +31,7 @@ Kernels = Literal["builtin", "xnnpack"]
 RESOLVER: dict[RuntimeKind, Kernels] = {"tflite": "builtin", "litert": "xnnpack"}  # the app: Interpreter with XNNPACK off; CompiledModel on CPU = XNNPACK
 ALIASES: dict[str, RuntimeKind] = {"tflite": "tflite", "tensorflow-lite": "tflite", "tensorflowlite": "tflite", "tensorflow-cpu": "tflite",
            "litert": "litert", "ai-edge-litert": "litert"}
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([a-z]+\d+)?$")
+_VERSION = re.compile(r"\d+\.\d+(\.\d+)?([a-z]+\d+)?")  # fullmatch: "2.16.1\n" is not a version
 REPO_CATALOG = Path(__file__).resolve().parents[2] / "android_app" / "gradle" / "libs.versions.toml"
 PACKAGED_CATALOG = Path(__file__).resolve().parent / "app_catalog.toml"
 
@@ -70,7 +70,7 @@ def parse_runtime(text: str, source: str = "--runtime") -> RuntimeTarget:
     if kind is None:
         raise PackagerError(f"{source} {text!r}: unknown runtime {parts[0]!r}", "use tflite (TensorFlow Lite's Interpreter) or litert (LiteRT)")
     version = parts[1].lstrip("v")
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise PackagerError(f"{source} {text!r}: {parts[1]!r} is not a version", "write a release number, e.g. 2.16.1")
     paths = APP_PATHS[kind]
     if len(parts) == 3:

@@ -32,7 +32,7 @@ SCENARIOS_ASSET = "packager/game-loop-scenarios.json"  # under the app's assets/
 KIND = "packager-game-loop-scenarios"
 OUTPUTS_DIR = f"/sdcard/Android/data/{APP_PACKAGE}/files/packager-game-loop"  # scenario_<N>/output_<k>.npy
 RESULTS_FOLDER = "game_loop_results"
-RESULT_FILE = re.compile(r"^results_scenario_(\d+)\.json$")
+RESULT_FILE = re.compile(r"results_scenario_(\d+)\.json")  # fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def device_folders(folder: Path) -> list[DeviceFolder]:
         results_dir = device / RESULTS_FOLDER
         if not results_dir.is_dir():
             continue
-        results = {int(m.group(1)): p for p in results_dir.iterdir() if (m := RESULT_FILE.match(p.name))}
+        results = {int(m.group(1)): p for p in results_dir.iterdir() if (m := RESULT_FILE.fullmatch(p.name))}
         if results:
             found.append(DeviceFolder(device.name, dict(sorted(results.items())), device))
     if not found:
