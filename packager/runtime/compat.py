@@ -145,26 +145,30 @@ def job(model: bytes, samples: list[list[np.ndarray]], **options) -> bytes:
     return struct.pack("<Q", len(head)) + head + model + b"".join(blobs)
 
 
-def compare_outputs(golden: GoldenRun, outputs: list[list[dict]]) -> tuple[float, float, float, bool]:
-    """(max and mean absolute difference, dequantized; top-1 agreement of output 0; bit-identical)."""
-    diffs, agree, exact = [], [], True
+def compare_outputs(golden: GoldenRun, outputs: list[list[dict]]) -> tuple[float | None, float | None, float, bool]:
+    """(max and mean absolute difference, dequantized, over the values both give as finite numbers
+    (None when the runtime disagrees with the host on which are finite, or the shapes differ);
+    top-1 agreement of output 0; bit-identical)."""
+    diffs, agree, exact, same_finite = [], [], True, True
     for host, theirs in zip(golden.host, outputs):
         for k, (h, item) in enumerate(zip(host, theirs)):
             t = decode_array(item)
-            exact = exact and t.shape == h.shape and np.array_equal(t, h)
+            exact = exact and t.shape == h.shape and np.array_equal(t, h, equal_nan=h.dtype.kind == "f")
+            if t.shape != h.shape:
+                return None, None, 0.0, False
             scale, zero = golden.scales[k]
             hf = (h.astype(np.float64) - zero) * scale if scale else h.astype(np.float64)
             tf = (t.astype(np.float64) - zero) * scale if scale else t.astype(np.float64)
-            if hf.shape != tf.shape:
-                return float("inf"), float("inf"), 0.0, False
-            with np.errstate(invalid="ignore"):  # the same -inf on both sides (a LOG of zero) is no difference
-                diffs.append(np.where(hf == tf, 0.0, np.abs(hf - tf)).ravel())
+            finite = np.isfinite(hf) & np.isfinite(tf)
+            same_finite = same_finite and bool(np.array_equal(np.isfinite(hf), np.isfinite(tf)))
+            diffs.append(np.abs(hf[finite] - tf[finite]).ravel())
             if k == 0 and hf.size:
-                agree.append(float(np.argmax(hf.reshape(-1)) == np.argmax(tf.reshape(-1))))
-    every = np.concatenate(diffs) if diffs else np.zeros(1)
-    finite = every[np.isfinite(every)]
-    return (float(every.max()) if finite.size == every.size else float("inf"), float(finite.mean()) if finite.size else 0.0,
-            float(np.mean(agree)) if agree else 1.0, bool(exact))
+                agree.append(float(np.argmax(np.nan_to_num(hf).reshape(-1)) == np.argmax(np.nan_to_num(tf).reshape(-1))))
+    every = np.concatenate(diffs) if diffs else np.zeros(0)
+    top1 = float(np.mean(agree)) if agree else 1.0
+    if not same_finite:
+        return None, None, top1, bool(exact)
+    return (float(every.max()) if every.size else 0.0, float(every.mean()) if every.size else 0.0, top1, bool(exact))
 
 
 class RuntimeWorker:
