@@ -124,6 +124,9 @@ def test_labelled_masks_from_pngs_and_arrays(segmenter_data, tmp_path):
     np.savez(tmp_path / "void.npz", x=pixels, y=void)
     assert masks.read_truth(tmp_path / "void.npz", (), 5, (example.SIZE, example.SIZE), 3)[0, 0, 0] == masks.VOID
     assert masks.pixel_agreement(drawn, void) == 1.0 and masks.mean_iou(drawn, void, 3) == 1.0
+    np.savez(tmp_path / "labels.npz", x=pixels, y=np.arange(5))  # a label per image is not a mask
+    with pytest.raises(PackagerError, match=r"not 5 masks \[N, H, W\] of class indices"):
+        masks.read_truth(tmp_path / "labels.npz", (), 5, (example.SIZE, example.SIZE), 3)
 
 
 @pytest.mark.parametrize("case", ["missing", "class", "rgb"])
