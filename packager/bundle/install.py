@@ -174,7 +174,7 @@ def _commit(models: Path, destination: Path, sources: dict[str, tuple[bytes, boo
         os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; an asset folder is a normal folder
         if index_path is not None:
             temporaries.append((_write_temporary(index_path, index_data), index_path))
-        if gradle is not None:
+        if gradle is not None and gradle_text is not None:  # given together
             temporaries.append((_write_temporary(gradle, gradle_text.encode("utf-8")), gradle))
         replace_folder(staging, destination)
         for temporary, final in temporaries:
@@ -297,9 +297,12 @@ def read_index(index_path: Path) -> dict[str, Any]:
 def _check_name_before_loading(dist: Path) -> None:
     """A clearer error than the schema's for the one field that decides where files are written."""
     try:
-        name = read_json(dist / "manifest.json").get("name")
-    except (OSError, ValueError, AttributeError):
+        manifest = read_json(dist / "manifest.json")
+    except (OSError, ValueError):
         return  # load_bundle explains what is wrong with the folder
+    if not isinstance(manifest, dict):
+        return  # the same
+    name = manifest.get("name")
     if isinstance(name, str) and not (BUNDLE_NAME.match(name) and ".." not in name):
         raise PackagerError(f"bundle name {name!r} is not a safe folder name and could escape the app's assets folder",
                             "rebuild the bundle with a name of letters, digits, '_', '.' and '-'")

@@ -41,7 +41,7 @@ class BundleFiles:
 def check_writable(output: Path) -> list[Path]:
     """Fail before any heavy work when the output folder cannot be written. Returns the folders it
     had to create (outermost first), for `remove_created` when the build fails later."""
-    created = []
+    created: list[Path] = []
     missing = Path(output).absolute()
     while not missing.exists() and missing.parent != missing:
         created.insert(0, missing)
@@ -75,7 +75,7 @@ def remove_stale_staging(output: Path, name: str, now: float | None = None) -> l
     """Remove `.<name>.<random>.partial/` and `.<name>.<hex>.old/` folders older than
     STALE_STAGING_S: ours by name, left by killed builds of this bundle. Returns what went."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(output).iterdir())
     except OSError:
@@ -146,12 +146,12 @@ def write_bundle(output: Path, files: BundleFiles, manifest: Manifest, render_re
         (staging / "golden").mkdir()
         for entry, array in zip([*golden.inputs, *golden.outputs], [*files.golden_inputs, *files.golden_outputs]):
             (staging / entry.file).write_bytes(_npy_bytes(array))
-        if golden.float_masks is not None:
+        if golden.float_masks is not None and files.golden_float_masks is not None:  # named when there are masks
             (staging / golden.float_masks).write_bytes(_npy_bytes(files.golden_float_masks))
         if files.golden_images:
             (staging / "golden" / "images").mkdir()
-            for (_, data), entry in zip(files.golden_images, golden.images):
-                (staging / entry).write_bytes(data)
+            for (_, data), image_file in zip(files.golden_images, golden.images):
+                (staging / image_file).write_bytes(data)
         reports = dict(files.reports)
         if render_reports is not None:
             reports.update(render_reports(manifest, staging))

@@ -61,7 +61,7 @@ def _read_npy(fp, size: int, what: str) -> np.ndarray:
         raise PackagerError(f"{what} declares {list(shape)} {dtype} ({nbytes:,} bytes) but holds {max(left, 0):,} bytes of data: "
                             "it is truncated or corrupt", _FIX)
     out = np.empty(count, dtype=dtype)
-    view, done = memoryview(out).cast("B"), 0
+    view, done = out.data.cast("B"), 0  # ndarray.data: the array's memoryview
     while done < nbytes:
         n = fp.readinto(view[done:])
         if not n:

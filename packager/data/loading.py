@@ -8,6 +8,7 @@ that does not decode) is raised in whichever thread asks next, as the error it i
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import threading
 from collections.abc import Callable
@@ -70,18 +71,21 @@ class LoadingDataset:
         with self._changed:
             return self._ready >= len(self._dataset) or self._error is not None
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
+    def rows(self, start: int, stop: int) -> np.ndarray | MultiInputs:
         """Inputs [start, stop), once those rows are decoded."""
         self._wait(min(stop, len(self)))
         return self._dataset.inputs[start:stop]
 
     def result(self, progress_label: str | None = None) -> Dataset:
         """The whole dataset, once decoded (with a progress bar on the way when labelled)."""
-        with progress.task(progress_label, len(self)) if progress_label else contextlib.nullcontext(lambda n=1: None) as advance:
+        def moved(seen: int) -> bool:
+            return self._error is not None or self._ready != seen
+
+        with progress.task(progress_label, len(self)) if progress_label else contextlib.nullcontext(progress.ignore) as advance:
             shown = 0
             with self._changed:
                 while True:
-                    self._changed.wait_for(lambda seen=shown: self._error is not None or self._ready != seen)
+                    self._changed.wait_for(functools.partial(moved, shown))
                     advance(self._ready - shown)
                     shown = self._ready
                     if self._error is not None:

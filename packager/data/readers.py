@@ -118,6 +118,7 @@ def start_loading(
 
 def _map_labels(data: Dataset, label_names: list[str], what: str) -> Dataset:
     """Re-index labels so index i means label_names[i] (folder names must be known labels)."""
+    assert data.class_names is not None  # called for a labelled dataset with class names
     names = list(data.class_names)
     if names == label_names[: len(names)] and len(names) == len(label_names):
         return data
@@ -164,6 +165,7 @@ def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         refuse_special(path, allow_dir=False)  # a FIFO named like an image would block the decoder
+        image: Image.Image  # the file's, then its conversions
         with Image.open(path) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise PackagerError(f"image {path} is {image.width}x{image.height}, more than {MAX_IMAGE_PIXELS >> 20} Mpixel "

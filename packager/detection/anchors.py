@@ -42,7 +42,7 @@ class FeatureMap:
 
 def grid_anchors(maps: tuple[FeatureMap, ...] | list[FeatureMap]) -> np.ndarray:
     """[N, 4] float32 anchors (y_center, x_center, height, width), row-major cells, then anchors."""
-    out = []
+    out: list[tuple[float, float, float, float]] = []
     for fm in maps:
         if fm.height <= 0 or fm.width <= 0 or not fm.sizes or not fm.aspect_ratios:
             raise PackagerError(f"anchor feature map {fm.height}x{fm.width} with sizes {list(fm.sizes)} is empty",

@@ -45,4 +45,5 @@ def decode(boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray, count: np
 
 def decode_all(outputs: list[np.ndarray], min_score: float = 0.0) -> list[Detections]:
     """Every sample's detections from the four (dequantized) outputs."""
-    return [decode(*outputs[:4], sample=i, min_score=min_score) for i in range(len(outputs[2]))]
+    boxes, classes, scores, count = outputs[:4]
+    return [decode(boxes, classes, scores, count, sample=i, min_score=min_score) for i in range(len(scores))]

@@ -66,9 +66,10 @@ def make_shapes(count: int, seed: int) -> Shapes:
         photo = photos[rng.integers(len(photos))]
         side = int(rng.integers(64, 240))
         top, left = int(rng.integers(0, photo.shape[0] - side)), int(rng.integers(0, photo.shape[1] - side))
-        image = Image.fromarray(photo[top : top + side, left : left + side]).resize((SIZE, SIZE), Image.BILINEAR)
+        image = Image.fromarray(photo[top : top + side, left : left + side]).resize((SIZE, SIZE), Image.Resampling.BILINEAR)
         draw = ImageDraw.Draw(image)
-        boxes, classes = [], []
+        boxes: list[np.ndarray] = []
+        classes: list[int] = []
         for _ in range(int(rng.integers(1, 4))):
             for _attempt in range(10):
                 h = float(rng.uniform(11, 34))

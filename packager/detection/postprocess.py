@@ -168,9 +168,10 @@ def find_raw_outputs(names: tuple[str, ...], shapes: list[tuple[int, ...]], boxe
     if mapped is None:
         transposed, mapped = True, _by_shape(names, shapes, rank3, *given, transposed=True)
     if mapped is None:
-        if all(g is not None for g in given):
-            boxes, scores = given
-            raise PackagerError(f"boxes output {names[boxes]} {list(shapes[boxes])} and scores output {names[scores]} {list(shapes[scores])} "
+        given_boxes, given_scores = given
+        if given_boxes is not None and given_scores is not None:
+            raise PackagerError(f"boxes output {names[given_boxes]} {list(shapes[given_boxes])} and scores output {names[given_scores]} "
+                                f"{list(shapes[given_scores])} "
                                 "are not [1, N, 4] and [1, N, K] (nor [1, 4, N] and [1, K, N]) over the same N anchors", fix)
         raise PackagerError(f"cannot tell the box encodings and class scores apart among the outputs {found}", fix)
     boxes, scores = mapped
@@ -366,7 +367,7 @@ def op_settings(options: bytes, anchors: np.ndarray) -> tuple[PostProcess, int]:
     def number(key: str, default: float) -> float:
         return float(root[key].AsFloat) if key in keys else default
 
-    config = PostProcess(anchors, tuple(number(k, 1.0) for k in ("y_scale", "x_scale", "h_scale", "w_scale")),
+    config = PostProcess(anchors, (number("y_scale", 1.0), number("x_scale", 1.0), number("h_scale", 1.0), number("w_scale", 1.0)),
                          number("nms_score_threshold", 0.0), number("nms_iou_threshold", 0.5), int(number("max_detections", 10)),
                          True, options)
     return config, int(root["num_classes"].AsInt)
@@ -376,6 +377,7 @@ def detach(model: bytes) -> SourceOp:
     """`model` (whose outputs are the op's four) without the op: see SourceOp."""
 
     roles = output_roles(model)
+    assert roles is not None, "detach takes a model whose outputs are the op's four (has_postprocess)"
     tree = flatbuffer.read(model)
     graph = tree.subgraphs[0]
     position = next(k for k, o in enumerate(graph.operators) if _custom_code(tree, o) == OP_NAME)

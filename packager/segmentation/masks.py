@@ -78,7 +78,7 @@ def _fit(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return mask
     from PIL import Image  # noqa: PLC0415 - Pillow only when masks need resizing
 
-    return np.asarray(Image.fromarray(mask.astype(np.uint8)).resize((size[1], size[0]), Image.NEAREST))
+    return np.asarray(Image.fromarray(mask.astype(np.uint8)).resize((size[1], size[0]), Image.Resampling.NEAREST))
 
 
 def _check(mask: np.ndarray, classes: int, where: str) -> np.ndarray:
@@ -123,7 +123,10 @@ def read_truth(eval_data: Path | None, files: tuple[str, ...], count: int, size:
         return np.stack(masks) if masks else None
     if eval_data.suffix.lower() != ".npz":
         return None
-    with arrays.load(eval_data, "evaluation data") as loaded:
+    loaded = arrays.load(eval_data, "evaluation data")
+    if not isinstance(loaded, arrays.NpzArrays):  # one array, named .npz: inputs only, as for an .npy (was an AttributeError)
+        return None
+    with loaded:
         key = next((k for k in ("y", "masks", "labels") if k in loaded.files), None)
         if key is None:
             return None

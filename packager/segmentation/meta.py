@@ -46,7 +46,7 @@ def read(model: bytes, tfs) -> SegmentationMetadata:
     first = outputs[0] if outputs else None
     content = first.content if first is not None else None
     image = content is not None and content.contentPropertiesType == fb.ContentProperties.ImageProperties
-    span = (int(content.range.min), int(content.range.max)) if image and content.range is not None else None
+    span = (int(content.range.min), int(content.range.max)) if image and content is not None and content.range is not None else None
     axis = first is not None and any(f.type == fb.AssociatedFileType.TENSOR_AXIS_LABELS for f in first.associatedFiles or [])
     return SegmentationMetadata(tuple(text(t.name) for t in outputs), image, span, axis)
 

@@ -479,7 +479,7 @@ def op_signatures(tree: Any) -> list[OpSignature]:
         const = data is not None and len(data) > 0
         q = quantization(tensor)
         values = None
-        if const and tensor.type in (fb.TensorType.INT32, fb.TensorType.INT64) and len(data) <= 512:
+        if data is not None and const and tensor.type in (fb.TensorType.INT32, fb.TensorType.INT64) and len(data) <= 512:
             values = tuple(int(v) for v in np.asarray(data, np.uint8).view(np.int32 if tensor.type == fb.TensorType.INT32 else np.int64))
         return Operand(index, type_names.get(tensor.type, f"type_{tensor.type}"),
                        tuple(int(s) for s in tensor.shape) if tensor.shape is not None else (), const,

@@ -79,9 +79,8 @@ def inspect_model(path: Path | str) -> ModelReport:
     data = read_model_file(path)
     runs, error = litert_check(data, str(path))
     graph = parse_graph(data, str(path))
-    metadata = files = None
-    if graph.has_metadata:
-        metadata = tflite_metadata.read_metadata(data)
+    metadata = tflite_metadata.read_metadata(data) if graph.has_metadata else None  # None only without metadata
+    if metadata is not None:
         files = metadata.associated_files
     else:
         files = tuple(tflite_metadata.AssociatedFile(name, len(content)) for name, content in tflite_metadata.associated_files(data).items())

@@ -124,7 +124,9 @@ class EmbeddedMetadata:
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """(mean, std) of the first normalized input."""
         tensor = next((t for t in self.inputs if t.mean is not None), None)
-        return (tensor.mean, tensor.std) if tensor else None
+        if tensor is None or tensor.mean is None or tensor.std is None:  # a mean without a std (damaged metadata): none
+            return None
+        return tensor.mean, tensor.std
 
     @property
     def color_space(self) -> str | None:
@@ -275,7 +277,7 @@ def _validate_spec(spec: MetadataSpec, graph) -> None:
             raise PackagerError("an image classifier needs a preprocessing spec (size, color space, mean, std)",
                                 "give --mean/--std/--color-space")
     if spec.task == "segmentation":
-        shape = graph.outputs[0].shape if len(graph.outputs) == 1 else ()
+        shape: tuple[int, ...] = graph.outputs[0].shape if len(graph.outputs) == 1 else ()
         if len(graph.inputs) != 1 or len(shape) != 4 or shape[-1] < 2 or spec.preprocessing is None:
             raise PackagerError(f"a segmenter's metadata needs one image input and one [1, H, W, classes] output, this model has "
                                 f"{len(graph.inputs)} input(s) and output(s) {[list(t.shape) for t in graph.outputs]}",
@@ -612,11 +614,11 @@ def verify_metadata(model: bytes, spec: MetadataSpec) -> EmbeddedMetadata:
             raise mismatch("the color space", image.color_space, pre.color_space)
         if image.mean is None or image.std is None:
             raise mismatch("the normalization", None, {"mean": list(pre.mean), "std": list(pre.std)})
-        for what, got, want in (("normalization mean", image.mean, pre.channel_mean()), ("normalization std", image.std, pre.channel_std())):
-            got_channels = np.broadcast_to(np.asarray(got, np.float64), want.shape) if len(got) in (1, len(want)) else None
+        for name, stored, wanted in (("normalization mean", image.mean, pre.channel_mean()), ("normalization std", image.std, pre.channel_std())):
+            stored_channels = np.broadcast_to(np.asarray(stored, np.float64), wanted.shape) if len(stored) in (1, len(wanted)) else None
             # values are stored as float32: compare at float32 precision
-            if got_channels is None or not np.allclose(got_channels, want, rtol=1e-6, atol=1e-6):
-                raise mismatch(what, list(got), [float(v) for v in want])
+            if stored_channels is None or not np.allclose(stored_channels, wanted, rtol=1e-6, atol=1e-6):
+                raise mismatch(name, list(stored), [float(v) for v in wanted])
     elif spec.task in ("image_classification", "object_detection", "segmentation"):
         raise PackagerError("an image model needs a preprocessing spec to verify against", "give --mean/--std/--color-space")
     classes = output_classes(graph, spec.labels_output) if spec.task != "object_detection" else spec.classes
