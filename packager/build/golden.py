@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from packager.data.dataset import Samples
 from packager.data.readers import Dataset
 from packager.manifest import GoldenBudget
 from packager.runtime.evaluate import ModelRunner, golden_picks
@@ -34,7 +35,7 @@ def golden_budget_bytes(model_bytes: int) -> int:
     return max(GOLDEN_FLOOR, int(model_bytes * GOLDEN_SHARE / (1 - GOLDEN_SHARE)))
 
 
-def _sample_bytes(runner: ModelRunner, inputs: np.ndarray, dataset: Dataset | None, picks: np.ndarray, segmentation: bool) -> int:
+def _sample_bytes(runner: ModelRunner, inputs: Samples, dataset: Dataset | None, picks: np.ndarray, segmentation: bool) -> int:
     """Bytes one golden sample takes (inputs, outputs as stored, its image: the largest of the candidates')."""
     size = sum(int(np.prod(t.shape[1:], dtype=np.int64)) * np.dtype(t.dtype).itemsize for t in runner.inputs)
     for k, t in enumerate(runner.outputs):
@@ -56,7 +57,7 @@ class GoldenSet:
     float_masks: np.ndarray | None = None  # a segmenter: the float model's masks of the same samples (the report draws them)
 
 
-def golden_io(model: bytes, inputs: np.ndarray, dataset: Dataset | None, count: int, segmentation: bool = False,
+def golden_io(model: bytes, inputs: Samples, dataset: Dataset | None, count: int, segmentation: bool = False,
               float_model: bytes | None = None) -> GoldenSet:
     """Up to `count` evaluation inputs in the model's input dtype and the model's outputs (a segmenter's
     as class masks, and the float model's masks when given), as many as fit the golden budget (at least

@@ -26,6 +26,7 @@ from packager.build.stages import Choice, Converted, Prepared
 from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
 from packager.build.variants import HELD_OUT_EVERY, derive_variants, held_out_split, make_judge, quantization_debug, recipes_for
 from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
+from packager.data.dataset import Samples
 from packager.detection import stage
 from packager.detection import stage as detection
 from packager.detection.decode import dequantize
@@ -339,7 +340,7 @@ def accelerator_coverage(choice: Choice) -> AcceleratorCoverage:
     return result
 
 
-def detection_info(detector, float_model: bytes, eval_inputs: np.ndarray, golden_out: list[np.ndarray], runner: ModelRunner,
+def detection_info(detector, float_model: bytes, eval_inputs: Samples, golden_out: list[np.ndarray], runner: ModelRunner,
                    labels: list[str], count: int) -> DetectionInfo | None:
     """A detector's manifest entry, with the golden samples' detections by float and by the bundled model."""
     if detector is None:

@@ -23,6 +23,9 @@ class MultiInputs:
         return MultiInputs(self.names, tuple(a[key] for a in self.arrays))
 
 
+Samples = np.ndarray | MultiInputs  # normalized samples of one input, or of several (MultiInputs)
+
+
 def take_order(length: int, count: int, seed: int = 0) -> np.ndarray:
     """Which of `length` samples Dataset.take keeps (sorted), e.g. to take the same rows of a side array."""
     return np.sort(np.random.default_rng(seed).permutation(length)[:count])

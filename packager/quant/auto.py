@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from packager import progress
+from packager.data.dataset import Samples
 from packager.errors import PackagerError
 from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
 from packager.quant import engine_choice, registry
@@ -77,7 +78,7 @@ class AutoResult:
 class Search:
     """One auto search over a float model, with fixed evaluation data."""
 
-    def __init__(self, spec, float_model: bytes, calibration: np.ndarray, eval_inputs: np.ndarray, labels: np.ndarray | None,
+    def __init__(self, spec, float_model: bytes, calibration: Samples, eval_inputs: Samples, labels: np.ndarray | None,
                  num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None,
                  judged: Measure | None = None, checker=None):
         self.spec = spec

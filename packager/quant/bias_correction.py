@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.data.dataset import Samples
 from packager.quant.calibration import run_keeping_tensors
 from packager.tflite import flatbuffer
 
@@ -162,7 +163,7 @@ def _layers(tree, float_tree) -> tuple[list[_Layer], dict[str, list[_Layer]]]:
     return layers, by_input
 
 
-def bias_correct(float_model: bytes, quantized: bytes, samples: np.ndarray) -> BiasCorrection:
+def bias_correct(float_model: bytes, quantized: bytes, samples: Samples | None) -> BiasCorrection:
     """`quantized` with each eligible layer's integer bias corrected by its mean error on `samples` (see module doc)."""
 
     if not isinstance(samples, np.ndarray) or not len(samples):  # several inputs (data.MultiInputs): not corrected

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from packager import quiet
+from packager.data.dataset import Samples
 
 METHODS: tuple[str, ...] = ("minmax", "percentile", "mse")
 MIN_ACTIVATION_RANGE = 1e-3
@@ -62,7 +63,7 @@ def _interpreter(model: bytes, preserve: bool = True):
                            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
-def run_keeping_tensors(model: bytes, samples: np.ndarray, names: set[str] | None, visit) -> None:
+def run_keeping_tensors(model: bytes, samples: Samples, names: set[str] | None, visit) -> None:
     """Run `model` over `samples` (already in its input dtype or float) with every intermediate tensor
     kept, calling visit(name, array) for each float/int tensor named in `names` (None: all), batch by batch."""
     interpreter = _interpreter(model)
@@ -90,7 +91,7 @@ def run_keeping_tensors(model: bytes, samples: np.ndarray, names: set[str] | Non
             visit(d, value)
 
 
-def collect(float_model: bytes, samples: np.ndarray, names: set[str], seed: int = 0) -> dict[str, TensorStats]:
+def collect(float_model: bytes, samples: Samples, names: set[str], seed: int = 0) -> dict[str, TensorStats]:
     """Global min/max and a value subsample of every tensor in `names`, over all `samples`."""
     rng = np.random.default_rng(seed)
     batches = -(-len(samples) // BATCH)

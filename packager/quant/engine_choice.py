@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from packager.data.dataset import Samples
 from packager.errors import PackagerError
 from packager.manifest import EngineCandidate
 from packager.quant import registry
@@ -55,7 +56,7 @@ class Candidate:
 class Judge:
     """Measures candidates against the float model on fixed inputs."""
 
-    def __init__(self, float_model: bytes, inputs: np.ndarray, labels: np.ndarray | None, num_classes: int | None, roles=None):
+    def __init__(self, float_model: bytes, inputs: Samples, labels: np.ndarray | None, num_classes: int | None, roles=None):
         self.inputs = inputs
         self.labels = labels
         self.num_classes = num_classes
@@ -82,7 +83,7 @@ class Judge:
                         None, self.roles) for i, v in enumerate(variants)]
 
 
-def candidates_for(recipe: Recipe, engines: Engines, calibration: np.ndarray | None) -> list[Candidate]:
+def candidates_for(recipe: Recipe, engines: Engines, calibration: Samples | None) -> list[Candidate]:
     """Every way of making `recipe` (its engine not fixed by the user): built, not yet measured."""
     ways = engines.ways(recipe, calibration)
 
@@ -119,7 +120,7 @@ def _measure(candidates: list[Candidate], judge: Judge) -> None:
         c.metrics, c.loss = m, judge.loss(m)
 
 
-def bias_corrected(recipe: Recipe, best: Candidate, engines: Engines, calibration: np.ndarray | None) -> Candidate:
+def bias_corrected(recipe: Recipe, best: Candidate, engines: Engines, calibration: Samples | None) -> Candidate:
     """The best ai-edge-quantizer int8 candidate made again with bias correction (`+bc`). Only the best
     one: a correction of each method's candidate doubled the int8 candidates (each a quantization and a
     measurement, seconds apiece) and on the regression set never changed the pick (benchmarks/bench_quant_real.py)."""
@@ -127,7 +128,7 @@ def bias_corrected(recipe: Recipe, best: Candidate, engines: Engines, calibratio
     return _attempt(recipe, best.engine, f"{best.calibration}+bc", lambda: engines.derive(r, calibration))
 
 
-def choose(recipe: Recipe, engines: Engines, calibration: np.ndarray | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
+def choose(recipe: Recipe, engines: Engines, calibration: Samples | None, judge: Judge) -> tuple[Variant, list[Candidate]]:
     """The best way of making `recipe`, and every candidate with its figures."""
     candidates = candidates_for(recipe, engines, calibration)
     if not any(c.variant is not None for c in candidates):

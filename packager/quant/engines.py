@@ -21,11 +21,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from packager import progress, quiet
+from packager.data.dataset import Samples
 from packager.errors import PackagerError
 from packager.manifest import RecipeRecord
 from packager.quant import calibration as calib_ranges
@@ -186,11 +187,11 @@ class AeqEngine:
     ranges); the ranges themselves come from packager.quant.calibration, over the whole calibration set.
     """
 
-    name = "ai-edge-quantizer"
-    kinds = ("fp16", "dynamic", "int8", "int16x8", "mixed")
-    needs_source = False
-    releases_gil = False  # mostly Python
-    packager_calibration = True
+    name: ClassVar[registry.EngineName] = "ai-edge-quantizer"
+    kinds: ClassVar[tuple[str, ...]] = ("fp16", "dynamic", "int8", "int16x8", "mixed")
+    needs_source: ClassVar[bool] = False
+    releases_gil: ClassVar[bool] = False  # mostly Python
+    packager_calibration: ClassVar[bool] = True
 
     def __init__(self, float_model: bytes, converter: Any = None):
 
@@ -250,7 +251,7 @@ class AeqEngine:
                 template[flatbuffer.tensor_name(tensor)] = {"min": np.zeros((1,) * rank, np.float32), "max": np.zeros((1,) * rank, np.float32)}
         return template
 
-    def equalized(self, samples: np.ndarray | None) -> AeqEngine | None:
+    def equalized(self, samples: Samples | None) -> AeqEngine | None:
         """The same model with cross-layer equalization (packager.quant.equalization), or None when no pair qualifies."""
         if self.equalized_pairs is None:
             if samples is None or not len(samples):
@@ -261,7 +262,7 @@ class AeqEngine:
             self._equalized = AeqEngine(result.model) if result.pairs else None
         return self._equalized
 
-    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+    def ways(self, recipe: Recipe, calibration: Samples | None) -> list[Way]:
         """Static kinds: one way per activation-range method, on the equalized model too where cross-layer
         equalization applies (`+cle`); other kinds: one."""
         base = replace(recipe, engine=self.name, calibration="minmax", equalize=False, bias_correction=False)
@@ -287,7 +288,7 @@ class AeqEngine:
     def calibrated(self) -> bool:
         return self._template is not None
 
-    def calibrate(self, samples: np.ndarray | None, method: str = "minmax", bits: int = 8) -> dict[str, Any]:
+    def calibrate(self, samples: Samples | None, method: str = "minmax", bits: int = 8) -> dict[str, Any]:
         """ai-edge-quantizer calibration results holding packager's ranges (`method`, for `bits`-bit activations)."""
         if self._template is None:
             if samples is None or not len(samples):
@@ -330,7 +331,7 @@ class AeqEngine:
             q = quantizer.Quantizer(self.float_model, [entry])
             return bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
 
-    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+    def derive(self, recipe: Recipe, calibration: Samples | None) -> Variant:
         from ai_edge_quantizer import quantizer  # noqa: PLC0415
 
         if recipe.equalize:
@@ -413,24 +414,24 @@ class TfConverterEngine:
     such a model crashed the process (a segfault in its calibration), and every variant comes from the float
     .tflite by ai-edge-quantizer instead."""
 
-    name = "tf-converter"
-    kinds = ("fp32", "fp16", "dynamic", "int8", "int16x8")
-    needs_source = True
-    releases_gil = True  # MLIR conversion and calibration run in C++ that releases the GIL
-    packager_calibration = False
+    name: ClassVar[registry.EngineName] = "tf-converter"
+    kinds: ClassVar[tuple[str, ...]] = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+    needs_source: ClassVar[bool] = True
+    releases_gil: ClassVar[bool] = True  # MLIR conversion and calibration run in C++ that releases the GIL
+    packager_calibration: ClassVar[bool] = False
 
     def __init__(self, float_model: bytes, converter: Any):
         self.converter = converter
 
-    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+    def ways(self, recipe: Recipe, calibration: Samples | None) -> list[Way]:
         r = replace(recipe, engine=self.name, calibration="minmax", equalize=False, bias_correction=False)
         return [Way(self.name, "tf-converter" if recipe.needs_calibration else None, r)]
 
-    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+    def derive(self, recipe: Recipe, calibration: Samples | None) -> Variant:
         return tf_converter_variant(self.converter, recipe, calibration)
 
 
-def tf_converter_variant(converter, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+def tf_converter_variant(converter, recipe: Recipe, calibration: Samples | None) -> Variant:
     """Re-run TFLiteConverter with the variant's options (`converter` is a sources.Converter)."""
     tf = quiet.import_tensorflow()
     if recipe.needs_calibration and (calibration is None or len(calibration) == 0):
@@ -486,11 +487,11 @@ class Engines:
             raise PackagerError(f"the {name} engine needs the Keras/SavedModel source", "drop --engine, or give the Keras/SavedModel source")
         return engine
 
-    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant:
+    def derive(self, recipe: Recipe, calibration: Samples | None) -> Variant:
         """`recipe` made by its engine (the one it names, else the default for its kind)."""
         return self[recipe.resolved_engine].derive(recipe, calibration)
 
-    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]:
+    def ways(self, recipe: Recipe, calibration: Samples | None) -> list[Way]:
         """Every way the available engines can make `recipe` (its engine not fixed), in registry order."""
         found: list[Way] = []
         for name in registry.names():

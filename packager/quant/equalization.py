@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packager.data.dataset import Samples
 from packager.quant.calibration import run_keeping_tensors
 from packager.tflite import flatbuffer
 
@@ -63,7 +64,7 @@ def _pairs(tree, schema, code) -> list[tuple[int, int]]:
     return found
 
 
-def equalize(float_model: bytes, samples: np.ndarray) -> Equalization:
+def equalize(float_model: bytes, samples: Samples) -> Equalization:
     """The float model with every eligible depthwise -> 1x1 pair rescaled (see module doc), ranges from `samples`."""
 
     tree = flatbuffer.read(float_model)
@@ -86,7 +87,8 @@ def equalize(float_model: bytes, samples: np.ndarray) -> Equalization:
             r = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             ranges[detail["name"]] = np.maximum(ranges.get(detail["name"], r), r)
 
-    run_keeping_tensors(float_model, samples.astype(np.float32), set(names), visit)
+    # several inputs (data.MultiInputs) go as they are, as calibration.collect sends them (was an AttributeError)
+    run_keeping_tensors(float_model, samples.astype(np.float32) if isinstance(samples, np.ndarray) else samples, set(names), visit)
     done = 0
     for (dw_index, pw_index), name in zip(pairs, names):
         dw, pw = sub.operators[dw_index], sub.operators[pw_index]

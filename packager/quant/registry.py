@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-import numpy as np
-
+from packager.data.dataset import Samples
 from packager.errors import PackagerError
 
 # packager.quant.engines' Recipe and Variant: engines imports this module (to register its engines and
@@ -34,28 +33,32 @@ class Way:
     recipe: Recipe
 
 
+EngineName = Literal["tf-converter", "ai-edge-quantizer"]  # as the manifest's EngineCandidate.engine and its schema
+
+
 class QuantEngine(Protocol):
-    name: ClassVar[str]
+    name: ClassVar[EngineName]
     kinds: ClassVar[tuple[str, ...]]  # quantization kinds this engine makes
     needs_source: ClassVar[bool]  # needs the Keras/SavedModel source (not only the float .tflite)
     releases_gil: ClassVar[bool]  # mostly C++ that releases the GIL: worth running on another thread
     packager_calibration: ClassVar[bool]  # calibrates with packager.quant.calibration METHODS, honours equalize and bias_correction
 
-    def ways(self, recipe: Recipe, calibration: np.ndarray | None) -> list[Way]: ...
+    def ways(self, recipe: Recipe, calibration: Samples | None) -> list[Way]: ...
 
-    def derive(self, recipe: Recipe, calibration: np.ndarray | None) -> Variant: ...
+    def derive(self, recipe: Recipe, calibration: Samples | None) -> Variant: ...
 
 
 # name -> (engine class, factory from (float_model, converter), None when it cannot work on this source)
-_REGISTRY: dict[str, tuple[Any, Callable[[bytes, Any], Any]]] = {}
+_REGISTRY: dict[str, tuple[type[QuantEngine], Callable[[bytes, Any], QuantEngine | None]]] = {}
+_Engine = TypeVar("_Engine", bound=type[QuantEngine])
 
 
-def register(factory: Callable[[bytes, Any], Any] | None = None) -> Callable[[type], type]:
+def register(factory: Callable[[bytes, Any], QuantEngine | None] | None = None) -> Callable[[_Engine], _Engine]:
     """Class decorator: register an engine class under its `name`; `factory` builds it for a float model
     and converter (default: the class called with both)."""
 
-    def add(cls: type) -> type:
-        _REGISTRY[getattr(cls, "name")] = (cls, factory or cls)  # noqa: B009 - a QuantEngine class's name
+    def add(cls: _Engine) -> _Engine:
+        _REGISTRY[cls.name] = (cls, factory or cls)
         return cls
 
     return add
@@ -70,7 +73,7 @@ def factory(name: str) -> Callable[[bytes, Any], QuantEngine | None]:
     return _REGISTRY[name][1]
 
 
-def engine_class(name: str) -> Any:
+def engine_class(name: str) -> type[QuantEngine]:
     if name not in _REGISTRY:
         raise PackagerError(f"unknown quantization engine {name!r}", f"use one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name][0]

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from packager import progress, quiet
+from packager.data.dataset import Samples
 from packager.manifest import OperatorError
 from packager.runtime import isolation
 from packager.runtime.evaluate import ModelRunner
@@ -38,7 +39,7 @@ def quantizable_ops(float_model: bytes) -> list[tuple[str, str]]:
     return ops
 
 
-def operator_errors(engine, samples: np.ndarray) -> list[OperatorError]:
+def operator_errors(engine, samples: Samples) -> list[OperatorError]:
     """Each operator's quantization error (see module doc), worst first. `engine` is an AeqEngine."""
     reference = ModelRunner(engine.float_model, threads=1).predict(samples)[0]
     ref_rms = float(np.sqrt(np.mean(reference.astype(np.float64) ** 2))) or 1.0

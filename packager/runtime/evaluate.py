@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from packager import progress, quiet
+from packager.data.dataset import Samples
 from packager.data.loading import Inputs, ready_rows, rows_of
 from packager.data.preprocess import dequantize, to_input_dtype
 from packager.errors import PackagerError
@@ -196,7 +197,7 @@ class ModelRunner:
                                 "it is corrupt or malformed", "re-export the model with a TFLite converter") from None
         return [self.interpreter.get_tensor(o.index).copy() for o in self.outputs]
 
-    def predict(self, normalized: np.ndarray, advance=None, raw: bool = False, quantized=None) -> list[np.ndarray]:
+    def predict(self, normalized: Samples, advance=None, raw: bool = False, quantized=None) -> list[np.ndarray]:
         """Outputs (dequantized float32 unless raw) for normalized float64 inputs (N, ...); `quantized`:
         the same inputs already in the model's dtype (quantize_input's result, shared by models that
         take the same: run_all), used instead of quantizing them again."""
