@@ -167,12 +167,14 @@ def _files_of(bundle: Path):
 
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     golden = manifest["golden"]
+    from packager.manifest import GoldenBudget, Manifest
+
     files = BundleFiles(manifest["name"], (bundle / manifest["model"]["file"]).read_bytes(),
                         (bundle / "labels.txt").read_text(encoding="utf-8").splitlines(),
-                        [np.load(bundle / g["file"]) for g in golden["inputs"]], [np.load(bundle / g["file"]) for g in golden["outputs"]])
+                        [np.load(bundle / g["file"]) for g in golden["inputs"]], [np.load(bundle / g["file"]) for g in golden["outputs"]],
+                        golden_budget=GoldenBudget.from_dict(golden["budget"]) if golden.get("budget") else None)
     manifest.pop("reports", None)
     golden.pop("images", None)
-    from packager.manifest import Manifest
 
     return files, Manifest.from_dict(manifest)
 
