@@ -23,7 +23,7 @@ from packager.data.dataset import Samples
 from packager.errors import PackagerError
 from packager.manifest import Candidate, EngineCandidate, OperatorError, Selection, VariantMetrics
 from packager.quant import engine_choice, registry
-from packager.quant.engines import Engines, Recipe, Variant
+from packager.quant.engines import Engines, IoDtype, Recipe, Variant
 from packager.quant.sensitivity import operator_errors
 from packager.runtime.evaluate import compare, run_all, slower_note
 from packager.runtime.isolation import check_tflite
@@ -95,7 +95,7 @@ class Search:
         self.engine = self.engines["ai-edge-quantizer"]  # mixed variants and per-operator sensitivity are its own
         self.tried: list[Tried] = []
         self.engine_choice: list[EngineCandidate] = []
-        self._judge = None
+        self._judge: engine_choice.Judge | None = None
         self.measure = "accuracy" if labels is not None else "agreement"
         self.judged = judged
         self.what = ("top-1 accuracy", "top-1 agreement with float")
@@ -105,8 +105,11 @@ class Search:
 
     # --- measuring one candidate ----------------------------------------------------------------
     def _loss(self, metrics: VariantMetrics) -> float:
-        if self.measure == "accuracy":
-            return metrics.accuracy_drop(self.float_metrics)
+        if self.measure == "accuracy":  # labelled: every model measured has an accuracy
+            drop = metrics.accuracy_drop(self.float_metrics)
+            assert drop is not None, "an accuracy is missing"
+            return drop
+        assert metrics.top1_agreement is not None, "compare gives every variant an agreement"
         return (1.0 - metrics.top1_agreement) * 100.0
 
     def evaluate(self, variant: Variant) -> Tried:
@@ -195,7 +198,7 @@ class Search:
             fp32 = Variant(Recipe("fp32"), self.float_model, "tf-converter", 0.0)
             return self._finish(self.evaluate(fp32), sensitivity)
 
-    def _mixed_search(self, full: Tried, int8_io: str, size_limit: int, method: str = "minmax",
+    def _mixed_search(self, full: Tried, int8_io: IoDtype, size_limit: int, method: str = "minmax",
                       equalize: bool = False) -> tuple[Tried | None, list[OperatorError]]:
         """Move the most sensitive operator to float, re-measure, repeat while it helps and fits."""
         samples = self.calibration[:SENSITIVITY_SAMPLES]  # not the evaluation data: that judges the result
@@ -229,5 +232,5 @@ class Search:
                 tried.reason += "; a more compressed candidate was chosen"
         chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
         chosen.reason += slower_note(chosen.metrics, self.float_metrics)
-        failed = self._judge.failed if self._judge is not None else []
+        failed: list[EngineCandidate] = self._judge.failed if self._judge is not None else []
         return AutoResult(self.tried, chosen, sensitivity, self.engine_choice + failed)

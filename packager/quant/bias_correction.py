@@ -118,6 +118,7 @@ class _Layer:
         self.count += count
 
     def mean_error(self) -> np.ndarray:
+        assert self.float_sum is not None and self.quant_sum is not None, "no samples were added"
         float_mean = pre_activation_mean(self.op.kind, self.float_weights, self.float_bias, self.float_sum / self.count)
         quant_mean = pre_activation_mean(self.op.kind, self.weights, self.bias_q * self.bias_scale, self.quant_sum / self.count)
         return quant_mean - float_mean

@@ -35,7 +35,7 @@ class Candidate:
     """One way of making a variant (engine, calibration), the variant it made and its figures while
     the choice is made; `record` is what the manifest keeps of it (manifest.EngineCandidate)."""
 
-    engine: str
+    engine: registry.EngineName
     calibration: str | None
     variant: Variant | None
     metrics: VariantMetrics | None
@@ -100,7 +100,7 @@ def candidates_for(recipe: Recipe, engines: Engines, calibration: Samples | None
         return [here[i] if i in here else background[i].result() for i in range(len(ways))]
 
 
-def _attempt(recipe: Recipe, engine: str, method: str | None, make: Callable[[], Variant]) -> Candidate:
+def _attempt(recipe: Recipe, engine: registry.EngineName, method: str | None, make: Callable[[], Variant]) -> Candidate:
 
     try:
         variant = make()
@@ -111,12 +111,13 @@ def _attempt(recipe: Recipe, engine: str, method: str | None, make: Callable[[],
 
 
 def _rank(c: Candidate) -> tuple[float, float]:
+    assert c.loss is not None and c.metrics is not None, "ranked before it was measured"
     return round(c.loss, 9), c.metrics.mean_abs_error
 
 
 def _measure(candidates: list[Candidate], judge: Judge) -> None:
-    built = [c for c in candidates if c.variant is not None]
-    for c, m in zip(built, judge.measure([c.variant for c in built])):
+    built = [(c, c.variant) for c in candidates if c.variant is not None]
+    for (c, _), m in zip(built, judge.measure([v for _, v in built])):
         c.metrics, c.loss = m, judge.loss(m)
 
 
@@ -124,6 +125,7 @@ def bias_corrected(recipe: Recipe, best: Candidate, engines: Engines, calibratio
     """The best ai-edge-quantizer int8 candidate made again with bias correction (`+bc`). Only the best
     one: a correction of each method's candidate doubled the int8 candidates (each a quantization and a
     measurement, seconds apiece) and on the regression set never changed the pick (benchmarks/bench_quant_real.py)."""
+    assert best.variant is not None, "the best candidate was made"
     r = replace(best.variant.recipe, bias_correction=True)
     return _attempt(recipe, best.engine, f"{best.calibration}+bc", lambda: engines.derive(r, calibration))
 
@@ -143,6 +145,7 @@ def choose(recipe: Recipe, engines: Engines, calibration: Samples | None, judge:
     ranked = sorted((c for c in candidates if c.variant is not None), key=_rank)
     best = next((c for c in ranked if _runs_in_the_apps_runtimes(c, judge)), ranked[0])
     best.chosen = True
+    assert best.variant is not None  # ranked holds made candidates only
     return best.variant, candidates
 
 

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 
@@ -50,7 +50,7 @@ QuantKind = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "mixed"]
 Engine = Literal["tf-converter", "ai-edge-quantizer", "none"]
 IoDtype = Literal["float32", "int8", "uint8", "int16"]
 
-FLOAT = "fp32"  # the float model and its variant
+FLOAT: Final = "fp32"  # the float model and its variant
 QUANT_KINDS: tuple[str, ...] = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 ENGINES: tuple[str, ...] = ("tf-converter", "ai-edge-quantizer")
 DEFAULT_ENGINE: dict[str, Engine] = {
@@ -309,12 +309,12 @@ class AeqEngine:
                     self._template = q.calibrate(data)  # which tensors, and the shapes of their ranges
                 self._stats = calib_ranges.collect(self.float_model, samples, set(self._template))
             self._calibration_samples = len(samples)
-        key = (method, bits)
-        if key not in self._qsvs:
+        ranges_key = (method, bits)
+        if ranges_key not in self._qsvs:
             symmetric = bits == 16  # int16 activations are symmetric in LiteRT
-            self._ranges[key] = {n: calib_ranges.tensor_range(s, method, bits, symmetric) for n, s in self._stats.items()}
-            self._qsvs[key] = calib_ranges.as_qsvs(self._template, self._ranges[key])
-        return self._qsvs[key]
+            self._ranges[ranges_key] = {n: calib_ranges.tensor_range(s, method, bits, symmetric) for n, s in self._stats.items()}
+            self._qsvs[ranges_key] = calib_ranges.as_qsvs(self._template, self._ranges[ranges_key])
+        return self._qsvs[ranges_key]
 
     def ranges(self, method: str = "minmax", bits: int = 8) -> dict[str, calib_ranges.Range]:
         self.calibrate(None, method, bits)
@@ -463,7 +463,8 @@ def tf_converter_variant(converter, recipe: Recipe, calibration: Samples | None)
     started = time.perf_counter()
     model = converter.convert(configure, what=f"converting the {recipe.name} variant")
     model, options = _finish(recipe, model)
-    return Variant(recipe, model, "tf-converter", time.perf_counter() - started, len(calibration) if recipe.needs_calibration else None, options)
+    return Variant(recipe, model, "tf-converter", time.perf_counter() - started,
+                   len(calibration) if recipe.needs_calibration and calibration is not None else None, options)  # not None: checked above
 
 
 # --- every engine for one float model ----------------------------------------------------------

@@ -28,7 +28,7 @@ class Way:
     """One way an engine can make a recipe: the engine, how it calibrates (the manifest's label) and the
     exact recipe it is made from."""
 
-    engine: str
+    engine: EngineName
     calibration: str | None
     recipe: Recipe
 
