@@ -4,6 +4,8 @@ else seeded random inputs. An evaluation image folder is decoded in the backgrou
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from packager.build.facts import ModelFacts
@@ -20,16 +22,16 @@ def load_data(spec: BuildSpec, facts: ModelFacts, labels: list[str]) -> tuple[Da
     if facts.input_specs is not None:  # several inputs: .npz files with one array per input
         if spec.auto:
             raise PackagerError("--quant auto is not available for a model with several inputs", "name the variants, e.g. --quant fp16,dynamic")
-        evaluation = None if spec.eval_data is None else load_multi_input(spec.eval_data, facts.input_specs, what="evaluation data",
-                                                                          limit=spec.eval_samples)
+        several = None if spec.eval_data is None else load_multi_input(spec.eval_data, facts.input_specs, what="evaluation data",
+                                                                       limit=spec.eval_samples)
         calib = None if spec.calib_data is None else load_multi_input(spec.calib_data, facts.input_specs, what="calibration data",
                                                                       limit=spec.calib_samples, labelled=False)
-        if calib is None and evaluation is not None and needs_calibration:
-            calib = evaluation.take(spec.calib_samples, seed=1)
-        return calib, None if evaluation is None else LoadingDataset(evaluation)
+        if calib is None and several is not None and needs_calibration:
+            calib = several.take(spec.calib_samples, seed=1)
+        return calib, None if several is None else LoadingDataset(several)
     dense = facts.task == "segmentation"  # its labels are masks (packager.segmentation.masks), its images the folder's own
-    common = dict(allow_resize=spec.resize, label_names=labels or None, dense_labels=dense)
-    evaluation = None
+    common: dict[str, Any] = dict(allow_resize=spec.resize, label_names=labels or None, dense_labels=dense)
+    evaluation: LoadingDataset | None = None
     if spec.eval_data is not None:
         evaluation = start_loading(spec.eval_data, facts.preprocessing, facts.input_shape, what="evaluation data", limit=spec.eval_samples, **common)
         classes = facts.num_classes or int(np.prod(facts.outputs[0].shape[1:], dtype=np.int64))  # top-1 indexes the first output

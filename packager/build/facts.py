@@ -89,7 +89,7 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
                 "image models need the normalization used in training: --mean and --std (in 0-255 pixel units)",
                 "e.g. --mean 0 --std 255 for [0,1] inputs, --mean 127.5 --std 127.5 for [-1,1]",
             )
-        preprocessing = Preprocessing(size=tuple(size), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
+        preprocessing = Preprocessing(size=(int(size[0]), int(size[1])), color_space=color, mean=spec.mean, std=spec.std, resize_method=spec.resize_method)
     num_classes = int(out_shape[-1]) if is_classifier or task == "segmentation" else None  # a segmenter's: the class axis
     if task == "object_detection":
         num_classes, labels_output = detection_classes, 1  # the labels name the category output's values

@@ -58,15 +58,19 @@ def tool_versions() -> dict[str, str | None]:
 
 
 def default_description(spec: BuildSpec, facts: ModelFacts) -> str:
+    pre = facts.preprocessing
     if facts.task == "object_detection":
-        h, w = facts.preprocessing.size
-        return f"Object detector ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
+        assert pre is not None  # an image task has its preprocessing (model_facts)
+        h, w = pre.size
+        return f"Object detector ({h}x{w} {pre.color_space}, {facts.num_classes} classes) packaged by packager."
     if facts.task == "segmentation":
-        h, w = facts.preprocessing.size
-        return f"Image segmenter ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes per pixel) packaged by packager."
+        assert pre is not None
+        h, w = pre.size
+        return f"Image segmenter ({h}x{w} {pre.color_space}, {facts.num_classes} classes per pixel) packaged by packager."
     if facts.task == "image_classification":
-        h, w = facts.preprocessing.size
-        return f"Image classifier ({h}x{w} {facts.preprocessing.color_space}, {facts.num_classes} classes) packaged by packager."
+        assert pre is not None
+        h, w = pre.size
+        return f"Image classifier ({h}x{w} {pre.color_space}, {facts.num_classes} classes) packaged by packager."
     return "Model packaged by packager."
 
 

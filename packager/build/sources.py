@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -99,6 +99,8 @@ def load_custom_objects(entries: tuple[str, ...] | list[str]) -> dict[str, Any]:
                 stem = re.sub(r"\W", "_", file.stem)
                 name = f"_packager_custom_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]}_{stem}"
                 spec = importlib.util.spec_from_file_location(name, file)
+                if spec is None or spec.loader is None:  # not a Python file: reported below as an import failure
+                    raise ImportError(f"{file} is not a Python source file")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 with quiet.captured_output():
@@ -119,7 +121,7 @@ def load_custom_objects(entries: tuple[str, ...] | list[str]) -> dict[str, Any]:
                     raise PackagerError(f"--custom-objects {entry}: {target} has no attribute {attr}",
                                         f"name one of: {', '.join(n for n in dir(module) if not n.startswith('_'))[:400]}")
                 obj = getattr(obj, part)
-            objects = {attr.rsplit(".", 1)[-1]: obj}
+            objects: dict[str, Any] = {attr.rsplit(".", 1)[-1]: obj}
         else:
             objects = {n: o for n, o in vars(module).items() if inspect.isclass(o) and o.__module__ == module.__name__}
             if not objects:
@@ -235,7 +237,7 @@ class Converter:
         self.sizes = sizes
         self._tf = quiet.import_tensorflow()
         self._keras_model = None
-        self._frozen = None  # a _Frozen, or False when freezing failed
+        self._frozen: _Frozen | Literal[False] | None = None  # a _Frozen, or False when freezing failed
         self.legacy_v1 = False  # converted by tf.compat.v1's converter (TF 2's object loader rejected the folder)
         self.keras_batch1 = False  # converted by TF's from_keras_model path on a batch-1 copy (the frozen graph did not convert)
         if source.format in ("keras", "h5"):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from packager import schemas
+from packager.data.preprocess import ColorSpace, ResizeMethod
 from packager.errors import PackagerError
+from packager.quant.engines import IoDtype
 from packager.runtime.targets import declared
 
 # config section -> keys that live in it (flattened into BuildSpec field names)
@@ -49,18 +52,18 @@ class BuildSpec:
     resize: bool = False
     size: tuple[int, int] | None = None
     input_sizes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # --size NAME=AxB...: one input's dynamic dimensions
-    color_space: str | None = None
+    color_space: ColorSpace | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
-    resize_method: str = "bilinear"
+    resize_method: ResizeMethod = "bilinear"
     labels: Path | None = None
     labels_output: str | None = None  # --labels-output NAME / --labels NAME=PATH: the output the labels belong to
     primary_output: str | None = None  # --primary-output NAME: the output the headline metrics are about
     description: str = ""
     author: str = ""
     license: str = ""
-    int8_io: str = "int8"
-    int16_io: str = "float32"
+    int8_io: IoDtype = "int8"
+    int16_io: IoDtype = "float32"
     engine: str | dict[str, str] = "auto"
     measure_latency: bool = True
     quant_given: bool = False  # --quant (or quant in the config) was given: a .tflite source is then quantized
@@ -168,7 +171,7 @@ def make_spec(config: dict[str, Any] | None, flags: dict[str, Any]) -> BuildSpec
     unknown = set(merged) - names
     if unknown:
         raise PackagerError(f"unknown settings: {', '.join(sorted(unknown))}", "check the config file")
-    converters = {
+    converters: dict[str, Callable[[Any], Any]] = {
         "model": Path, "output": Path, "calib_data": Path, "eval_data": Path, "labels": Path,
         "quant": lambda v: parse_quant(v) if isinstance(v, str) else parse_quant(",".join(v)),
         "size": lambda v: (int(v[0]), int(v[1])),

@@ -56,12 +56,18 @@ class Prepared:
     @property
     def eval_inputs(self) -> np.ndarray | MultiInputs:
         """The evaluation inputs (waits for the loader), or the seeded random ones."""
-        return self.loading.result().inputs if self.loading is not None else self.stand_in
+        if self.loading is not None:
+            return self.loading.result().inputs
+        assert self.stand_in is not None  # made when there is no evaluation data
+        return self.stand_in
 
     @property
     def eval_rows(self) -> Inputs:
         """What evaluation runs on as it comes: the loading data itself (chunks as they are decoded), or the random inputs."""
-        return self.loading if self.loading is not None else self.stand_in
+        if self.loading is not None:
+            return self.loading
+        assert self.stand_in is not None  # made when there is no evaluation data
+        return self.stand_in
 
     @property
     def eval_labels(self) -> np.ndarray | None:

@@ -38,7 +38,7 @@ def tflite_source(spec: BuildSpec, source: sources.SourceModel, model: bytes) ->
             f"{name} is already quantized ({kind}: its tensors are not float32), so it cannot be quantized again to {','.join(spec.quant)}",
             "drop --quant to bundle it as it is, or quantize the float model (its .tflite, Keras or SavedModel source)",
         )
-    fixed = {spec.engine_for(q) for q in spec.quant if q != FLOAT} - {None}
+    fixed = {e for q in spec.quant if q != FLOAT and (e := spec.engine_for(q)) is not None}
     if any(registry.needs_source(e) for e in fixed):
         raise PackagerError(f"the {' and '.join(sorted(e for e in fixed if registry.needs_source(e)))} engine needs the Keras/SavedModel source, not {name}",
                             "drop --engine (ai-edge-quantizer quantizes a .tflite)")
