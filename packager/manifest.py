@@ -256,7 +256,7 @@ class RecipeRecord(Record):
     engine: str
     io_dtype: str | None = optional()
     calibration_samples: int | None = optional()  # how many samples calibrated it (absent: not calibrated)
-    calibration: Literal["minmax", "percentile", "mse", "tf-converter"] | None = optional()  # how activation ranges were calibrated
+    calibration: Calibration | None = optional()  # how activation ranges were calibrated
     float_ops: list[str] = optional(list)
     options: dict[str, Any] = optional(dict)
 
@@ -302,6 +302,8 @@ class Labels(Record):
         return out
 
 
+Calibration = Literal["minmax", "percentile", "mse", "tf-converter"]  # a method of packager.quant.calibration, or the TF converter's own
+Task = Literal["image_classification", "object_detection", "segmentation", "generic"]  # as tflite.metadata.Task
 OutputKind = Literal["probabilities", "classes", "values"]  # what an output is (evaluate.OutputRoles)
 
 
@@ -754,7 +756,7 @@ class Manifest(Record):
     schema_version: int = MANIFEST_VERSION
     name: str
     version: str
-    task: Literal["image_classification", "object_detection", "generic"]
+    task: Task
     description: str | None = optional()
     author: str | None = optional()
     license: str | None = optional()

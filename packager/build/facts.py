@@ -10,7 +10,7 @@ from packager.build.spec import BuildSpec
 from packager.data.preprocess import Preprocessing
 from packager.data.readers import InputSpec
 from packager.errors import PackagerError
-from packager.manifest import OutputKind
+from packager.manifest import OutputKind, Task
 from packager.runtime.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles
 from packager.tflite.flatbuffer import TensorInfo, parse_graph
 
@@ -23,7 +23,7 @@ class ModelFacts:
 
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
-    task: str
+    task: Task
     num_classes: int | None
     preprocessing: Preprocessing | None
     output_names: tuple[str, ...] = ()  # what a user calls each output (signature name, else tensor name)

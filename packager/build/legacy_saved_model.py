@@ -71,9 +71,8 @@ def check_against_saved_model(tf: Any, path: Path, model: bytes, sizes: InputSiz
             feed = {k: rng.standard_normal(shapes[k]).astype(np.float32) for k in keys}  # float inputs (integer ones: not checked)
             expected = session.run({k: v.name for k, v in signature.outputs.items()}, {signature.inputs[k].name: feed[k] for k in keys})
             # the converted model's inputs by name (the v1 converter keeps the graph's placeholder names)
-            order = [next((k for k in keys if k in n or signature.inputs[k].name.split(":")[0] in n), None) for n in names]
-            if None in order:
-                order = keys
+            found = [next((k for k in keys if k in n or signature.inputs[k].name.split(":")[0] in n), None) for n in names]
+            order = [k for k in found if k is not None] if None not in found else keys
             got = runner.predict(feed[order[0]] if len(order) == 1 else MultiInputs(tuple(order), tuple(feed[k] for k in order)))
             for output in got:  # matched by shape to the signature's outputs: the v1 converter may reorder them
                 candidates = [np.asarray(v, np.float64) for v in expected.values() if np.shape(v) == output.shape]

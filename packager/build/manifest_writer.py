@@ -13,12 +13,12 @@ from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Prepared
 from packager.bundle.writer import BundleFiles, describe_files
 from packager.detection import stage as detection
-from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, RuntimeCompat, Sizes, Tensor
+from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, RuntimeCompat, Semantics, Sizes, Tensor
 from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.tflite.state import model_state
 
 
-def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
+def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> Semantics:
     if facts.task != "image_classification":
         return "other"
     if reference is not None and reference.size and (reference >= -1e-6).all() and np.allclose(reference.sum(axis=-1), 1.0, atol=1e-3):
@@ -26,7 +26,7 @@ def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> str:
     return "logits"
 
 
-def output_roles(prepared: Prepared, choice: Choice) -> str | OutputRoles | tuple[str, ...]:
+def output_roles(prepared: Prepared, choice: Choice) -> Semantics | OutputRoles | tuple[Semantics, ...]:
     """What the outputs mean: a detector's four, one output's semantics, or several outputs' roles."""
     if prepared.converted.detector is not None:
 
@@ -35,7 +35,7 @@ def output_roles(prepared: Prepared, choice: Choice) -> str | OutputRoles | tupl
     return output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
 
 
-_SEMANTICS = {"probabilities": "probabilities", "classes": "logits", "values": "other"}
+_SEMANTICS: dict[str, Semantics] = {"probabilities": "probabilities", "classes": "logits", "values": "other"}
 
 
 def _labels_output_name(facts: ModelFacts) -> str:

@@ -30,6 +30,7 @@ from packager.data.dataset import Samples
 from packager.detection import stage
 from packager.detection import stage as detection
 from packager.detection.decode import dequantize
+from packager.detection.metrics import GroundTruth
 from packager.errors import PackagerError
 from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
 from packager.quant import auto
@@ -133,7 +134,7 @@ def prepare(converted: Converted) -> Prepared:
     as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     stand_in = random_inputs(facts) if evaluation is None else None
-    truth = None
+    truth: list[GroundTruth] | np.ndarray | None = None  # a detector's boxes, a segmenter's masks
     if detector is not None:
 
         truth = detection.ground_truth(spec, evaluation, labels)
@@ -158,11 +159,12 @@ def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: st
     float_outputs = outputs[FLOAT]
     engine = "tf-converter" if c.converter else "none"
     if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
-
+        classes = facts.num_classes
+        assert classes is not None  # a detector's category count (model_facts)
         reference = detection.compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs, float_outputs,
-                                      prepared.truth, facts.num_classes, latencies[FLOAT])
+                                      prepared.truth, classes, latencies[FLOAT])
         metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.truth,
-                                     facts.num_classes, latencies[v.name]) for v in variants]
+                                     classes, latencies[v.name]) for v in variants]
         return reference, metrics, float_outputs, models
     roles = facts.roles(float_outputs)
     reference = compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs,
@@ -198,8 +200,13 @@ def choose_explicit(prepared: Prepared, clock: _Clock, checker) -> Choice:
                            held if split is not None else calib)
         if judge is not None:
             judge.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
-            judged_on = judged_on or (f"the evaluation data ({len(prepared.evaluation)} samples)" if prepared.evaluation is not None
-                                      else f"the {len(calib)} calibration samples themselves (too few to hold some out)")
+            if not judged_on:
+                eval_set = prepared.evaluation
+                if eval_set is not None:
+                    judged_on = f"the evaluation data ({len(eval_set)} samples)"
+                else:
+                    assert calib is not None  # the judge was made of it
+                    judged_on = f"the {len(calib)} calibration samples themselves (too few to hold some out)"
     variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, calib, judge)
     raw_models = {v.name: v.model for v in variants}
     if c.detector is not None:
@@ -239,10 +246,11 @@ def choose_auto(prepared: Prepared, clock: _Clock, checker) -> Choice:
     outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_rows, spec.measure_latency)
     judged = None
     if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
-
+        classes = facts.num_classes
+        assert classes is not None  # a detector's category count (model_facts)
         reference = detection.compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.truth,
-                                      facts.num_classes, latencies[FLOAT])
-        judged = detection.auto_measure(c.detector, outputs[FLOAT], prepared.truth, facts.num_classes)
+                                      classes, latencies[FLOAT])
+        judged = detection.auto_measure(c.detector, outputs[FLOAT], prepared.truth, classes)
     else:
         reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
                             facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))

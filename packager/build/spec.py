@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeGuard
 
 from packager import schemas
 from packager.data.preprocess import ColorSpace, ResizeMethod
 from packager.errors import PackagerError
+from packager.manifest import Task
 from packager.quant.engines import IoDtype
+from packager.quant.registry import EngineName
 from packager.runtime.targets import declared
 
 # config section -> keys that live in it (flattened into BuildSpec field names)
@@ -39,9 +42,9 @@ class BuildSpec:
     model: Path
     name: str | None = None
     version: str = "1.0.0"
-    task: str = "auto"  # auto, image_classification, object_detection, segmentation, generic
+    task: Task | Literal["auto"] = "auto"
     output: Path = Path("dist")
-    quant: tuple[str, ...] = ("int8",)
+    quant: tuple[QuantChoice, ...] = ("int8",)
     select: str | None = None
     max_accuracy_drop: float | None = None
     golden_samples: int = 8
@@ -64,7 +67,7 @@ class BuildSpec:
     license: str = ""
     int8_io: IoDtype = "int8"
     int16_io: IoDtype = "float32"
-    engine: str | dict[str, str] = "auto"
+    engine: EngineName | Literal["auto"] | dict[str, EngineName] = "auto"  # the CLI's choice and the config schema's enum
     measure_latency: bool = True
     quant_given: bool = False  # --quant (or quant in the config) was given: a .tflite source is then quantized
     replace_metadata: bool = False  # a .tflite's own metadata is replaced, not merged into
@@ -93,7 +96,7 @@ class BuildSpec:
     def bundle_name(self) -> str:
         return self.name or safe_name(self.model.stem if self.model.suffix else self.model.name)
 
-    def engine_for(self, quant: str) -> str | None:
+    def engine_for(self, quant: str) -> EngineName | None:
         if isinstance(self.engine, dict):
             return self.engine.get(quant)
         return None if self.engine == "auto" else self.engine
@@ -104,15 +107,23 @@ def safe_name(text: str) -> str:
     return re.sub(r"\.{2,}", ".", name)[:64]
 
 
-def parse_quant(text: str) -> tuple[str, ...]:
+QuantChoice = Literal["fp32", "fp16", "dynamic", "int8", "int16x8", "auto"]  # what --quant takes
+_QUANT_CHOICES: tuple[QuantChoice, ...] = typing.get_args(QuantChoice)
+
+
+def _is_quant_choice(text: str) -> TypeGuard[QuantChoice]:
+    return text in _QUANT_CHOICES
+
+
+def parse_quant(text: str) -> tuple[QuantChoice, ...]:
     items = tuple(dict.fromkeys(p.strip().lower() for p in re.split(r"[,\s]+", text) if p.strip()))
-    allowed = ("fp32", "fp16", "dynamic", "int8", "int16x8", "auto")
-    bad = [q for q in items if q not in allowed]
+    allowed = _QUANT_CHOICES
+    bad = [q for q in items if not _is_quant_choice(q)]
     if bad or not items:
         raise PackagerError(f"unknown --quant value {', '.join(bad) or repr(text)}", f"use one or several of {', '.join(allowed)}")
     if "auto" in items and len(items) > 1:
         raise PackagerError("--quant auto searches the variants itself", "pass auto alone")
-    return items
+    return tuple(q for q in items if _is_quant_choice(q))  # all of them
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from packager.runtime.isolation import check_tflite
 
 def recipes_for(spec: BuildSpec) -> list[Recipe]:
     io = {"int8": spec.int8_io, "int16x8": spec.int16_io}
-    return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT]
+    return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT and q != "auto"]  # auto: alone
 
 
 

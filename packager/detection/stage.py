@@ -19,12 +19,12 @@ from packager.detection import metrics as det_metrics
 from packager.detection.decode import decode_all
 from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, SourceOp, attach, detach, find_raw_outputs, has_postprocess, standard_outputs
 from packager.errors import PackagerError
-from packager.manifest import Detection, DetectionInfo, DetectionSample, VariantMetrics
+from packager.manifest import Detection, DetectionInfo, DetectionSample, Semantics, VariantMetrics
 from packager.quant.auto import Measure
 from packager.runtime.evaluate import ModelRunner
 from packager.runtime.isolation import check_tflite
 
-SEMANTICS = ("detection_boxes", "detection_classes", "detection_scores", "detection_count")
+SEMANTICS: tuple[Semantics, ...] = ("detection_boxes", "detection_classes", "detection_scores", "detection_count")
 
 
 @dataclass(frozen=True)

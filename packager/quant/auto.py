@@ -158,7 +158,11 @@ class Search:
     def _best_aeq_method(self) -> str:
         """The activation-range method that lost least for int8 among ai-edge-quantizer's candidates."""
         aeq = [c for c in self.engine_choice if c.variant == "int8" and c.engine == self.engine.name and c.loss_points is not None]
-        return min(aeq, key=lambda c: (c.loss_points, c.mean_abs_error)).calibration if aeq else "minmax"
+        if not aeq:
+            return "minmax"
+        method = min(aeq, key=lambda c: (c.loss_points, c.mean_abs_error)).calibration
+        assert method is not None  # ai-edge-quantizer's candidates all name their calibration (Way.calibration)
+        return method
 
     # --- the search -----------------------------------------------------------------------------
     def run(self) -> AutoResult:

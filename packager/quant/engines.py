@@ -21,14 +21,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, cast
 
 import numpy as np
 
 from packager import progress, quiet
 from packager.data.dataset import Samples
 from packager.errors import PackagerError
-from packager.manifest import RecipeRecord
+from packager.manifest import Calibration, RecipeRecord
 from packager.quant import calibration as calib_ranges
 from packager.quant import registry
 from packager.quant.bias_correction import bias_correct
@@ -115,9 +115,10 @@ class Recipe:
 
     def record(self, calibration_samples: int | None, options: dict[str, Any] | None = None) -> RecipeRecord:
         """The manifest's account of this recipe once carried out."""
-        calibration = None
+        calibration: Calibration | None = None
         if self.needs_calibration:
-            calibration = self.calibration if registry.packager_calibration(self.resolved_engine) else self.resolved_engine
+            # __post_init__ checked self.calibration against CALIBRATION_METHODS; the engine that calibrates itself is the TF converter
+            calibration = cast(Calibration, self.calibration if registry.packager_calibration(self.resolved_engine) else self.resolved_engine)
         return RecipeRecord(name=self.name, quant=self.quant, engine=self.resolved_engine, io_dtype=self.io_dtype,
                             calibration_samples=calibration_samples if self.needs_calibration else None, calibration=calibration,
                             float_ops=list(self.float_ops), options=dict(options or {}))
