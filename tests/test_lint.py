@@ -1,5 +1,5 @@
 """ruff (pycodestyle, pyflakes, import order, pyupgrade, bugbear, and a reason on every deferred
-import) configured in pyproject.toml, on the package: it must pass."""
+import) and mypy, both configured in pyproject.toml, on the package: they must pass."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_passes_on_the_package():
     run = _run("ruff", "check", "--no-cache", "packager")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_mypy_passes_on_the_package():
+    run = _run("mypy", "--no-incremental", "--config-file", str(ROOT / "pyproject.toml"))
+    assert run.returncode == 0, run.stdout[-6000:]
 
 
 def test_ruff_sees_a_planted_violation(tmp_path):
