@@ -746,3 +746,82 @@ def test_progress_bars_show_a_handsets_name_as_text(monkeypatch):
     progress.status("on Evil[/x]")
     printed = out.getvalue()
     assert "Evil[/x] [m]" in printed and "\\x1b]52" in printed and "\x07" not in printed
+
+
+# --- a model's real length (issue 26, case 8) --------------------------------------------------------------------
+def test_a_model_followed_by_junk_is_refused_before_it_is_read(digits_bundle, tmp_path):
+    """A valid model followed by 1.9 GiB of zeros (sparse): refused from its flatbuffer's extent,
+    through an mmap, without reading the file whole (it used to build at a 7.7 GB peak)."""
+    import os
+    import resource
+    import time
+
+    from packager.tflite import extent, flatbuffer
+
+    model = (digits_bundle / "digits.tflite").read_bytes()
+    hostile = tmp_path / "padded.tflite"
+    hostile.write_bytes(model)
+    os.truncate(hostile, len(model) + (1900 << 20))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    line = one_line_failure(["inspect", str(hostile)], "bytes after the model's end", "re-export or strip")
+    assert f"{len(model) - extent.model_end(model, flatbuffer.schema()) + (1900 << 20):,} bytes" in line, line  # from the flatbuffer's end
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 100 and time.monotonic() - started < 30, (grown_mib, line)
+    hostile.write_bytes(model + b"junk")  # a few bytes of anything is junk too (the labels' zip no longer ends the file)
+    with pytest.raises(PackagerError, match="bytes after the model's end"):
+        flatbuffer_model(hostile)
+
+
+def flatbuffer_model(path: Path) -> bytes:
+    from packager.tflite import flatbuffer
+
+    return flatbuffer.read_model_file(path)
+
+
+def test_a_model_with_packed_labels_is_read_whole(digits_bundle):
+    """The zip of associated files tflite-support appends after the flatbuffer is part of the model."""
+    from packager.tflite import extent, flatbuffer, metadata
+
+    data = (digits_bundle / "digits.tflite").read_bytes()
+    end = extent.model_end(data, flatbuffer.schema())
+    assert end < len(data) and data[end:end + 4] == b"PK\x03\x04"  # the labels' zip follows the flatbuffer
+    assert flatbuffer_model(digits_bundle / "digits.tflite") == data
+    labels = metadata.associated_files(data)
+    assert [name for name in labels if name.endswith(".txt")], labels
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_a_truncated_flatbuffer_is_refused(keep, digits_bundle, tmp_path):
+    from packager.tflite import extent, flatbuffer
+
+    data = (digits_bundle / "digits.tflite").read_bytes()
+    end = extent.model_end(data, flatbuffer.schema())
+    (tmp_path / "cut.tflite").write_bytes(data[: int(end * keep)])
+    one_line_failure(["inspect", str(tmp_path / "cut.tflite")], "truncated", "re-export")
+
+
+def test_weights_stored_after_the_flatbuffer_count_in_its_length(digits_bundle, tmp_path):
+    """Large models keep buffers outside the flatbuffer (offset and size): those bytes are the model's,
+    and junk after them is still refused."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from packager.tflite import flatbuffer
+
+    tree = flatbuffer.read((digits_bundle / "digits.tflite").read_bytes())
+    biggest = max(range(len(tree.buffers)), key=lambda i: 0 if tree.buffers[i].data is None else len(tree.buffers[i].data))
+    payload = bytes(tree.buffers[biggest].data)
+    tree.buffers[biggest].data, tree.buffers[biggest].offset, tree.buffers[biggest].size = None, 1, 1  # placeholders
+    flat = bytearray(flatbuffer.write(tree))
+    flat += bytes(-len(flat) % 16)
+    flatbuffer_utils.update_packed_buffer(flatbuffer.schema().Model.GetRootAs(flat, 0).Buffers(biggest), len(flat), len(payload))
+    model = bytes(flat) + payload
+    (tmp_path / "outside.tflite").write_bytes(model)
+    assert flatbuffer.has_external_buffers(model) and len(payload) > 1000
+    assert flatbuffer_model(tmp_path / "outside.tflite") == model
+    (tmp_path / "outside.tflite").write_bytes(model[:-1])
+    with pytest.raises(PackagerError, match="truncated"):
+        flatbuffer_model(tmp_path / "outside.tflite")
+    (tmp_path / "outside.tflite").write_bytes(model + bytes(4096))
+    with pytest.raises(PackagerError, match="4,096 bytes after"):
+        flatbuffer_model(tmp_path / "outside.tflite")

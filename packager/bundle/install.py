@@ -219,8 +219,12 @@ def _check_model(ref: reader.BundleRef) -> None:
     """The app must get the model the manifest describes: the same bytes (sha256) and a readable
     .tflite with the manifest's inputs and outputs; anything else would install and fail on the phone."""
 
-    data = flatbuffer.read_model_file(ref.model_path)
-    if sha256_bytes(data) != ref.manifest.model.sha256:
+    try:  # hashed first, streaming: a changed model (junk appended, a byte flipped) is named as such
+        changed = sha256_file(ref.model_path) != ref.manifest.model.sha256
+    except OSError:
+        changed = False  # read_model_file says what is wrong with the path
+    data = b"" if changed else flatbuffer.read_model_file(ref.model_path)
+    if changed or sha256_bytes(data) != ref.manifest.model.sha256:
         raise PackagerError(f"{ref.model_path} does not match its manifest (sha256 differs): the bundle was changed after it was built",
                             "rebuild the bundle with `packager build`")
     graph = flatbuffer.parse_graph(data, what=str(ref.model_path))

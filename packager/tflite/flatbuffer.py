@@ -12,17 +12,19 @@ edits see the weights and `write` puts them back inside: a tree read here never 
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from packager.errors import PackagerError
 from packager.fileio import open_regular
+from packager.tflite import extent
 
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8
 METADATA_NAME = "TFLITE_METADATA"  # the model.metadata entry tflite-support reads
@@ -147,6 +149,7 @@ def read_model_file(path: Path | str) -> bytes:
                                     "pass a .tflite model file")
             head = fh.read(512)
             check_identifier(head, str(path))  # before the rest is read: a 2 GiB file that is no model costs 512 bytes
+            check_extent(fh, size, str(path))  # and a model followed by junk is refused before the junk is read
             fh.seek(0)
             data = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
@@ -155,6 +158,24 @@ def read_model_file(path: Path | str) -> bytes:
         raise PackagerError(f"{path} is larger than {MAX_MODEL_BYTES >> 30} GiB, more than a .tflite flatbuffer can be",
                             "pass a .tflite model file")
     return data
+
+
+def check_extent(fh: BinaryIO, size: int, what: str) -> None:
+    """Refuse a file longer or shorter than the model its flatbuffer describes (plus the zip of
+    associated files metadata may append), reading only the flatbuffer's objects through an mmap."""
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as view:
+        try:
+            end = extent.model_end(view, schema())
+        except (IndexError, ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error):
+            raise PackagerError(f"{what} is corrupt or truncated (its flatbuffer points outside the file)",
+                                "re-export or re-download the model") from None
+        extra = extent.trailing_bytes(view, end) if end <= size else 0
+    if end > size:
+        raise PackagerError(f"{what} is truncated: its flatbuffer reaches byte {end:,} but the file has {size:,} bytes",
+                            "re-export or re-download the model")
+    if extra:
+        raise PackagerError(f"{what} has {extra:,} bytes after the model's end (a truncated copy or junk appended)",
+                            "re-export or strip the file")
 
 
 def check_identifier(data: bytes, what: str) -> None:
