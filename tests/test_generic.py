@@ -69,7 +69,7 @@ def test_weights_stored_outside_the_flatbuffer_are_bundled_inside(tmp_path):
     from packager.runtime.evaluate import ModelRunner
     from packager.tflite.metadata import read_metadata
     from packager.build.spec import make_spec
-    from packager.tflite.flatbuffer import has_external_buffers
+    from packager.tflite.flatbuffer import has_external_buffers, read_model_file
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8,), name="features"), keras.layers.Dense(1024, activation="relu"),
@@ -79,6 +79,8 @@ def test_weights_stored_outside_the_flatbuffer_are_bundled_inside(tmp_path):
     result = build(make_spec(None, {"model": tmp_path / "wide.keras", "output": tmp_path / "dist", "quant": "fp16,dynamic",
                                     "measure_latency": False}))
     assert has_external_buffers(result.models["fp16"])  # as ai-edge-quantizer wrote it
+    (tmp_path / "outside.tflite").write_bytes(result.models["fp16"])  # its length counts the weights after the flatbuffer
+    assert read_model_file(tmp_path / "outside.tflite") == result.models["fp16"]
     bundled = (result.bundle / "wide.tflite").read_bytes()
     assert not has_external_buffers(bundled) and len(bundled) > 512 * 1024  # the fp16 weights are inside
     assert read_metadata(bundled).name == "wide"
