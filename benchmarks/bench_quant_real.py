@@ -78,13 +78,14 @@ def latency_ms(model: bytes, sample: np.ndarray) -> float:
 def measure(model: realmodels.RealModel, with_candidates: bool) -> dict:
     from packager.runtime.evaluate import ModelRunner
     from packager.quant.engines import AeqEngine, Recipe, tf_converter_variant
-    from packager.quant.engine_choice import Judge, choose
+    from packager.quant.engine_choice import choose
+    from packager.runtime.judge import Judge, outputs_scorer
 
     n_cal, n_eval = SAMPLES.get(model.name, (200, 300))
     calib, evaluation = model.inputs(n_cal, 0), model.inputs(n_eval, 1)
     float_model, converter = float_model_of(model)
     ref = ModelRunner(float_model).predict(evaluation)
-    judge = Judge(float_model, evaluation, None, None)
+    judge = Judge(float_model, evaluation, outputs_scorer(None, None))
     aeq = AeqEngine(float_model)
     fp32_ms = latency_ms(float_model, evaluation)
     rows = []

@@ -422,6 +422,8 @@ class VariantMetrics(Record):
     outputs: list[OutputMetrics] = optional(list)  # several outputs: each one against the float model's
     detection: DetectionMetrics | None = optional()  # a detector: its detections against the float model's (packager/detection)
     non_finite: str | None = optional()  # '-inf on 140 of 240 inputs': values float does not make (errors above are over finite values)
+    output_kind: str | None = optional()  # what the primary output is (packager.runtime.kinds): the figures above are per kind
+    figure: str | None = optional()  # what top1_agreement measures for that kind (e.g. per-pixel class agreement with float)
 
     def accuracy_drop(self, reference: VariantMetrics) -> float | None:
         """Percentage points lost against `reference` (positive = worse)."""
@@ -437,6 +439,7 @@ class Metrics(Record):
     variants: list[VariantMetrics]
     eval_samples: int = 0
     eval_data: str | None = None
+    measured_on: str | None = optional()  # "evaluation data", "calibration data" (none given) or "seeded random inputs"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from packager.quant import engine_choice, registry
 from packager.quant.calibration import METHODS
 from packager.quant.engines import AeqEngine, Engines, Recipe
 from packager.quant.registry import Way
+from packager.runtime.judge import Judge, outputs_scorer
 from tests.tflite_models import build_models
 
 
@@ -65,7 +66,7 @@ def extra_engine():
 def test_a_registered_engine_takes_part_in_the_engine_choice(extra_engine):
     model = build_models().float_gray
     calibration = _calibration()
-    judge = engine_choice.Judge(model, calibration, None, None)
+    judge = Judge(model, calibration, outputs_scorer(None, None))
     variant, candidates = engine_choice.choose(Recipe("int8"), Engines(model), calibration, judge)
     assert [c.engine for c in candidates].count("minmax-only") == 1
     mine = next(c for c in candidates if c.engine == "minmax-only")

@@ -97,7 +97,7 @@ def make_manifest(prepared: Prepared, choice: Choice, files: BundleFiles, runner
         labels=Labels(file=labels_file, values=list(files.labels), output=_labels_output_name(facts) if files.labels else None),
         metrics=Metrics(reference=choice.reference, chosen=chosen, variants=list(choice.metrics),
                         eval_samples=int(len(evaluation)) if evaluation is not None else 0,
-                        eval_data=str(spec.eval_data) if spec.eval_data else None),
+                        eval_data=str(spec.eval_data) if spec.eval_data else None, measured_on=choice.measured_on),
         selection=choice.selection, sizes=Sizes(source_bytes=c.source.size_bytes, float_bytes=len(c.float_model), chosen_bytes=len(files.model)),
         golden=golden, tools=tool_versions(), reports=dict(reports), detection=detection, accelerator_coverage=accelerators,
         runtimes=runtimes,

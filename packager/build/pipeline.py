@@ -18,13 +18,14 @@ from packager.build import sources
 from packager.build.calib_eval_data import load_data, random_inputs
 from packager.build.facts import LABELLED_TASKS, model_facts
 from packager.build.golden import golden_io, golden_picks
+from packager.build.judging import make_judge
 from packager.build.labels import own_labels, resolve_labels
 from packager.build.manifest_writer import default_description, make_manifest
 from packager.build.selection import check_budget, choose
 from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Converted, Prepared
 from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
-from packager.build.variants import HELD_OUT_EVERY, derive_variants, held_out_split, make_judge, quantization_debug, recipes_for
+from packager.build.variants import HELD_OUT_EVERY, derive_variants, held_out_split, quantization_debug, recipes_for
 from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
 from packager.data.dataset import Samples
 from packager.detection import stage
@@ -36,8 +37,9 @@ from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Sele
 from packager.quant import auto
 from packager.quant.engines import FLOAT, Variant
 from packager.runtime import compat, coverage, isolation, targets
-from packager.runtime.evaluate import ModelRunner, compare, measure_latencies, run_all
+from packager.runtime.evaluate import ModelRunner
 from packager.runtime.isolation import check_tflite
+from packager.runtime.judge import Judge
 from packager.segmentation import masks as seg_masks
 from packager.tflite import metadata as tflite_metadata
 from packager.tflite.flatbuffer import parse_graph
@@ -93,8 +95,10 @@ def _build(spec: BuildSpec, source: sources.SourceModel, checker) -> BuildResult
     clock.lap("convert")
     prepared = prepare(converted)
     clock.lap("data")
-    choice = MODES[converted.mode](prepared, clock, checker)
-    check_budget(prepared.spec, choice.chosen, choice.reference)
+    judge = make_judge(prepared)  # one per build: every chooser scores with it (packager.runtime.judge)
+    judge.checker = checker  # a variant the app's runtimes cannot run is not picked (packager/runtime/compat.py)
+    choice = replace(MODES[converted.mode](prepared, judge, clock, checker), measured_on=judge.data)
+    check_budget(prepared.spec, choice.chosen, choice.reference, choice.metrics)
     app_model = embed_metadata(prepared, choice)
     clock.lap("metadata")
     return package(prepared, choice, app_model, clock, checker)
@@ -145,33 +149,17 @@ def prepare(converted: Converted) -> Prepared:
 
 
 # --- stage 3: variants -> evaluation -> selection, one way per mode ----------------------------------------
-def evaluate_all(prepared: Prepared, variants: list[Variant], reference_name: str, reference_quant: str, judge=None
-                 ) -> tuple[VariantMetrics, list[VariantMetrics], list[np.ndarray], dict[str, bytes]]:
-    """The float model and every variant on the same inputs, each against the float model (a model the
-    judge of the engine choice already ran on these inputs is not run again: same bytes, same outputs)."""
-    c, facts = prepared.converted, prepared.facts
+def evaluate_all(prepared: Prepared, judge: Judge, variants: list[Variant], reference_name: str, reference_quant: str
+                 ) -> tuple[VariantMetrics, list[VariantMetrics], dict[str, bytes]]:
+    """The float model and every variant scored by the build's judge (a model it already ran, e.g. for
+    the engine choice, is not run again), with host latency when asked."""
+    c = prepared.converted
     models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
-    known = judge.outputs if judge is not None and judge.inputs is prepared.eval_inputs else {}
-    outputs, _ = run_all({n: m for n, m in models.items() if m not in known}, prepared.eval_rows, measure_latency=False)
-    outputs.update((n, known[m]) for n, m in models.items() if n not in outputs)
-    outputs = {n: outputs[n] for n in models}
-    latencies = measure_latencies(models, prepared.eval_inputs) if prepared.spec.measure_latency else dict.fromkeys(models)
-    float_outputs = outputs[FLOAT]
-    engine = "tf-converter" if c.converter else "none"
-    if c.detector is not None:  # detections matched by IoU, not raw tensors (NMS makes those meaningless)
-        classes = facts.num_classes
-        assert classes is not None  # a detector's category count (model_facts)
-        reference = detection.compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs, float_outputs,
-                                      prepared.truth, classes, latencies[FLOAT])
-        metrics = [detection.compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.truth,
-                                     classes, latencies[v.name]) for v in variants]
-        return reference, metrics, float_outputs, models
-    roles = facts.roles(float_outputs)
-    reference = compare(reference_name, reference_quant, engine, len(c.float_model), float_outputs,
-                        float_outputs, prepared.eval_labels, facts.num_classes, latencies[FLOAT], roles)
-    metrics = [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[v.name], float_outputs, prepared.eval_labels,
-                       facts.num_classes, latencies[v.name], roles) for v in variants]
-    return reference, metrics, float_outputs, models
+    judge.outputs(models)
+    latencies = judge.latencies(models) if prepared.spec.measure_latency else dict.fromkeys(models)
+    reference = judge.reference_metrics(reference_name, reference_quant, "tf-converter" if c.converter else "none", latencies[FLOAT])
+    metrics = [replace(m, latency=latencies[v.name]) for v, m in zip(variants, judge.measure(variants))]
+    return reference, metrics, models
 
 
 def prove_in_runtimes(checker, prepared: Prepared, models: dict[str, bytes], wanted: str, clock: _Clock) -> None:
@@ -186,47 +174,44 @@ def prove_in_runtimes(checker, prepared: Prepared, models: dict[str, bytes], wan
     checker.require(wanted, list(models), models[wanted])
 
 
-def choose_explicit(prepared: Prepared, clock: _Clock, checker) -> Choice:
+def choose_explicit(prepared: Prepared, judge: Judge, clock: _Clock, checker) -> Choice:
     """The variants of --quant; --select (else the first) is bundled."""
     c, spec = prepared.converted, prepared.spec
-    judge, calib, judged_on = None, prepared.calib, None
-    if any(r.engine is None for r in recipes_for(spec)):  # a detector is judged on its raw outputs
-        split = held_out_split(calib) if prepared.evaluation is None and calib is not None else None
-        if split is not None:  # no evaluation data: judged on calibration samples not calibrated on
+    calib, judged_on, choosing = prepared.calib, None, judge
+    if prepared.evaluation is not None:
+        judged_on = f"the evaluation data ({len(prepared.evaluation)} samples)"
+    elif calib is not None and any(r.engine is None for r in recipes_for(spec)):
+        # no evaluation data: the engine choice is judged on calibration samples not calibrated on (a judge of
+        # its own: the table keeps the seeded random inputs), by the build's scorer and loss rule
+        split = held_out_split(calib)
+        if split is not None:
             calib, held = split
             judged_on = (f"{len(held)} calibration samples held out of calibration (every {HELD_OUT_EVERY}th; "
                          f"the variants are calibrated on the other {len(calib)})")
-        judge = make_judge(c.raw_float, prepared.facts if c.detector is None else None, prepared.evaluation,
-                           held if split is not None else calib)
-        if judge is not None:
-            judge.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
-            if not judged_on:
-                eval_set = prepared.evaluation
-                if eval_set is not None:
-                    judged_on = f"the evaluation data ({len(eval_set)} samples)"
-                else:
-                    assert calib is not None  # the judge was made of it
-                    judged_on = f"the {len(calib)} calibration samples themselves (too few to hold some out)"
-    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, calib, judge)
+        else:
+            held, judged_on = calib, f"the {len(calib)} calibration samples themselves (too few to hold some out)"
+        choosing = make_judge(prepared, rows=held.inputs, data="held-out calibration samples")
+        choosing.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
+    variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, calib, choosing)
     raw_models = {v.name: v.model for v in variants}
     if c.detector is not None:
 
         variants = detection.finish_variants(c.detector, variants)
     clock.lap("quantize")
-    reference, metrics, float_outputs, models = evaluate_all(prepared, variants, FLOAT, "fp32", judge)
+    reference, metrics, models = evaluate_all(prepared, judge, variants, FLOAT, "fp32")
     clock.lap("evaluate")
     chosen_variant, chosen, selection = choose(spec, variants, reference, metrics)
     prove_in_runtimes(checker, prepared, {v.name: v.model for v in variants}, chosen_variant.name, clock)
     if engine_choice:
         selection = replace(selection, engine_choice=engine_choice, engine_choice_data=judged_on)
-    return Choice(reference, variants, metrics, chosen_variant, chosen, selection, float_outputs, models, raw_models)
+    return Choice(reference, variants, metrics, chosen_variant, chosen, selection, judge.reference, models, raw_models)
 
 
-def choose_as_given(prepared: Prepared, clock: _Clock, checker) -> Choice:
+def choose_as_given(prepared: Prepared, judge: Judge, clock: _Clock, checker) -> Choice:
     """A .tflite without --quant: measured, and bundled as it is."""
     clock.lap("quantize")
     float_model = prepared.converted.float_model
-    reference, _, float_outputs, models = evaluate_all(prepared, [], "source", infer_quant(float_model))
+    reference, _, models = evaluate_all(prepared, judge, [], "source", infer_quant(float_model))
     clock.lap("evaluate")
     prove_in_runtimes(checker, prepared, {"source": float_model}, "source", clock)
     detector = prepared.converted.detector
@@ -234,34 +219,24 @@ def choose_as_given(prepared: Prepared, clock: _Clock, checker) -> Choice:
               if detector is not None and detector.source is None else "an existing .tflite model is bundled as it is")
     selection = Selection(mode="explicit", chosen=reference.name, max_accuracy_drop=prepared.spec.max_accuracy_drop,
                           reason=reason, candidates=[])
-    return Choice(reference, [], [], None, reference, selection, float_outputs, models)
+    return Choice(reference, [], [], None, reference, selection, judge.reference, models)
 
 
-def choose_auto(prepared: Prepared, clock: _Clock, checker) -> Choice:
-    """--quant auto: evaluate float, then search the candidates (packager.quant.auto)."""
+def choose_auto(prepared: Prepared, judge: Judge, clock: _Clock, checker) -> Choice:
+    """--quant auto: the candidates searched (packager.quant.auto), each scored by the build's judge."""
 
-    c, spec, facts = prepared.converted, prepared.spec, prepared.facts
+    c, spec = prepared.converted, prepared.spec
     if prepared.calib is None:
         raise PackagerError("--quant auto needs calibration data for its int8 candidates", "pass --calib-data")
-    outputs, latencies = run_all({FLOAT: c.float_model}, prepared.eval_rows, spec.measure_latency)
-    judged = None
-    if c.detector is not None:  # searched on its raw graph, each candidate judged by its detections
-        classes = facts.num_classes
-        assert classes is not None  # a detector's category count (model_facts)
-        reference = detection.compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.truth,
-                                      classes, latencies[FLOAT])
-        judged = detection.auto_measure(c.detector, outputs[FLOAT], prepared.truth, classes)
-    else:
-        reference = compare(FLOAT, "fp32", "tf-converter", len(c.float_model), outputs[FLOAT], outputs[FLOAT], prepared.eval_labels,
-                            facts.num_classes, latencies[FLOAT], facts.roles(outputs[FLOAT]))
-    search = auto.Search(spec, c.raw_float, prepared.calib.inputs, prepared.eval_inputs, prepared.eval_labels, facts.num_classes,
-                              outputs[FLOAT], reference, c.converter, judged, checker=checker)
+    latency = judge.latencies({FLOAT: c.float_model})[FLOAT] if spec.measure_latency else None
+    reference = judge.reference_metrics(FLOAT, "fp32", "tf-converter" if c.converter else "none", latency)
+    search = auto.Search(spec, c.raw_float, prepared.calib.inputs, judge, reference, c.converter, checker=checker)
     result = search.run()
     clock.lap("quantize+evaluate")
     variants = [t.variant for t in result.tried]
     models = {FLOAT: c.float_model, **{v.name: v.model for v in variants}}
     return Choice(reference, variants, [t.metrics for t in result.tried], result.chosen.variant, result.chosen.metrics,
-                  result.selection(search.budget, search.measure), outputs[FLOAT], models, search.derived)
+                  result.selection(search.budget, search.measure), judge.reference, models, search.derived)
 
 
 MODES = {"explicit": choose_explicit, "auto": choose_auto, "as_given": choose_as_given}

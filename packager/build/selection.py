@@ -8,6 +8,7 @@ from packager.errors import PackagerError
 from packager.manifest import Candidate, Selection, VariantMetrics
 from packager.quant.engines import Variant
 from packager.runtime.evaluate import slower_note
+from packager.runtime.judge import loss_points
 
 
 def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetrics, metrics: list[VariantMetrics]
@@ -29,24 +30,27 @@ def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetri
                                       candidates=candidates)
 
 
-def loss_points(chosen: VariantMetrics, reference: VariantMetrics) -> tuple[float, str]:
-    """Percentage points lost; top-1 disagreement stands in when there are no labels."""
-    drop = chosen.accuracy_drop(reference)
-    if chosen.detection is not None:
-        if drop is not None:
-            return drop, "mAP@0.5"
-        return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "detection agreement with float (F1 of boxes matched at IoU >= 0.5, no ground truth)"
-    if drop is not None:
-        return drop, "top-1 accuracy"
-    return (1.0 - (chosen.top1_agreement or 0.0)) * 100.0, "top-1 agreement with float (no labels)"
-
-
-def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics) -> None:
+def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics, measured: list[VariantMetrics] = ()) -> None:
+    """The chosen variant keeps --max-accuracy-drop (the judge's loss rule and per-kind figure), or the
+    build stops, naming the measured variants that would have kept it (never a more lossy one)."""
     if spec.max_accuracy_drop is None:
         return
     drop, what = loss_points(chosen, reference)
     if drop > spec.max_accuracy_drop + 1e-9:
         raise PackagerError(
             f"{chosen.name} loses {drop:.2f} percentage points of {what}, more than --max-accuracy-drop {spec.max_accuracy_drop:g}",
-            "choose a less aggressive variant (fp16, dynamic), more calibration data, or --quant auto",
+            within_budget(spec.max_accuracy_drop, chosen, reference, measured),
         )
+
+
+def within_budget(budget: float, chosen: VariantMetrics, reference: VariantMetrics, measured: list[VariantMetrics]) -> str:
+    """What to do instead: the measured variants that stay within the budget, smallest first, each with its
+    loss; or that none of them does."""
+    fits = sorted(((loss_points(m, reference)[0], m) for m in measured if m.name != chosen.name), key=lambda t: t[1].size_bytes)
+    fits = [(d, m) for d, m in fits if d <= budget + 1e-9]
+    if fits:
+        named = ", ".join(f"{m.name} ({d:.2f} points lost, {m.size_bytes / 1024:.0f} KiB)" for d, m in fits)
+        return f"within the budget: {named}; --select one of them, or try --quant auto"
+    tried = ", ".join(m.name for m in measured if m.name != chosen.name)
+    return ((f"none of the other variants measured ({tried}) stays within it either" if tried else "no other variant was measured")
+            + ": try fp16 or dynamic, more calibration data, --quant auto, or a larger budget")

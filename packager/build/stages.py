@@ -87,3 +87,4 @@ class Choice:
     float_outputs: list[np.ndarray]
     models: dict[str, bytes]  # the float model and every variant, as evaluated
     raw_models: dict[str, bytes] = field(default_factory=dict)  # a detector's variants before their post-processing
+    measured_on: str = "evaluation data"  # what the judge measured every model on (packager.build.judging.measuring_data)

@@ -8,16 +8,14 @@ from dataclasses import replace
 import numpy as np
 
 from packager import progress
-from packager.build.facts import ModelFacts
 from packager.build.spec import BuildSpec
 from packager.data.readers import Dataset, MultiInputs
 from packager.manifest import EngineCandidate, QuantizationDebug
 from packager.quant import debugger, engine_choice, registry
-from packager.quant.engine_choice import Judge
 from packager.quant.engines import FLOAT, Engines, Recipe, Variant
 from packager.quant.equalization import equalize
-from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.runtime.isolation import check_tflite
+from packager.runtime.judge import Judge
 
 
 def recipes_for(spec: BuildSpec) -> list[Recipe]:
@@ -25,20 +23,6 @@ def recipes_for(spec: BuildSpec) -> list[Recipe]:
     return [Recipe(q, io_dtype=io.get(q, "float32"), engine=spec.engine_for(q)) for q in spec.quant if q != FLOAT and q != "auto"]  # auto: alone
 
 
-
-
-def make_judge(float_model: bytes, facts: ModelFacts | None, evaluation: Dataset | None, calib: Dataset | None):
-    """What engine and calibration choices are measured on: the evaluation data, else the calibration data
-    (random inputs would judge nothing)."""
-
-    data = evaluation if evaluation is not None else calib
-    if data is None:
-        return None
-    if facts is None:  # a raw detector, before its post-processing: judged on its box and score tensors
-        return Judge(float_model, data.inputs, None, None, OutputRoles.guess(ModelRunner(float_model).predict(data.inputs[:2])))
-    labels = evaluation.labels if evaluation is not None else None
-    roles = facts.roles(ModelRunner(float_model).predict(data.inputs[:2]))
-    return Judge(float_model, data.inputs, labels, facts.num_classes, roles)
 
 
 HELD_OUT_EVERY = 4  # without evaluation data, every 4th calibration sample judges the engine choice and is not calibrated on
@@ -63,9 +47,10 @@ def held_out_split(calib: Dataset) -> tuple[Dataset, Dataset] | None:
 
 
 def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Dataset | None,
-                    judge=None) -> tuple[list[Variant], list[EngineCandidate]]:
+                    judge: Judge | None = None) -> tuple[list[Variant], list[EngineCandidate]]:
     """The variants asked for; each one whose engine is not fixed is made every way packager can and the
-    best on the data is kept (packager.quant.engine_choice); the candidates' figures come back for the manifest."""
+    best by the build's judge is kept (packager.quant.engine_choice); the candidates' figures come back
+    for the manifest. Not on random inputs (no data at all): they judge nothing, the default engine makes it."""
 
     calibration = calib.inputs if calib is not None else None
     engines = Engines(float_model, converter)
@@ -77,7 +62,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     recipes = recipes_for(spec)
     with progress.task("Deriving variants", len(recipes)) as advance:
         for recipe in recipes:
-            if recipe.engine is None and judge is not None:
+            if recipe.engine is None and judge is not None and judge.data != "seeded random inputs":
                 variant, candidates = engine_choice.choose(recipe, engines, calibration, judge)
                 variants.append(variant)
                 choices += [c.record(recipe.name) for c in candidates]

@@ -20,7 +20,6 @@ from packager.detection.decode import decode_all
 from packager.detection.postprocess import OUTPUT_NAMES, PostProcess, RawOutputs, SourceOp, attach, detach, find_raw_outputs, has_postprocess, standard_outputs
 from packager.errors import PackagerError
 from packager.manifest import Detection, DetectionInfo, DetectionSample, Semantics, VariantMetrics
-from packager.quant.auto import Measure
 from packager.runtime.evaluate import ModelRunner
 from packager.runtime.isolation import check_tflite
 
@@ -112,14 +111,17 @@ def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], l
             for i, (f, c) in enumerate(zip(decode_all(float_outputs), decode_all(chosen_outputs)))]
 
 
-def auto_measure(detector: Detector, reference: list[np.ndarray], truth, classes: int):
-    """How `--quant auto` judges a detector's candidates (packager.quant.auto.Measure)."""
+def scorer(truth, classes: int):
+    """How the build's judge (packager.runtime.judge) scores a detector: by its detections, against the
+    float model's (and the ground truth when there is some), never by its raw tensors."""
 
-    def judge(variant, outputs, latency):
-        return compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs, reference, truth, classes, latency)
+    def fit(reference: list[np.ndarray]):
+        def score(name, quant, engine, size_bytes, outputs, reference, latency):
+            return compare(name, quant, engine, size_bytes, outputs, reference, truth, classes, latency)
 
-    return Measure(detector.finish, judge, "accuracy" if truth is not None else "agreement",
-                   ("mAP@0.5", "detection agreement with float (F1 of boxes matched at IoU >= 0.5)"))
+        return score
+
+    return fit
 
 
 def finish_variants(detector: Detector, variants: list) -> list:

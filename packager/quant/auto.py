@@ -7,16 +7,15 @@ within `--max-accuracy-drop` wins. Sensitive operators come from packager.quant.
 moved to float, because keeping one operator in float changes what its neighbours see.
 Every candidate tried is recorded with its size, accuracy, agreement and why it was rejected.
 
-A detector (packager.detection) is searched the same way on its raw graph: `Measure` finishes each
-candidate (appends the post-processing) and measures its detections instead of its tensors.
+Every candidate is scored by the build's one judge (packager.runtime.judge): the float model's
+outputs computed once, the output roles and the per-kind figure, the loss rule. A detector is
+searched the same way on its raw graph: the judge finishes each candidate (appends the
+post-processing) and scores its detections instead of its tensors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-import numpy as np
 
 from packager import progress
 from packager.data.dataset import Samples
@@ -25,8 +24,9 @@ from packager.manifest import Candidate, EngineCandidate, OperatorError, Selecti
 from packager.quant import engine_choice, registry
 from packager.quant.engines import Engines, IoDtype, Recipe, Variant
 from packager.quant.sensitivity import operator_errors
-from packager.runtime.evaluate import compare, run_all, slower_note
+from packager.runtime.evaluate import slower_note
 from packager.runtime.isolation import check_tflite
+from packager.runtime.judge import Judge
 
 MAX_FLOAT_OPS = 8  # beyond this, a mixed model is rarely smaller than dynamic range
 SENSITIVITY_SAMPLES = 64
@@ -52,16 +52,6 @@ class Tried:
         return self.variant.recipe.calibration if registry.packager_calibration(self.variant.engine) else self.variant.engine
 
 
-@dataclass(frozen=True)
-class Measure:
-    """How a candidate is judged when not by `evaluate.compare` on its own outputs (a detector)."""
-
-    finish: Callable[[bytes], bytes]  # the model that is evaluated and bundled, from a derived one
-    compare: Callable[..., VariantMetrics]  # (variant, outputs, latency) -> metrics against float
-    measure: str  # "accuracy" (against ground truth) or "agreement" (with float)
-    what: tuple[str, str]  # what is lost, for the two measures
-
-
 @dataclass
 class AutoResult:
     tried: list[Tried]
@@ -78,57 +68,34 @@ class AutoResult:
 class Search:
     """One auto search over a float model, with fixed evaluation data."""
 
-    def __init__(self, spec, float_model: bytes, calibration: Samples, eval_inputs: Samples, labels: np.ndarray | None,
-                 num_classes: int | None, reference: list[np.ndarray], float_metrics: VariantMetrics, converter=None,
-                 judged: Measure | None = None, checker=None):
+    def __init__(self, spec, float_model: bytes, calibration: Samples, judge: Judge, float_metrics: VariantMetrics, converter=None, checker=None):
+        """`float_model`: what the candidates are derived from (a detector: its raw graph); `float_metrics`:
+        the float model's row (with its host latency, for the slower-than-float note)."""
         self.spec = spec
         self.checker = checker  # packager/runtime/compat.Checker: a candidate must run in the app's runtimes
         self.budget = float(spec.max_accuracy_drop)
         self.float_model = float_model
         self.calibration = calibration
-        self.eval_inputs = eval_inputs
-        self.labels = labels
-        self.num_classes = num_classes
-        self.reference = reference
+        self.judge = judge
         self.float_metrics = float_metrics
         self.engines = Engines(float_model, converter)
         self.engine = self.engines["ai-edge-quantizer"]  # mixed variants and per-operator sensitivity are its own
         self.tried: list[Tried] = []
         self.engine_choice: list[EngineCandidate] = []
-        self._judge: engine_choice.Judge | None = None
-        self.measure = "accuracy" if labels is not None else "agreement"
-        self.judged = judged
-        self.what = ("top-1 accuracy", "top-1 agreement with float")
-        if judged is not None:
-            self.measure, self.what = judged.measure, judged.what
-        self.derived: dict[str, bytes] = {}  # each candidate as derived, before `judged.finish`
+        self.measure = judge.measure_name  # "accuracy" (against ground truth) or "agreement" (with float)
+        self.derived: dict[str, bytes] = {}  # each candidate as derived, before the judge finishes it
 
     # --- measuring one candidate ----------------------------------------------------------------
-    def _loss(self, metrics: VariantMetrics) -> float:
-        if self.measure == "accuracy":  # labelled: every model measured has an accuracy
-            drop = metrics.accuracy_drop(self.float_metrics)
-            assert drop is not None, "an accuracy is missing"
-            return drop
-        assert metrics.top1_agreement is not None, "compare gives every variant an agreement"
-        return (1.0 - metrics.top1_agreement) * 100.0
-
     def evaluate(self, variant: Variant) -> Tried:
-        if self.judged is not None:
-            self.derived[variant.name] = variant.model
-            variant = replace(variant, model=self.judged.finish(variant.model))
-        outputs, latency = run_all({variant.name: variant.model}, self.eval_inputs, measure_latency=self.spec.measure_latency)
-        if self.judged is not None:
-            metrics = self.judged.compare(variant, outputs[variant.name], latency[variant.name])
-        else:
-            metrics = compare(variant.name, variant.recipe.quant, variant.engine, variant.size_bytes, outputs[variant.name],
-                              self.reference, self.labels, self.num_classes, latency[variant.name])
-        drop = self._loss(metrics)
+        self.derived[variant.name] = variant.model
+        variant = replace(variant, model=self.judge.finish(variant.model))
+        metrics = self.judge.measure([variant], latency=self.spec.measure_latency)[0]
+        drop, what = self.judge.loss_points(metrics)
         within = drop <= self.budget + 1e-9
-        what = self.what[0] if self.measure == "accuracy" else self.what[1]
         reason = (f"loses {drop:.2f} points of {what}, within the {self.budget:g}-point budget" if within
                   else f"loses {drop:.2f} points of {what}, more than the {self.budget:g}-point budget")
         if self.checker is not None and self.checker.active:
-            self.checker.check(variant.name, variant.model, self.eval_inputs)
+            self.checker.check(variant.name, variant.model, self.judge.inputs)
             refused = self.checker.reject_reason(variant.name)
             if refused:  # never chosen: it does not run on the phone
                 within, reason = False, f"{variant.name} {refused}; {reason}"
@@ -147,11 +114,11 @@ class Search:
         unless the user fixed its engine."""
         if recipe.engine is not None:
             return self._derive(recipe)
-
-        if self._judge is None:
-            self._judge = engine_choice.Judge(self.float_model, self.eval_inputs, self.labels, self.num_classes)
-            self._judge.checker = self.checker
-        variant, candidates = engine_choice.choose(recipe, self.engines, self.calibration, self._judge)
+        try:
+            variant, candidates = engine_choice.choose(recipe, self.engines, self.calibration, self.judge)
+        except engine_choice.NoEngine as exc:
+            self.engine_choice += exc.records
+            raise
         self.engine_choice += [c.record(recipe.name) for c in candidates]
         return variant
 
@@ -236,5 +203,4 @@ class Search:
                 tried.reason += "; a more compressed candidate was chosen"
         chosen.reason = f"{chosen.variant.name}: the most compressed candidate that " + chosen.reason.replace("loses", "loses only", 1)
         chosen.reason += slower_note(chosen.metrics, self.float_metrics)
-        failed: list[EngineCandidate] = self._judge.failed if self._judge is not None else []
-        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice + failed)
+        return AutoResult(self.tried, chosen, sensitivity, self.engine_choice)

@@ -1,13 +1,14 @@
 """Which engine and which calibration make a variant: both engines try, the data decides.
 
 For a variant whose engine the user did not fix, every way packager has of making it is built and
-measured against the float model on the same inputs (the evaluation data, or, when there is none,
-calibration samples held out of calibration by the build: random inputs judge nothing): ai-edge-quantizer with each activation-range
+measured against the float model by the build's one judge (packager.runtime.judge: the evaluation
+data, else calibration samples held out of calibration by the build, random inputs judge nothing; the per-kind
+figure; a detector by its boxes): ai-edge-quantizer with each activation-range
 method (packager.quant.calibration.METHODS) for static variants, on the equalized model too where
 cross-layer equalization applies (`+cle`), and, for int8, the best of those again with bias correction
 (`+bc`, packager.quant.bias_correction); once for fp16 and dynamic; and the TF
 converter when the source is Keras/SavedModel. Each costs seconds. The candidate that loses the
-fewest points (top-1 accuracy with labels, else top-1 agreement with float) wins, the lower mean
+fewest points (the judge's loss rule: accuracy with labels, else agreement with float) wins, the lower mean
 output error breaking ties; the others are recorded with their figures (manifest
 `selection.engine_choice`).
 """
@@ -18,16 +19,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from packager.data.dataset import Samples
 from packager.errors import PackagerError
-from packager.manifest import EngineCandidate
+from packager.manifest import EngineCandidate, VariantMetrics
 from packager.quant import registry
 from packager.quant.engines import Engines, Recipe, Variant
 from packager.quant.registry import Way
-from packager.runtime.evaluate import VariantMetrics, compare, run_all
 from packager.runtime.isolation import check_tflite
+from packager.runtime.judge import Judge
 
 
 @dataclass
@@ -53,34 +52,12 @@ class Candidate:
                                error=self.error or None)
 
 
-class Judge:
-    """Measures candidates against the float model on fixed inputs."""
+class NoEngine(PackagerError):
+    """No engine could make a variant; `records` are its candidates with why each failed (for the manifest)."""
 
-    def __init__(self, float_model: bytes, inputs: Samples, labels: np.ndarray | None, num_classes: int | None, roles=None):
-        self.inputs = inputs
-        self.labels = labels
-        self.num_classes = num_classes
-        self.roles = roles
-        self.failed: list[EngineCandidate] = []  # candidates of variants no engine could make
-        self.checker = None  # packager.runtime.compat.Checker: the pick must run in the app's runtimes
-        outputs, _ = run_all({"fp32": float_model}, inputs, measure_latency=False)
-        self.reference = outputs["fp32"]
-        # every model measured here, by its bytes, with its outputs on `inputs`: the build's evaluation
-        # of the chosen variants on the same inputs takes them from here instead of running them again
-        self.outputs: dict[bytes, list[np.ndarray]] = {float_model: self.reference}
-        self.float_metrics = compare("fp32", "fp32", "tf-converter", len(float_model), self.reference, self.reference, labels,
-                                     num_classes, None, roles)
-
-    def loss(self, metrics: VariantMetrics) -> float:
-        drop = metrics.accuracy_drop(self.float_metrics)
-        return drop if drop is not None else (1.0 - (metrics.top1_agreement or 0.0)) * 100.0
-
-    def measure(self, variants: list[Variant]) -> list[VariantMetrics]:
-        models = {f"{i}": v.model for i, v in enumerate(variants)}
-        outputs, _ = run_all(models, self.inputs, measure_latency=False)
-        self.outputs.update((v.model, outputs[f"{i}"]) for i, v in enumerate(variants))
-        return [compare(v.name, v.recipe.quant, v.engine, v.size_bytes, outputs[f"{i}"], self.reference, self.labels, self.num_classes,
-                        None, self.roles) for i, v in enumerate(variants)]
+    def __init__(self, message: str, hint: str, records: list[EngineCandidate]):
+        super().__init__(message, hint)
+        self.records = records
 
 
 def candidates_for(recipe: Recipe, engines: Engines, calibration: Samples | None) -> list[Candidate]:
@@ -116,8 +93,10 @@ def _rank(c: Candidate) -> tuple[float, float]:
 
 
 def _measure(candidates: list[Candidate], judge: Judge) -> None:
+    """Each built candidate scored by the build's judge, as it would be bundled (a detector: with its post-processing)."""
     built = [(c, c.variant) for c in candidates if c.variant is not None]
-    for (c, _), m in zip(built, judge.measure([v for _, v in built])):
+    finished = [replace(v, model=judge.finish(v.model)) for _, v in built]
+    for (c, _), m in zip(built, judge.measure(finished)):
         c.metrics, c.loss = m, judge.loss(m)
 
 
@@ -134,8 +113,8 @@ def choose(recipe: Recipe, engines: Engines, calibration: Samples | None, judge:
     """The best way of making `recipe`, and every candidate with its figures."""
     candidates = candidates_for(recipe, engines, calibration)
     if not any(c.variant is not None for c in candidates):
-        judge.failed += [c.record(recipe.name) for c in candidates]
-        raise PackagerError(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)")
+        raise NoEngine(f"no engine could make {recipe.name}: {candidates[0].error}", "try another variant (fp16, dynamic)",
+                       [c.record(recipe.name) for c in candidates])
     _measure(candidates, judge)
     correctable = [c for c in candidates if c.variant is not None and registry.packager_calibration(c.engine)]
     if recipe.quant == "int8" and correctable:

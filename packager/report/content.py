@@ -265,8 +265,13 @@ class _Report:
                       f"(x − mean {_nums(pre.mean)}) / std {_nums(pre.std)} on 0–255 pixel values, {pre.layout}"))
         metrics = m.metrics
         samples = metrics.eval_samples or 0
-        facts.append(("evaluated on", f"{samples} samples from {metrics.eval_data}" if samples and metrics.eval_data
-                      else "seeded random inputs (no evaluation data): agreement and errors only"))
+        if samples and metrics.eval_data:
+            measured = f"{samples} samples from {metrics.eval_data}"
+        elif metrics.measured_on == "calibration data":
+            measured = f"{metrics.reference.samples} samples of the calibration data (no evaluation data): agreement and errors only"
+        else:
+            measured = "seeded random inputs (no evaluation data): agreement and errors only"
+        facts.append(("evaluated on", measured))
         budget = m.golden.budget
         if budget is not None:
             stored = ", ".join(sorted(set(budget.outputs_stored)))

@@ -1,0 +1,36 @@
+"""The build's one judge (packager.runtime.judge), made once from what the build knows: the measuring
+data, the task's scorer (a detector's boxes, else the output roles and kinds), the float model."""
+
+from __future__ import annotations
+
+from packager.build.stages import Prepared
+from packager.detection import stage as detection
+from packager.quant.engines import FLOAT
+from packager.runtime.judge import Judge, outputs_scorer
+
+
+def measuring_data(prepared: Prepared):
+    """What every model of the build is measured on, and what it is: the evaluation data, else the
+    calibration data (random inputs judge nothing, so the engine choice never took them), else seeded
+    random inputs."""
+    if prepared.loading is not None:
+        return prepared.eval_rows, "evaluation data"
+    if prepared.calib is not None and prepared.converted.mode != "as_given":
+        return prepared.calib.inputs, "calibration data"
+    return prepared.stand_in, "seeded random inputs"
+
+
+def make_judge(prepared: Prepared, name: str = FLOAT, quant: str = "fp32", rows=None, data: str | None = None) -> Judge:
+    """The build's judge (on `rows` instead of the measuring data when given: the held-out calibration samples
+    that judge the engine choice when there is no evaluation data)."""
+    c, facts = prepared.converted, prepared.facts
+    rows, data = (rows, data or "given rows") if rows is not None else measuring_data(prepared)
+    if c.detector is not None:  # by its detections (NMS makes the raw tensors meaningless), everywhere
+        score = detection.scorer(prepared.truth, facts.num_classes)
+        finish = c.detector.finish
+    else:
+        labels = prepared.eval_labels if data == "evaluation data" else None
+        score, finish = outputs_scorer(labels, facts.num_classes, facts.roles), None
+    engine = "tf-converter" if c.converter else "none"
+    kwargs = {"finish": finish} if finish is not None else {}
+    return Judge(c.float_model, rows, score, name=name, quant=quant, engine=engine, data=data, **kwargs)
