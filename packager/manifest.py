@@ -424,6 +424,8 @@ class VariantMetrics(Record):
     non_finite: str | None = optional()  # '-inf on 140 of 240 inputs': values float does not make (errors above are over finite values)
     output_kind: str | None = optional()  # what the primary output is (packager.runtime.kinds): the figures above are per kind
     figure: str | None = optional()  # what top1_agreement measures for that kind (e.g. per-pixel class agreement with float)
+    mean_iou: float | None = optional()  # segmentation: mean IoU of the class maps against float's
+    correlation: float | None = optional()  # probability map: Pearson correlation with float's values
 
     def accuracy_drop(self, reference: VariantMetrics) -> float | None:
         """Percentage points lost against `reference` (positive = worse)."""

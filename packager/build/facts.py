@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from packager.data.readers import InputSpec
 from packager.errors import PackagerError
 from packager.manifest import OutputKind, Task
 from packager.runtime.evaluate import PROBABILITY_OPS, ModelRunner, OutputRoles, choose_roles
+from packager.runtime.kinds import check_kind, output_kind
 from packager.tflite.flatbuffer import TensorInfo, parse_graph
 
 LABELLED_TASKS = ("image_classification", "object_detection", "segmentation")  # tasks whose metadata always carries labels
@@ -30,15 +31,27 @@ class ModelFacts:
     labels_output: int | None = None  # the output the labels belong to (several outputs: --labels-output)
     primary_output: int | None = None  # --primary-output
     probability_outputs: tuple[bool, ...] = ()  # produced by SOFTMAX/LOGISTIC
+    image_outputs: tuple[bool, ...] = ()  # the model's own metadata calls the output an image (an ImageSegmenter's mask)
+    output_kind: str | None = None  # --output-kind: how the primary output is measured
 
     def roles(self, float_outputs: list[np.ndarray]) -> OutputRoles:
-        """Which output is what, and the one the headline metrics are about (evaluate.OutputRoles)."""
+        """Which output is what, the one the headline metrics are about, and how each is measured
+        (its kind: packager.runtime.kinds) (evaluate.OutputRoles)."""
         guessed = OutputRoles.guess(float_outputs)
-        kinds: tuple[OutputKind, ...] = tuple("probabilities" if (p or g == "probabilities") else "values"
-                      for p, g in zip(self.probability_outputs or (False,) * len(float_outputs), guessed.kinds))
+        probability = self.probability_outputs or (False,) * len(float_outputs)
+        kinds: tuple[OutputKind, ...] = tuple("probabilities" if (p or g == "probabilities") else "values" for p, g in zip(probability, guessed.kinds))
         labels_output = self.labels_output if self.labels_output is not None else (0 if self.num_classes is not None else None)
-        return choose_roles(self.output_names or guessed.names, kinds, labels_output if len(float_outputs) > 1 else None,
-                            self.primary_output, tuple(o.shape for o in self.outputs))
+        roles = choose_roles(self.output_names or guessed.names, kinds, labels_output if len(float_outputs) > 1 else None,
+                             self.primary_output, tuple(o.shape for o in self.outputs))
+        images = self.image_outputs or (False,) * len(float_outputs)
+        measures = [output_kind(r, probability_op=p, labelled=i == labels_output and self.num_classes == (r.shape[-1] if r.ndim > 1 else 0),
+                                image=img) for i, (r, p, img) in enumerate(zip(float_outputs, probability, images))]
+        if self.output_kind is not None:
+            problem = check_kind(self.output_kind, float_outputs[roles.primary].shape)
+            if problem:
+                raise PackagerError(f"{problem} (output {roles.primary_name!r})", "drop --output-kind, or name another with --primary-output")
+            measures[roles.primary] = self.output_kind
+        return replace(roles, measures=tuple(measures))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -99,7 +112,8 @@ def model_facts(float_model: bytes, spec: BuildSpec, detection_classes: int | No
         num_classes = int(out_shape[-1]) if out_shape else 1  # the first output, as the metadata has it
 
     probability = tuple(t.producer in PROBABILITY_OPS for t in parse_graph(float_model).outputs)
-    return ModelFacts(inputs, outputs, task, num_classes, preprocessing, names, labels_output, primary_output, probability)
+    return ModelFacts(inputs, outputs, task, num_classes, preprocessing, names, labels_output, primary_output, probability,
+                      output_kind=spec.output_kind)
 
 
 def find_output(names: tuple[str, ...], outputs: list[TensorInfo], wanted: str, flag: str) -> int:

@@ -134,6 +134,8 @@ def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
 def prepare(converted: Converted) -> Prepared:
     spec, detector = converted.spec, converted.detector
     facts = model_facts(converted.float_model, spec, detector.classes if detector else None)
+    if converted.own is not None:  # an ImageSegmenter's metadata: its output is an image (a mask), measured per pixel
+        facts = replace(facts, image_outputs=tuple(t.content == "image" for t in converted.own.outputs))
     labels = resolve_labels(spec, facts, own_labels(converted.own, facts))
     as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration

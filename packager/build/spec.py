@@ -62,6 +62,7 @@ class BuildSpec:
     labels: Path | None = None
     labels_output: str | None = None  # --labels-output NAME / --labels NAME=PATH: the output the labels belong to
     primary_output: str | None = None  # --primary-output NAME: the output the headline metrics are about
+    output_kind: str | None = None  # --output-kind: how the primary output is measured (packager.runtime.kinds), else decided
     description: str = ""
     author: str = ""
     license: str = ""

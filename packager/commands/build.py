@@ -90,6 +90,9 @@ def _labels(text: str | None) -> tuple[Path | None, str | None]:
 @click.option("--labels-output", metavar="NAME", help="The output the labels belong to (several outputs; default the first).")
 @click.option("--primary-output", metavar="NAME", help="The output whose agreement and errors head the table and the budget "
               "(several outputs; default: the labels' output, else the first probability output).")
+@click.option("--output-kind", type=click.Choice(["classes", "segmentation", "probability_map", "sequence", "values"]),
+              help="What the primary output is, for measuring it against float (default: from the graph and metadata): "
+                   "segmentation per pixel, sequence per step, probability_map same side of 0.5.")
 @click.option("--replace-metadata", is_flag=True, default=None,
               help="A .tflite's own metadata (tensor names, labels files, process units) is kept and what you give is merged in; "
                    "this replaces it with packager's instead.")
@@ -140,6 +143,7 @@ def build(model, config, json_output, **flags):
         "resize": flags["resize"], "size": _sizes(flags["size_"])[0], "input_sizes": _sizes(flags["size_"])[1], "color_space": flags["color_space"] and flags["color_space"].upper(),
         "mean": _floats(flags["mean"]), "std": _floats(flags["std"]), "resize_method": flags["resize_method"], "labels": labels_path,
         "labels_output": flags["labels_output"] or labels_named_output, "primary_output": flags["primary_output"],
+        "output_kind": flags["output_kind"],
         "replace_metadata": flags["replace_metadata"],
         "description": flags["description"], "author": flags["author"], "license": flags["license_"], "int8_io": flags["int8_io"],
         "int16_io": flags["int16_io"], "engine": flags["engine"], "task": flags["task"], "golden_samples": flags["golden_samples"],

@@ -97,7 +97,8 @@ def compare(name: str, quant: str, engine: str, size_bytes: int, outputs: list[n
     found = det_metrics.measure(decode_all(outputs), decode_all(reference), truth, classes)
     return VariantMetrics(name=name, quant=quant, engine=engine, size_bytes=size_bytes, accuracy=found.map50, per_class_accuracy=None,
                           top1_agreement=found.agreement, max_abs_error=found.score_error_max, mean_abs_error=found.score_error_mean,
-                          latency=latency, samples=len(outputs[0]), detection=found)
+                          latency=latency, samples=len(outputs[0]), detection=found, output_kind="detections",
+                          figure="detection agreement with float (F1 of boxes matched at IoU >= 0.5)")
 
 
 def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], labels: list[str] | None) -> list:

@@ -191,6 +191,29 @@ class _Report:
         self.device = load_kept(bundle_dir, manifest.name, manifest.model.sha256)
         self.bundle_dir = bundle_dir
 
+    # what "agreement with float" is for this model's output kind (packager.runtime.kinds), as measured
+    _AGREEMENT = {
+        "segmentation": "Agreement is the per-pixel class agreement with the reference (the argmax over the class axis at every "
+                        "pixel); mean IoU is that of the two class maps, over the classes either has.",
+        "sequence": "Agreement is the per-step class agreement with the reference (the argmax over the class axis at every step).",
+        "probability_map": "Agreement is the share of pixels on the same side of 0.5 as the reference's; correlation is Pearson's "
+                           "over every value.",
+        "detections": "Agreement is the F1 of the detections matched with the reference's at IoU >= 0.5 with the same class.",
+        "values": "Agreement is the share of inputs whose argmax over the whole flattened output matches the reference's "
+                  "(a regression output: read the errors).",
+    }
+
+    @property
+    def agreement_figure(self) -> str:
+        """What the agreement and the budget count, in words (the chosen variant's figure, as measured)."""
+        kind = self.chosen.output_kind
+        return self.chosen.figure if kind not in (None, "classes", "values") and self.chosen.figure else "top-1 agreement with float"
+
+    @property
+    def agreement_text(self) -> str:
+        return self._AGREEMENT.get(self.chosen.output_kind or "", "Agreement is the share of inputs whose top-1 class matches the reference's.") \
+            + (f" The figure: {self.chosen.figure}." if self.chosen.output_kind not in (None, "classes") and self.chosen.figure else "")
+
     def role(self, m: VariantMetrics) -> str:
         return role_of(self.m, m)
 
@@ -248,7 +271,7 @@ class _Report:
                           + (f"; {kept} kept at 64 bits" if kept else "")))
         facts.append(("why chosen", f"{sel.reason or DASH} ({sel.mode} mode)"))
         if sel.max_accuracy_drop is not None:
-            what = "top-1 accuracy" if self.labelled else "top-1 agreement with float"
+            what = "top-1 accuracy" if self.labelled else self.agreement_figure
             facts.append(("accuracy budget", f"at most {_pt(sel.max_accuracy_drop)} of {what} lost"))
         facts += [
             ("sizes", f"source {_size(sizes.source_bytes)} → float TFLite {_size(sizes.float_bytes)} → chosen "
@@ -293,7 +316,9 @@ class _Report:
         headers = ["variant", *([] if named_by_quant else ["quantization"]), "engine", "size (KiB)", "of float"]
         if self.labelled:
             headers += ["top-1 accuracy", "change (pt)"]
-        headers += ["agreement with float", "max abs error", "mean abs error"]
+        iou, corr = any(v.mean_iou is not None for v in vs), any(v.correlation is not None for v in vs)
+        headers += ["agreement with float", *(["mean IoU with float"] if iou else []), *(["correlation with float"] if corr else []),
+                    "max abs error", "mean abs error"]
         unit = unit_for([_p90(v) for v in vs] + [_p50(v) for v in vs])
         if timed:
             headers += [f"host p50 ({unit.name})", f"host p90 ({unit.name})"]
@@ -303,7 +328,8 @@ class _Report:
                    f"{v.size_bytes / ref.size_bytes:.0%}"]
             if ref.accuracy is not None:  # self.labelled
                 row += [_pct(v.accuracy), _points(None if v.accuracy is None else (v.accuracy - ref.accuracy) * 100)]
-            row += [_pct(v.top1_agreement), _err(v.max_abs_error), _err(v.mean_abs_error)]
+            row += [_pct(v.top1_agreement), *([_pct(v.mean_iou)] if iou else []),
+                    *([DASH if v.correlation is None else f"{v.correlation:.4f}"] if corr else []), _err(v.max_abs_error), _err(v.mean_abs_error)]
             if timed:
                 row += [unit(_p50(v)) + (" (slower than float)" if v.name in slow else ""), unit(_p90(v))]
             rows.append(row)
@@ -311,8 +337,8 @@ class _Report:
         blocks: list[Block | None] = [
             Table(headers, rows, highlight=highlight, text_columns={0, 1} if named_by_quant else {0, 1, 2}),
             Paragraph(f"{ref.name} is the reference ({'the float model' if ref.quant in ('', 'fp32') else 'the model as given'}); "
-                      "the chosen variant is highlighted. Agreement is the share of inputs "
-                      "whose top-1 class matches the reference's; errors are absolute differences of the outputs from the reference's. "
+                      f"the chosen variant is highlighted. {self.agreement_text} "
+                      "Errors are absolute differences of the outputs from the reference's. "
                       + ("Host latency: LiteRT on the build machine's CPU, batch 1. " if timed else "")
                       + "Engines: AEQ = ai-edge-quantizer, TF = TFLite converter. Sizes are the variants as evaluated, "
                       "before metadata is embedded.", note=True),
@@ -332,7 +358,7 @@ class _Report:
         rejected = {c.name for c in self.sel.candidates if not c.accepted} if self.sel.mode == "auto" else set()
         points = [plots.Point(v.name, v.size_bytes / 1024, ((v.accuracy if self.labelled else v.top1_agreement) or 0) * 100, self.role(v), v.name in rejected)
                   for v in vs]
-        ylabel = "top-1 accuracy (%)" if self.labelled else "top-1 agreement with float (%)"
+        ylabel = "top-1 accuracy (%)" if self.labelled else f"{self.agreement_figure} (%)"
         blocks.append(_figure("size-vs-accuracy", plots.size_vs_accuracy(points, ylabel, floor),
                               "Size against accuracy per variant; the chosen one in orange"
                               + ("; dashed: the accuracy budget" if floor is not None else "")))

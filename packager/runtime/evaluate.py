@@ -24,6 +24,7 @@ from packager.data.loading import Inputs, ready_rows, rows_of
 from packager.data.preprocess import dequantize, to_input_dtype
 from packager.errors import PackagerError
 from packager.manifest import SLOWER_MARGIN, Latency, OutputKind, OutputMetrics, VariantMetrics
+from packager.runtime import kinds as output_kinds
 from packager.tflite.flatbuffer import Graph, parse_graph
 
 BATCH = 32
@@ -47,12 +48,18 @@ class OutputRoles:
     primary: int = 0
     why: str = "the only output"
     labels: int | None = None  # the output the labels (accuracy) belong to
+    measures: tuple[str, ...] = ()  # each output's kind for measuring it (packager.runtime.kinds): segmentation per pixel...
 
     @classmethod
     def guess(cls, reference: list[np.ndarray], names: tuple[str, ...] | None = None) -> OutputRoles:
         """From the float outputs alone (rows summing to 1 are probabilities)."""
         kinds: tuple[OutputKind, ...] = tuple("probabilities" if _looks_like_distribution(r) else "values" for r in reference)
-        return choose_roles(names or tuple(f"output {i}" for i in range(len(reference))), kinds)
+        roles = choose_roles(names or tuple(f"output {i}" for i in range(len(reference))), kinds)
+        return replace(roles, measures=tuple(output_kinds.output_kind(r) for r in reference))
+
+    def measure(self, index: int, reference: np.ndarray) -> str:
+        """How output `index` is measured (its kind), guessed from the float values when the roles do not say."""
+        return self.measures[index] if self.measures else output_kinds.output_kind(reference)
 
     @property
     def primary_name(self) -> str:
@@ -114,12 +121,16 @@ def non_finite_note(outputs: list[np.ndarray], reference: list[np.ndarray]) -> s
     return ", ".join(f"{k} on {n} of {rows} inputs" for k, n in found.items())
 
 
-def output_metrics(name: str, kind: OutputKind, output: np.ndarray, reference: np.ndarray) -> OutputMetrics:
+def output_metrics(name: str, kind: OutputKind, output: np.ndarray, reference: np.ndarray, measure: str | None = None) -> OutputMetrics:
+    """One output against float's; `measure`: its kind for measuring (packager.runtime.kinds), which
+    decides what its agreement is (per pixel, per step, ...)."""
     out, ref = output.astype(np.float64).reshape(len(output), -1), reference.astype(np.float64).reshape(len(reference), -1)
     diff = abs_errors(out, ref)
     agreement = None
     if kind != "values" and out.size:
-        if out.shape[1] == 1:
+        if measure in ("segmentation", "sequence", "probability_map"):
+            agreement = output_kinds.figures(measure, output, reference).agreement
+        elif out.shape[1] == 1:
             agreement = float(((out[:, 0] >= 0.5) == (ref[:, 0] >= 0.5)).mean())
         else:
             agreement = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
@@ -260,22 +271,23 @@ def compare(
 ) -> VariantMetrics:
     """Metrics of `outputs` against the float model's `reference` outputs (and labels).
 
-    Accuracy, top-1 agreement and the errors are those of the primary output (`roles`; guessed
-    from the float outputs when not given); with several outputs each one is measured too."""
+    Accuracy, agreement and the errors are those of the primary output (`roles`; guessed from the
+    float outputs when not given), measured for its kind (packager.runtime.kinds: per pixel for a
+    segmentation map, per step for a sequence, ...); with several outputs each one is measured too."""
     roles = roles or OutputRoles.guess(reference)
     k = roles.primary
+    kind = roles.measure(k, reference[k])
     diff = abs_errors(outputs[k], reference[k]).ravel() if outputs else np.zeros(1)
     diff = diff if diff.size else np.zeros(1)
-    predicted = np.argmax(outputs[k].reshape(len(outputs[k]), -1), axis=1)
-    expected = np.argmax(reference[k].reshape(len(reference[k]), -1), axis=1)
-    per_output = [output_metrics(n, kind, o, r) for n, kind, o, r in zip(roles.names, roles.kinds, outputs, reference)] if len(outputs) > 1 else []
-    agreement = float((predicted == expected).mean())
-    primary_agreement = per_output[k].top1_agreement if per_output else None
-    if primary_agreement is not None:  # one probability score: same side of 0.5
-        agreement = primary_agreement
+    per_output = ([output_metrics(n, role, o, r, roles.measure(i, r)) for i, (n, role, o, r) in enumerate(zip(roles.names, roles.kinds, outputs, reference))]
+                  if len(outputs) > 1 else [])
+    found = output_kinds.figures(kind, outputs[k], reference[k])
+    agreement = found.agreement
+    if per_output and per_output[k].top1_agreement is not None and kind in ("classes", "values"):  # one probability score: same side of 0.5
+        agreement = per_output[k].top1_agreement
     accuracy = per_class = None
-    if labels is not None:
-        j = roles.labels if roles.labels is not None else k
+    j = roles.labels if roles.labels is not None else k
+    if labels is not None and roles.measure(j, reference[j]) in ("classes", "values"):  # a label per sample: not per position
         correct = np.argmax(outputs[j].reshape(len(outputs[j]), -1), axis=1) == labels
         accuracy = float(correct.mean())
         classes = num_classes or int(labels.max()) + 1
@@ -283,9 +295,11 @@ def compare(
     return VariantMetrics(
         name=name, quant=quant, engine=engine, size_bytes=size_bytes, accuracy=accuracy, per_class_accuracy=per_class,
         top1_agreement=agreement, max_abs_error=float(diff.max()),
-        mean_abs_error=float(diff.mean()), latency=latency, samples=len(predicted),
+        mean_abs_error=float(diff.mean()), latency=latency, samples=len(outputs[k]),
         primary_output=roles.primary_name if per_output else None, outputs=per_output,
         non_finite=non_finite_note(outputs, reference),
+        output_kind=kind, figure=output_kinds.FIGURES[kind], mean_iou=found.mean_iou,
+        correlation=found.correlation if kind == "probability_map" else None,
     )
 
 

@@ -60,6 +60,8 @@ def figure_names(metrics: VariantMetrics) -> tuple[str, str]:
     """What the loss is counted in: with ground truth (accuracy), without it (agreement with float)."""
     if metrics.detection is not None:
         return "mAP@0.5", DETECTION_FIGURE
+    if metrics.output_kind in (None, "classes", "values"):
+        return "top-1 accuracy", CLASSIFICATION_FIGURE
     return "top-1 accuracy", metrics.figure or CLASSIFICATION_FIGURE
 
 
