@@ -3,6 +3,8 @@ budget (--max-accuracy-drop) the chosen one must keep."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from packager.build.spec import BuildSpec
 from packager.errors import PackagerError
 from packager.manifest import Candidate, Selection, VariantMetrics
@@ -30,7 +32,7 @@ def choose(spec: BuildSpec, variants: list[Variant], float_metrics: VariantMetri
                                       candidates=candidates)
 
 
-def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics, measured: list[VariantMetrics] = ()) -> None:
+def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetrics, measured: Sequence[VariantMetrics] = ()) -> None:
     """The chosen variant keeps --max-accuracy-drop (the judge's loss rule and per-kind figure), or the
     build stops, naming the measured variants that would have kept it (never a more lossy one)."""
     if spec.max_accuracy_drop is None:
@@ -43,7 +45,7 @@ def check_budget(spec: BuildSpec, chosen: VariantMetrics, reference: VariantMetr
         )
 
 
-def within_budget(budget: float, chosen: VariantMetrics, reference: VariantMetrics, measured: list[VariantMetrics]) -> str:
+def within_budget(budget: float, chosen: VariantMetrics, reference: VariantMetrics, measured: Sequence[VariantMetrics]) -> str:
     """What to do instead: the measured variants that stay within the budget, smallest first, each with its
     loss; or that none of them does."""
     fits = sorted(((loss_points(m, reference)[0], m) for m in measured if m.name != chosen.name), key=lambda t: t[1].size_bytes)

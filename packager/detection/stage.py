@@ -112,7 +112,7 @@ def samples(float_outputs: list[np.ndarray], chosen_outputs: list[np.ndarray], l
             for i, (f, c) in enumerate(zip(decode_all(float_outputs), decode_all(chosen_outputs)))]
 
 
-def scorer(truth, classes: int):
+def scorer(truth, classes: int | None):
     """How the build's judge (packager.runtime.judge) scores a detector: by its detections, against the
     float model's (and the ground truth when there is some), never by its raw tensors."""
 

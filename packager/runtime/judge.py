@@ -10,7 +10,7 @@ the same outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -164,7 +164,7 @@ class Judge:
         self._outputs.update((m, ran[n]) for m, n in todo.items())
         return {n: self._outputs[m] for n, m in models.items()}
 
-    def measure(self, variants: list[Measurable], latency: bool = False) -> list[VariantMetrics]:
+    def measure(self, variants: Sequence[Measurable], latency: bool = False) -> list[VariantMetrics]:
         """Each (finished) model scored against float; host latency too when asked."""
         outputs = self.outputs({str(i): v.model for i, v in enumerate(variants)})
         times = self.latencies({str(i): v.model for i, v in enumerate(variants)}) if latency else {}
