@@ -113,3 +113,19 @@ def test_a_broken_budget_names_the_measured_variants_within_it_never_a_more_loss
         check_budget(spec, int8, reference, [int8, worse])
     assert "none of the other variants measured (int16x8) stays within it" in failed.value.hint
     check_budget(spec, dynamic, reference, [int8, dynamic])  # within: no error
+
+
+def test_the_pipeline_asks_the_task_and_never_tests_which_task_it_is():
+    # tasks as peers (packager/build/tasks.py): no detector branches left in the build's stages
+    import ast
+    from pathlib import Path
+
+    import packager.build
+
+    folder = Path(packager.build.__file__).parent
+    for name in ("pipeline.py", "judging.py", "stages.py"):
+        tree = ast.parse((folder / name).read_text())
+        found = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and "detect" in n.id.lower()}
+                       | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and "detector" in n.attr.lower()}
+                       | {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value == "object_detection"})
+        assert found == [], (name, found)

@@ -4,9 +4,8 @@ data, the task's scorer (a detector's boxes, else the output roles and kinds), t
 from __future__ import annotations
 
 from packager.build.stages import Prepared
-from packager.detection import stage as detection
 from packager.quant.engines import FLOAT
-from packager.runtime.judge import Judge, outputs_scorer
+from packager.runtime.judge import Judge
 
 
 def measuring_data(prepared: Prepared):
@@ -25,12 +24,7 @@ def make_judge(prepared: Prepared, name: str = FLOAT, quant: str = "fp32", rows=
     that judge the engine choice when there is no evaluation data)."""
     c, facts = prepared.converted, prepared.facts
     rows, data = (rows, data or "given rows") if rows is not None else measuring_data(prepared)
-    if c.detector is not None:  # by its detections (NMS makes the raw tensors meaningless), everywhere
-        score = detection.scorer(prepared.truth, facts.num_classes)
-        finish = c.detector.finish
-    else:
-        labels = prepared.eval_labels if data == "evaluation data" else None
-        score, finish = outputs_scorer(labels, facts.num_classes, facts.roles), None
+    labels = prepared.eval_labels if data == "evaluation data" else None
+    score = c.task.scorer(labels, facts.num_classes, facts.roles, prepared.truth)  # a detector: by its detections, everywhere
     engine = "tf-converter" if c.converter else "none"
-    kwargs = {"finish": finish} if finish is not None else {}
-    return Judge(c.float_model, rows, score, name=name, quant=quant, engine=engine, data=data, **kwargs)
+    return Judge(c.float_model, rows, score, finish=c.task.finish, name=name, quant=quant, engine=engine, data=data)

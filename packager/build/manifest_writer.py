@@ -12,7 +12,6 @@ from packager.build.facts import ModelFacts
 from packager.build.spec import BuildSpec
 from packager.build.stages import Choice, Prepared
 from packager.bundle.writer import BundleFiles, describe_files
-from packager.detection import stage as detection
 from packager.manifest import AcceleratorCoverage, DetectionInfo, Labels, Manifest, Metrics, QuantizationDebug, RecipeRecord, RuntimeCompat, Semantics, Sizes, Tensor
 from packager.runtime.evaluate import ModelRunner, OutputRoles
 from packager.tflite.state import model_state
@@ -28,9 +27,9 @@ def output_semantics(facts: ModelFacts, reference: np.ndarray | None) -> Semanti
 
 def output_roles(prepared: Prepared, choice: Choice) -> Semantics | OutputRoles | tuple[Semantics, ...]:
     """What the outputs mean: a detector's four, one output's semantics, or several outputs' roles."""
-    if prepared.converted.detector is not None:
-
-        return detection.SEMANTICS
+    fixed = prepared.converted.task.output_semantics()  # a detector's four
+    if fixed is not None:
+        return fixed
     float_outputs, facts = choice.float_outputs, prepared.facts
     return output_semantics(facts, float_outputs[0]) if len(float_outputs) == 1 else facts.roles(float_outputs)
 

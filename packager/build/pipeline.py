@@ -11,10 +11,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from packager import progress, report
-from packager.build import sources
+from packager.build import sources, tasks
 from packager.build.calib_eval_data import load_data, random_inputs
 from packager.build.facts import LABELLED_TASKS, model_facts
 from packager.build.golden import golden_io, golden_picks
@@ -27,13 +25,8 @@ from packager.build.stages import Choice, Converted, Prepared
 from packager.build.tflite_source import defaults_from_metadata, infer_quant, own_metadata, tflite_source
 from packager.build.variants import HELD_OUT_EVERY, derive_variants, held_out_split, quantization_debug, recipes_for
 from packager.bundle.writer import BundleFiles, check_writable, remove_created, write_bundle
-from packager.data.dataset import Samples
-from packager.detection import stage
-from packager.detection import stage as detection
-from packager.detection.decode import dequantize
-from packager.detection.metrics import GroundTruth
 from packager.errors import PackagerError
-from packager.manifest import AcceleratorCoverage, DetectionInfo, Manifest, Selection, VariantMetrics
+from packager.manifest import AcceleratorCoverage, Manifest, Selection, VariantMetrics
 from packager.quant import auto
 from packager.quant.engines import FLOAT, Variant
 from packager.runtime import compat, coverage, isolation, targets
@@ -120,33 +113,22 @@ def convert(spec: BuildSpec, source: sources.SourceModel) -> Converted:
         mode = mode if quantize_it else "as_given"  # bundled as it is: no variants, no choice
         own = own_metadata(original)
         spec = defaults_from_metadata(spec, own)
-    detector = None  # --task object_detection: packager.detection.stage
-    raw_float = float_model  # a raw detector: what the variants are derived from
-    if spec.task == "object_detection":
-
-        detector = detection.plan(float_model, spec)
-        raw_float = detector.raw_graph(float_model)
-        float_model = detector.finish(float_model)
-    return Converted(spec, source, converter, float_model, original, own, mode, detector, raw_float)
+    task = tasks.plan(float_model, spec)  # what differs per task (packager/build/tasks.py)
+    raw_float = task.raw_graph(float_model)  # what the variants are derived from (a detector: before its post-processing)
+    return Converted(spec, source, converter, task.finish(float_model), original, own, mode, task, raw_float)
 
 
 # --- stage 2: what the model is, labels, data ----------------------------------------------------------------
 def prepare(converted: Converted) -> Prepared:
-    spec, detector = converted.spec, converted.detector
-    facts = model_facts(converted.float_model, spec, detector.classes if detector else None)
+    spec, task = converted.spec, converted.task
+    facts = model_facts(converted.float_model, spec, task.classes)
     if converted.own is not None:  # an ImageSegmenter's metadata: its output is an image (a mask), measured per pixel
         facts = replace(facts, image_outputs=tuple(t.content == "image" for t in converted.own.outputs))
     labels = resolve_labels(spec, facts, own_labels(converted.own, facts))
     as_given = converted.mode == "as_given"
     calib, evaluation = load_data(spec if not as_given else replace(spec, quant=(FLOAT,)), facts, labels)  # as given: no calibration
     stand_in = random_inputs(facts) if evaluation is None else None
-    truth: list[GroundTruth] | np.ndarray | None = None  # a detector's boxes, a segmenter's masks
-    if detector is not None:
-
-        truth = detection.ground_truth(spec, evaluation, labels)
-    elif facts.task == "segmentation" and evaluation is not None:  # labelled masks, when the data has them
-        _, height, width, classes = facts.outputs[0].shape
-        truth = seg_masks.read_truth(spec.eval_data, evaluation.files, len(evaluation), (int(height), int(width)), int(classes))
+    truth = task.ground_truth(spec, evaluation, labels, facts)
     return Prepared(converted, facts, labels, calib, evaluation, stand_in, truth)
 
 
@@ -196,9 +178,7 @@ def choose_explicit(prepared: Prepared, judge: Judge, clock: _Clock, checker) ->
         choosing.checker = checker  # an engine's variant that the app's runtimes cannot run is not picked
     variants, engine_choice = derive_variants(spec, c.raw_float, c.converter, calib, choosing)
     raw_models = {v.name: v.model for v in variants}
-    if c.detector is not None:
-
-        variants = detection.finish_variants(c.detector, variants)
+    variants = c.task.finish_variants(variants)
     clock.lap("quantize")
     reference, metrics, models = evaluate_all(prepared, judge, variants, FLOAT, "fp32")
     clock.lap("evaluate")
@@ -216,11 +196,8 @@ def choose_as_given(prepared: Prepared, judge: Judge, clock: _Clock, checker) ->
     reference, _, models = evaluate_all(prepared, judge, [], "source", infer_quant(float_model))
     clock.lap("evaluate")
     prove_in_runtimes(checker, prepared, {"source": float_model}, "source", clock)
-    detector = prepared.converted.detector
-    reason = ("the .tflite detector is bundled in float with TFLite_Detection_PostProcess added by packager (no --quant given)"
-              if detector is not None and detector.source is None else "an existing .tflite model is bundled as it is")
     selection = Selection(mode="explicit", chosen=reference.name, max_accuracy_drop=prepared.spec.max_accuracy_drop,
-                          reason=reason, candidates=[])
+                          reason=prepared.converted.task.as_given_reason(), candidates=[])
     return Choice(reference, [], [], None, reference, selection, judge.reference, models)
 
 
@@ -254,12 +231,11 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
         name=spec.bundle_name, version=spec.version, task=facts.task, description=spec.description or default_description(spec, facts),
         author=spec.author, license=spec.license, labels=labels if facts.task in LABELLED_TASKS else (labels or None),
         preprocessing=facts.preprocessing, labels_output=facts.labels_output or 0, output_names=list(facts.output_names) or None,
-        classes=facts.num_classes if facts.task == "object_detection" else None,
+        classes=c.task.classes,
     )
     progress.status("Embedding and verifying TFLite metadata")
     chosen_model = choice.chosen_variant.model if choice.chosen_variant else c.float_model
-    # a raw detector's own metadata describes its box and score outputs, not the four packager gave it
-    stale = own is not None and c.detector is not None and c.detector.source is None
+    stale = c.task.stale_metadata() if own is not None else None  # why the task replaces the source's own, if it does
     if own is not None and not spec.replace_metadata and not stale:  # keep the model's own, merge in what the user gave
         given = set(spec.metadata_given) | ({"labels"} if labels and list(own.labels or ()) != list(labels) else set())
         app_model, merged = tflite_metadata.merge_metadata(chosen_model, original, meta_spec, given)
@@ -272,8 +248,7 @@ def embed_metadata(prepared: Prepared, choice: Choice) -> bytes:
         return app_model
     if own is not None:
         files = [f.name for f in own.associated_files]
-        why = ("as --replace-metadata asks" if not stale else
-               "an object detector's: it described the raw box and score outputs, which TFLite_Detection_PostProcess now replaces")
+        why = stale or "as --replace-metadata asks"
         progress.stderr_console.print(
             f"warning: replacing {source.path.name}'s own metadata ({own.name or 'unnamed'}"
             + (f"; packed files {', '.join(files)} dropped" if files else "") + f") with packager's, {why}",
@@ -292,24 +267,25 @@ def package(prepared: Prepared, choice: Choice, app_model: bytes, clock: _Clock,
     golden_in, golden_out, golden_images, golden_budget = golden.inputs, golden.outputs, golden.images, golden.budget
     runner = ModelRunner(app_model)
 
-    custom_ops = [op for op in parse_graph(app_model).custom_ops if c.detector is None or op != "TFLite_Detection_PostProcess"]  # a LiteRT builtin
+    custom_ops = [op for op in parse_graph(app_model).custom_ops if op not in c.task.builtin_ops()]
     if custom_ops:
         progress.stderr_console.print(f"warning: the model uses custom operators {', '.join(custom_ops)}: the app's LiteRT build must "
                                       "provide (register) their kernels, a stock build may not", highlight=False, soft_wrap=True)
     if model_state(app_model) is not None:
         progress.stderr_console.print(f"warning: {NOTE}", highlight=False, soft_wrap=True)
-    detector, chosen_variant = c.detector, choice.chosen_variant
-    debug_variant = chosen_variant if detector is None or chosen_variant is None else replace(chosen_variant, model=choice.raw_models[chosen_variant.name])
-    debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)  # a detector: the graph before the post-processing
+    chosen_variant = choice.chosen_variant  # debugged as derived (a detector: the graph before the post-processing)
+    debug_variant = None if chosen_variant is None else replace(chosen_variant, model=choice.raw_models.get(chosen_variant.name, chosen_variant.model))
+    debug = quantization_debug(c.raw_float, debug_variant, prepared.calib)
     clock.lap("debug")
     accelerators = accelerator_coverage(choice)
     clock.lap("coverage")
 
     files = BundleFiles(spec.bundle_name, app_model, prepared.labels, golden_in, golden_out, golden_images, golden_budget=golden_budget,
                         golden_float_masks=golden.float_masks)
-    detection = detection_info(detector, c.float_model, prepared.eval_inputs, golden_out, runner, prepared.labels, golden_budget.kept)
+    golden_inputs = prepared.eval_inputs[golden_picks(len(prepared.eval_inputs), golden_budget.kept)]
+    task_info = c.task.manifest_info(c.float_model, golden_inputs, golden_out, runner, prepared.labels)
     runtimes = checker.record() if checker is not None else None
-    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, detection, report.REPORT_FILES, accelerators, runtimes)
+    manifest = make_manifest(prepared, choice, files, runner, custom_ops, debug, task_info, report.REPORT_FILES, accelerators, runtimes)
     if segmenter:  # the bundled model's masks on the evaluation data against float's and the labelled masks
         chosen_scores = runner.predict(prepared.eval_inputs)[0]
         manifest = replace(manifest, segmentation=seg_masks.summary(choice.float_outputs[0], chosen_scores, prepared.truth))
@@ -323,14 +299,3 @@ def accelerator_coverage(choice: Choice) -> AcceleratorCoverage:
     names = {FLOAT: choice.reference.name}  # the float model (or a .tflite as given) under its name in the metrics
     result, _ = coverage.coverage({names.get(name, name): model for name, model in choice.models.items()})
     return result
-
-
-def detection_info(detector, float_model: bytes, eval_inputs: Samples, golden_out: list[np.ndarray], runner: ModelRunner,
-                   labels: list[str], count: int) -> DetectionInfo | None:
-    """A detector's manifest entry, with the golden samples' detections by float and by the bundled model."""
-    if detector is None:
-        return None
-
-    float_outputs = ModelRunner(float_model).predict(eval_inputs[golden_picks(len(eval_inputs), count)])
-    chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]
-    return replace(detector.to_manifest(), samples=stage.samples(float_outputs, chosen, labels))

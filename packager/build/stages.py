@@ -11,6 +11,7 @@ import numpy as np
 from packager.build import sources
 from packager.build.facts import ModelFacts
 from packager.build.spec import BuildSpec
+from packager.build.tasks import Task
 from packager.data.loading import Inputs, LoadingDataset
 from packager.data.readers import Dataset, MultiInputs
 from packager.manifest import Selection, VariantMetrics
@@ -28,7 +29,7 @@ class Converted:
     original: bytes  # the model as converted or given (a .tflite keeps its own metadata and packed files)
     own: Any  # a .tflite source's own metadata (metadata.read_metadata), else None
     mode: str  # a key of MODES: "explicit" (the variants of --quant), "auto" (--quant auto), "as_given" (a .tflite, no --quant)
-    detector: Any  # --task object_detection: its plan (packager.detection.stage), else None
+    task: Task  # what differs per task: the graph finished, the judging, the metadata (packager/build/tasks.py)
     raw_float: bytes  # what the variants are derived from (a detector: before its post-processing is added)
 
 
