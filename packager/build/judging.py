@@ -9,13 +9,10 @@ from packager.runtime.judge import Judge
 
 
 def measuring_data(prepared: Prepared):
-    """What every model of the build is measured on, and what it is: the evaluation data, else the
-    calibration data (random inputs judge nothing, so the engine choice never took them), else seeded
-    random inputs."""
+    """What every model of the build is measured on, and what it is: the evaluation data, else seeded
+    random inputs (agreement and errors only), as the table and auto always were."""
     if prepared.loading is not None:
         return prepared.eval_rows, "evaluation data"
-    if prepared.calib is not None and prepared.converted.mode != "as_given":
-        return prepared.calib.inputs, "calibration data"
     return prepared.stand_in, "seeded random inputs"
 
 

@@ -50,7 +50,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
                     judge: Judge | None = None) -> tuple[list[Variant], list[EngineCandidate]]:
     """The variants asked for; each one whose engine is not fixed is made every way packager can and the
     best by the build's judge is kept (packager.quant.engine_choice); the candidates' figures come back
-    for the manifest. Not on random inputs (no data at all): they judge nothing, the default engine makes it."""
+    for the manifest. Not without any data (no evaluation, no calibration data): the default engine makes it then."""
 
     calibration = calib.inputs if calib is not None else None
     engines = Engines(float_model, converter)
@@ -62,7 +62,7 @@ def derive_variants(spec: BuildSpec, float_model: bytes, converter, calib: Datas
     recipes = recipes_for(spec)
     with progress.task("Deriving variants", len(recipes)) as advance:
         for recipe in recipes:
-            if recipe.engine is None and judge is not None and judge.data != "seeded random inputs":
+            if recipe.engine is None and judge is not None and (judge.data == "evaluation data" or calib is not None):
                 variant, candidates = engine_choice.choose(recipe, engines, calibration, judge)
                 variants.append(variant)
                 choices += [c.record(recipe.name) for c in candidates]

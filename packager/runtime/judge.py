@@ -112,7 +112,7 @@ class Judge:
         self.float_model = float_model
         self.rows = rows
         self.finish = finish
-        self.data = data  # what the measuring data is: "evaluation data", "calibration data" or "seeded random inputs"
+        self.data = data  # what the measuring data is: "evaluation data" or "seeded random inputs"
         self._fit, self._float = score, (name, quant, engine)
         self.checker = None  # packager.runtime.compat.Checker: a pick must run in the app's runtimes (engine choice, auto)
         self._outputs: dict[bytes, list[np.ndarray]] = {}
