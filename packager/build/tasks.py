@@ -17,7 +17,7 @@ import numpy as np
 from packager.build.spec import BuildSpec
 from packager.detection import stage as detection
 from packager.detection.decode import dequantize
-from packager.manifest import DetectionInfo
+from packager.manifest import DetectionInfo, Semantics
 from packager.quant.engines import Variant
 from packager.runtime.evaluate import ModelRunner
 from packager.runtime.judge import Scorer, outputs_scorer
@@ -25,7 +25,8 @@ from packager.segmentation import masks as seg_masks
 
 
 class Task(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def classes(self) -> int | None:
@@ -55,11 +56,11 @@ class Task(Protocol):
     def builtin_ops(self) -> tuple[str, ...]:
         """Custom operators it adds that LiteRT has built in (no warning)."""
 
-    def manifest_info(self, float_model: bytes, golden_inputs: np.ndarray, golden_out: list[np.ndarray], runner: ModelRunner,
+    def manifest_info(self, float_model: bytes, golden_inputs: Any, golden_out: list[np.ndarray], runner: ModelRunner,
                       labels: list[str]) -> DetectionInfo | None:
         """Its own manifest entry (a detector's, with the golden samples' detections)."""
 
-    def output_semantics(self) -> tuple[str, ...] | None:
+    def output_semantics(self) -> tuple[Semantics, ...] | None:
         """What its outputs are, when the task fixes them (a detector's four)."""
 
 
@@ -150,7 +151,7 @@ class DetectionTask:
         chosen = [dequantize(o, t.scale, t.zero_point) for o, t in zip(golden_out, runner.outputs)]
         return replace(self.detector.to_manifest(), samples=detection.samples(float_outputs, chosen, labels))
 
-    def output_semantics(self) -> tuple[str, ...]:
+    def output_semantics(self) -> tuple[Semantics, ...]:
         return detection.SEMANTICS
 
 

@@ -283,8 +283,9 @@ def compare(
                   if len(outputs) > 1 else [])
     found = output_kinds.figures(kind, outputs[k], reference[k])
     agreement = found.agreement
-    if per_output and per_output[k].top1_agreement is not None and kind in ("classes", "values"):  # one probability score: same side of 0.5
-        agreement = per_output[k].top1_agreement
+    primary_agreement = per_output[k].top1_agreement if per_output else None
+    if primary_agreement is not None and kind in ("classes", "values"):  # one probability score: same side of 0.5
+        agreement = primary_agreement
     accuracy = per_class = None
     j = roles.labels if roles.labels is not None else k
     if labels is not None and roles.measure(j, reference[j]) in ("classes", "values"):  # a label per sample: not per position
