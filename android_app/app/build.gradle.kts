@@ -64,7 +64,7 @@ android {
 
 dependencies {
     implementation(project(":core"))
-    // Two runtimes (README, app section): LiteRT's CompiledModel for xnnpack/gpu/npu, TFLite's
+    // Two runtimes (android_app/README.md): LiteRT's CompiledModel for xnnpack/gpu/npu, TFLite's
     // Interpreter for cpu and nnapi (NnApiDelegate). Their native libraries have distinct names
     // (liblitert_jni.so + libLiteRt.so, libtensorflowlite_jni.so); litert's copies of the
     // org.tensorflow.lite classes are removed below so TFLite's are the only ones.

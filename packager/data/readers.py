@@ -169,7 +169,7 @@ def _decode(path: Path, preprocessing: Preprocessing, allow_resize: bool) -> np.
         with Image.open(path) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise PackagerError(f"image {path} is {image.width}x{image.height}, more than {MAX_IMAGE_PIXELS >> 20} Mpixel "
-                                    "(data.MAX_IMAGE_PIXELS)", "resize it to about the model's input size")
+                                    "(packager.data.readers.MAX_IMAGE_PIXELS)", "resize it to about the model's input size")
             image.load()
             mode = image.mode
             if mode == "P":  # palette images: judge by what the palette holds

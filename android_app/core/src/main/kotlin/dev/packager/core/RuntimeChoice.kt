@@ -21,7 +21,7 @@ object RuntimeChoice {
     /**
      * cpu = TFLite's Interpreter with XNNPACK off (builtin kernels); nnapi = the same Interpreter
      * with TFLite's NnApiDelegate (org.tensorflow:tensorflow-lite); xnnpack/gpu/npu = LiteRT's
-     * CompiledModel (see the README's app section for why these are two runtimes).
+     * CompiledModel (see android_app/README.md for why these are two runtimes).
      */
     fun apiFor(accelerator: Accelerator): Api = when (accelerator) {
         Accelerator.CPU, Accelerator.NNAPI -> Api.INTERPRETER
